@@ -1,0 +1,145 @@
+"""Run configuration: one model with a section per pipeline stage.
+
+The field descriptions are the documentation: ``leadertrack config`` prints the
+defaults as TOML with these descriptions as comments, and every ``run.json``
+stores the resolved configuration so a result can be reproduced.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "UnitsConfig",
+    "SegmentConfig",
+    "LinkConfig",
+    "FrontConfig",
+    "ClassifyConfig",
+    "OutputConfig",
+    "RunConfig",
+    "load_config",
+    "config_to_toml",
+]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class UnitsConfig(_Section):
+    pixel_size_um: float | None = Field(
+        None, gt=0, description="Pixel size in µm. Overrides the file's metadata; None = use the metadata."
+    )
+    frame_interval_min: float | None = Field(
+        None, gt=0, description="Time between frames in minutes. Overrides the file's metadata; None = use the metadata."
+    )
+
+
+class SegmentConfig(_Section):
+    nucleus_diameter_um: float | None = Field(
+        None,
+        gt=0,
+        description="Typical nucleus diameter in µm. Every segmentation default derives from it. "
+        "None = estimate it from the movie (reported in run.json).",
+    )
+    channel: int | None = Field(None, ge=0, description="Channel holding the nuclei, for (T,C,Y,X) movies.")
+    smoothing_fraction: float = Field(
+        0.1, gt=0, le=1, description="Gaussian smoothing sigma as a fraction of the nucleus diameter."
+    )
+    min_area_fraction: float = Field(
+        0.2, gt=0, description="Objects smaller than this fraction of a typical nucleus area are dropped."
+    )
+    max_area_fraction: float = Field(
+        5.0, gt=0, description="Objects larger than this multiple of a typical nucleus area are dropped."
+    )
+    split_touching: bool = Field(True, description="Split touching nuclei with a distance-transform watershed.")
+
+
+class LinkConfig(_Section):
+    max_speed_um_per_min: float | None = Field(
+        None,
+        gt=0,
+        description="Fastest expected cell speed in µm/min. Sets the search range together with the frame interval. "
+        "None = derive the search range from the nucleus diameter.",
+    )
+    search_range_um: float | None = Field(
+        None, gt=0, description="Largest displacement between frames in µm. None = derive it (see max_speed_um_per_min)."
+    )
+    memory: int = Field(3, ge=0, description="Frames a cell may vanish and still be linked to its track (gap closing).")
+    predict: bool = Field(True, description="Predict each cell's next position from its recent velocity.")
+    min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")
+
+
+class FrontConfig(_Section):
+    geometry: Literal["auto", "planar", "radial"] = Field(
+        "auto", description="Invasion geometry: planar (wound edge, monolayer), radial (spheroid), or auto."
+    )
+
+
+class ClassifyConfig(_Section):
+    model_path: str | None = Field(
+        None, description="A trained leader model file (leadertrack train). None = the documented rule."
+    )
+    threshold: float = Field(0.5, ge=0, le=1, description="leader_score at or above which a track is a leader.")
+
+
+class OutputConfig(_Section):
+    export: list[Literal["ctc", "geff", "parquet"]] = Field(
+        default_factory=list, description="Extra export formats written beside the CSV tables."
+    )
+    report: bool = Field(True, description="Write report.html for each movie.")
+
+
+class RunConfig(_Section):
+    units: UnitsConfig = Field(default_factory=UnitsConfig)
+    segment: SegmentConfig = Field(default_factory=SegmentConfig)
+    link: LinkConfig = Field(default_factory=LinkConfig)
+    front: FrontConfig = Field(default_factory=FrontConfig)
+    classify: ClassifyConfig = Field(default_factory=ClassifyConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+
+def load_config(path: str | Path) -> RunConfig:
+    """Read a TOML configuration file; unknown keys are an error.
+
+    Parameters
+    ----------
+    path
+        A TOML file with the sections of :class:`RunConfig` (``[segment]``, ``[link]``, ...).
+
+    Returns
+    -------
+    RunConfig
+        The validated configuration; missing keys keep their defaults.
+    """
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the configuration file: {exc}") from exc
+    return RunConfig.model_validate(data)
+
+
+def config_to_toml(config: RunConfig, *, with_comments: bool = True) -> str:
+    """Render ``config`` as TOML, optionally with each field's description as a comment."""
+    data = config.model_dump(mode="json", exclude_none=True)
+    if not with_comments:
+        return tomli_w.dumps(data)
+    lines: list[str] = []
+    for section_name, section_field in RunConfig.model_fields.items():
+        section: _Section = getattr(config, section_name)
+        lines.append(f"[{section_name}]")
+        for name, field in type(section).model_fields.items():
+            lines.append(f"# {field.description}")
+            value = getattr(section, name)
+            if value is None:
+                lines.append(f"# {name} =  (not set)")
+            else:
+                lines.append(tomli_w.dumps({name: value}).strip())
+        lines.append("")
+    return "\n".join(lines)
