@@ -1,0 +1,51 @@
+"""Write one benchmark's results into its own section of ``docs/benchmarks.md``.
+
+Each benchmark script owns the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``,
+so scripts can be rerun one at a time without clobbering each other's numbers.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pandas as pd
+
+BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (`python benchmarks/run_all.py`). Ratios compare methods measured in the same run on the same machine.\n"
+
+
+def machine_line() -> str:
+    """One line describing when and where the numbers were measured."""
+    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return f"_Measured {when} on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}._"
+
+
+def table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
+    """A DataFrame as a GitHub markdown table."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(map(str, cols)) + " |", "|" + "---|" * len(cols)]
+    for row in df.itertuples(index=False):
+        cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
+    """Replace (or append) the section ``name`` of ``docs/benchmarks.md`` atomically."""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    block = f"{start}\n{markdown.strip()}\n{end}"
+    if start in text and end in text:
+        before, rest = text.split(start, 1)
+        after = rest.split(end, 1)[1]
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as tmp:
+        tmp.write(text)
+    os.replace(tmp.name, path)

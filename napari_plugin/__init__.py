@@ -1,0 +1,1 @@
+"""napari plugin for leadertrack (imported as ``leadertrack_napari``)."""
