@@ -138,7 +138,7 @@ def config_to_toml(config: RunConfig, *, with_comments: bool = True) -> str:
             lines.append(f"# {field.description}")
             value = getattr(section, name)
             if value is None:
-                lines.append(f"# {name} =  (not set)")
+                lines.append(f"# {name} = (not set)")
             else:
                 lines.append(tomli_w.dumps({name: value}).strip())
         lines.append("")

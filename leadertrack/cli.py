@@ -1,0 +1,224 @@
+"""The ``leadertrack`` command line.
+
+Heavy modules are imported inside the commands so ``leadertrack --help`` answers at once.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+app = typer.Typer(
+    name="leadertrack",
+    help=(
+        "Find leader cells in time-lapse movies of collective cancer invasion.\n\n"
+        "Typical use:  leadertrack run movie.tif --out results --pixel-size-um 0.65 --frame-interval-min 10\n\n"
+        "Each movie gets OUT/<movie>/ with tracks.csv (one row per cell per frame), cells.csv (one row "
+        "per cell track, with leader_score, is_leader and the reason), labels.tif and run.json; "
+        "OUT/summary.csv lists every movie."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+GEOMETRIES = ("auto", "planar", "radial")
+EXPORTS = ("ctc", "geff", "parquet")
+
+PixelSize = Annotated[
+    Optional[float],
+    typer.Option("--pixel-size-um", min=0.0, help="Pixel size in µm (overrides the file's metadata).", show_default=False),
+]
+FrameInterval = Annotated[
+    Optional[float],
+    typer.Option("--frame-interval-min", min=0.0, help="Minutes between frames (overrides the file's metadata).", show_default=False),
+]
+Geometry = Annotated[
+    str,
+    typer.Option("--geometry", help="Invasion geometry: planar (wound edge, monolayer), radial (spheroid) or auto."),
+]
+ConfigFile = Annotated[
+    Optional[Path],
+    typer.Option("--config", exists=True, dir_okay=False, help="TOML file with parameters (see: leadertrack config).", show_default=False),
+]
+Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).")]
+Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace results that already exist in OUT.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code)
+
+
+def _build_config(
+    config_file: Path | None,
+    *,
+    pixel_size_um: float | None = None,
+    frame_interval_min: float | None = None,
+    geometry: str | None = None,
+    **overrides: object,
+):
+    """The run configuration: defaults < config file < command-line flags."""
+    from pydantic import ValidationError
+
+    from leadertrack.config import RunConfig, load_config
+
+    try:
+        config = load_config(config_file) if config_file else RunConfig()
+    except (ValueError, ValidationError) as exc:
+        _fail(f"{config_file}: {exc}".splitlines()[0] if isinstance(exc, ValidationError) else str(exc))
+    if geometry is not None and geometry not in GEOMETRIES:
+        _fail(f"--geometry must be one of {', '.join(GEOMETRIES)}, not {geometry!r}")
+    overrides.update(units__pixel_size_um=pixel_size_um, units__frame_interval_min=frame_interval_min)
+    if geometry is not None and geometry != "auto":
+        overrides["front__geometry"] = geometry
+    for dotted, value in overrides.items():
+        if value is None:
+            continue
+        section, name = dotted.split("__")
+        try:
+            setattr(getattr(config, section), name, value)
+        except ValidationError as exc:
+            flag = "--" + name.replace("_", "-")
+            _fail(f"{flag} {value}: {exc.errors()[0]['msg']}")
+    return config
+
+
+class _StageBars:
+    """A tqdm progress bar per stage of the current movie, on stderr."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.bar = None
+        self.stage: str | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled or stage == "movies":
+            return
+        from tqdm.auto import tqdm
+
+        if stage != self.stage:
+            self.close()
+            self.stage = stage
+            unit = "frame" if stage == "segment" else "step"
+            self.bar = tqdm(total=total, desc=f"{stage:>9}", unit=unit, leave=False, file=sys.stderr)
+        self.bar.n = done
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+            self.stage = None
+
+
+def _print_summary(summary, out: Path, seconds: float) -> None:
+    """The one-screen summary at the end of a run."""
+    typer.echo("")
+    if summary.empty:
+        typer.echo("No movies processed.")
+        return
+    for row in summary.itertuples(index=False):
+        if row.status == "ok":
+            typer.echo(
+                f"  ok       {row.movie}: {int(row.frames)} frames, {int(row.tracks)} tracks, "
+                f"{int(row.leaders)} leaders  ({row.seconds:.1f} s)"
+            )
+        elif row.status == "skipped":
+            typer.echo(f"  skipped  {row.movie}: {row.error}")
+        else:
+            typer.secho(f"  FAILED   {row.movie}: {row.error}", fg=typer.colors.RED)
+    counts = summary["status"].value_counts()
+    typer.echo(
+        f"\n{counts.get('ok', 0)} ok, {counts.get('skipped', 0)} skipped, {counts.get('failed', 0)} failed "
+        f"in {seconds:.1f} s. Results: {out}/  (summary: {out / 'summary.csv'})"
+    )
+
+
+@app.command()
+def run(
+    inputs: Annotated[list[Path], typer.Argument(help="Movie files (TIFF / OME-TIFF), folders of movies, or glob patterns.", show_default=False)],
+    out: Out,
+    pixel_size_um: PixelSize = None,
+    frame_interval_min: FrameInterval = None,
+    nucleus_diameter_um: Annotated[
+        Optional[float],
+        typer.Option(help="Typical nucleus diameter in µm; estimated from the movie when not given.", min=0.0, show_default=False),
+    ] = None,
+    max_speed_um_per_min: Annotated[
+        Optional[float], typer.Option(help="Fastest expected cell speed in µm/min (sets the linking search range).", min=0.0, show_default=False)
+    ] = None,
+    channel: Annotated[Optional[int], typer.Option(help="Channel with the nuclei, for multi-channel movies (0-based).", min=0, show_default=False)] = None,
+    labels: Annotated[
+        Optional[Path], typer.Option(help="Label masks you already have (Cellpose, StarDist, ...): a label TIFF stack or a folder of per-frame masks. Skips segmentation.", show_default=False)
+    ] = None,
+    frame_sequence: Annotated[bool, typer.Option("--frame-sequence", help="INPUT is a folder holding one movie as one TIFF per frame (t000.tif, t001.tif, ...).")] = False,
+    geometry: Geometry = "auto",
+    config_file: ConfigFile = None,
+    export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, parquet.", show_default=False)] = None,
+    overwrite: Overwrite = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
+    workers: Annotated[Optional[int], typer.Option(help="Movies processed in parallel on this machine (default: 1; 0 = all cores).", min=0, show_default=False)] = None,
+    scheduler: Annotated[Optional[str], typer.Option(help="Address of a Dask scheduler (tcp://host:port) to run the movies on.", show_default=False)] = None,
+    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
+) -> None:
+    """Segment, track and classify the cells of each movie; write one result folder per movie."""
+    from leadertrack.errors import InputError
+
+    exports: list[str] = []
+    if export:
+        exports = [e.strip().lower() for e in export.split(",") if e.strip()]
+        bad = [e for e in exports if e not in EXPORTS]
+        if bad:
+            _fail(f"--export: unknown format {bad[0]!r}; choose from {', '.join(EXPORTS)}")
+    config = _build_config(
+        config_file,
+        pixel_size_um=pixel_size_um,
+        frame_interval_min=frame_interval_min,
+        geometry=geometry,
+        segment__nucleus_diameter_um=nucleus_diameter_um,
+        segment__channel=channel,
+        link__max_speed_um_per_min=max_speed_um_per_min,
+    )
+    if exports:
+        config.output.export = exports
+    if no_report:
+        config.output.report = False
+
+    import leadertrack.pipeline as pipeline
+
+    bars = _StageBars(enabled=not quiet)
+    start = time.perf_counter()
+    try:
+        summary = pipeline.run(
+            inputs,
+            out,
+            config,
+            overwrite=overwrite,
+            frame_sequence=frame_sequence,
+            labels=labels,
+            recursive=recursive,
+            workers=workers,
+            scheduler=scheduler,
+            progress=bars,
+        )
+    except (InputError, FileExistsError) as exc:
+        bars.close()
+        _fail(str(exc))
+    bars.close()
+    _print_summary(summary, out, time.perf_counter() - start)
+    if (summary["status"] == "failed").any():
+        raise typer.Exit(1)
+
+
+@app.command()
+def config() -> None:
+    """Print every parameter with its default, as TOML (save it, edit it, pass it with --config)."""
+    from leadertrack.config import RunConfig, config_to_toml
+
+    typer.echo(config_to_toml(RunConfig()))

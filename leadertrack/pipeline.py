@@ -1,0 +1,769 @@
+"""One movie end to end, and the result folder it writes.
+
+``analyze_movie`` chains the stages in memory (segment → detect → link → measure → classify);
+``write_result`` / ``read_result`` move a :class:`MovieResult` to and from the result folder of
+``docs/architecture.md``; ``process_movie`` does both for one input file, writing labels straight
+into the staging folder so memory follows the frame, not the movie; ``run`` does it for many.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from leadertrack import __version__
+from leadertrack.config import RunConfig
+from leadertrack.errors import InputError
+from leadertrack.units import add_physical_columns, honest_column_names
+
+__all__ = [
+    "MovieResult",
+    "ProgressCallback",
+    "analyze_movie",
+    "apply_corrections",
+    "is_result_folder",
+    "process_movie",
+    "read_result",
+    "run",
+    "write_result",
+]
+
+ProgressCallback = Callable[[str, int, int], None]
+TABLES = ("tracks", "cells", "fronts")
+RESULT_FILES = ("tracks.csv", "cells.csv", "fronts.csv", "labels.tif", "run.json")
+PARTIAL_SUFFIX = ".partial"
+
+
+@dataclass
+class MovieResult:
+    """Everything leadertrack found in one movie.
+
+    Attributes
+    ----------
+    name
+        The movie's stem; its result folder is ``OUT/<name>/``.
+    tracks
+        One row per cell per frame (positions, features, per-frame leader state).
+    cells
+        One row per track (summary features, ``leader_score``, ``is_leader``, ``reason``).
+    fronts
+        One row per frame and front (position and speed of the invasion front).
+    labels
+        The (T, Y, X) label stack (in memory, or read lazily from ``labels.tif``), or None.
+    provenance
+        The content of ``run.json``: units and their source, resolved config, versions, timings,
+        warnings.
+    corrections
+        The user's corrections: ``track_id``, ``is_leader``. Empty unless someone reviewed it.
+    movie
+        The :class:`leadertrack.io.Movie` it came from, when known.
+    """
+
+    name: str
+    tracks: pd.DataFrame
+    cells: pd.DataFrame
+    fronts: pd.DataFrame
+    labels: Any = None
+    provenance: dict = field(default_factory=dict)
+    corrections: pd.DataFrame = field(default_factory=lambda: _empty_corrections())
+    movie: Any = None
+
+    @property
+    def leaders(self) -> list[int]:
+        """Track ids called leaders (after the user's corrections)."""
+        if self.cells.empty:
+            return []
+        return sorted(int(t) for t in self.cells.loc[self.cells["is_leader"].astype(bool), "track_id"])
+
+
+def _empty_corrections() -> pd.DataFrame:
+    return pd.DataFrame({"track_id": pd.Series(dtype="int64"), "is_leader": pd.Series(dtype=bool)})
+
+
+class _Stopwatch:
+    """Wall time per stage, for ``run.json``."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
+
+
+def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
+    if progress is not None:
+        progress(stage, done, total)
+
+
+def _resolve_movie(movie: Any, config: RunConfig) -> Any:
+    """A Movie from a path, an array or a Movie, with the config's unit overrides applied."""
+    from leadertrack.io import Movie, read_movie
+
+    units = config.units
+    if isinstance(movie, (str, os.PathLike)):
+        return read_movie(
+            movie,
+            channel=config.segment.channel,
+            pixel_size_um=units.pixel_size_um,
+            frame_interval_min=units.frame_interval_min,
+        )
+    if isinstance(movie, Movie):
+        changes: dict[str, Any] = {}
+        if units.pixel_size_um is not None:
+            changes.update(pixel_size_um=units.pixel_size_um, pixel_size_source="user")
+        if units.frame_interval_min is not None:
+            changes.update(frame_interval_min=units.frame_interval_min, frame_interval_source="user")
+        return replace(movie, **changes) if changes else movie
+    array = np.asarray(movie)
+    if array.ndim != 3:
+        raise InputError(f"array of shape {array.shape}: a movie must be (T, Y, X)")
+    return _ArrayMovie(array, units.pixel_size_um, units.frame_interval_min)
+
+
+class _ArrayMovie:
+    """A (T, Y, X) numpy array dressed as a Movie, for the Python API."""
+
+    def __init__(self, array: np.ndarray, pixel_size_um: float | None, frame_interval_min: float | None) -> None:
+        self.array = array
+        self.path = None
+        self.name = "movie"
+        self.shape = tuple(array.shape)
+        self.dtype = array.dtype
+        self.pixel_size_um = pixel_size_um
+        self.frame_interval_min = frame_interval_min
+        self.pixel_size_source = "user" if pixel_size_um is not None else "none"
+        self.frame_interval_source = "user" if frame_interval_min is not None else "none"
+        self.metadata: dict = {}
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def frame(self, t: int) -> np.ndarray:
+        return self.array[t]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return iter(self.array)
+
+    def to_array(self) -> np.ndarray:
+        return self.array
+
+
+def _units(movie: Any, warn: list[str]) -> tuple[float, float, dict]:
+    """Pixel size and frame interval to compute with (1.0 when unknown), and their provenance."""
+    pixel_size = movie.pixel_size_um
+    interval = movie.frame_interval_min
+    if pixel_size is None:
+        warn.append(
+            "no pixel size in the file's metadata and none given (--pixel-size-um): "
+            "distances are in pixels; columns are named _px instead of _um"
+        )
+    if interval is None:
+        warn.append(
+            "no frame interval in the file's metadata and none given (--frame-interval-min): "
+            "times are in frames; columns are named _per_frame instead of _per_min"
+        )
+    info = {
+        "pixel_size_um": pixel_size,
+        "pixel_size_source": movie.pixel_size_source,
+        "frame_interval_min": interval,
+        "frame_interval_source": movie.frame_interval_source,
+        "space_calibrated": pixel_size is not None,
+        "time_calibrated": interval is not None,
+    }
+    return pixel_size or 1.0, interval or 1.0, info
+
+
+class _LabelsSink:
+    """Collects label frames in memory, or streams them into a compressed TIFF."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.frames: list[np.ndarray] = []
+        self._writer = tifffile.TiffWriter(path, bigtiff=True) if path is not None else None
+
+    def add(self, labels: np.ndarray) -> None:
+        labels = np.asarray(labels, dtype=np.uint32)
+        if self._writer is not None:
+            self._writer.write(labels, compression="zlib", compressionargs={"level": 1}, photometric="minisblack")
+        else:
+            self.frames.append(labels)
+
+    def close(self) -> Any:
+        if self._writer is None:
+            return np.stack(self.frames) if self.frames else None
+        self._writer.close()
+        from leadertrack.io import read_labels
+
+        return read_labels(self.path)
+
+
+def analyze_movie(
+    movie: Any,
+    config: RunConfig | None = None,
+    *,
+    labels: Any = None,
+    labels_path: Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> MovieResult:
+    """Find, track, measure and classify every cell of one movie.
+
+    Parameters
+    ----------
+    movie
+        A :class:`leadertrack.io.Movie`, a path to a movie, or a (T, Y, X) array.
+    config
+        Parameters for every stage; defaults when None. Units in ``config.units`` override the
+        file's metadata.
+    labels
+        Label masks the user already has ((T, Y, X), same shape as the movie, e.g. from Cellpose or
+        StarDist). Segmentation is skipped.
+    labels_path
+        Stream the label stack frame by frame into this TIFF instead of keeping it in memory
+        (``result.labels`` then reads it lazily).
+    progress
+        ``progress(stage, done, total)``, called as the work advances; raising in it cancels.
+
+    Returns
+    -------
+    MovieResult
+
+    Raises
+    ------
+    InputError
+        The movie is empty (no signal in any frame), or the labels do not fit the movie.
+    """
+    from leadertrack.classify import classify
+    from leadertrack.detect import detect_frame
+    from leadertrack.features import measure
+    from leadertrack.segment import estimate_nucleus_diameter_px, segment_frame
+    from leadertrack.track import default_search_range_um, link
+
+    config = config or RunConfig()
+    started = datetime.now(timezone.utc)
+    clock = _Stopwatch()
+    warn: list[str] = []
+    movie = _resolve_movie(movie, config)
+    source = str(movie.path) if movie.path is not None else "array"
+    n_frames = len(movie)
+    pixel_size, interval, units_info = _units(movie, warn)
+
+    if labels is not None and isinstance(labels, (str, os.PathLike)):
+        from leadertrack.io import read_labels
+
+        labels = read_labels(labels, shape=tuple(movie.shape))
+    if labels is not None and tuple(labels.shape) != tuple(movie.shape):
+        raise InputError(f"labels of shape {tuple(labels.shape)} do not match the movie {source} of shape {tuple(movie.shape)}")
+
+    seg = config.segment
+    diameter_source = "user"
+    if labels is not None:
+        diameter_source = "labels"
+        diameter_px = None
+    elif seg.nucleus_diameter_um is not None:
+        diameter_px = seg.nucleus_diameter_um / pixel_size
+    else:
+        with clock.stage("estimate_diameter"):
+            diameter_px = estimate_nucleus_diameter_px(movie)
+        diameter_source = "estimated"
+
+    sink = _LabelsSink(labels_path)
+    detections: list[pd.DataFrame] = []
+    empty_frames: list[int] = []
+    any_signal = labels is not None
+    with clock.stage("segment" if labels is None else "detect"):
+        for t in range(n_frames):
+            image = np.asarray(movie.frame(t))
+            if labels is None:
+                if not any_signal and image.size and image.max() > image.min():
+                    any_signal = True
+                frame_labels = segment_frame(
+                    image,
+                    nucleus_diameter_px=diameter_px,
+                    smoothing_fraction=seg.smoothing_fraction,
+                    min_area_fraction=seg.min_area_fraction,
+                    max_area_fraction=seg.max_area_fraction,
+                    split_touching=seg.split_touching,
+                )
+            else:
+                frame_labels = np.asarray(labels[t])
+            sink.add(frame_labels)
+            found = detect_frame(frame_labels, image, frame=t)
+            if found.empty:
+                empty_frames.append(t)
+            detections.append(found)
+            _report(progress, "segment", t + 1, n_frames)
+    label_stack = sink.close()
+    if not any_signal:
+        raise InputError(f"{source}: the movie is empty (every pixel of every frame has the same value)")
+    if empty_frames:
+        shown = ", ".join(map(str, empty_frames[:10])) + (" ..." if len(empty_frames) > 10 else "")
+        warn.append(f"no cells found in {len(empty_frames)} of {n_frames} frames ({shown})")
+    table = pd.concat(detections, ignore_index=True)
+    if diameter_px is None:
+        diameter_px = 2.0 * float(np.sqrt(table["area_px"].median() / np.pi)) if len(table) else 10.0
+    diameter_um = diameter_px * pixel_size
+
+    link_cfg = config.link
+    search_range_um = link_cfg.search_range_um or default_search_range_um(
+        nucleus_diameter_um=diameter_um,
+        frame_interval_min=interval if units_info["time_calibrated"] else None,
+        max_speed_um_per_min=link_cfg.max_speed_um_per_min,
+    )
+    _report(progress, "link", 0, 1)
+    with clock.stage("link"):
+        tracks = link(
+            table,
+            search_range_um=search_range_um,
+            pixel_size_um=pixel_size,
+            frame_interval_min=interval,
+            memory=link_cfg.memory,
+            predict=link_cfg.predict,
+            min_track_length=link_cfg.min_track_length,
+        )
+    tracks = add_physical_columns(tracks, pixel_size_um=pixel_size, frame_interval_min=interval)
+    _report(progress, "link", 1, 1)
+
+    _report(progress, "measure", 0, 1)
+    field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)
+    with clock.stage("measure"):
+        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, field_um=field_um)
+    _report(progress, "measure", 1, 1)
+
+    model = None
+    if config.classify.model_path:
+        from leadertrack.model import load_model
+
+        model = load_model(config.classify.model_path)
+    with clock.stage("classify"):
+        tracks, cells = classify(tracks, cells, model=model, threshold=config.classify.threshold)
+    _report(progress, "classify", 1, 1)
+
+    provenance = {
+        "leadertrack_version": __version__,
+        "versions": _versions(),
+        "input": {
+            "path": source,
+            "name": movie.name,
+            "shape": list(movie.shape),
+            "dtype": str(movie.dtype),
+            **{k: v for k, v in movie.metadata.items() if _jsonable(v)},
+        },
+        "units": units_info,
+        "nucleus_diameter_um": diameter_um,
+        "nucleus_diameter_source": diameter_source,
+        "search_range_um": search_range_um,
+        "search_range_source": "user" if link_cfg.search_range_um else "derived",
+        "front": _front_summary(fronts),
+        "config": config.model_dump(mode="json"),
+        "counts": {
+            "frames": n_frames,
+            "detections": int(len(table)),
+            "tracks": int(len(cells)),
+            "leaders": int(cells["is_leader"].sum()) if len(cells) else 0,
+            "frames_without_cells": empty_frames,
+        },
+        "timings_s": clock.seconds,
+        "warnings": warn,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for message in warn:
+        warnings.warn(f"{movie.name}: {message}", UserWarning, stacklevel=2)
+    return MovieResult(
+        name=movie.name, tracks=tracks, cells=cells, fronts=fronts, labels=label_stack, provenance=provenance, movie=movie
+    )
+
+
+def _front_summary(fronts: pd.DataFrame) -> dict:
+    if fronts.empty:
+        return {"geometry": None, "n_fronts": 0}
+    summary: dict[str, Any] = {
+        "geometry": str(fronts["geometry"].iloc[0]),
+        "n_fronts": int(fronts["front_id"].nunique()),
+    }
+    if "front_speed_um_per_min" in fronts:
+        summary["median_front_speed_um_per_min"] = _float_or_none(fronts["front_speed_um_per_min"].median())
+    for key in ("geometry_confidence", "confidence"):
+        if key in fronts:
+            summary["confidence"] = _float_or_none(fronts[key].iloc[0])
+    return summary
+
+
+def _float_or_none(value: Any) -> float | None:
+    value = float(value)
+    return None if np.isnan(value) else value
+
+
+def _jsonable(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
+
+
+def _versions() -> dict[str, str]:
+    from importlib.metadata import PackageNotFoundError, version
+
+    found = {"python": sys.version.split()[0]}
+    for name in ("numpy", "scipy", "scikit-image", "scikit-learn", "trackpy", "pandas", "tifffile"):
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    return found
+
+
+# --------------------------------------------------------------------------- result folder
+
+
+def is_result_folder(folder: Path) -> bool:
+    """True when ``folder`` is a finished leadertrack result folder."""
+    folder = Path(folder)
+    return folder.is_dir() and all((folder / name).exists() for name in ("tracks.csv", "cells.csv", "run.json"))
+
+
+@contextlib.contextmanager
+def staging_folder(out: Path, name: str, *, overwrite: bool) -> Iterator[Path]:
+    """Yield a hidden temporary folder in ``out`` that becomes ``out/name`` only on success.
+
+    A crash or an exception leaves no folder named ``name`` that looks finished: the temporary
+    folder is removed (or, if the process is killed, left as ``.name.partial-*`` and cleaned by
+    the next run). An existing ``out/name`` is replaced only with ``overwrite``.
+    """
+    out = Path(out)
+    final = out / name
+    if final.exists() and not overwrite:
+        raise FileExistsError(f"{final} already exists; use --overwrite to replace it")
+    out.mkdir(parents=True, exist_ok=True)
+    for stale in out.glob(f".{name}{PARTIAL_SUFFIX}-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = out / f".{name}{PARTIAL_SUFFIX}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    try:
+        yield tmp
+        if final.exists():
+            trash = out / f".{name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(final, trash)
+            os.replace(tmp, final)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ()) -> None:
+    """Write the tables and run.json of ``result`` into ``folder`` (labels are written separately)."""
+    units = result.provenance.get("units", {})
+    space = bool(units.get("space_calibrated", True))
+    time_ok = bool(units.get("time_calibrated", True))
+    renamed: dict[str, dict[str, str]] = {}
+    for name in TABLES:
+        table: pd.DataFrame = getattr(result, name)
+        mapping = honest_column_names(list(table.columns), space_calibrated=space, time_calibrated=time_ok)
+        renamed[name] = mapping
+        table.rename(columns=mapping).to_csv(folder / f"{name}.csv", index=False)
+        if "parquet" in export:
+            table.rename(columns=mapping).to_parquet(folder / f"{name}.parquet", index=False)
+    result.corrections.to_csv(folder / "corrections.csv", index=False)
+    provenance = dict(result.provenance, column_names=renamed)
+    (folder / "run.json").write_text(json.dumps(provenance, indent=2, default=str), encoding="utf-8")
+    if "ctc" in export and result.labels is not None:
+        from leadertrack.ctc import write_ctc
+
+        parents = {}
+        if "parent_track_id" in result.cells:
+            parents = {int(t): int(p) for t, p in zip(result.cells["track_id"], result.cells["parent_track_id"]) if p}
+        write_ctc(result.tracks, result.labels, folder / "ctc", parent_track_id=parents)
+    if "geff" in export:
+        from leadertrack.formats.geff import write_geff
+
+        write_geff(
+            result.tracks,
+            result.cells,
+            folder / "tracks.geff",
+            pixel_size_um=units.get("pixel_size_um"),
+            frame_interval_min=units.get("frame_interval_min"),
+        )
+
+
+def _write_labels(labels: Any, path: Path) -> None:
+    with tifffile.TiffWriter(path, bigtiff=True) as writer:
+        for t in range(labels.shape[0]):
+            writer.write(
+                np.asarray(labels[t], dtype=np.uint32),
+                compression="zlib",
+                compressionargs={"level": 1},
+                photometric="minisblack",
+            )
+
+
+def write_result(
+    result: MovieResult, out: Path, *, overwrite: bool = False, export: Sequence[str] = ()
+) -> Path:
+    """Write ``result`` to ``out/<result.name>/`` atomically and return that folder.
+
+    Files: ``tracks.csv``, ``cells.csv``, ``fronts.csv``, ``labels.tif`` (when labels are known),
+    ``corrections.csv``, ``run.json``; with ``export`` also ``ctc/``, ``*.parquet``, ``tracks.geff``.
+
+    Raises
+    ------
+    FileExistsError
+        ``out/<name>`` exists and ``overwrite`` is False.
+    """
+    with staging_folder(Path(out), result.name, overwrite=overwrite) as tmp:
+        if result.labels is not None:
+            _write_labels(result.labels, tmp / "labels.tif")
+        _write_tables(result, tmp, export)
+    return Path(out) / result.name
+
+
+def read_result(folder: Path) -> MovieResult:
+    """Read a result folder written by :func:`write_result` or ``leadertrack run``.
+
+    Column names renamed on disk for an uncalibrated movie (``_px``, ``_per_frame``) are mapped
+    back to the physical names used in memory. ``labels`` are read lazily.
+    """
+    folder = Path(folder)
+    if not is_result_folder(folder):
+        raise InputError(f"{folder}: not a leadertrack result folder (needs tracks.csv, cells.csv and run.json)")
+    provenance = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    renamed = provenance.pop("column_names", {})
+    tables = {}
+    for name in TABLES:
+        path = folder / f"{name}.csv"
+        table = pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+        inverse = {new: old for old, new in renamed.get(name, {}).items()}
+        tables[name] = table.rename(columns=inverse)
+    for column in ("is_leader",):
+        for name in ("tracks", "cells"):
+            if column in tables[name]:
+                tables[name][column] = tables[name][column].astype(bool)
+    corrections_path = folder / "corrections.csv"
+    corrections = _empty_corrections()
+    if corrections_path.exists() and corrections_path.stat().st_size:
+        corrections = pd.read_csv(corrections_path).astype({"track_id": "int64", "is_leader": bool})
+    labels = None
+    if (folder / "labels.tif").exists():
+        from leadertrack.io import read_labels
+
+        labels = read_labels(folder / "labels.tif")
+    return MovieResult(
+        name=folder.name,
+        tracks=tables["tracks"],
+        cells=tables["cells"],
+        fronts=tables["fronts"],
+        labels=labels,
+        provenance=provenance,
+        corrections=corrections,
+    )
+
+
+def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain: bool = False) -> MovieResult:
+    """Apply the user's leader/follower flips, optionally retraining the classifier on them.
+
+    Parameters
+    ----------
+    result
+        A result from :func:`analyze_movie` or :func:`read_result`.
+    corrections
+        ``track_id``, ``is_leader``: the user's calls; later rows win over earlier ones, and they
+        are merged with the corrections already in ``result``.
+    retrain
+        Fit a model (:func:`leadertrack.model.train_model`) on this movie's track features with
+        labels = the current calls overridden by every correction, and re-score every track.
+        Corrected tracks keep the user's call whatever the model says.
+
+    Returns
+    -------
+    MovieResult
+        A new result; ``corrections`` holds every correction so far, ``provenance["corrections"]``
+        counts them and notes a retrain.
+    """
+    from leadertrack.classify import classify
+
+    merged = pd.concat([result.corrections, corrections[["track_id", "is_leader"]]], ignore_index=True)
+    merged = merged.astype({"track_id": "int64", "is_leader": bool}).drop_duplicates("track_id", keep="last")
+    unknown = sorted(set(merged["track_id"]) - set(result.cells["track_id"]))
+    if unknown:
+        raise InputError(f"corrections name tracks that do not exist in {result.name}: {unknown[:10]}")
+    tracks, cells = result.tracks, result.cells
+    provenance = dict(result.provenance)
+    if retrain:
+        from leadertrack.model import train_model
+
+        labels = cells.set_index("track_id")["is_leader"].astype(bool).copy()
+        labels.loc[merged["track_id"].to_numpy()] = merged["is_leader"].to_numpy()
+        model = train_model(cells, labels)
+        tracks, cells = classify(tracks, cells, model=model, threshold=provenance.get("config", {}).get("classify", {}).get("threshold", 0.5))
+        provenance["retrained"] = {"n_corrections": int(len(merged)), "cv_accuracy": getattr(model, "cv_accuracy", None)}
+    cells = cells.copy()
+    tracks = tracks.copy()
+    user = merged.set_index("track_id")["is_leader"]
+    in_cells = cells["track_id"].isin(user.index)
+    cells.loc[in_cells, "is_leader"] = cells.loc[in_cells, "track_id"].map(user).astype(bool)
+    if "reason" in cells:
+        cells.loc[in_cells, "reason"] = "set by the user" + cells.loc[in_cells, "reason"].map(lambda r: f" (was: {r})")
+    in_tracks = tracks["track_id"].isin(user.index)
+    if in_tracks.any() and "role" in tracks:
+        flipped_to = tracks.loc[in_tracks, "track_id"].map(user).astype(bool)
+        tracks.loc[in_tracks, "is_leader"] = flipped_to
+        tracks.loc[in_tracks, "role"] = np.where(flipped_to, "leader", "follower")
+    provenance["corrections"] = {"n": int(len(merged))}
+    return replace(result, tracks=tracks, cells=cells, corrections=merged.reset_index(drop=True), provenance=provenance)
+
+
+# --------------------------------------------------------------------------- files to result folders
+
+
+def summary_row(name: str, status: str, *, result: MovieResult | None = None, error: str = "", seconds: float = 0.0, out_dir: Path | None = None) -> dict:
+    """One row of ``summary.csv``."""
+    row: dict[str, Any] = {"movie": name, "status": status, "error": error, "seconds": round(seconds, 2)}
+    if result is not None:
+        counts = result.provenance.get("counts", {})
+        n_tracks = counts.get("tracks", 0)
+        n_leaders = counts.get("leaders", 0)
+        row.update(
+            frames=counts.get("frames", 0),
+            detections=counts.get("detections", 0),
+            tracks=n_tracks,
+            leaders=n_leaders,
+            leader_fraction=round(n_leaders / n_tracks, 4) if n_tracks else 0.0,
+            geometry=result.provenance.get("front", {}).get("geometry"),
+            median_front_speed_um_per_min=result.provenance.get("front", {}).get("median_front_speed_um_per_min"),
+            warnings=len(result.provenance.get("warnings", [])),
+        )
+    if out_dir is not None:
+        row["result"] = str(out_dir)
+    return row
+
+
+def process_movie(
+    path: Path,
+    out: Path,
+    config: RunConfig | None = None,
+    *,
+    labels: Any = None,
+    frame_sequence: bool | None = None,
+    overwrite: bool = False,
+    checksum: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> MovieResult:
+    """Analyse the movie at ``path`` and write ``out/<stem>/`` atomically.
+
+    The label stack is streamed into the staging folder frame by frame, so memory follows the
+    frame size, not the movie length. ``run.json`` records the input's SHA-256 checksum.
+    """
+    from leadertrack.io import file_checksum, read_movie
+
+    config = config or RunConfig()
+    movie = read_movie(
+        path,
+        channel=config.segment.channel,
+        frame_sequence=frame_sequence,
+        pixel_size_um=config.units.pixel_size_um,
+        frame_interval_min=config.units.frame_interval_min,
+    )
+    with staging_folder(Path(out), movie.name, overwrite=overwrite) as tmp:
+        result = analyze_movie(movie, config, labels=labels, labels_path=tmp / "labels.tif", progress=progress)
+        result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
+        _write_tables(result, tmp, config.output.export)
+        if config.output.report:
+            _write_report(result, tmp)
+    return result
+
+
+def _write_report(result: MovieResult, folder: Path) -> None:
+    """Write report.html when the report module is available."""
+    try:
+        from leadertrack.report import write_report
+    except ImportError:
+        return
+    write_report(result, folder / "report.html")
+
+
+def run(
+    inputs: Sequence[str | Path] | str | Path,
+    out: str | Path,
+    config: RunConfig | None = None,
+    *,
+    overwrite: bool = False,
+    frame_sequence: bool = False,
+    labels: str | Path | None = None,
+    recursive: bool = False,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Analyse every movie in ``inputs`` and write ``out/<stem>/`` for each plus ``out/summary.csv``.
+
+    Parameters
+    ----------
+    inputs
+        Movie files, folders of movies (a batch), or glob patterns. With ``frame_sequence`` each
+        folder is one movie stored one frame per file.
+    out
+        Output folder.
+    config
+        Parameters for every stage (:class:`leadertrack.config.RunConfig`).
+    overwrite
+        Replace existing results; otherwise movies already finished are skipped.
+    labels
+        Label masks for the (single) movie; segmentation is skipped.
+    workers, scheduler
+        Run movies in parallel over ``workers`` local processes, or on a Dask scheduler.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The batch summary (one row per movie: status ok / skipped / failed, error, counts).
+
+    Examples
+    --------
+    >>> import leadertrack
+    >>> summary = leadertrack.run("sample_data/invasion_planar.ome.tif", out="results")  # doctest: +SKIP
+    """
+    from leadertrack.batch import run_batch
+    from leadertrack.io import list_movies
+
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    if frame_sequence:
+        movies = [Path(p) for p in inputs]
+    else:
+        movies = list_movies(inputs, recursive=recursive)
+    if labels is not None and len(movies) != 1:
+        raise InputError(f"--labels {labels} needs exactly one movie, got {len(movies)}")
+    return run_batch(
+        movies,
+        Path(out),
+        config or RunConfig(),
+        overwrite=overwrite,
+        frame_sequence=frame_sequence,
+        labels=labels,
+        workers=workers,
+        scheduler=scheduler,
+        progress=progress,
+    )
