@@ -1,0 +1,299 @@
+"""Leader state per frame, leader score per track, follower attribution and a reason for each decision.
+
+The default classifier is a rule, measured against the movie's own statistics so it holds across
+units, magnifications and cell types. A cell is in the **leader state** in a frame when all four
+criteria hold (each is a soft score in [0, 1], the frame score is their minimum, the state is
+``frame score >= 0.5``):
+
+========================  =====================================================  ==================
+criterion                 soft score                                             passes (0.5) when
+========================  =====================================================  ==================
+at the front              ``1 - clip((d / s - 0.0) / 2, 0, 1)``                  d <= 1 spacing
+nobody ahead              1 if ``n_ahead == 0``, else 0                          the cone is empty
+moves outward, fast       ``clip(v_out / v_med - 0.5, 0, 1)``                     v_out >= v_med
+moves persistently        ``clip((p - 0.5) / 0.3, 0, 1)``                        p >= 0.65
+========================  =====================================================  ==================
+
+with ``d`` = ``front_distance_um``, ``s`` = the typical distance between neighbouring cells,
+``n_ahead`` = cells in a 45° cone ahead (see :mod:`leadertrack.features`), ``v_out`` =
+``window_outward_speed_um_per_min``, ``v_med`` = the median ``speed_um_per_min`` of all cells in
+all frames (their mean if the median is 0), ``p`` = ``window_persistence`` (net / path over a few frames).
+Daughters of a division (``parent_track_id != 0``) cannot lead during their first
+``WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
+
+A **track** is a leader when it is in the leader state in at least
+``LEADER_TRACK_MIN_FRACTION`` (0.3) of its frames. Its ``leader_score`` is its
+``leader_fraction`` mapped piecewise linearly so that 0 -> 0, 0.3 -> 0.5 and 1 -> 1, so
+``leader_score >= 0.5`` is the same decision. A trained model (:mod:`leadertrack.model`)
+replaces the score, and ``is_leader`` becomes ``leader_score >= threshold``.
+
+**Followers**: in each frame a non-leader follows the nearest leader within the cone reach that is
+ahead of it (along the outward direction) and moves the same way (velocity cosine > 0.5). Its
+``follows_track_id`` is the leader it followed most often, if that happened in at least 30% of
+its frames (0 = none). ``group_size`` is 1 + the number of followers for a leader, the leader's
+group size for a follower, 0 otherwise.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from leadertrack.errors import InputError
+from leadertrack.features import CONE_RADIUS_SPACINGS, WINDOW_FRAMES
+from leadertrack.front import position_columns, typical_spacing_um
+
+__all__ = ["classify", "leader_episodes", "LEADER_TRACK_MIN_FRACTION", "CRITERIA"]
+
+LEADER_TRACK_MIN_FRACTION = 0.3
+"""A track is a leader when it is in the leader state in at least this fraction of its frames."""
+FOLLOW_MIN_FRACTION = 0.3
+"""A track follows a leader when it trails it in at least this fraction of its frames."""
+CRITERIA = ("at_front", "nobody_ahead", "fast_outward", "persistent")
+"""Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
+
+_REQUIRED = (
+    "track_id", "frame", "front_distance_um", "n_ahead", "window_outward_speed_um_per_min",
+    "window_persistence", "speed_um_per_min",
+)
+
+
+def _fraction_to_score(fraction: np.ndarray) -> np.ndarray:
+    """Piecewise linear: 0 -> 0, LEADER_TRACK_MIN_FRACTION -> 0.5, 1 -> 1."""
+    f = np.clip(np.asarray(fraction, float), 0, 1)
+    t = LEADER_TRACK_MIN_FRACTION
+    return np.where(f < t, 0.5 * f / t, 0.5 + 0.5 * (f - t) / (1 - t))
+
+
+def _reference_speed(speeds: np.ndarray) -> float:
+    """The movie's typical speed: median over all cell-frames (the mean if most cells stand still)."""
+    speeds = speeds[np.isfinite(speeds)]
+    if len(speeds) == 0:
+        return 0.0
+    median = float(np.median(speeds))
+    return median if median > 0 else float(np.mean(speeds))
+
+
+def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
+    """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring)."""
+    d = tracks["front_distance_um"].to_numpy(float)
+    at_front = np.where(np.isfinite(d), 1 - np.clip(d / spacing / 2, 0, 1), 0.0)
+    nobody_ahead = (tracks["n_ahead"].to_numpy() == 0).astype(float)
+    v_med = _reference_speed(tracks["speed_um_per_min"].to_numpy(float))
+    v_out = tracks["window_outward_speed_um_per_min"].to_numpy(float)
+    fast = np.clip(v_out / v_med - 0.5, 0, 1) if v_med > 0 else np.zeros(len(tracks))
+    persistent = np.clip((tracks["window_persistence"].to_numpy(float) - 0.5) / 0.3, 0, 1)
+    return pd.DataFrame(
+        {"at_front": at_front, "nobody_ahead": nobody_ahead, "fast_outward": fast, "persistent": persistent},
+        index=tracks.index,
+    )
+
+
+def _follow(tracks: pd.DataFrame, is_leader: np.ndarray, spacing: float) -> np.ndarray:
+    """Per row: the track id of the leader this cell trails in that frame (0 = none)."""
+    cols = position_columns(tracks)
+    pos = tracks[cols].to_numpy(float)
+    vel = tracks[[f"v{c[0]}_um_per_min" for c in cols]].to_numpy(float)
+    tid = tracks["track_id"].to_numpy()
+    frames = tracks["frame"].to_numpy()
+    follows = np.zeros(len(tracks), dtype=tid.dtype)
+    reach = CONE_RADIUS_SPACINGS * spacing
+    for f in np.unique(frames[is_leader]):
+        rows = np.flatnonzero(frames == f)
+        lead = rows[is_leader[rows]]
+        other = rows[~is_leader[rows]]
+        if len(other) == 0:
+            continue
+        tree = cKDTree(pos[lead])
+        dist, k = tree.query(pos[other], k=min(3, len(lead)), distance_upper_bound=reach)
+        dist, k = dist.reshape(len(other), -1), k.reshape(len(other), -1)
+        for col in range(k.shape[1]):
+            free = follows[other] == 0
+            ok = free & np.isfinite(dist[:, col])
+            if not ok.any():
+                continue
+            i, j = other[ok], lead[k[ok, col]]
+            ahead = np.einsum("ij,ij->i", pos[j] - pos[i], vel[j]) > 0
+            vi, vj = vel[i], vel[j]
+            cos = np.einsum("ij,ij->i", vi, vj) / np.maximum(np.linalg.norm(vi, axis=1) * np.linalg.norm(vj, axis=1), 1e-12)
+            good = ahead & (cos > 0.5)
+            follows[i[good]] = tid[j[good]]
+    return follows
+
+
+def _runs(state: np.ndarray, tid: np.ndarray) -> np.ndarray:
+    """Episode number of each leader-state row within its track (0 where not leading)."""
+    same_track = np.r_[False, tid[1:] == tid[:-1]]
+    start = state & ~(np.r_[False, state[:-1]] & same_track)
+    episode = pd.Series(start.astype(int)).groupby(tid).cumsum().to_numpy()
+    return np.where(state, episode, 0)
+
+
+def classify(
+    tracks: pd.DataFrame, cells: pd.DataFrame, *, model=None, threshold: float = 0.5
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Decide which cells lead, frame by frame and per track, and whom the others follow.
+
+    Parameters
+    ----------
+    tracks
+        Per cell-frame features from :func:`leadertrack.features.measure`.
+    cells
+        Per track features from :func:`leadertrack.features.measure`.
+    model
+        A :class:`leadertrack.model.LeaderModel`; None = the documented rule (module docstring).
+    threshold
+        ``leader_score`` at or above which a track is a leader.
+
+    Returns
+    -------
+    tracks
+        A copy with ``leader_score_frame`` (min of the criteria), ``is_leader`` (the state in that
+        frame), ``role`` (``leader``/``follower``/``other``), ``follows_track_id`` (in that frame),
+        ``leader_episode`` (1, 2, ... within the track; 0 when not leading) and one ``crit_<name>``
+        column per criterion.
+    cells
+        A copy with ``leader_fraction``, ``leader_score`` in [0, 1], ``is_leader``,
+        ``follows_track_id`` (0 = none), ``group_size``, ``n_leader_episodes``,
+        ``leader_lifetime_min`` (mean episode length), ``reason`` and ``frac_<criterion>`` (the
+        fraction of frames passing each criterion; these feed a trained model).
+
+    Examples
+    --------
+    >>> from leadertrack.features import measure
+    >>> rows = [(1, f, 50.0, 100.0 + 5 * f) for f in range(8)]
+    >>> rows += [(2 + k, f, 10.0 * k, 20.0 + 8 * (k % 3) + (f % 2)) for k in range(10) for f in range(8)]
+    >>> t = pd.DataFrame(rows, columns=["track_id", "frame", "y_um", "x_um"])
+    >>> tracks, cells = classify(*measure(t, geometry="planar")[:2])
+    >>> cells.loc[cells.is_leader, "track_id"].tolist()
+    [1]
+    """
+    missing = [c for c in _REQUIRED if c not in tracks.columns]
+    if missing:
+        raise InputError(f"tracks table: missing feature column(s) {', '.join(missing)}; run measure() first")
+    if not 0 <= threshold <= 1:
+        raise InputError(f"threshold must be between 0 and 1, not {threshold}")
+    out = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+    cells = cells.copy()
+    cols = position_columns(out)
+    spacing = typical_spacing_um(out[cols].to_numpy(float), out["frame"].to_numpy())
+    crit = _criteria(out, spacing)
+    score = crit.min(axis=1).to_numpy()
+    tid = out["track_id"].to_numpy()
+    parents = cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in cells else pd.Series(dtype=int)
+    is_daughter = parents.reindex(tid).fillna(0).to_numpy() != 0
+    frame_in_track = out.groupby("track_id").cumcount().to_numpy()
+    score = np.where(is_daughter & (frame_in_track < WINDOW_FRAMES), 0.0, score)
+    state = score >= 0.5
+    for name in CRITERIA:
+        out[f"crit_{name}"] = crit[name].to_numpy()
+    out["leader_score_frame"] = score
+    out["is_leader"] = state
+    out["leader_episode"] = _runs(state, tid)
+
+    g = out.groupby("track_id", sort=True)
+    per_track = pd.DataFrame({"leader_fraction": g["is_leader"].mean(), "n_leader_episodes": g["leader_episode"].max()})
+    for name in CRITERIA:
+        per_track[f"frac_{name}"] = (out[f"crit_{name}"] >= 0.5).groupby(tid).mean()
+    cells = cells.drop(columns=[c for c in per_track.columns if c in cells.columns]).merge(
+        per_track, left_on="track_id", right_index=True, how="left"
+    )
+    if model is None:
+        cells["leader_score"] = _fraction_to_score(cells["leader_fraction"].to_numpy())
+    else:
+        cells["leader_score"] = model.predict_score(cells)
+    cells["is_leader"] = cells["leader_score"] >= threshold
+
+    # followers: per frame, then the leader each track trails most often
+    follows = _follow(out, state, spacing)
+    out["follows_track_id"] = follows
+    counts = pd.DataFrame({"track_id": tid, "leader": follows})
+    counts = counts[counts.leader != 0].value_counts().rename("n").reset_index()
+    counts = counts.sort_values(["track_id", "n"], ascending=[True, False]).drop_duplicates("track_id")
+    counts = counts.merge(cells[["track_id", "n_frames"]], on="track_id")
+    counts = counts[counts.n >= FOLLOW_MIN_FRACTION * counts.n_frames]
+    leaders = set(cells.loc[cells.is_leader, "track_id"])
+    counts = counts[counts.leader.isin(leaders) & ~counts.track_id.isin(leaders)]
+    follow_of = dict(zip(counts.track_id, counts.leader))
+    cells["follows_track_id"] = cells["track_id"].map(follow_of).fillna(0).astype(tid.dtype)
+    n_followers = cells.loc[cells.follows_track_id != 0, "follows_track_id"].value_counts()
+    lead_size = 1 + n_followers.reindex(cells["track_id"]).fillna(0).to_numpy().astype(int)
+    group = np.where(cells["is_leader"], lead_size, 0)
+    by_leader = dict(zip(cells["track_id"], group))
+    cells["group_size"] = np.where(
+        cells["follows_track_id"] != 0, cells["follows_track_id"].map(by_leader).fillna(0).to_numpy(), group
+    ).astype(int)
+    out["role"] = np.where(state, "leader", np.where(follows != 0, "follower", "other"))
+
+    episodes = leader_episodes(out)
+    lifetime = episodes.groupby("track_id")["duration_min"].mean()
+    cells["leader_lifetime_min"] = cells["track_id"].map(lifetime).fillna(0.0)
+    cells["reason"] = _reasons(out, cells)
+    return out, cells
+
+
+def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:
+    """One row per leader episode (consecutive frames of a track in the leader state).
+
+    Parameters
+    ----------
+    tracks
+        The tracks table from :func:`classify`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``track_id, episode, first_frame, last_frame, n_frames, duration_min`` and
+        ``took_over_from``: the leader this track followed in the frame before the episode began
+        (a hand-over; 0 = none).
+    """
+    if "leader_episode" not in tracks.columns:
+        raise InputError("tracks table: no leader_episode column; run classify() first")
+    t = tracks.sort_values(["track_id", "frame"], kind="stable")
+    prev_follow = t.groupby("track_id")["follows_track_id"].shift(1).fillna(0).astype(int) if "follows_track_id" in t else 0
+    t = t.assign(_prev_follow=prev_follow)
+    lead = t[t["leader_episode"] > 0]
+    time = lead["time_min"] if "time_min" in lead else lead["frame"].astype(float)
+    lead = lead.assign(_time=time)
+    g = lead.groupby(["track_id", "leader_episode"], sort=True)
+    dt = t.groupby("track_id")["time_min" if "time_min" in t else "frame"].apply(lambda s: float(np.median(np.diff(s))) if len(s) > 1 else 1.0)
+    eps = pd.DataFrame({
+        "first_frame": g["frame"].min(),
+        "last_frame": g["frame"].max(),
+        "n_frames": g["frame"].size(),
+        "duration_min": g["_time"].max() - g["_time"].min(),
+        "took_over_from": g["_prev_follow"].first(),
+    }).reset_index().rename(columns={"leader_episode": "episode"})
+    eps["duration_min"] = eps["duration_min"] + eps["track_id"].map(dt).fillna(0.0)
+    return eps[["track_id", "episode", "first_frame", "last_frame", "n_frames", "duration_min", "took_over_from"]]
+
+
+_WEAKNESS = {
+    "at_front": "behind the front (median {dist:.0f} µm)",
+    "nobody_ahead": "other cells ahead of it",
+    "fast_outward": "not moving outward fast ({ratio:.1f}x median speed)",
+    "persistent": "not persistent (persistence {pers:.2f})",
+}
+
+
+def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
+    """A short human reason for each track's decision."""
+    n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
+    ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median()
+    reasons = []
+    for row in cells.itertuples(index=False):
+        rank, n = ranks.loc[row.track_id] if row.track_id in ranks.index else (np.nan, np.nan)
+        where = f"front {int(rank)} of {int(n)}" if np.isfinite(rank) else "front not visible"
+        ratio = row.speed_ratio if np.isfinite(row.speed_ratio) else 0.0
+        text = f"{where}, {ratio:.1f}x median speed, persistence {row.persistence:.2f}"
+        if row.is_leader:
+            reasons.append(f"leads in {row.leader_fraction:.0%} of frames; {text}")
+            continue
+        fracs = {name: getattr(row, f"frac_{name}") for name in CRITERIA}
+        weakest = min(fracs, key=fracs.get)
+        why = _WEAKNESS[weakest].format(dist=row.front_distance_um, ratio=ratio, pers=row.persistence)
+        if row.follows_track_id:
+            why = f"follows {row.follows_track_id}; " + why
+        reasons.append(f"{why}; {text}")
+    return reasons

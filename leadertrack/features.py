@@ -1,0 +1,275 @@
+"""Per cell-frame and per track features, measured relative to the invasion front.
+
+Per cell-frame (added to the tracks table):
+
+``vy_um_per_min, vx_um_per_min`` (``vz_um_per_min``), ``speed_um_per_min``
+    Velocity by central differences along the track (one-sided at its ends).
+``front_id``, ``front_distance_um``
+    The front the track belongs to and the signed distance to it (>= 0 behind, < 0 ahead).
+``front_rank``
+    1 = the most advanced cell of its front in that frame (by signed distance to the local front).
+``outward_speed_um_per_min``
+    Velocity component along the outward direction.
+``n_ahead``, ``n_behind``
+    Cells within ``CONE_RADIUS_SPACINGS`` cell spacings inside a 45° cone ahead of / behind the cell.
+``is_tip``
+    Nobody ahead in the cone, somebody behind: the tip of a finger or strand (or of the sheet edge).
+``local_density_per_100um2`` (2-D) / ``local_density_per_1000um3`` (3-D)
+    Neighbours within two cell spacings per unit area (volume).
+``window_outward_speed_um_per_min``, ``window_persistence``
+    Outward speed and straightness (net / path) over ``WINDOW_FRAMES`` frames centred on the frame.
+
+Per track (the cells table): see :func:`measure`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from leadertrack.errors import InputError
+from leadertrack.front import Front, find_front, position_columns
+
+__all__ = ["measure", "WINDOW_FRAMES", "CONE_RADIUS_SPACINGS"]
+
+WINDOW_FRAMES = 5
+"""Frames in the sliding window for per-frame outward speed and persistence (centred, odd)."""
+CONE_RADIUS_SPACINGS = 5.0
+"""Reach of the ahead/behind cone, in typical cell spacings."""
+_CONE_COS = np.cos(np.deg2rad(45))
+AT_FRONT_SPACINGS = 1.0
+"""A cell is at the front when it is less than this many cell spacings behind it."""
+
+
+def _validate(tracks: pd.DataFrame) -> None:
+    missing = [c for c in ("track_id", "frame", "y_um", "x_um") if c not in tracks.columns]
+    if missing:
+        raise InputError(f"tracks table: missing column(s) {', '.join(missing)} (need track_id, frame, y_um, x_um)")
+    if tracks.duplicated(["track_id", "frame"]).any():
+        raise InputError("tracks table: a track has two rows in the same frame (track_id, frame must be unique)")
+
+
+def _velocity(pos: np.ndarray, time: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """Central-difference velocity within each track (rows sorted by track, then time)."""
+    i = np.arange(len(pos))
+    lo, hi = np.maximum(i - 1, start), np.minimum(i + 1, end)
+    dt = time[hi] - time[lo]
+    v = (pos[hi] - pos[lo]) / np.where(dt > 0, dt, np.nan)[:, None]
+    return np.nan_to_num(v)
+
+
+def _window(pos, time, start, end, outward, *, half: int) -> tuple[np.ndarray, np.ndarray]:
+    """Outward speed and net/path over a window of ``2 * half + 1`` frames centred on each row."""
+    step = np.zeros(len(pos))
+    step[1:] = np.linalg.norm(np.diff(pos, axis=0), axis=1)
+    step[start] = 0.0  # no step into the first frame of a track
+    cum = np.cumsum(step)
+    i = np.arange(len(pos))
+    lo, hi = np.maximum(i - half, start), np.minimum(i + half, end)
+    net = pos[hi] - pos[lo]
+    path = cum[hi] - cum[lo]
+    span = time[hi] - time[lo]
+    speed_out = np.einsum("ij,ij->i", net, outward) / np.where(span > 0, span, np.nan)
+    persistence = np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf)
+    return np.nan_to_num(speed_out), persistence
+
+
+def _cone_counts(pos: np.ndarray, outward: np.ndarray, frames: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
+    """Cells within ``radius`` inside a 45° cone ahead of / behind each cell of the same frame."""
+    ahead = np.zeros(len(pos), int)
+    behind = np.zeros(len(pos), int)
+    order = np.argsort(frames, kind="stable")
+    bounds = np.flatnonzero(np.diff(frames[order])) + 1
+    for idx in np.split(order, bounds):
+        if len(idx) < 2:
+            continue
+        p = pos[idx]
+        pairs = cKDTree(p).query_pairs(radius, output_type="ndarray")
+        if len(pairs) == 0:
+            continue
+        a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
+        d = p[b] - p[a]
+        cos = np.einsum("ij,ij->i", d, outward[idx][a]) / np.maximum(np.linalg.norm(d, axis=1), 1e-12)
+        ahead[idx] = np.bincount(a[cos > _CONE_COS], minlength=len(idx))
+        behind[idx] = np.bincount(a[cos < -_CONE_COS], minlength=len(idx))
+    return ahead, behind
+
+
+def _density(pos: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
+    """Neighbours (excluding the cell) within ``radius`` in the same frame."""
+    counts = np.zeros(len(pos))
+    for f in np.unique(frames):
+        idx = np.flatnonzero(frames == f)
+        counts[idx] = cKDTree(pos[idx]).query_ball_point(pos[idx], radius, return_length=True) - 1
+    return counts
+
+
+def _track_dynamics(pos: np.ndarray, time: np.ndarray) -> tuple[float, float]:
+    """Persistence time (min; velocity autocorrelation falls below 1/e) and MSD exponent of one track."""
+    n = len(pos)
+    if n < 4:
+        return np.nan, np.nan
+    dt = float(np.median(np.diff(time)))
+    steps = np.diff(pos, axis=0)
+    norm = np.mean(np.einsum("ij,ij->i", steps, steps))
+    max_lag = max(1, (n - 1) // 2)
+    persistence_time = np.nan
+    if norm > 0:
+        acf = np.array([np.mean(np.einsum("ij,ij->i", steps[:-lag], steps[lag:])) / norm for lag in range(1, max_lag + 1)])
+        acf = np.concatenate([[1.0], acf])
+        below = np.flatnonzero(acf < np.exp(-1))
+        if len(below):
+            k = below[0]
+            frac = (acf[k - 1] - np.exp(-1)) / (acf[k - 1] - acf[k])
+            persistence_time = (k - 1 + frac) * dt
+        else:
+            persistence_time = max_lag * dt  # still correlated at the longest lag measured
+    lags = np.arange(1, max(2, n // 3) + 1)
+    msd = np.array([np.mean(np.sum((pos[lag:] - pos[:-lag]) ** 2, axis=1)) for lag in lags])
+    good = msd > 0
+    exponent = np.nan
+    if good.sum() >= 3:
+        exponent = float(np.polyfit(np.log(lags[good] * dt), np.log(msd[good]), 1)[0])
+    return float(persistence_time), exponent
+
+
+def measure(
+    tracks: pd.DataFrame,
+    *,
+    geometry: str = "auto",
+    front: Front | None = None,
+    field_um: tuple[float, ...] | None = None,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Measure every cell relative to the invasion front, per frame and per track.
+
+    Parameters
+    ----------
+    tracks
+        One row per cell per frame: ``track_id, frame, y_um, x_um`` (optionally ``z_um``,
+        ``time_min`` (default: the frame number) and ``parent_track_id``, 0 = no parent).
+    geometry
+        ``"auto"``, ``"planar"`` or ``"radial"``; used when ``front`` is not given.
+    front
+        A front from :func:`leadertrack.front.find_front`; found from ``tracks`` when None.
+    field_um
+        Image extent in µm, (y, x) or (z, y, x), so the image border is never taken for a front.
+
+    Returns
+    -------
+    tracks
+        A copy, sorted by track and frame, with the per cell-frame features (module docstring).
+    cells
+        One row per track: ``track_id, first_frame, last_frame, n_frames, duration_min,
+        mean_speed_um_per_min, speed_ratio`` (mean speed / the movie's median of it),
+        ``persistence`` (net / path length, 0 for a track that never moves),
+        ``persistence_time_min`` (velocity autocorrelation falls below 1/e; NaN under 4 frames),
+        ``directionality`` (mean cosine between each step and the outward direction),
+        ``msd_exponent`` (slope of log MSD vs log lag; 1 diffusive, 2 ballistic),
+        ``front_distance_um`` (median), ``time_at_front_min``, ``front_id``, ``parent_track_id``.
+    fronts
+        The front table (one row per frame and front), see :class:`leadertrack.front.Front`.
+
+    Examples
+    --------
+    >>> rows = [(1, f, float(f), 50.0, 100.0 + 5 * f) for f in range(6)]
+    >>> rows += [(2 + k, f, float(f), 10.0 * k, 20.0 + 8 * (k % 3)) for k in range(10) for f in range(6)]
+    >>> t = pd.DataFrame(rows, columns=["track_id", "frame", "time_min", "y_um", "x_um"])
+    >>> tracks, cells, fronts = measure(t, geometry="planar")
+    >>> cells.set_index("track_id").loc[1, ["mean_speed_um_per_min", "persistence"]].round(2).tolist()
+    [5.0, 1.0]
+    """
+    _validate(tracks)
+    if front is None:
+        front = find_front(tracks, geometry=geometry, field_um=field_um)
+    out = tracks.copy()
+    if "time_min" not in out.columns:
+        out["time_min"] = out["frame"].astype(float)
+    out = out.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+    cols = position_columns(out)
+    names = [c[0] for c in cols]
+    pos = out[cols].to_numpy(float)
+    time = out["time_min"].to_numpy(float)
+    frames = out["frame"].to_numpy().astype(int)
+    tid = out["track_id"].to_numpy()
+    first = np.r_[True, tid[1:] != tid[:-1]]
+    start = np.maximum.accumulate(np.where(first, np.arange(len(out)), 0))
+    last = np.r_[tid[1:] != tid[:-1], True]
+    end = np.minimum.accumulate(np.where(last, np.arange(len(out)), len(out))[::-1])[::-1]
+
+    # each track belongs to one front: the one most of its positions are assigned to
+    per_row = front.assign(pos, frames)
+    majority = pd.Series(per_row).groupby(tid).agg(lambda s: int(s.mode().iloc[0]))
+    front_id = majority.reindex(tid).to_numpy().astype(int)
+    outward = front.outward(pos, frames, front_id)
+    spacing = front.spacing_um
+
+    v = _velocity(pos, time, start, end)
+    for j, n in enumerate(names):
+        out[f"v{n}_um_per_min"] = v[:, j]
+    out["speed_um_per_min"] = np.linalg.norm(v, axis=1)
+    out["front_id"] = front_id
+    out["front_distance_um"] = front.distance(pos, frames, front_id)
+    out["front_rank"] = out.groupby(["frame", "front_id"])["front_distance_um"].rank(method="min").astype("Float64")
+    out["outward_speed_um_per_min"] = np.einsum("ij,ij->i", v, outward)
+    ahead, behind = _cone_counts(pos, outward, frames, CONE_RADIUS_SPACINGS * spacing)
+    out["n_ahead"], out["n_behind"] = ahead, behind
+    out["is_tip"] = (ahead == 0) & (behind >= 1)
+    radius = 2.0 * spacing
+    neighbours = _density(pos, frames, radius)
+    if len(cols) == 2:
+        out["local_density_per_100um2"] = neighbours / (np.pi * radius**2) * 100.0
+    else:
+        out["local_density_per_1000um3"] = neighbours / (4 / 3 * np.pi * radius**3) * 1000.0
+    w_speed, w_persistence = _window(pos, time, start, end, outward, half=WINDOW_FRAMES // 2)
+    out["window_outward_speed_um_per_min"] = w_speed
+    out["window_persistence"] = w_persistence
+
+    cells = _cells(out, pos, time, outward, start, spacing)
+    return out, cells, front.table.copy()
+
+
+def _cells(out: pd.DataFrame, pos: np.ndarray, time: np.ndarray, outward: np.ndarray, start: np.ndarray, spacing: float) -> pd.DataFrame:
+    """The per-track table from the per cell-frame table (sorted by track, then frame)."""
+    tid = out["track_id"].to_numpy()
+    steps = np.zeros_like(pos)
+    steps[1:] = np.diff(pos, axis=0)
+    steps[start == np.arange(len(pos))] = 0.0
+    step_len = np.linalg.norm(steps, axis=1)
+    moved = step_len > 0
+    # direction of each step relative to the outward direction where it started
+    prev_out = np.roll(outward, 1, axis=0)
+    cos = np.where(moved, np.einsum("ij,ij->i", steps, prev_out) / np.where(moved, step_len, 1.0), np.nan)
+    at_front = out["front_distance_um"].to_numpy() <= AT_FRONT_SPACINGS * spacing
+    frame_dt = pd.Series(np.r_[np.nan, np.diff(time)]).where(~pd.Series(start == np.arange(len(pos)))).groupby(tid).median()
+    g = pd.DataFrame({
+        "track_id": tid, "frame": out["frame"].to_numpy(), "time": time, "speed": out["speed_um_per_min"].to_numpy(),
+        "step": step_len, "cos": cos, "dist": out["front_distance_um"].to_numpy(), "at_front": at_front,
+        "front_id": out["front_id"].to_numpy(),
+    }).groupby("track_id", sort=True)
+    cells = pd.DataFrame({
+        "first_frame": g["frame"].min(),
+        "last_frame": g["frame"].max(),
+        "n_frames": g["frame"].size(),
+        "duration_min": g["time"].max() - g["time"].min(),
+        "mean_speed_um_per_min": g["speed"].mean(),
+    })
+    firsts = np.flatnonzero(start == np.arange(len(pos)))
+    lasts = np.r_[firsts[1:] - 1, len(pos) - 1]
+    net = np.linalg.norm(pos[lasts] - pos[firsts], axis=1)
+    path = g["step"].sum().to_numpy()
+    cells["persistence"] = np.where(path > 0, net / np.where(path > 0, path, 1.0), 0.0)
+    dynamics = [_track_dynamics(pos[a : b + 1], time[a : b + 1]) for a, b in zip(firsts, lasts)]
+    cells["persistence_time_min"] = [d[0] for d in dynamics]
+    cells["directionality"] = g["cos"].mean()
+    cells["msd_exponent"] = [d[1] for d in dynamics]
+    cells["front_distance_um"] = g["dist"].median()
+    cells["time_at_front_min"] = g["at_front"].sum() * frame_dt.reindex(cells.index).fillna(0.0)
+    cells["front_id"] = g["front_id"].first()
+    median_speed = float(np.nanmedian(cells["mean_speed_um_per_min"])) if len(cells) else 0.0
+    cells["speed_ratio"] = cells["mean_speed_um_per_min"] / median_speed if median_speed > 0 else 0.0
+    if "parent_track_id" in out.columns:
+        cells["parent_track_id"] = out.groupby("track_id")["parent_track_id"].first().fillna(0).astype(int)
+    else:
+        cells["parent_track_id"] = 0
+    return cells.reset_index()

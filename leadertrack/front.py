@@ -1,0 +1,534 @@
+"""The invasion front per frame: planar (sheet edge), two opposing planar fronts (scratch), radial.
+
+The front is the edge of the cell collective, found from cell positions alone:
+
+* **planar**: the sheet fills one side of the field; its outward normal points away from the
+  side the cells cover. The field is cut into lateral bins a few cell spacings wide, and in each
+  bin the front is a high quantile (0.95) of the cells' outward coordinate, smoothed across bins
+  and over time. A ragged edge therefore keeps its shape.
+* **two planar fronts** (scratch / wound assay): two sheets cover opposite sides of the field
+  with a cell-free gap between them; each has its own front, normals facing each other.
+* **radial** (spheroid, 2-D or 3-D): the centre is the centroid of the dense core; the front
+  radius is the 0.95 quantile of the cells' radius in each angular sector (by direction in 3-D).
+
+``geometry="auto"`` looks at how the cells touch the field's faces: a sheet covers one face (or
+two opposite faces with a gap between them: a scratch), a spheroid covers none. The choice, its
+confidence and the evidence are stored on the returned :class:`Front`.
+
+Distances are signed along the outward direction: ``>= 0`` behind the front (inside the
+collective), ``< 0`` ahead of it. When ``field_um`` is given, a front that lies on the image
+border is not a front (the collective fills the field there): distances are NaN in that place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+from scipy.spatial import cKDTree
+
+from leadertrack.errors import InputError
+
+__all__ = ["Front", "find_front", "typical_spacing_um", "position_columns"]
+
+FRONT_QUANTILE = 0.95
+"""Quantile of the outward coordinate (planar) or radius (radial) that marks the front in a bin."""
+PLANAR_COVERAGE = 0.5
+"""A field face covered at least this much by cells is the back of a sheet (planar geometry)."""
+_GAP_DENSITY = 0.2
+"""Bins with fewer cells than this fraction of the typical bin are part of a scratch gap."""
+
+
+def position_columns(table: pd.DataFrame) -> list[str]:
+    """The physical position columns of ``table``: ``["z_um", "y_um", "x_um"]`` or ``["y_um", "x_um"]``."""
+    return ["z_um", "y_um", "x_um"] if "z_um" in table.columns else ["y_um", "x_um"]
+
+
+def typical_spacing_um(positions: np.ndarray, frames: np.ndarray, *, max_frames: int = 12) -> float:
+    """Median nearest-neighbour distance between cells of the same frame, in µm.
+
+    Parameters
+    ----------
+    positions
+        (N, ndim) positions in µm.
+    frames
+        (N,) frame of each position.
+    max_frames
+        At most this many frames (evenly spread) are used.
+
+    Examples
+    --------
+    >>> p = np.array([[0.0, 0.0], [0.0, 10.0], [0.0, 30.0]])
+    >>> typical_spacing_um(p, np.zeros(3, int))
+    10.0
+    """
+    unique = np.unique(frames)
+    chosen = unique[np.linspace(0, len(unique) - 1, min(max_frames, len(unique))).astype(int)]
+    dists = []
+    for f in chosen:
+        p = positions[frames == f]
+        if len(p) >= 2:
+            d, _ = cKDTree(p).query(p, k=2)
+            dists.append(d[:, 1])
+    if not dists:
+        return 1.0
+    d = np.concatenate(dists)
+    d = d[d > 0]
+    return float(np.median(d)) if len(d) else 1.0
+
+
+@dataclass
+class Front:
+    """The invasion front of one movie, per frame.
+
+    Attributes
+    ----------
+    geometry
+        ``"planar"`` or ``"radial"``.
+    confidence
+        0..1: how clearly the geometry was chosen (1 when the user chose it).
+    n_fronts
+        1, or 2 for a scratch assay (two opposing planar fronts).
+    table
+        One row per frame and front: ``frame, time_min, front_id, geometry, front_position_um,
+        front_speed_um_per_min`` and ``normal_y, normal_x`` (planar) or ``centre_y_um,
+        centre_x_um`` (+ ``centre_z_um`` in 3-D; radial). ``front_position_um`` is the position
+        of the edge along the outward normal (planar) or the median front radius (radial);
+        a positive speed means the front advances.
+    reason
+        A short text saying why this geometry was chosen.
+    spacing_um
+        Typical distance between neighbouring cells (µm); the length scale of every tolerance.
+    """
+
+    geometry: str
+    confidence: float
+    n_fronts: int
+    table: pd.DataFrame
+    reason: str
+    spacing_um: float
+    frames: np.ndarray = field(repr=False)
+    ndim: int = field(repr=False)
+    # planar: outward axis, +1/-1 normal sign per front, lateral bins, front per (front, frame, bin)
+    axis: int = field(default=0, repr=False)
+    signs: tuple[float, ...] = field(default=(1.0,), repr=False)
+    lateral_lo: np.ndarray = field(default=None, repr=False)
+    lateral_width: np.ndarray = field(default=None, repr=False)
+    lateral_shape: tuple[int, ...] = field(default=(), repr=False)
+    profiles: np.ndarray = field(default=None, repr=False)  # (n_fronts, T, n_bins), outward coordinate / radius
+    midline: np.ndarray = field(default=None, repr=False)  # (T, n_bins): scratch gap middle along the axis
+    # radial: centre per frame, sector directions (3-D) or count (2-D)
+    centre: np.ndarray = field(default=None, repr=False)  # (T, ndim)
+    directions: np.ndarray = field(default=None, repr=False)  # (n_sectors, ndim) in 3-D
+
+    # ----------------------------------------------------------------------------------------
+    def _rows(self, frames: np.ndarray) -> np.ndarray:
+        idx = np.searchsorted(self.frames, frames)
+        idx = np.clip(idx, 0, len(self.frames) - 1)
+        prev = np.clip(idx - 1, 0, len(self.frames) - 1)
+        closer = np.abs(self.frames[prev] - frames) < np.abs(self.frames[idx] - frames)
+        return np.where(closer, prev, idx)
+
+    def normal(self, front_id: int = 1) -> np.ndarray:
+        """Outward unit normal of planar front ``front_id`` (in (z,) y, x order)."""
+        n = np.zeros(self.ndim)
+        n[self.axis] = self.signs[front_id - 1]
+        return n
+
+    def assign(self, positions: np.ndarray, frames: np.ndarray) -> np.ndarray:
+        """Front (1 or 2) each position belongs to: the side of the scratch gap it lies on.
+
+        Parameters
+        ----------
+        positions
+            (N, ndim) positions in µm, (z,) y, x order.
+        frames
+            (N,) frame numbers.
+        """
+        positions = np.asarray(positions, float)
+        if self.n_fronts == 1:
+            return np.ones(len(positions), int)
+        rows = self._rows(np.asarray(frames))
+        mid = self._lookup(self.midline[None], rows, positions)[0]
+        return np.where(positions[:, self.axis] <= mid, 1, 2)
+
+    def outward(self, positions: np.ndarray, frames: np.ndarray, front_id: np.ndarray | None = None) -> np.ndarray:
+        """Outward unit vectors (N, ndim) at ``positions``: the normal (planar) or away from the centre (radial)."""
+        positions = np.asarray(positions, float)
+        if self.geometry == "planar":
+            ids = self.assign(positions, frames) if front_id is None else np.asarray(front_id)
+            out = np.zeros_like(positions)
+            out[:, self.axis] = np.asarray(self.signs)[ids - 1]
+            return out
+        rel = positions - self.centre[self._rows(np.asarray(frames))]
+        norm = np.linalg.norm(rel, axis=1, keepdims=True)
+        return np.divide(rel, norm, out=np.zeros_like(rel), where=norm > 0)
+
+    def outward_coordinate(
+        self, positions: np.ndarray, frames: np.ndarray, front_id: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Position along the outward direction: coordinate along the normal (planar) or radius (radial), µm."""
+        positions = np.asarray(positions, float)
+        if self.geometry == "planar":
+            ids = self.assign(positions, frames) if front_id is None else np.asarray(front_id)
+            return np.asarray(self.signs)[ids - 1] * positions[:, self.axis]
+        rel = positions - self.centre[self._rows(np.asarray(frames))]
+        return np.linalg.norm(rel, axis=1)
+
+    def distance(self, positions: np.ndarray, frames: np.ndarray, front_id: np.ndarray | None = None) -> np.ndarray:
+        """Signed distance (µm) to the local front along the outward direction: >= 0 behind, < 0 ahead.
+
+        NaN where the front lies on the image border (the collective fills the field there).
+
+        Parameters
+        ----------
+        positions
+            (N, ndim) positions in µm, (z,) y, x order.
+        frames
+            (N,) frame numbers.
+        front_id
+            (N,) front each position belongs to (default: :meth:`assign`).
+        """
+        positions = np.asarray(positions, float)
+        frames = np.asarray(frames)
+        ids = self.assign(positions, frames) if front_id is None else np.asarray(front_id)
+        rows = self._rows(frames)
+        coord = self.outward_coordinate(positions, frames, ids)
+        local = self._lookup(self.profiles, rows, positions)
+        return np.take_along_axis(local, (ids - 1)[None], axis=0)[0] - coord
+
+    # ----------------------------------------------------------------------------------------
+    def _lookup(self, profiles: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Front value of each profile at each position's lateral bin / sector (linear along one axis)."""
+        if self.geometry == "planar":
+            lateral = np.delete(positions, self.axis, axis=1)
+            coord = (lateral - self.lateral_lo) / self.lateral_width - 0.5
+        else:
+            rel = positions - self.centre[rows]
+            if self.ndim == 2:
+                n = self.lateral_shape[0]
+                angle = np.mod(np.arctan2(rel[:, 0], rel[:, 1]), 2 * np.pi)
+                f = angle / (2 * np.pi) * n - 0.5
+                i0 = np.floor(f).astype(int)
+                w = f - i0
+                a, b = np.mod(i0, n), np.mod(i0 + 1, n)
+                return (1 - w) * profiles[:, rows, a] + w * profiles[:, rows, b]
+            sector = np.argmax(rel @ self.directions.T, axis=1)
+            return profiles[:, rows, sector]
+        if len(self.lateral_shape) == 1:
+            n = self.lateral_shape[0]
+            f = np.clip(coord[:, 0], 0, n - 1)
+            i0 = np.minimum(np.floor(f).astype(int), max(n - 2, 0))
+            w = f - i0
+            i1 = np.minimum(i0 + 1, n - 1)
+            return (1 - w) * profiles[:, rows, i0] + w * profiles[:, rows, i1]
+        idx = tuple(np.clip(np.rint(coord[:, k]).astype(int), 0, s - 1) for k, s in enumerate(self.lateral_shape))
+        flat = np.ravel_multi_index(idx, self.lateral_shape)
+        return profiles[:, rows, flat]
+
+
+# --------------------------------------------------------------------------------------------
+def _face_coverage(positions: np.ndarray, frames: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float) -> np.ndarray:
+    """(ndim, 2) median over frames of the fraction of each field face (low, high) that cells touch."""
+    ndim = positions.shape[1]
+    margin, width = 1.5 * spacing, 3.0 * spacing
+    unique = np.unique(frames)
+    chosen = unique[np.linspace(0, len(unique) - 1, min(20, len(unique))).astype(int)]
+    cover = np.zeros((len(chosen), ndim, 2))
+    for k, f in enumerate(chosen):
+        p = positions[frames == f]
+        for a in range(ndim):
+            others = [b for b in range(ndim) if b != a]
+            shape = tuple(max(1, int((hi[b] - lo[b]) // width)) for b in others)
+            for side, near in enumerate((p[:, a] - lo[a] <= margin, hi[a] - p[:, a] <= margin)):
+                q = p[near][:, others]
+                idx = tuple(
+                    np.clip(((q[:, j] - lo[b]) / (hi[b] - lo[b] + 1e-9) * shape[j]).astype(int), 0, shape[j] - 1)
+                    for j, b in enumerate(others)
+                )
+                touched = np.unique(np.ravel_multi_index(idx, shape)) if len(q) else []
+                cover[k, a, side] = len(touched) / np.prod(shape)
+    return np.median(cover, axis=0)
+
+
+def _scratch_gap(coord: np.ndarray, frames: np.ndarray, lo: float, hi: float, spacing: float) -> float | None:
+    """Middle of a cell-free band between two occupied sides along one axis in the early frames, or None."""
+    unique = np.unique(frames)
+    early = frames <= unique[max(0, len(unique) // 4 - 1)]
+    width = 2.0 * spacing
+    n = max(3, int((hi - lo) // width))
+    counts, edges = np.histogram(coord[early], bins=n, range=(lo, hi))
+    occupied = counts[counts > 0]
+    if len(occupied) == 0:
+        return None
+    low = counts < _GAP_DENSITY * np.median(occupied)
+    labels, n_runs = ndi.label(low)
+    best, best_len = None, 0
+    for r in range(1, n_runs + 1):
+        where = np.flatnonzero(labels == r)
+        interior = where[0] > 0 and where[-1] < n - 1
+        if interior and len(where) > best_len and len(where) * width >= 2 * spacing:
+            best, best_len = where, len(where)
+    if best is None:
+        return None
+    return float((edges[best[0]] + edges[best[-1] + 1]) / 2)
+
+
+def _smooth(profiles: np.ndarray, *, circular: bool, lateral_ndim: int) -> np.ndarray:
+    """Fill empty bins and median-smooth each front profile over time and across bins."""
+    out = np.empty_like(profiles)
+    for i, prof in enumerate(profiles):
+        prof = prof.copy()
+        frame_median = _nanmedian_rows(prof)
+        for t in range(prof.shape[0]):
+            row = prof[t]
+            bad = np.isnan(row)
+            if bad.all():
+                row[:] = np.nan
+            elif bad.any():
+                if lateral_ndim == 1:
+                    x = np.arange(len(row))
+                    period = len(row) if circular else None
+                    row[bad] = np.interp(x[bad], x[~bad], row[~bad], period=period)
+                else:
+                    row[bad] = frame_median[t]
+        # frames without any cell: carry the nearest frame's front
+        empty = np.isnan(prof).all(axis=1)
+        if empty.all():
+            out[i] = prof
+            continue
+        if empty.any():
+            good = np.flatnonzero(~empty)
+            nearest = good[np.abs(np.flatnonzero(empty)[:, None] - good[None]).argmin(axis=1)]
+            prof[empty] = prof[nearest]
+        prof = ndi.median_filter(prof, size=(3, 1), mode="nearest")
+        if lateral_ndim == 1:
+            prof = ndi.median_filter(prof, size=(1, 3), mode="wrap" if circular else "nearest")
+        out[i] = prof
+    return out
+
+
+def _fibonacci_directions(n: int) -> np.ndarray:
+    """``n`` nearly uniform unit vectors on the sphere, (z, y, x) order."""
+    k = np.arange(n) + 0.5
+    z = 1 - 2 * k / n
+    r = np.sqrt(1 - z**2)
+    phi = np.pi * (1 + 5**0.5) * k
+    return np.column_stack([z, r * np.sin(phi), r * np.cos(phi)])
+
+
+def _core_centre(positions: np.ndarray, frames: np.ndarray, spacing: float) -> np.ndarray:
+    """Centre of the dense core: centroid of the densest quarter of cells, per frame, then the median over frames."""
+    centres = []
+    for f in np.unique(frames):
+        p = positions[frames == f]
+        if len(p) < 4:
+            continue
+        counts = cKDTree(p).query_ball_point(p, 3 * spacing, return_length=True)
+        dense = counts >= np.quantile(counts, 0.75)
+        centres.append(p[dense].mean(axis=0))
+    if not centres:
+        return np.median(positions, axis=0)
+    return np.median(np.array(centres), axis=0)
+
+
+def _nanmedian_rows(profile: np.ndarray) -> np.ndarray:
+    """Median over bins per frame, NaN for frames without any valid bin (no warning)."""
+    valid = np.isfinite(profile)
+    out = np.full(profile.shape[0], np.nan)
+    for t in np.flatnonzero(valid.any(axis=1)):
+        out[t] = np.median(profile[t][valid[t]])
+    return out
+
+
+def _front_speed(position: np.ndarray, time: np.ndarray) -> np.ndarray:
+    if len(time) < 2:
+        return np.zeros_like(position)
+    return np.gradient(position, time)
+
+
+def _validate(tracks: pd.DataFrame) -> None:
+    missing = [c for c in ("frame", "y_um", "x_um") if c not in tracks.columns]
+    if missing:
+        raise InputError(f"tracks table: missing column(s) {', '.join(missing)} (need frame, y_um, x_um)")
+    if len(tracks) == 0:
+        raise InputError("tracks table: no cells in any frame; there is no front to find")
+
+
+def find_front(
+    tracks: pd.DataFrame, *, geometry: str = "auto", field_um: tuple[float, ...] | None = None
+) -> Front:
+    """Find the invasion front in every frame.
+
+    Parameters
+    ----------
+    tracks
+        Detections or tracks with ``frame``, ``y_um``, ``x_um`` (optionally ``z_um`` for 3-D and
+        ``time_min``; without it the frame number is used as time).
+    geometry
+        ``"planar"`` (sheet edge; two opposing fronts are detected automatically when the cells
+        cover opposite sides of the field with a gap between them), ``"radial"`` (spheroid) or
+        ``"auto"``.
+    field_um
+        Extent of the image in µm, (y, x) or (z, y, x), origin at 0. With it, the image border is
+        never taken for a front. Without it the bounding box of the cells is used to choose the
+        geometry, and no place is masked as border.
+
+    Returns
+    -------
+    Front
+        Geometry, confidence, number of fronts, the per-frame table and methods to evaluate the
+        signed distance and outward direction anywhere.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [(f, y, x) for f in range(3) for y, x in rng.uniform(0, 100, (150, 2)) * [4, 2 + f * 0.1]]
+    >>> det = pd.DataFrame(rows, columns=["frame", "y_um", "x_um"])
+    >>> front = find_front(det, field_um=(400.0, 400.0))
+    >>> front.geometry, front.n_fronts
+    ('planar', 1)
+    """
+    _validate(tracks)
+    if geometry not in ("auto", "planar", "radial"):
+        raise InputError(f"geometry must be auto, planar or radial, not {geometry!r}")
+    cols = position_columns(tracks)
+    ndim = len(cols)
+    positions = tracks[cols].to_numpy(float)
+    ok = np.isfinite(positions).all(axis=1)
+    positions = positions[ok]
+    frames = tracks["frame"].to_numpy()[ok].astype(int)
+    time = tracks["time_min"].to_numpy(float)[ok] if "time_min" in tracks.columns else frames.astype(float)
+    if len(positions) == 0:
+        raise InputError("tracks table: no finite positions; there is no front to find")
+    spacing = typical_spacing_um(positions, frames)
+
+    if field_um is not None:
+        if len(field_um) != ndim:
+            raise InputError(f"field_um has {len(field_um)} values but the positions are {ndim}-D")
+        lo, hi = np.zeros(ndim), np.asarray(field_um, float)
+    else:
+        lo, hi = positions.min(axis=0), positions.max(axis=0)
+    hi = np.maximum(hi, lo + spacing)
+
+    cover = _face_coverage(positions, frames, lo, hi, spacing)
+    axis, side = np.unravel_index(np.argmax(cover), cover.shape)
+    best = float(cover[axis, side])
+    auto = geometry == "auto"
+    if auto:
+        geometry = "planar" if best >= PLANAR_COVERAGE else "radial"
+        confidence = float(np.clip(abs(best - PLANAR_COVERAGE) / 0.3, 0, 1))
+    else:
+        confidence = 1.0
+
+    names = "zyx"[-ndim:]
+    frame_values = np.unique(frames)
+    frame_time = pd.Series(time).groupby(frames).first().reindex(frame_values).to_numpy(float)
+    rows = np.searchsorted(frame_values, frames)
+    T = len(frame_values)
+
+    if geometry == "planar":
+        gap = None
+        if cover[axis, 1 - side] >= PLANAR_COVERAGE:
+            gap = _scratch_gap(positions[:, axis], frames, lo[axis], hi[axis], spacing)
+        n_fronts = 2 if gap is not None else 1
+        face = ("low", "high")[side]
+        reason = f"cells cover {best:.0%} of the {face} {names[axis]} side of the field"
+        if n_fronts == 2:
+            reason += f" and of the opposite side, with a gap at {names[axis]} = {gap:.0f} µm: two facing fronts"
+            side = 0  # front 1 is the sheet at low coordinate, moving up the axis
+        elif not auto and best < PLANAR_COVERAGE:
+            reason = f"planar by request; cells cover at most {best:.0%} of any field side"
+        lateral_axes = [b for b in range(ndim) if b != axis]
+        width = 4.0 * spacing
+        shape = tuple(max(1, int(np.ceil((hi[b] - lo[b]) / width))) for b in lateral_axes)
+        lat_lo = lo[lateral_axes]
+        lat_width = np.array([(hi[b] - lo[b]) / s for b, s in zip(lateral_axes, shape)])
+        front = Front(
+            geometry="planar", confidence=confidence, n_fronts=n_fronts, table=pd.DataFrame(), reason=reason,
+            spacing_um=spacing, frames=frame_values, ndim=ndim, axis=int(axis), lateral_lo=lat_lo,
+            lateral_width=lat_width, lateral_shape=shape,
+        )
+        n_bins = int(np.prod(shape))
+        lateral = positions[:, lateral_axes]
+        idx = tuple(np.clip(((lateral[:, j] - lat_lo[j]) / lat_width[j]).astype(int), 0, s - 1) for j, s in enumerate(shape))
+        bins = np.ravel_multi_index(idx, shape)
+        front.signs = (1.0, -1.0) if n_fronts == 2 else (1.0 if side == 0 else -1.0,)
+        if n_fronts == 2:
+            front.midline = np.full((T, n_bins), gap)
+        for _ in range(n_fronts):  # scratch: assign to a side of the gap, find fronts, re-assign once
+            ids = front.assign(positions, frames)
+            profiles = np.full((n_fronts, T, n_bins), np.nan)
+            for k in range(n_fronts):
+                sel = ids == k + 1
+                df = pd.DataFrame({"row": rows[sel], "bin": bins[sel], "s": front.signs[k] * positions[sel, axis]})
+                grouped = df.groupby(["row", "bin"])["s"]
+                q = grouped.quantile(FRONT_QUANTILE)[grouped.size() >= 3]
+                profiles[k, q.index.get_level_values(0), q.index.get_level_values(1)] = q.to_numpy()
+            front.profiles = _smooth(profiles, circular=False, lateral_ndim=len(shape))
+            if n_fronts == 2:
+                mid = (front.profiles[0] - front.profiles[1]) / 2
+                front.midline = np.where(np.isfinite(mid), mid, gap)
+        if field_um is not None:
+            for k, sign in enumerate(front.signs):
+                limit = hi[axis] if sign > 0 else -lo[axis]
+                front.profiles[k][front.profiles[k] >= limit - spacing] = np.nan
+        tables = []
+        for k in range(n_fronts):
+            position = _nanmedian_rows(front.profiles[k])
+            tab = pd.DataFrame({
+                "frame": frame_values, "time_min": frame_time, "front_id": k + 1, "geometry": "planar",
+                "front_position_um": position, "front_speed_um_per_min": _front_speed(position, frame_time),
+            })
+            for j, name in enumerate(names):
+                tab[f"normal_{name}"] = front.normal(k + 1)[j]
+            tables.append(tab)
+        front.table = pd.concat(tables, ignore_index=True)
+        return front
+
+    # radial
+    centre = _core_centre(positions, frames, spacing)
+    rel = positions - centre
+    radius = np.linalg.norm(rel, axis=1)
+    typical_r = max(float(np.median(radius)), spacing)
+    if ndim == 2:
+        n_sectors = int(np.clip(2 * np.pi * typical_r / (4 * spacing), 8, 36))
+        angle = np.mod(np.arctan2(rel[:, 0], rel[:, 1]), 2 * np.pi)
+        sector = np.minimum((angle / (2 * np.pi) * n_sectors).astype(int), n_sectors - 1)
+        directions = None
+    else:
+        n_sectors = int(np.clip(4 * np.pi * typical_r**2 / (4 * spacing) ** 2, 12, 64))
+        directions = _fibonacci_directions(n_sectors)
+        sector = np.argmax(rel @ directions.T, axis=1)
+    df = pd.DataFrame({"row": rows, "bin": sector, "r": radius})
+    grouped = df.groupby(["row", "bin"])["r"]
+    q = grouped.quantile(FRONT_QUANTILE)[grouped.size() >= 3]
+    profiles = np.full((1, T, n_sectors), np.nan)
+    profiles[0, q.index.get_level_values(0), q.index.get_level_values(1)] = q.to_numpy()
+    profiles = _smooth(profiles, circular=True, lateral_ndim=1 if ndim == 2 else 2)
+    if field_um is not None:
+        if ndim == 2:
+            ang = (np.arange(n_sectors) + 0.5) / n_sectors * 2 * np.pi
+            dirs = np.column_stack([np.sin(ang), np.cos(ang)])
+        else:
+            dirs = directions
+        tips = centre[None, None] + profiles[0][..., None] * dirs[None]
+        at_border = ((tips - lo) < spacing).any(axis=-1) | ((hi - tips) < spacing).any(axis=-1)
+        profiles[0][at_border] = np.nan
+    reason = f"radial: no side of the field is covered by a sheet (at most {best:.0%}); centre from the dense core"
+    if not auto:
+        reason = "radial by request; centre from the dense core"
+    position = _nanmedian_rows(profiles[0])
+    tab = pd.DataFrame({
+        "frame": frame_values, "time_min": frame_time, "front_id": 1, "geometry": "radial",
+        "front_position_um": position, "front_speed_um_per_min": _front_speed(position, frame_time),
+    })
+    for j, name in enumerate(names):
+        tab[f"centre_{name}_um"] = centre[j]
+    return Front(
+        geometry="radial", confidence=confidence, n_fronts=1, table=tab, reason=reason, spacing_um=spacing,
+        frames=frame_values, ndim=ndim, lateral_shape=(n_sectors,) if ndim == 2 else (n_sectors, 1),
+        profiles=profiles, centre=np.tile(centre, (T, 1)), directions=directions,
+    )
