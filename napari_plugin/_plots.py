@@ -1,0 +1,90 @@
+"""The plots a scientist looks at: speed vs distance to the front, front position, leader headings.
+
+Drawn with matplotlib onto a given :class:`~matplotlib.figure.Figure` (no Qt here; the widget
+puts the figure in a dock).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ._layers import track_calls, unit_names
+
+__all__ = ["leader_headings_rad", "draw_result_plots"]
+
+_LEADER = "#ff8000"
+_FOLLOWER = "#7399cc"
+_SELECTED = "#00b3cc"
+
+
+def leader_headings_rad(tracks: pd.DataFrame, leader_ids: np.ndarray) -> np.ndarray:
+    """Heading of each leader cell-frame, in radians counter-clockwise from the image's +x axis.
+
+    Image rows grow downwards, so ``-vy`` points up on screen. Frames without motion are skipped.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"track_id": [1, 1], "vy_um_per_min": [-1.0, 0.0], "vx_um_per_min": [0.0, 0.0]})
+    >>> leader_headings_rad(t, np.array([1])).round(3)
+    array([1.571])
+    """
+    rows = tracks[tracks["track_id"].isin(leader_ids)]
+    vy = rows["vy_um_per_min"].to_numpy(dtype=float)
+    vx = rows["vx_um_per_min"].to_numpy(dtype=float)
+    moving = np.isfinite(vy) & np.isfinite(vx) & (np.hypot(vy, vx) > 0)
+    return np.arctan2(-vy[moving], vx[moving])
+
+
+def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = None) -> None:
+    """Clear ``figure`` and draw the three review plots for ``result``.
+
+    Parameters
+    ----------
+    figure
+        The figure to draw on (three axes are created, top to bottom).
+    result
+        A :class:`~leadertrack.pipeline.MovieResult`.
+    track_id
+        A selected track, highlighted in the speed plot.
+    """
+    figure.clear()
+    tracks = result.tracks
+    calls = track_calls(result)
+    leader_ids = calls.index[calls.to_numpy()].to_numpy()
+    is_leader_track = tracks["track_id"].isin(leader_ids).to_numpy()
+    space, time = unit_names(result)
+
+    ax = figure.add_subplot(3, 1, 1)
+    distance = tracks["front_distance_um"].to_numpy(dtype=float)
+    speed = tracks["speed_um_per_min"].to_numpy(dtype=float)
+    ax.scatter(distance[~is_leader_track], speed[~is_leader_track], s=4, c=_FOLLOWER, alpha=0.4,
+               label="followers", rasterized=True)
+    ax.scatter(distance[is_leader_track], speed[is_leader_track], s=6, c=_LEADER, alpha=0.7,
+               label="leaders", rasterized=True)
+    if track_id is not None:
+        chosen = (tracks["track_id"] == track_id).to_numpy()
+        ax.plot(distance[chosen], speed[chosen], "-o", ms=3, lw=1, c=_SELECTED, label=f"track {track_id}")
+    ax.set_xlabel(f"distance behind the front ({space})")
+    ax.set_ylabel(f"speed ({space}/{time})")
+    ax.legend(loc="upper right", fontsize="small", frameon=False)
+
+    ax = figure.add_subplot(3, 1, 2)
+    fronts = result.fronts
+    for front_id, front in fronts.groupby("front_id", sort=True):
+        ax.plot(front["time_min"], front["front_position_um"], lw=1.5, label=f"front {front_id}")
+    ax.set_xlabel(f"time ({time})")
+    ax.set_ylabel(f"front position ({space})")
+    if fronts["front_id"].nunique() > 1:
+        ax.legend(loc="best", fontsize="small", frameon=False)
+
+    ax = figure.add_subplot(3, 1, 3, projection="polar")
+    headings = leader_headings_rad(tracks, leader_ids)
+    counts, edges = np.histogram(headings, bins=24, range=(-np.pi, np.pi))
+    ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=_LEADER, edgecolor="white")
+    ax.set_title(f"leader headings (n = {len(headings)} cell-frames)", fontsize="small")
+    ax.set_yticklabels([])
+    figure.tight_layout()

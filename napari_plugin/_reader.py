@@ -1,0 +1,75 @@
+"""napari reader: leadertrack result folders, and TIFF movies opened lazily with their units."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ._layers import LayerData, movie_layer_data, result_layer_data
+
+__all__ = ["get_reader", "read_movie_layers", "read_result_layers"]
+
+_MOVIE_SUFFIXES = (".tif", ".tiff")
+
+
+def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerData]] | None:
+    """Return a reader for a leadertrack result folder or a TIFF movie, else None (napari asks others)."""
+    from leadertrack.pipeline import is_result_folder
+
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    path = Path(path)
+    if path.is_dir():
+        return read_result_layers if is_result_folder(path) else None
+    if path.suffix.lower() in _MOVIE_SUFFIXES:
+        return read_movie_layers
+    return None
+
+
+def _single(path: str | list[str]) -> Path:
+    return Path(path[0] if isinstance(path, list) else path)
+
+
+def read_movie_layers(path: str | list[str]) -> list[LayerData]:
+    """One image layer: the movie as a lazy dask array, scaled by its pixel size (µm)."""
+    from leadertrack.io import read_movie
+
+    return [movie_layer_data(read_movie(_single(path)))]
+
+
+def _source_movie(result: Any) -> Any:
+    """The movie a result came from, re-opened lazily when its file still exists, else None."""
+    from leadertrack.io import read_movie
+
+    provenance = result.provenance
+    source = Path(str(provenance.get("input", {}).get("path", "")))
+    if not source.name or not source.exists():
+        return None
+    units = provenance.get("units", {})
+    user = {}
+    if units.get("pixel_size_source") == "user":
+        user["pixel_size_um"] = units["pixel_size_um"]
+    if units.get("frame_interval_source") == "user":
+        user["frame_interval_min"] = units["frame_interval_min"]
+    channel = provenance.get("config", {}).get("segment", {}).get("channel")
+    return read_movie(source, channel=channel, **user)
+
+
+def read_result_layers(path: str | list[str]) -> list[LayerData]:
+    """The layers of a result folder: the movie (when its file exists), labels, tracks, leaders, front.
+
+    The user's corrections (``corrections.csv``) come back with the result, which the tracks
+    layer carries in ``metadata["leadertrack_result"]``; the widget picks it up from there.
+    """
+    from dataclasses import replace
+
+    from leadertrack.pipeline import read_result
+
+    result = read_result(_single(path))
+    movie = _source_movie(result)
+    result = replace(result, movie=movie)
+    layers = [movie_layer_data(movie)] if movie is not None else []
+    return layers + result_layer_data(result)

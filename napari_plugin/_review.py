@@ -1,0 +1,119 @@
+"""Review logic behind the widget: which track was clicked, which calls are doubtful, flips.
+
+Pure functions over the result's tables, so they are tested without a viewer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ._layers import track_calls
+
+__all__ = ["track_at", "doubt_table", "flip_call", "describe_track", "threshold_of"]
+
+#: cells.csv columns shown in the review panel, with a readable label; absent ones are skipped.
+_SHOWN = [
+    ("leader_score", "leader score", "{:.2f}"),
+    ("leader_fraction", "time leading", "{:.0%}"),
+    ("mean_speed_um_per_min", "mean speed (µm/min)", "{:.2f}"),
+    ("persistence", "persistence", "{:.2f}"),
+    ("directionality", "directionality", "{:.2f}"),
+    ("front_distance_um", "distance behind front (µm)", "{:.1f}"),
+    ("n_frames", "frames tracked", "{:d}"),
+    ("first_frame", "first frame", "{:d}"),
+    ("follows_track_id", "follows track", "{:d}"),
+    ("group_size", "group size", "{:d}"),
+]
+
+
+def threshold_of(result: Any, *, default: float = 0.5) -> float:
+    """The leader_score threshold the result was classified with (from its run configuration)."""
+    config = (result.provenance or {}).get("config", {})
+    return float(config.get("classify", {}).get("threshold", default))
+
+
+def track_at(tracks: pd.DataFrame, *, frame: int, label: int) -> int | None:
+    """The track whose nucleus has value ``label`` in the label image at ``frame`` (None: background).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"track_id": [1, 2], "frame": [0, 0], "label": [5, 7]})
+    >>> track_at(t, frame=0, label=7), track_at(t, frame=0, label=0)
+    (2, None)
+    """
+    if not label:
+        return None
+    hit = tracks.loc[(tracks["frame"] == frame) & (tracks["label"] == label), "track_id"]
+    return int(hit.iloc[0]) if len(hit) else None
+
+
+def doubt_table(result: Any, *, threshold: float | None = None) -> pd.DataFrame:
+    """Tracks, most doubtful first: sorted by ``|leader_score - threshold|`` ascending.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``track_id, leader_score, doubt, is_leader`` (the call after corrections) and ``corrected``.
+    """
+    threshold = threshold_of(result) if threshold is None else threshold
+    cells = result.cells
+    calls = track_calls(result)
+    corrected = set(result.corrections["track_id"].astype(int))
+    table = pd.DataFrame(
+        {
+            "track_id": cells["track_id"].astype(int).to_numpy(),
+            "leader_score": cells["leader_score"].astype(float).to_numpy(),
+        }
+    )
+    table["doubt"] = (table["leader_score"] - threshold).abs()
+    table["is_leader"] = table["track_id"].map(calls).astype(bool)
+    table["corrected"] = table["track_id"].isin(corrected)
+    return table.sort_values(["doubt", "track_id"], kind="stable").reset_index(drop=True)
+
+
+def flip_call(result: Any, track_id: int) -> pd.DataFrame:
+    """A one-row corrections table that flips ``track_id`` between leader and follower.
+
+    Pass it to :func:`leadertrack.pipeline.apply_corrections`, which merges it with the earlier
+    corrections (a later flip of the same track wins).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> r = SimpleNamespace(cells=pd.DataFrame({"track_id": [1, 2], "is_leader": [True, False]}))
+    >>> flip_call(r, 1).to_dict("records")
+    [{'track_id': 1, 'is_leader': False}]
+    """
+    calls = track_calls(result)
+    if track_id not in calls.index:
+        raise KeyError(f"track {track_id} is not in this result")
+    return pd.DataFrame({"track_id": [int(track_id)], "is_leader": [not bool(calls[track_id])]})
+
+
+def describe_track(result: Any, track_id: int) -> str:
+    """A few lines for the review panel: the call, why, and the track's measurements."""
+    cells = result.cells.set_index("track_id")
+    if track_id not in cells.index:
+        return f"Track {track_id}: not in this result."
+    cell = cells.loc[track_id]
+    calls = track_calls(result)
+    call = "leader" if calls[track_id] else "follower"
+    corrected = int(track_id) in set(result.corrections["track_id"].astype(int))
+    lines = [f"Track {track_id}: {call}" + (" (set by you)" if corrected else "")]
+    if "reason" in cells and isinstance(cell["reason"], str) and cell["reason"]:
+        lines.append(f"Why: {cell['reason']}")
+    for column, label, fmt in _SHOWN:
+        if column not in cells:
+            continue
+        value = cell[column]
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            continue
+        if column == "follows_track_id" and not value:
+            continue
+        if "d}" in fmt:
+            value = int(value)
+        lines.append(f"{label}: {fmt.format(value)}")
+    return "\n".join(lines)

@@ -1,0 +1,584 @@
+"""The leadertrack dock widget: run the analysis, review and correct leader calls, save.
+
+Qt lives here (and only in ``napari_plugin``). The widget receives the viewer; all analysis is the
+public library API (:mod:`leadertrack.pipeline`), run in a napari ``thread_worker`` so the GUI
+stays responsive.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+from matplotlib.figure import Figure
+from napari.qt.threading import create_worker
+from napari.utils import progress
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ._layers import MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, result_layer_data
+from ._plots import draw_result_plots
+from ._review import describe_track, doubt_table, flip_call, threshold_of, track_at
+
+if TYPE_CHECKING:
+    import napari
+
+__all__ = ["LeaderTrackWidget", "PlotsWidget"]
+
+FLIP_KEY = "Shift-F"
+NEXT_KEY = "Shift-N"
+
+
+class _Cancelled(Exception):
+    """Raised inside the progress callback when the user pressed Cancel."""
+
+
+class _ProgressBridge(QObject):
+    """Carries progress from the worker thread to the GUI thread (queued signal)."""
+
+    progressed = Signal(str, int, int)
+
+
+class PlotsWidget(QWidget):
+    """A dock with the review plots (:func:`draw_result_plots`) on a matplotlib canvas."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.figure = Figure(figsize=(4, 9), layout=None)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+    def show_result(self, result: Any, *, track_id: int | None = None) -> None:
+        draw_result_plots(self.figure, result, track_id=track_id)
+        self.canvas.draw_idle()
+
+
+def _optional_float(edit: QLineEdit, what: str) -> float | None:
+    """The positive number typed in ``edit``; None when blank."""
+    from leadertrack.errors import InputError
+
+    text = edit.text().strip().replace(",", ".")
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"{what}: {text!r} is not a number") from None
+    if not np.isfinite(value) or value <= 0:
+        raise InputError(f"{what}: must be a positive number, got {text}")
+    return value
+
+
+def _format(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def _same(typed: float | None, known: float | None) -> bool:
+    """True when the typed value is the metadata value as prefilled (``_format`` rounds)."""
+    if typed is None or known is None:
+        return typed is None and known is None
+    return math.isclose(typed, known, rel_tol=1e-5)
+
+
+class LeaderTrackWidget(QWidget):
+    """Find leader cells in the selected movie, then review and correct the calls.
+
+    Parameters
+    ----------
+    napari_viewer
+        The viewer to work in (napari passes it when the widget is opened from the menu).
+    """
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.result: Any = None
+        self.selected_track: int | None = None
+        self.worker: Any = None
+        self.progress_bar: progress | None = None
+        self.plots: PlotsWidget | None = None
+        self._cancel = threading.Event()
+        self._bridge = _ProgressBridge()
+        self._bridge.progressed.connect(self._on_progress)
+        self._build()
+        self._refresh_layer_choices()
+        self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self.viewer.layers.events.removed.connect(self._refresh_layer_choices)
+        self.viewer.mouse_drag_callbacks.append(self._on_click)
+        self.viewer.bind_key(FLIP_KEY, self._flip_key, overwrite=True)
+        self.viewer.bind_key(NEXT_KEY, self._next_key, overwrite=True)
+        self.destroyed.connect(_disconnector(self.viewer, self._on_click, self._on_layer_inserted,
+                                             self._refresh_layer_choices))
+        for layer in self.viewer.layers:
+            self._adopt_from(layer)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.image_choice = QComboBox()
+        self.image_choice.currentIndexChanged.connect(self._prefill_units)
+        self.nucleus_diameter = QLineEdit()
+        self.nucleus_diameter.setPlaceholderText("blank = estimate from the movie")
+        self.max_speed = QLineEdit()
+        self.max_speed.setPlaceholderText("blank = derive from nucleus size")
+        self.geometry = QComboBox()
+        self.geometry.addItems(["auto", "planar", "radial"])
+        self.pixel_size = QLineEdit()
+        self.pixel_size.setPlaceholderText("not in the file: distances in pixels")
+        self.frame_interval = QLineEdit()
+        self.frame_interval.setPlaceholderText("not in the file: times in frames")
+        self.units_source = QLabel()
+        self.units_source.setWordWrap(True)
+
+        form = QFormLayout()
+        form.addRow("movie", self.image_choice)
+        form.addRow("nucleus diameter (µm)", self.nucleus_diameter)
+        form.addRow("max speed (µm/min)", self.max_speed)
+        form.addRow("invasion geometry", self.geometry)
+        form.addRow("pixel size (µm)", self.pixel_size)
+        form.addRow("frame interval (min)", self.frame_interval)
+        form.addRow(self.units_source)
+
+        self.run_button = QPushButton("Find leaders")
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        self.status = QLabel("Open a movie (File > Open) or a sample (File > Open Sample > leadertrack).")
+        self.status.setWordWrap(True)
+
+        run_box = QGroupBox("Analysis")
+        run_layout = QVBoxLayout(run_box)
+        run_layout.addLayout(form)
+        run_layout.addLayout(buttons)
+        run_layout.addWidget(self.status)
+
+        self.track_info = QLabel("Click a cell, or a row below, to see why it was called leader or follower.")
+        self.track_info.setWordWrap(True)
+        self.track_info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.table = QTableWidget(0, 4)
+        self.table.setHorizontalHeaderLabels(["track", "score", "call", "set by you"])
+        self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
+        self.table.verticalHeader().setVisible(False)
+        self.table.setToolTip("Tracks sorted by doubt: leader score closest to the threshold first.")
+        self.table.cellClicked.connect(self._on_row_clicked)
+        self.flip_button = QPushButton(f"Flip leader/follower ({FLIP_KEY})")
+        self.flip_button.clicked.connect(self.flip_selected)
+        self.next_button = QPushButton(f"Next doubtful ({NEXT_KEY})")
+        self.next_button.clicked.connect(self.select_next_doubtful)
+        self.retrain_button = QPushButton("Retrain from my corrections")
+        self.retrain_button.clicked.connect(self.retrain)
+        self.save_button = QPushButton("Save result...")
+        self.save_button.clicked.connect(self._save_dialog)
+        review_buttons = QHBoxLayout()
+        review_buttons.addWidget(self.flip_button)
+        review_buttons.addWidget(self.next_button)
+        more_buttons = QHBoxLayout()
+        more_buttons.addWidget(self.retrain_button)
+        more_buttons.addWidget(self.save_button)
+
+        review_box = QGroupBox("Review")
+        review_layout = QVBoxLayout(review_box)
+        review_layout.addWidget(self.track_info)
+        review_layout.addWidget(self.table)
+        review_layout.addLayout(review_buttons)
+        review_layout.addLayout(more_buttons)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(run_box)
+        layout.addWidget(review_box)
+        self._set_review_enabled(False)
+
+    def _set_review_enabled(self, enabled: bool) -> None:
+        for button in (self.flip_button, self.next_button, self.retrain_button, self.save_button):
+            button.setEnabled(enabled)
+
+    # ------------------------------------------------------------------ input movie and units
+    def _image_layers(self) -> list[Any]:
+        return [layer for layer in self.viewer.layers if layer._type_string == "image" and layer.ndim == 3]
+
+    def _refresh_layer_choices(self, event: Any = None) -> None:
+        current = self.image_choice.currentText()
+        names = [layer.name for layer in self._image_layers()]
+        self.image_choice.blockSignals(True)
+        self.image_choice.clear()
+        self.image_choice.addItems(names)
+        if current in names:
+            self.image_choice.setCurrentText(current)
+        self.image_choice.blockSignals(False)
+        self._prefill_units()
+
+    def _selected_layer(self) -> Any:
+        name = self.image_choice.currentText()
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _prefill_units(self, index: int = 0) -> None:
+        layer = self._selected_layer()
+        if layer is None:
+            return
+        movie = layer.metadata.get(MOVIE_KEY)
+        if movie is not None:
+            pixel, interval = movie.pixel_size_um, movie.frame_interval_min
+            self.units_source.setText(
+                f"pixel size from: {movie.pixel_size_source}; frame interval from: {movie.frame_interval_source}"
+            )
+        elif UNITS_KEY in layer.metadata:
+            units = layer.metadata[UNITS_KEY]
+            pixel, interval = units.get("pixel_size_um"), units.get("frame_interval_min")
+            self.units_source.setText(f"units from: {units.get('source', 'the layer')}")
+        else:
+            pixel = float(layer.scale[-1]) if layer.scale[-1] != 1 else None
+            interval = None
+            self.units_source.setText("pixel size from the layer's scale; type what is missing")
+        self.pixel_size.setText(_format(pixel))
+        self.frame_interval.setText(_format(interval))
+
+    def _movie_and_config(self) -> tuple[Any, Any]:
+        """The selected movie (a lazy Movie when opened by leadertrack) and the run configuration."""
+        from leadertrack.config import RunConfig
+        from leadertrack.errors import InputError
+
+        layer = self._selected_layer()
+        if layer is None:
+            raise InputError("no movie: open a (T, Y, X) time-lapse movie first")
+        pixel = _optional_float(self.pixel_size, "pixel size")
+        interval = _optional_float(self.frame_interval, "frame interval")
+        movie = layer.metadata.get(MOVIE_KEY)
+        if movie is not None:
+            # Only values the user changed count as overrides, so run.json keeps the metadata source.
+            pixel = None if _same(pixel, movie.pixel_size_um) else pixel
+            interval = None if _same(interval, movie.frame_interval_min) else interval
+        else:
+            movie = np.asarray(layer.data)
+        config = RunConfig.model_validate(
+            {
+                "units": {"pixel_size_um": pixel, "frame_interval_min": interval},
+                "segment": {"nucleus_diameter_um": _optional_float(self.nucleus_diameter, "nucleus diameter")},
+                "link": {"max_speed_um_per_min": _optional_float(self.max_speed, "max speed")},
+                "front": {"geometry": self.geometry.currentText()},
+            }
+        )
+        return movie, config
+
+    # ------------------------------------------------------------------ running
+    def run(self) -> None:
+        """Start the analysis of the selected movie in a background thread."""
+        from leadertrack.errors import InputError
+        from leadertrack.pipeline import analyze_movie
+
+        try:
+            movie, config = self._movie_and_config()
+        except InputError as exc:
+            self.status.setText(str(exc))
+            show_error(str(exc))
+            return
+        name = self.image_choice.currentText()
+        self._cancel.clear()
+        self.progress_bar = progress(total=0, desc=f"leadertrack: {name}")
+        self.worker = create_worker(
+            _analyze_or_cancel,
+            analyze_movie,
+            movie,
+            config,
+            progress=self._report_progress,
+            _connect={"returned": self._on_analysis_done, "errored": self._on_error, "finished": self._on_finished},
+        )
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        self.status.setText(f"Analysing {name}...")
+
+    def cancel(self) -> None:
+        """Ask the running analysis to stop at its next progress report."""
+        self._cancel.set()
+        self.status.setText("Cancelling...")
+
+    def _report_progress(self, stage: str, done: int, total: int) -> None:
+        """Runs in the worker thread: stop when cancelled, else pass progress to the GUI."""
+        if self._cancel.is_set():
+            raise _Cancelled
+        self._bridge.progressed.emit(stage, done, total)
+
+    def _on_progress(self, stage: str, done: int, total: int) -> None:
+        self.status.setText(f"{stage}: {done}/{total}")
+        if self.progress_bar is not None:
+            self.progress_bar.total = total
+            self.progress_bar.n = done
+            self.progress_bar.set_description(f"leadertrack {stage}")
+            self.progress_bar.refresh()
+
+    def _on_analysis_done(self, result: Any) -> None:
+        if result is None:
+            self.status.setText("Cancelled.")
+            return
+        self.set_result(result)
+        n_leaders = int(result.cells["is_leader"].sum())
+        self.status.setText(
+            f"{result.name}: {len(result.cells)} tracks, {n_leaders} leaders. "
+            "Review the doubtful ones below."
+        )
+        for message in result.provenance.get("warnings", []):
+            show_info(f"{result.name}: {message}")
+
+    def _on_error(self, exc: Exception) -> None:
+        # napari's worker already shows the error as a notification.
+        self.status.setText(f"Failed: {exc}")
+
+    def _on_finished(self) -> None:
+        if self.progress_bar is not None:
+            self.progress_bar.close()
+            self.progress_bar = None
+        self.run_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+        self.retrain_button.setEnabled(self.result is not None)
+
+    # ------------------------------------------------------------------ showing a result
+    def set_result(self, result: Any) -> None:
+        """Show ``result``: replace its layers, the review table and the plots."""
+        self.result = result
+        for data, kwargs, layer_type in result_layer_data(result):
+            if kwargs["name"] in self.viewer.layers:
+                self.viewer.layers.remove(kwargs["name"])
+            getattr(self.viewer, f"add_{layer_type}")(data, **kwargs)
+        self._adopt(result)
+
+    def _on_layer_inserted(self, event: Any) -> None:
+        self._refresh_layer_choices()
+        self._adopt_from(event.value)
+
+    def _adopt_from(self, layer: Any) -> None:
+        """Take over a result opened by the reader (its tracks layer carries it)."""
+        if layer.metadata.get(ROLE_KEY) == "tracks" and layer.metadata.get(RESULT_KEY) is not self.result:
+            self._adopt(layer.metadata[RESULT_KEY])
+
+    def _adopt(self, result: Any) -> None:
+        self.result = result
+        self.selected_track = None
+        self._set_review_enabled(True)
+        self._refresh_review()
+        n_fixed = len(result.corrections)
+        if n_fixed:
+            self.status.setText(f"{result.name}: {n_fixed} earlier corrections restored.")
+
+    def _layer(self, role: str) -> Any:
+        name = f"{self.result.name} {role}"
+        return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _refresh_review(self) -> None:
+        """Update the tracks colours, leader markers, table, info text and plots after a change."""
+        result = self.result
+        fresh = {kwargs["metadata"][ROLE_KEY]: (data, kwargs) for data, kwargs, _ in result_layer_data(result)}
+        tracks_layer = self._layer("tracks")
+        if tracks_layer is not None:
+            tracks_layer.features = fresh["tracks"][1]["features"]
+            tracks_layer.metadata[RESULT_KEY] = result
+            tracks_layer.color_by = tracks_layer.color_by
+        leaders_layer = self._layer("leaders")
+        if leaders_layer is not None:
+            data, kwargs = fresh["leaders"]
+            leaders_layer.data = data
+            leaders_layer.features = kwargs["features"]
+        self._fill_table()
+        self._show_selection()
+
+    def _fill_table(self) -> None:
+        table = doubt_table(self.result)
+        self.table.setRowCount(len(table))
+        for row, cells in enumerate(table.itertuples(index=False)):
+            values = [str(cells.track_id), f"{cells.leader_score:.2f}",
+                      "leader" if cells.is_leader else "follower", "yes" if cells.corrected else ""]
+            for column, value in enumerate(values):
+                self.table.setItem(row, column, QTableWidgetItem(value))
+        self.table.resizeColumnsToContents()
+        self.table.setToolTip(
+            f"Tracks sorted by doubt: leader score closest to the threshold ({threshold_of(self.result):.2f}) first."
+        )
+
+    def _table_track_ids(self) -> list[int]:
+        return [int(self.table.item(row, 0).text()) for row in range(self.table.rowCount())]
+
+    def _show_selection(self) -> None:
+        result = self.result
+        track_id = self.selected_track
+        if track_id is None:
+            self.track_info.setText("Click a cell, or a row below, to see why it was called leader or follower.")
+        else:
+            self.track_info.setText(describe_track(result, track_id))
+            ids = self._table_track_ids()
+            if track_id in ids:
+                self.table.selectRow(ids.index(track_id))
+        self._show_selected_cell()
+        if self.plots is None:
+            self.plots = PlotsWidget()
+            self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="right")
+        self.plots.show_result(result, track_id=track_id)
+
+    def _show_selected_cell(self) -> None:
+        """A cyan ring on the selected track's nucleus in every frame."""
+        name = f"{self.result.name} selected"
+        rows = self.result.tracks[self.result.tracks["track_id"] == self.selected_track]
+        data = rows[["frame", "y", "x"]].to_numpy(dtype=float).reshape(-1, 3)
+        if name in self.viewer.layers:
+            self.viewer.layers[name].data = data
+            return
+        tracks_layer = self._layer("tracks")
+        leaders_layer = self._layer("leaders")
+        size = leaders_layer.current_size if leaders_layer is not None else 15
+        self.viewer.add_points(
+            data, name=name, scale=tracks_layer.scale if tracks_layer is not None else None,
+            size=size * 1.3, face_color="transparent", border_color="#00e5ff", border_width=0.15,
+            out_of_slice_display=False, metadata={ROLE_KEY: "selected"},
+        )
+
+    # ------------------------------------------------------------------ review actions
+    def select_track(self, track_id: int | None, *, jump: bool = True) -> None:
+        """Select ``track_id``: show its measurements and reason; with ``jump`` go to the cell."""
+        self.selected_track = track_id
+        if track_id is not None and jump:
+            rows = self.result.tracks[self.result.tracks["track_id"] == track_id]
+            frame = int(self.viewer.dims.current_step[0])
+            here = rows[rows["frame"] == frame]
+            if here.empty:
+                here = rows.iloc[[len(rows) // 2]]
+                self.viewer.dims.set_current_step(0, int(here["frame"].iloc[0]))
+            tracks_layer = self._layer("tracks")
+            scale = tracks_layer.scale[-2:] if tracks_layer is not None else (1.0, 1.0)
+            self.viewer.camera.center = (float(here["y"].iloc[0]) * scale[0], float(here["x"].iloc[0]) * scale[1])
+        self._show_selection()
+
+    def _on_row_clicked(self, row: int, column: int) -> None:
+        self.select_track(int(self.table.item(row, 0).text()))
+
+    def select_next_doubtful(self) -> None:
+        """Select the track after the current one in the doubt order (the most doubtful first)."""
+        ids = self._table_track_ids()
+        if not ids:
+            return
+        position = ids.index(self.selected_track) + 1 if self.selected_track in ids else 0
+        self.select_track(ids[position % len(ids)])
+
+    def _on_click(self, viewer: Any, event: Any) -> None:
+        """Mouse press anywhere in the canvas: select the track whose nucleus is under the cursor."""
+        if self.result is None:
+            return
+        labels_layer = self._layer("labels")
+        if labels_layer is None or not labels_layer.visible:
+            return
+        value = labels_layer.get_value(
+            event.position, view_direction=event.view_direction, dims_displayed=event.dims_displayed, world=True
+        )
+        if value is None:
+            return
+        frame = int(viewer.dims.current_step[0])
+        track_id = track_at(self.result.tracks, frame=frame, label=int(value))
+        if track_id is not None:
+            self.select_track(track_id, jump=False)
+
+    def flip_selected(self) -> None:
+        """Flip the selected track between leader and follower; the correction is kept."""
+        from leadertrack.pipeline import apply_corrections
+
+        if self.result is None or self.selected_track is None:
+            self.status.setText("Select a cell first (click it, or a row of the table).")
+            return
+        self.result = apply_corrections(self.result, flip_call(self.result, self.selected_track))
+        n_fixed = len(self.result.corrections)
+        self.status.setText(f"{n_fixed} correction{'s' if n_fixed != 1 else ''}; save to keep them.")
+        self._refresh_review()
+
+    def _flip_key(self, viewer: Any) -> None:
+        self.flip_selected()
+
+    def _next_key(self, viewer: Any) -> None:
+        self.select_next_doubtful()
+
+    def retrain(self) -> None:
+        """Refit the classifier on this movie with your corrections and re-score every track."""
+        from leadertrack.pipeline import apply_corrections
+
+        if self.result is None or self.result.corrections.empty:
+            self.status.setText("Flip at least one call first: retraining learns from your corrections.")
+            return
+        self.retrain_button.setEnabled(False)
+        self.run_button.setEnabled(False)
+        self.status.setText("Retraining from your corrections...")
+        self.worker = create_worker(
+            apply_corrections,
+            self.result,
+            self.result.corrections,
+            retrain=True,
+            _connect={"returned": self._on_retrained, "errored": self._on_error, "finished": self._on_finished},
+        )
+
+    def _on_retrained(self, result: Any) -> None:
+        self.result = result
+        n_leaders = int(result.cells["is_leader"].sum())
+        self.status.setText(f"Retrained on {len(result.corrections)} corrections: {n_leaders} leaders now.")
+        self._refresh_review()
+
+    def save_result(self, out: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the result, corrections included, to ``out/<movie name>/`` and return that folder."""
+        from leadertrack.pipeline import write_result
+
+        folder = write_result(self.result, Path(out), overwrite=overwrite)
+        self.status.setText(f"Saved to {folder}")
+        return folder
+
+    def _save_dialog(self) -> None:
+        out = QFileDialog.getExistingDirectory(self, "Save the result into this folder")
+        if not out:
+            return
+        target = Path(out) / self.result.name
+        if target.exists():
+            answer = QMessageBox.question(self, "Replace?", f"{target} exists. Replace it?")
+            if answer != QMessageBox.Yes:
+                return
+        self.save_result(out, overwrite=True)
+
+
+def _analyze_or_cancel(analyze: Any, movie: Any, config: Any, *, progress: Any) -> Any:
+    """Worker body: the analysis, or None when the user cancelled it."""
+    try:
+        return analyze(movie, config, progress=progress)
+    except _Cancelled:
+        return None
+
+
+def _disconnector(viewer: Any, on_click: Any, on_inserted: Any, on_removed: Any) -> Any:
+    """A callback that unhooks the widget from the viewer when the widget is destroyed."""
+
+    def disconnect(*_: Any) -> None:
+        if on_click in viewer.mouse_drag_callbacks:
+            viewer.mouse_drag_callbacks.remove(on_click)
+        viewer.layers.events.inserted.disconnect(on_inserted)
+        viewer.layers.events.removed.disconnect(on_removed)
+        viewer.bind_key(FLIP_KEY, None, overwrite=True)
+        viewer.bind_key(NEXT_KEY, None, overwrite=True)
+
+    return disconnect
