@@ -397,7 +397,8 @@ def _open_stack(path: Path, channel: int | None) -> Movie:
         layout = _stack_layout(path, tf, series, plan)
         px, px_src, dt, dt_src = _calibration(tf)
         metadata = _metadata(tf, axes, plan, n_files=1, reader=layout.kind)
-    return _movie(path, _stem(path), (shape[plan.time], *plan.yx), np.dtype(series.dtype), px, px_src, dt, dt_src, metadata, layout)
+    dtype = np.dtype(series.dtype).newbyteorder("=")
+    return Movie(path, _stem(path), (shape[plan.time], *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
 def _open_sequence(path: Path, channel: int | None) -> Movie:
@@ -438,17 +439,8 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> 
         channel=plan.channel,
         file_dtype=first_dtype.str,
     )
-    return _movie(path, path.name, (len(files), *plan.yx), first_dtype, px, px_src, dt, dt_src, metadata, layout)
-
-
-def _movie(path, name, shape, dtype, px, px_src, dt, dt_src, metadata, layout) -> Movie:  # noqa: ANN001
-    nbytes = int(np.prod(shape[1:])) * np.dtype(dtype).itemsize
-    if nbytes > MAX_FRAME_BYTES:
-        raise InputError(
-            f"{path}: one frame is {shape[1]} x {shape[2]} pixels ({nbytes / 2**30:.1f} GiB), too large to "
-            "process; the file header may be corrupt"
-        )
-    return Movie(path, name, shape, np.dtype(dtype).newbyteorder("="), px, dt, px_src, dt_src, metadata, layout)
+    dtype = first_dtype.newbyteorder("=")
+    return Movie(path, path.name, (len(files), *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
 def _open_tiff(path: Path) -> tifffile.TiffFile:
@@ -516,12 +508,11 @@ class _TiffWarnings(logging.Filter):
 @dataclass(frozen=True)
 class _AxesPlan:
     time: int | None  # axis index in the series of the time axis
-    channel_axis_series: int | None  # axis index in the series of the channel axis
+    channel_axis: int | None  # axis index in the series of the channel axis
     channel: int
     n_channels: int
     yx: tuple[int, int]
     notes: tuple[str, ...]
-    channel_axis: int | None = None  # filled for frame sequences (axis within the stored frame)
 
 
 def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | None, *, want_time: bool) -> _AxesPlan:
@@ -580,7 +571,7 @@ def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | Non
         )
     elif channel >= n_channels:
         raise InputError(f"{path}: has {n_channels} channels (0-{n_channels - 1}); channel {channel} does not exist")
-    return _AxesPlan(t_axis, c_axis, channel or 0, n_channels, yx, tuple(notes), channel_axis=c_axis)
+    return _AxesPlan(t_axis, c_axis, channel or 0, n_channels, yx, tuple(notes))
 
 
 def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPlan) -> _Layout:
@@ -590,26 +581,25 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
     page_shape = tuple(series.keyframe.shape)
     if len(page_shape) != len(page_axes) or not series.axes.endswith(page_axes):
         raise InputError(f"{path}: unsupported TIFF layout (series axes {series.axes!r}, page axes {page_axes!r})")
-    n_grid = len(shape) - len(page_axes)
-    grid = shape[:n_grid]
-    channel_in_page = plan.channel_axis_series is not None and plan.channel_axis_series >= n_grid
-    planes = []
-    for t in range(shape[plan.time]):
-        index = [0] * n_grid
-        index[plan.time] = t
-        if plan.channel_axis_series is not None and not channel_in_page:
-            index[plan.channel_axis_series] = plan.channel
-        planes.append(int(np.ravel_multi_index(index, grid)) if grid else 0)
-    channel_axis = plan.channel_axis_series - n_grid if channel_in_page else None
     dtype = np.dtype(series.dtype).newbyteorder(tf.byteorder)
     file_size = tf.filehandle.size
-    if series.dataoffset is not None:
+    if series.dataoffset is not None:  # checked first: a corrupt header may claim billions of frames
         need = series.dataoffset + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
         if need > file_size:
             raise InputError(
                 f"{path}: truncated TIFF: the header describes {_fmt_shape(shape)} pixels "
                 f"({need:,} bytes) but the file has {file_size:,} bytes"
             )
+    n_grid = len(shape) - len(page_axes)
+    grid = shape[:n_grid]
+    channel_in_page = plan.channel_axis is not None and plan.channel_axis >= n_grid
+    index = np.zeros((n_grid, shape[plan.time]), dtype=np.intp)
+    index[plan.time] = np.arange(shape[plan.time])
+    if plan.channel_axis is not None and not channel_in_page:
+        index[plan.channel_axis] = plan.channel
+    planes = [int(p) for p in np.ravel_multi_index(tuple(index), grid)]
+    channel_axis = plan.channel_axis - n_grid if channel_in_page else None
+    if series.dataoffset is not None:
         return _Layout("contiguous", (path,), tuple(planes), page_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
     n_pages = len(series.pages)
     indices = []
