@@ -260,7 +260,7 @@ def read_labels(
     path = Path(path)
     if path.is_dir():
         files = _tiffs_in(path)
-        masks = [f for f in files if re.search(r"(^|_)(man_seg|man_track|masks?)(_|\d|$)", _stem(f).lower())]
+        masks = [f for f in files if re.search(r"(^|_)(man_seg|man_track|masks?)(_|\d|$)", movie_name(f).lower())]
         movie = _sequence_from_files(path, masks or files, channel)
     else:
         movie = read_movie(path, channel=channel)
@@ -398,7 +398,7 @@ def _open_stack(path: Path, channel: int | None) -> Movie:
         px, px_src, dt, dt_src = _calibration(tf)
         metadata = _metadata(tf, axes, plan, n_files=1, reader=layout.kind)
     dtype = np.dtype(series.dtype).newbyteorder("=")
-    return Movie(path, _stem(path), (shape[plan.time], *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
+    return Movie(path, movie_name(path), (shape[plan.time], *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
 def _open_sequence(path: Path, channel: int | None) -> Movie:
@@ -755,12 +755,26 @@ def _metadata(tf: tifffile.TiffFile, axes: str, plan: _AxesPlan, *, n_files: int
     }
 
 
-def _stem(path: Path) -> str:
-    name = path.name
+def movie_name(path: str | Path) -> str:
+    """The name of a movie's result folder: its file name without the TIFF suffix, made safe.
+
+    Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``, and a name that is
+    empty or made only of dots becomes ``movie``, so a result folder can never escape ``OUT``.
+
+    Examples
+    --------
+    >>> movie_name("/data/well A1.ome.tif")
+    'well_A1'
+    >>> movie_name("../..tif")
+    'movie'
+    """
+    name = Path(path).name
     for suffix in _SUFFIXES:
         if name.lower().endswith(suffix):
-            return name[: -len(suffix)]
-    return path.stem
+            name = name[: -len(suffix)]
+            break
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
+    return "movie" if not name.strip(".") else name
 
 
 def _natural_key(path: Path) -> list:
