@@ -1,0 +1,271 @@
+"""Tests for the per-movie report and the batch index page."""
+
+from __future__ import annotations
+
+import base64
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from leadertrack.pipeline import MovieResult, write_result
+from leadertrack.report import leader_episodes, report_html, write_batch_index, write_folder_report, write_report
+
+N_FRAMES = 8
+SHAPE = (N_FRAMES, 60, 80)
+
+
+class _Tags(HTMLParser):
+    """Collects every tag's attributes and the section ids."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attrs: list[tuple[str, dict]] = []
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        self.attrs.append((tag, dict(attrs)))
+
+
+def _tags(text: str) -> list[tuple[str, dict]]:
+    parser = _Tags()
+    parser.feed(text)
+    return parser.attrs
+
+
+class _ArrayMovie:
+    """The two methods of a Movie the report may use, counting the frames it reads."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array = array
+        self.read: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    def frame(self, t: int) -> np.ndarray:
+        self.read.append(t)
+        return self.array[t]
+
+
+def _result(
+    *, n_leaders: int = 2, n_tracks: int = 6, calibrated: bool = True, seed: int = 0, with_movie: bool = True
+) -> MovieResult:
+    """A small planar-invasion result: cells move up the x axis; the first ``n_leaders`` lead."""
+    rng = np.random.default_rng(seed)
+    pixel_size, interval = (0.5, 10.0) if calibrated else (1.0, 1.0)
+    rows = []
+    for tid in range(1, n_tracks + 1):
+        leader = tid <= n_leaders
+        y0, x0 = 8.0 + 8 * tid, 10.0 + rng.uniform(0, 5)
+        for t in range(N_FRAMES):
+            leading_now = leader and t >= 2
+            rows.append(
+                dict(track_id=tid, frame=t, label=tid, y=y0 + rng.normal(0, 0.3), x=x0 + (3.0 if leader else 1.0) * t,
+                     is_leader=leading_now, role="leader" if leading_now else ("follower" if tid <= 2 * n_leaders else "other"))
+            )
+    tracks = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["track_id", "frame", "label", "y", "x", "is_leader", "role"])
+    tracks["time_min"] = tracks["frame"] * interval
+    tracks["y_um"], tracks["x_um"] = tracks["y"] * pixel_size, tracks["x"] * pixel_size
+    ordered = tracks.sort_values(["track_id", "frame"])
+    for axis in ("y", "x"):
+        tracks[f"v{axis}_um_per_min"] = ordered.groupby("track_id")[f"{axis}_um"].diff() / interval
+    tracks["speed_um_per_min"] = np.hypot(tracks["vy_um_per_min"], tracks["vx_um_per_min"])
+    cells = pd.DataFrame(
+        dict(
+            track_id=np.arange(1, n_tracks + 1),
+            n_frames=N_FRAMES,
+            mean_speed_um_per_min=[1.5 if t <= n_leaders else 0.5 for t in range(1, n_tracks + 1)],
+            persistence=rng.uniform(0.2, 1.0, n_tracks),
+            front_distance_um=rng.uniform(0, 20, n_tracks),
+            leader_fraction=[0.75 if t <= n_leaders else 0.0 for t in range(1, n_tracks + 1)],
+            leader_score=[0.9 if t <= n_leaders else 0.1 for t in range(1, n_tracks + 1)],
+            is_leader=[t <= n_leaders for t in range(1, n_tracks + 1)],
+            follows_track_id=[1 if n_leaders < t <= 2 * n_leaders else 0 for t in range(1, n_tracks + 1)],
+            reason=["fast and persistent at the front" if t <= n_leaders else "behind the front" for t in range(1, n_tracks + 1)],
+        )
+    )
+    fronts = pd.DataFrame(
+        dict(frame=range(N_FRAMES), time_min=np.arange(N_FRAMES) * interval, front_id=1, geometry="planar",
+             front_position_um=(30.0 + 2.0 * np.arange(N_FRAMES)) * pixel_size, front_speed_um_per_min=2.0 * pixel_size / interval,
+             normal_y=0.0, normal_x=1.0)
+    )
+    labels = np.zeros(SHAPE, dtype=np.uint32)
+    for row in tracks.itertuples():
+        y, x = int(row.y), int(row.x)
+        labels[row.frame, max(y - 2, 0) : y + 2, max(x - 2, 0) : min(x + 2, SHAPE[2])] = row.label
+    warnings = [] if calibrated else ["no pixel size in the file's metadata", "no frame interval in the file's metadata"]
+    provenance = {
+        "leadertrack_version": "0.1.0",
+        "versions": {"python": "3.11", "numpy": np.__version__},
+        "input": {"path": "array", "shape": list(SHAPE)},
+        "units": {
+            "pixel_size_um": pixel_size if calibrated else None,
+            "pixel_size_source": "ome" if calibrated else "none",
+            "frame_interval_min": interval if calibrated else None,
+            "frame_interval_source": "user" if calibrated else "none",
+            "space_calibrated": calibrated,
+            "time_calibrated": calibrated,
+        },
+        "nucleus_diameter_um": 4.0 * pixel_size,
+        "nucleus_diameter_source": "estimated",
+        "search_range_um": 6.0 * pixel_size,
+        "search_range_source": "derived",
+        "front": {"geometry": "planar", "n_fronts": 1, "median_front_speed_um_per_min": 2.0 * pixel_size / interval},
+        "config": {"link": {"memory": 3, "min_track_length": 3}, "classify": {"model_path": None, "threshold": 0.5}},
+        "counts": {"frames": N_FRAMES, "tracks": n_tracks, "leaders": n_leaders},
+        "warnings": warnings,
+    }
+    movie = _ArrayMovie(rng.normal(100, 10, SHAPE)) if with_movie else None
+    return MovieResult(name="assay_01", tracks=tracks, cells=cells, fronts=fronts, labels=labels, provenance=provenance, movie=movie)
+
+
+def _section(text: str, anchor: str) -> str:
+    match = re.search(rf'<section id="{anchor}">(.*?)</section>', text, flags=re.S)
+    assert match, f"section {anchor} missing"
+    return match.group(1)
+
+
+SECTIONS = ["summary", "frames", "front", "distributions", "headings", "episodes", "leaders", "parameters", "warnings", "provenance"]
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory: pytest.TempPathFactory) -> tuple[MovieResult, Path]:
+    """The default result and its report, written once for the tests that only read it."""
+    result = _result()
+    return result, write_report(result, tmp_path_factory.mktemp("report") / "report.html")
+
+
+def test_report_has_every_section_and_only_embedded_images(written: tuple[MovieResult, Path]) -> None:
+    _, path = written
+    text = path.read_text(encoding="utf-8")
+    for anchor in SECTIONS:
+        _section(text, anchor)
+    images = [attrs for tag, attrs in _tags(text) if tag == "img"]
+    assert len(images) == 5  # frames, front, distributions, rose, episodes
+    for attrs in images:
+        assert attrs["src"].startswith("data:image/png;base64,")
+        assert base64.b64decode(attrs["src"].split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
+    external = [a for _, a in _tags(text) for key in ("src", "href") if key in a and re.match(r"(https?:)?//", a[key])]
+    assert external == []
+    assert "<link" not in text and "<script" not in text
+    assert list(path.parent.iterdir()) == [path]  # no temporary file left behind
+
+
+def test_report_reads_only_the_first_and_last_frame(written: tuple[MovieResult, Path]) -> None:
+    result, _ = written
+    assert sorted(set(result.movie.read)) == [0, N_FRAMES - 1]
+
+
+def test_report_states_leader_count_units_and_their_source(written: tuple[MovieResult, Path]) -> None:
+    text = written[1].read_text(encoding="utf-8")
+    assert "<b>2 leaders</b> (33% of tracks) among <b>6 tracks</b> over 8 frames" in _section(text, "summary")
+    parameters = _section(text, "parameters")
+    assert re.search(r"pixel size</td><td>0.5</td><td>µm/px</td><td>ome", parameters)
+    assert re.search(r"frame interval</td><td>10</td><td>min</td><td>user", parameters)
+    assert re.search(r"nucleus diameter</td><td>2</td><td>µm</td><td>estimated", parameters)
+    assert "Lengths are in µm, times in min" in parameters
+    leaders = _section(text, "leaders")
+    assert leaders.count("fast and persistent at the front") == 2
+    assert "mean_speed_um_per_min" in leaders
+    assert "numpy" in _section(text, "provenance")
+    assert "Median front speed: 0.1 µm/min" in _section(text, "front")
+
+
+def test_uncalibrated_report_speaks_pixels_and_frames() -> None:
+    text = report_html(_result(calibrated=False))
+    summary = _section(text, "summary")
+    assert "no pixel size and no frame interval" in summary
+    assert "speed_px_per_frame" in summary
+    assert "Lengths are in px, times in frame" in _section(text, "parameters")
+    assert "mean_speed_px_per_frame" in _section(text, "leaders")
+    assert "µm/min" not in _section(text, "leaders")
+    assert _section(text, "warnings").count("<li>") == 2
+
+
+def test_zero_leaders_is_a_report_not_an_error() -> None:
+    text = report_html(_result(n_leaders=0))
+    assert "<b>0 leaders</b> (0% of tracks) among <b>6 tracks</b>" in text
+    assert "No leader frames" in _section(text, "headings")
+    assert "No track was in the leader state" in _section(text, "episodes")
+    assert "No track was called a leader" in _section(text, "leaders")
+    assert "<img" in _section(text, "distributions")
+
+
+def test_zero_tracks_and_no_movie() -> None:
+    result = _result(n_tracks=0, n_leaders=0, with_movie=False)
+    result.fronts = result.fronts.iloc[:0]
+    text = report_html(result)
+    assert "<b>0 leaders</b> among <b>0 tracks</b> over 8 frames" in text
+    assert "label outlines" in _section(text, "frames")
+    assert "No invasion front" in _section(text, "front")
+    assert "No tracks to compare" in _section(text, "distributions")
+
+
+def test_names_are_escaped() -> None:
+    result = _result(n_tracks=0, n_leaders=0, with_movie=False)
+    result.name = "<movie & co>"
+    text = report_html(result)
+    assert "<movie & co>" not in text and "&lt;movie &amp; co&gt;" in text
+
+
+def test_leader_episodes_split_runs_per_track() -> None:
+    tracks = pd.DataFrame(
+        {"track_id": [1, 1, 1, 1, 2, 2, 2], "frame": [0, 1, 2, 4, 0, 1, 2], "is_leader": [1, 1, 0, 1, 0, 1, 1]}
+    )
+    episodes = leader_episodes(tracks)
+    assert episodes.to_dict("list") == {
+        "track_id": [1, 1, 2], "first_frame": [0, 4, 1], "last_frame": [1, 4, 2], "n_frames": [2, 1, 2]
+    }
+
+
+def test_leader_episodes_join_across_a_gap_only_when_frames_are_consecutive() -> None:
+    tracks = pd.DataFrame({"track_id": [1, 1, 2], "frame": [3, 5, 4], "is_leader": [True, True, True]})
+    assert leader_episodes(tracks)["n_frames"].tolist() == [1, 1, 1]
+
+
+def test_folder_report_from_a_written_result(tmp_path: Path) -> None:
+    result = _result(calibrated=False, with_movie=False)
+    labels, result.labels = result.labels, None
+    folder = write_result(result, tmp_path)
+    tifffile.imwrite(folder / "labels.tif", labels)
+    path = write_folder_report(folder)
+    assert path == folder / "report.html"
+    text = path.read_text(encoding="utf-8")
+    assert "<b>2 leaders</b>" in text
+    assert "label outlines" in _section(text, "frames")
+    assert "mean_speed_px_per_frame" in _section(text, "leaders")
+
+
+def test_folder_report_rejects_a_folder_that_is_not_a_result(tmp_path: Path) -> None:
+    from leadertrack.errors import InputError
+
+    with pytest.raises(InputError, match=str(tmp_path)):
+        write_folder_report(tmp_path)
+
+
+def test_batch_index_links_every_report(tmp_path: Path) -> None:
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+    (tmp_path / "a" / "report.html").write_text("<html></html>", encoding="utf-8")
+    summary = pd.DataFrame(
+        {
+            "movie": ["a", "b", "broken"],
+            "status": ["ok", "skipped", "failed"],
+            "error": [np.nan, "result exists", "InputError: broken.tif: not a TIFF"],
+            "tracks": [12, 7, np.nan],
+            "leaders": [3, 1, np.nan],
+        }
+    )
+    path = write_batch_index(summary, tmp_path)
+    text = path.read_text(encoding="utf-8")
+    hrefs = [a["href"] for tag, a in _tags(text) if tag == "a"]
+    assert "a/report.html" in hrefs and "b/" in hrefs and "summary.csv" in hrefs
+    assert not any("broken" in h for h in hrefs)
+    assert "1 ok, 1 skipped, 1 failed" in text
+    assert "InputError: broken.tif: not a TIFF" in text
+    assert "<td>12</td>" in text and ">nan<" not in text.lower()
+    assert re.search(r"<td>broken</td><td class=\"failed\">failed</td>", text)
