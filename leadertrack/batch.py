@@ -12,6 +12,7 @@ from typing import Any
 import pandas as pd
 
 from leadertrack.config import RunConfig
+from leadertrack.errors import InputError
 from leadertrack.pipeline import ProgressCallback, process_movie, summary_row
 
 __all__ = ["run_batch", "write_summary"]
@@ -49,7 +50,8 @@ def _process_one(
             path, out, config, labels=labels, frame_sequence=frame_sequence, overwrite=overwrite, progress=progress
         )
     except Exception as exc:  # one bad movie must not stop the batch
-        return summary_row(name, "failed", error=f"{type(exc).__name__}: {exc}", seconds=time.perf_counter() - start)
+        error = str(exc) if isinstance(exc, (InputError, FileExistsError)) else f"{type(exc).__name__}: {exc}"
+        return summary_row(name, "failed", error=error, seconds=time.perf_counter() - start)
     return summary_row(name, "ok", result=result, seconds=time.perf_counter() - start, out_dir=out / name)
 
 
