@@ -1,0 +1,452 @@
+"""TrackMate (Fiji): read TrackMate XML and CSV spot tables, write TrackMate XML.
+
+TrackMate stores positions in physical units (``spatialunits`` of the model, e.g. µm) and the
+pixel size in ``Settings/ImageData``. A TrackMate *track* is a whole lineage (it branches at
+divisions); leadertrack splits it into unbranched tracks linked by ``parent_track_id``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import defusedxml
+import defusedxml.ElementTree as SafeET
+import numpy as np
+import pandas as pd
+
+from leadertrack.errors import InputError
+from leadertrack.formats._atomic import atomic_write
+from leadertrack.formats.graph import lineage_ids, parent_map, track_edges, tracks_from_graph
+from leadertrack.formats.trackset import (
+    TrackSet,
+    broadcast_cells,
+    check_tracks,
+    numeric_column,
+    split_cells,
+    with_physical_columns,
+)
+
+__all__ = ["read_trackmate_xml", "read_trackmate_csv", "write_trackmate_xml", "space_unit_um", "time_unit_min"]
+
+_SPACE_UM = {
+    "µm": 1.0, "μm": 1.0, "um": 1.0, "micron": 1.0, "microns": 1.0, "micrometer": 1.0, "micrometre": 1.0,
+    "nm": 1e-3, "nanometer": 1e-3, "mm": 1e3, "millimeter": 1e3,
+}  # fmt: skip
+_TIME_MIN = {
+    "ms": 1 / 60000, "s": 1 / 60, "sec": 1 / 60, "second": 1 / 60, "seconds": 1 / 60,
+    "min": 1.0, "minute": 1.0, "minutes": 1.0, "h": 60.0, "hr": 60.0, "hour": 60.0, "hours": 60.0,
+}  # fmt: skip
+_POSITIONS = ("POSITION_X", "POSITION_Y", "POSITION_Z")
+# Spot attributes that are TrackMate bookkeeping rather than measurements.
+_NOT_FEATURES = {"ID", "name", "LABEL", "TRACK_ID", "FRAME", "POSITION_T", "VISIBILITY", "MANUAL_SPOT_COLOR", "parent_track_id"}
+_XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def space_unit_um(unit: str | None) -> float | None:
+    """Micrometres per ``unit`` (``"micron"``, ``"nm"``, ...); None for pixels or unknown units.
+
+    Examples
+    --------
+    >>> space_unit_um("µm"), space_unit_um("(nm)"), space_unit_um("pixel")
+    (1.0, 0.001, None)
+    """
+    return _SPACE_UM.get((unit or "").strip("() ").lower().replace("μ", "µ"))
+
+
+def time_unit_min(unit: str | None) -> float | None:
+    """Minutes per ``unit`` (``"sec"``, ``"h"``, ...); None for frames or unknown units.
+
+    Examples
+    --------
+    >>> time_unit_min("sec"), time_unit_min("frame")
+    (0.016666666666666666, None)
+    """
+    return _TIME_MIN.get((unit or "").strip("() ").lower())
+
+
+def _parse(path: Path) -> ET.Element:
+    try:
+        return SafeET.parse(path, forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+    except defusedxml.DefusedXmlException as exc:
+        raise InputError(
+            f"{path}: refused to read: the XML declares entities or external references ({exc}); "
+            "TrackMate never writes those"
+        ) from None
+    except ET.ParseError as exc:
+        raise InputError(f"{path}: not a well-formed XML file ({exc})") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the file: {exc}") from None
+
+
+def _float_attr(element: ET.Element | None, name: str) -> float | None:
+    if element is None or name not in element.attrib:
+        return None
+    try:
+        value = float(element.attrib[name])
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
+def _spots_table(model: ET.Element, *, source: str) -> pd.DataFrame:
+    spots = [spot.attrib for spot in model.iterfind("AllSpots/SpotsInFrame/Spot")]
+    if not spots:
+        raise InputError(f"{source}: the TrackMate model has no spots (AllSpots/SpotsInFrame/Spot)")
+    table = pd.DataFrame.from_records(spots)
+    for feature in ("ID", "FRAME", "POSITION_X", "POSITION_Y"):
+        if feature not in table or table[feature].isna().any():
+            where = "" if feature not in table else f" (spot {table.loc[table[feature].isna(), 'ID'].iloc[0]})"
+            raise InputError(
+                f"{source}: spots lack the {feature} feature{where}; TrackMate XML needs ID, FRAME, "
+                "POSITION_X and POSITION_Y on every spot"
+            )
+    for column in table:
+        if column != "name":
+            numbers = pd.to_numeric(table[column], errors="coerce")
+            if column in ("ID", "FRAME", *_POSITIONS) and (numbers.isna() & table[column].notna()).any():
+                bad = table.loc[numbers.isna() & table[column].notna(), column].iloc[0]
+                raise InputError(f"{source}: spot feature {column} holds a non-number {bad!r}")
+            table[column] = numbers
+    if table["ID"].duplicated().any():
+        raise InputError(f"{source}: spot ID {int(table.loc[table['ID'].duplicated(), 'ID'].iloc[0])} is used twice")
+    return table
+
+
+def _edges(model: ET.Element, spot_ids: pd.Index, *, source: str) -> np.ndarray:
+    filtered = model.find("FilteredTracks")
+    keep = None if filtered is None else {t.get("TRACK_ID") for t in filtered.iterfind("TrackID")}
+    pairs = []
+    for track in model.iterfind("AllTracks/Track"):
+        if keep is not None and track.get("TRACK_ID") not in keep:
+            continue
+        for edge in track.iterfind("Edge"):
+            try:
+                pairs.append((int(float(edge.attrib["SPOT_SOURCE_ID"])), int(float(edge.attrib["SPOT_TARGET_ID"]))))
+            except (KeyError, ValueError):
+                raise InputError(
+                    f"{source}: an edge of track {track.get('name', track.get('TRACK_ID'))} lacks a numeric "
+                    "SPOT_SOURCE_ID or SPOT_TARGET_ID"
+                ) from None
+    if not pairs:
+        raise InputError(f"{source}: the TrackMate file has no (visible) tracks: no Edge in AllTracks/Track")
+    ids = np.asarray(pairs, dtype=np.int64)
+    positions = spot_ids.get_indexer(ids.ravel()).reshape(-1, 2)
+    if (positions < 0).any():
+        unknown = ids[positions < 0][0]
+        raise InputError(f"{source}: an edge names spot {unknown}, which is not in AllSpots")
+    return positions
+
+
+def read_trackmate_xml(path: Path) -> TrackSet:
+    """Read tracks from a TrackMate XML file (Fiji: *Save* in the TrackMate window).
+
+    The file is parsed with entity expansion and external references refused (defusedxml), so a
+    malicious file cannot read local files or exhaust memory.
+
+    Parameters
+    ----------
+    path
+        A ``.xml`` file with ``<TrackMate><Model>``: spots with ``ID``, ``FRAME``,
+        ``POSITION_X``, ``POSITION_Y`` (``POSITION_Z``), and tracks made of ``Edge`` elements.
+
+    Returns
+    -------
+    TrackSet
+        Positions in pixels (physical positions divided by ``ImageData`` ``pixelwidth``), the
+        pixel size and frame interval from ``Settings/ImageData`` and the model's units. Only
+        tracks in ``FilteredTracks`` are read; spots in no track are skipped. Divisions become
+        daughter tracks with ``parent_track_id``. Other numeric spot features (``QUALITY``,
+        ``MEAN_INTENSITY_CH1``, ...) become columns; ``track_``-prefixed ones go to ``cells``.
+        Tracks are numbered from 1 by first frame, unless the spots carry a ``track_id``
+        feature that fits the graph (files written by :func:`write_trackmate_xml`).
+
+    Raises
+    ------
+    InputError
+        Not XML, entities declared, not a TrackMate file, spots without the needed features,
+        edges naming unknown spots, merging tracks.
+    """
+    path = Path(path)
+    source = str(path)
+    root = _parse(path)
+    model = root.find("Model")
+    if root.tag != "TrackMate" or model is None:
+        raise InputError(f"{source}: not a TrackMate XML file (expected <TrackMate><Model>, found <{root.tag}>)")
+    spots = _spots_table(model, source=source)
+    edges = _edges(model, pd.Index(spots["ID"].astype(np.int64)), source=source)
+    # TrackMate does not promise that an edge's source is the earlier spot.
+    frames = spots["FRAME"].to_numpy(dtype=np.int64)
+    edges = np.where((frames[edges[:, 0]] > frames[edges[:, 1]])[:, None], edges[:, ::-1], edges)
+    used = np.unique(edges)
+    spots = spots.iloc[used].reset_index(drop=True)
+    edges = np.searchsorted(used, edges)
+    given = spots["track_id"].to_numpy() if "track_id" in spots else None
+    frames = spots["FRAME"].to_numpy(dtype=np.int64)
+    tracklet, parents = tracks_from_graph(len(spots), edges, frames, given_ids=given, source=source)
+
+    image = root.find("Settings/ImageData")
+    um_per_unit = space_unit_um(model.get("spatialunits"))
+    min_per_unit = time_unit_min(model.get("timeunits"))
+    pixel_width = _float_attr(image, "pixelwidth") or 1.0
+    pixel_height = _float_attr(image, "pixelheight") or pixel_width
+    voxel_depth = _float_attr(image, "voxeldepth") or pixel_width
+    table = pd.DataFrame({"track_id": tracklet, "frame": spots["FRAME"], "parent_track_id": 0})
+    table["parent_track_id"] = table["track_id"].map(parents).fillna(0).astype(np.int64)
+    is_3d = "POSITION_Z" in spots and (
+        (_float_attr(image, "nslices") or 1) > 1 or np.ptp(spots["POSITION_Z"].fillna(0).to_numpy()) > 0
+    )
+    for axis, feature, step in (("z", "POSITION_Z", voxel_depth), ("y", "POSITION_Y", pixel_height), ("x", "POSITION_X", pixel_width)):
+        if axis != "z" or is_3d:
+            table[axis] = spots[feature] / step
+    extras = [c for c in spots if c not in _NOT_FEATURES and c not in _POSITIONS and c not in table]
+    table = pd.concat([table, spots[extras]], axis=1)
+    tracks, cells = split_cells(check_tracks(table, source=source), source=source)
+
+    pixel_size_um = None if um_per_unit is None else pixel_width * um_per_unit
+    frame_interval_min = _trackmate_interval(_float_attr(image, "timeinterval"), min_per_unit, spots)
+    tracks = with_physical_columns(tracks, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
+    if pixel_size_um is not None and is_3d:
+        tracks["z_um"] = tracks["z"] * voxel_depth * um_per_unit
+    units = f"TrackMate XML: spatialunits={model.get('spatialunits')!r}, timeunits={model.get('timeunits')!r}"
+    if image is not None:
+        units += f", ImageData pixelwidth={pixel_width:g}, timeinterval={image.get('timeinterval')}"
+    return TrackSet(tracks, cells, pixel_size_um, frame_interval_min, units, path.stem)
+
+
+def _trackmate_interval(timeinterval: float | None, min_per_unit: float | None, spots: pd.DataFrame) -> float | None:
+    if min_per_unit is None:
+        return None
+    if timeinterval is not None:
+        return timeinterval * min_per_unit
+    if "POSITION_T" in spots:
+        moving = spots["FRAME"] > 0
+        if moving.any():
+            return float(np.median(spots.loc[moving, "POSITION_T"] / spots.loc[moving, "FRAME"])) * min_per_unit
+    return None
+
+
+def read_trackmate_csv(path: Path) -> TrackSet:
+    """Read a TrackMate spot table (*Tracks > Spots > Export to CSV*), one row per spot.
+
+    The three extra header rows TrackMate 7 writes (names, short names, units) are skipped; the
+    units row gives the spatial and time units. TrackMate counts tracks from 0, so
+    ``track_id = TRACK_ID + 1``. Spots in no track are skipped. Positions in physical units are
+    converted to µm and read as 1 µm pixels; positions in pixels keep the pixel size unknown.
+    The spot table holds no links, so divisions cannot be recovered: a track with two spots in
+    one frame is an error (export TrackMate XML instead).
+
+    Raises
+    ------
+    InputError
+        Required columns (``TRACK_ID``, ``FRAME``, ``POSITION_X``, ``POSITION_Y``) missing,
+        non-numeric values, or two spots of a track in one frame.
+    """
+    path = Path(path)
+    source = str(path)
+    try:
+        raw = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{source}: cannot read the CSV file: {exc}") from None
+    missing = [c for c in ("TRACK_ID", "FRAME", "POSITION_X", "POSITION_Y") if c not in raw]
+    if missing:
+        raise InputError(f"{source}: not a TrackMate spot table: no {', '.join(missing)} column")
+    header_rows = 0
+    while header_rows < min(3, len(raw)) and pd.isna(pd.to_numeric(raw["FRAME"].iloc[header_rows], errors="coerce")):
+        header_rows += 1
+    units = raw.iloc[header_rows - 1] if header_rows else pd.Series(dtype=str)
+    data = raw.iloc[header_rows:].replace("", np.nan)
+    data = data[data["TRACK_ID"].notna()].reset_index(drop=True)
+    um_per_unit = space_unit_um(units.get("POSITION_X"))
+    table = pd.DataFrame({"track_id": numeric_column(data, "TRACK_ID", source=source, integer=True) + 1})
+    table["frame"] = data["FRAME"]
+    for axis, feature in (("z", "POSITION_Z"), ("y", "POSITION_Y"), ("x", "POSITION_X")):
+        if feature in data:
+            table[axis] = numeric_column(data, feature, source=source, integer=False) * (um_per_unit or 1.0)
+    if "z" in table and np.ptp(table["z"].to_numpy()) == 0:
+        table = table.drop(columns="z")
+    for column in data:
+        values = pd.to_numeric(data[column], errors="coerce")
+        if column not in _NOT_FEATURES and column not in _POSITIONS and values.notna().sum() == data[column].notna().sum():
+            table[column] = values
+    tracks, cells = split_cells(check_tracks(table, source=source), source=source)
+    pixel_size_um = 1.0 if um_per_unit is not None else None
+    frame_interval_min = _trackmate_interval(
+        None, time_unit_min(units.get("POSITION_T")), data[[c for c in ("FRAME", "POSITION_T") if c in data]].apply(pd.to_numeric)
+    )
+    tracks = with_physical_columns(tracks, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
+    note = f"TrackMate CSV units row: positions {units.get('POSITION_X') or 'unknown'}, time {units.get('POSITION_T') or 'unknown'}"
+    return TrackSet(tracks, cells, pixel_size_um, frame_interval_min, note, path.stem)
+
+
+_STANDARD_SPOT_FEATURES = (
+    ("QUALITY", "Quality", "Quality", "QUALITY", "false"),
+    ("POSITION_X", "X", "X", "POSITION", "false"),
+    ("POSITION_Y", "Y", "Y", "POSITION", "false"),
+    ("POSITION_Z", "Z", "Z", "POSITION", "false"),
+    ("POSITION_T", "T", "T", "TIME", "false"),
+    ("FRAME", "Frame", "Frame", "NONE", "true"),
+    ("RADIUS", "Radius", "R", "LENGTH", "false"),
+    ("VISIBILITY", "Visibility", "Visibility", "NONE", "true"),
+)
+_EDGE_FEATURES = (
+    ("SPOT_SOURCE_ID", "Source spot ID", "Source ID", "NONE", "true"),
+    ("SPOT_TARGET_ID", "Target spot ID", "Target ID", "NONE", "true"),
+    ("LINK_COST", "Edge cost", "Cost", "COST", "false"),
+)
+_TRACK_FEATURES = (
+    ("TRACK_INDEX", "Track index", "Index", "NONE", "true"),
+    ("TRACK_ID", "Track ID", "ID", "NONE", "true"),
+    ("NUMBER_SPOTS", "Number of spots in track", "N spots", "NONE", "true"),
+)
+#: Our columns that the standard TrackMate spot features already carry.
+_WRITTEN_AS_STANDARD = {"frame", "z", "y", "x", "z_um", "y_um", "x_um", "time_min", "parent_track_id"}
+
+
+def _declare(parent: ET.Element, tag: str, features) -> None:
+    group = ET.SubElement(parent, tag)
+    for key, name, short, dimension, isint in features:
+        ET.SubElement(group, "Feature", feature=key, name=name, shortname=short, dimension=dimension, isint=isint)
+
+
+def _text(values: np.ndarray) -> np.ndarray:
+    """Numbers as Java-readable text (``NaN``, ``Infinity``)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "biu":
+        return values.astype(np.int64).astype(str)
+    text = np.char.mod("%.10g", values.astype(float))
+    text[np.isnan(values)] = "NaN"
+    text[np.isposinf(values)] = "Infinity"
+    text[np.isneginf(values)] = "-Infinity"
+    return text
+
+
+def write_trackmate_xml(
+    tracks: pd.DataFrame,
+    cells: pd.DataFrame | None,
+    path: Path,
+    *,
+    pixel_size_um: float | None,
+    frame_interval_min: float | None,
+    radius_px: float = 5.0,
+) -> Path:
+    """Write tracks as a TrackMate XML file that Fiji's TrackMate opens (*Load a TrackMate file*).
+
+    Parameters
+    ----------
+    tracks
+        One row per cell per frame (``track_id, frame, y, x[, z]`` in pixels), e.g. the
+        pipeline's tracks table. Every numeric or boolean column becomes a spot feature under
+        its own name (``is_leader``, ``leader_score_frame``, ``speed_um_per_min``, ...); text
+        columns (``role``) are left out, since TrackMate features are numbers.
+    cells
+        One row per track; ``parent_track_id`` links a daughter to its mother (a TrackMate
+        track is the whole lineage), numeric per-track columns become spot features prefixed
+        ``track_`` (``track_leader_score``, ``track_is_leader``). None = no divisions.
+    path
+        The ``.xml`` file to write (atomically).
+    pixel_size_um, frame_interval_min
+        Units. With a pixel size, positions are written in µm (``spatialunits="µm"``) and the
+        pixel size goes to ``ImageData``; without, in pixels. Likewise time in minutes or frames.
+    radius_px
+        Spot radius when the table has no ``area_px`` column.
+
+    Notes
+    -----
+    Tracks of a single spot without parent or daughters have no edge, so TrackMate (and
+    :func:`read_trackmate_xml`) sees them as spots outside any track.
+    """
+    path = Path(path)
+    tracks = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+    parents = parent_map(cells)
+    table = broadcast_cells(tracks, cells) if cells is not None else tracks
+    scale = pixel_size_um or 1.0
+    positions = {"POSITION_X": tracks["x"] * scale, "POSITION_Y": tracks["y"] * scale}
+    positions["POSITION_Z"] = tracks["z"] * scale if "z" in tracks else pd.Series(0.0, index=tracks.index)
+    if "area_px" in tracks:
+        radius = np.sqrt(tracks["area_px"].astype(float) / np.pi) * scale
+    else:
+        radius = pd.Series(radius_px * scale, index=tracks.index)
+    features = {
+        "ID": np.arange(len(tracks)),
+        "QUALITY": np.ones(len(tracks)),
+        **{k: v.to_numpy(dtype=float) for k, v in positions.items()},
+        "POSITION_T": tracks["frame"].to_numpy(dtype=float) * (frame_interval_min or 1.0),
+        "FRAME": tracks["frame"].to_numpy(dtype=np.int64),
+        "RADIUS": radius.to_numpy(dtype=float),
+        "VISIBILITY": np.ones(len(tracks), dtype=np.int64),
+    }
+    extra = [
+        c for c in table
+        if c not in _WRITTEN_AS_STANDARD and c not in features and _XML_NAME.match(str(c))
+        and (pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]))
+    ]  # fmt: skip
+    for column in extra:
+        values = table[column].to_numpy()
+        if values.dtype.kind not in "biuf":  # pandas nullable dtypes
+            values = table[column].astype(float).to_numpy()
+        features[column] = values.astype(np.int64) if values.dtype.kind == "b" else values
+    text = {key: _text(values) for key, values in features.items()}
+
+    root = ET.Element("TrackMate", version="7.11.1")
+    ET.SubElement(root, "Log").text = "Written by leadertrack."
+    model = ET.SubElement(
+        root, "Model",
+        spatialunits="µm" if pixel_size_um else "pixel",
+        timeunits="min" if frame_interval_min else "frame",
+    )  # fmt: skip
+    declarations = ET.SubElement(model, "FeatureDeclarations")
+    kinds = {c: "true" if features[c].dtype.kind in "biu" else "false" for c in extra}
+    _declare(declarations, "SpotFeatures", [*_STANDARD_SPOT_FEATURES, *((c, c, c, "NONE", kinds[c]) for c in extra)])
+    _declare(declarations, "EdgeFeatures", _EDGE_FEATURES)
+    _declare(declarations, "TrackFeatures", _TRACK_FEATURES)
+    all_spots = ET.SubElement(model, "AllSpots", nspots=str(len(tracks)))
+    keys = [k for k in text if k != "ID"]
+    frames = features["FRAME"]
+    for frame in np.unique(frames):
+        in_frame = ET.SubElement(all_spots, "SpotsInFrame", frame=str(frame))
+        for row in np.flatnonzero(frames == frame):
+            attrib = {"ID": text["ID"][row], "name": f"ID{text['ID'][row]}"}
+            attrib.update((k, text[k][row]) for k in keys)
+            ET.SubElement(in_frame, "Spot", attrib)
+
+    edges = track_edges(tracks, parents)
+    lineage = lineage_ids(tracks["track_id"].to_numpy(), parents)
+    edge_lineage = lineage.loc[tracks["track_id"].to_numpy()[edges[:, 0]]].to_numpy()
+    all_tracks = ET.SubElement(model, "AllTracks")
+    filtered = ET.SubElement(model, "FilteredTracks")
+    for index, root_track in enumerate(np.unique(edge_lineage)):
+        mine = edges[edge_lineage == root_track]
+        track = ET.SubElement(
+            all_tracks, "Track",
+            name=f"Track_{index}", TRACK_ID=str(index), TRACK_INDEX=str(index), NUMBER_SPOTS=str(len(np.unique(mine))),
+        )  # fmt: skip
+        for source_row, target_row in mine:
+            ET.SubElement(track, "Edge", SPOT_SOURCE_ID=str(source_row), SPOT_TARGET_ID=str(target_row), LINK_COST="0.0")
+        ET.SubElement(filtered, "TrackID", TRACK_ID=str(index))
+
+    settings = ET.SubElement(root, "Settings")
+    width = int(np.ceil(tracks["x"].max())) + 1 if len(tracks) else 1
+    height = int(np.ceil(tracks["y"].max())) + 1 if len(tracks) else 1
+    depth = int(np.ceil(tracks["z"].max())) + 1 if "z" in tracks and len(tracks) else 1
+    n_frames = int(frames.max()) + 1 if len(tracks) else 1
+    ET.SubElement(
+        settings, "ImageData", filename="", folder="", width=str(width), height=str(height),
+        nslices=str(depth), nframes=str(n_frames), pixelwidth=repr(scale), pixelheight=repr(scale),
+        voxeldepth=repr(scale), timeinterval=repr(float(frame_interval_min or 1.0)),
+    )  # fmt: skip
+    ET.SubElement(
+        settings, "BasicSettings", xstart="0", xend=str(width - 1), ystart="0", yend=str(height - 1),
+        zstart="0", zend=str(depth - 1), tstart="0", tend=str(n_frames - 1),
+    )  # fmt: skip
+    ET.SubElement(settings, "InitialSpotFilter", feature="QUALITY", value="0.0", isabove="true")
+    ET.SubElement(settings, "SpotFilterCollection")
+    ET.SubElement(settings, "TrackFilterCollection")
+    analyzers = ET.SubElement(settings, "AnalyzerCollection")
+    for tag in ("SpotAnalyzers", "EdgeAnalyzers", "TrackAnalyzers"):
+        ET.SubElement(analyzers, tag)
+    ET.SubElement(root, "GUIState", state="ConfigureViews")
+    ET.indent(root, space="  ")
+    return atomic_write(path, lambda tmp: ET.ElementTree(root).write(tmp, encoding="UTF-8", xml_declaration=True))
