@@ -29,7 +29,7 @@ import tifffile
 
 from leadertrack.errors import InputError
 
-__all__ = ["Movie", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name"]
+__all__ = ["Movie", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
 
 #: One frame larger than this is refused before anything is allocated (a corrupt header).
 MAX_FRAME_BYTES = 2**32
@@ -440,7 +440,7 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> 
         file_dtype=first_dtype.str,
     )
     dtype = first_dtype.newbyteorder("=")
-    return Movie(path, path.name, (len(files), *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
+    return Movie(path, movie_name(path), (len(files), *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
 def _open_tiff(path: Path) -> tifffile.TiffFile:
