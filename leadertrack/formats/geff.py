@@ -121,6 +121,7 @@ def write_geff(
 
 
 def _axis_names(axes: list[Axis], *, source: str) -> tuple[Axis, dict[str, Axis]]:
+    """The time axis and ``{z/y/x: space axis}``, by axis name (``x``, ``POSITION_X``) or order."""
     time = [a for a in axes if a.type == "time"]
     space = [a for a in axes if a.type == "space"]
     if len(time) != 1 or not 2 <= len(space) <= 3:
@@ -128,9 +129,15 @@ def _axis_names(axes: list[Axis], *, source: str) -> tuple[Axis, dict[str, Axis]
             f"{source}: GEFF axes must be one time axis and two or three space axes; found "
             f"{[f'{a.name} ({a.type})' for a in axes]}"
         )
-    names = [a.name for a in space]
-    ours = names if set(names) <= set(_SPACE) else list(_SPACE[-len(space):])
-    return time[0], dict(zip(ours, space))
+    by_name = {}
+    for axis in space:
+        name = axis.name.lower()
+        for ours in _SPACE:
+            if name == ours or name.endswith(f"_{ours}"):
+                by_name[ours] = axis
+    if len(by_name) == len(space):
+        return time[0], {a: by_name[a] for a in _SPACE if a in by_name}
+    return time[0], dict(zip(_SPACE[-len(space):], space))
 
 
 def read_geff(path: Path) -> TrackSet:
@@ -176,10 +183,15 @@ def read_geff(path: Path) -> TrackSet:
 
     time = columns.pop(time_axis.name).astype(float)
     time_unit = time_unit_min(time_axis.unit) if time_axis.unit not in (None, "frame") else None
+    frame_prop = next((n for n in ("frame", "FRAME") if n in columns), None)
     if time_unit is None:
         frames = time
         scaled = time_unit_min(time_axis.scaled_unit)
         frame_interval_min = time_axis.scale * scaled if time_axis.scale and scaled else None
+    elif frame_prop is not None:  # e.g. TrackMate: time in seconds beside a FRAME property
+        frames = columns.pop(frame_prop).astype(float)
+        moving = frames > 0
+        frame_interval_min = float(np.median(time[moving] / frames[moving])) * time_unit if moving.any() else None
     else:
         steps = np.diff(np.unique(time))
         step = float(steps[steps > 0].min()) if (steps > 0).any() else 1.0
@@ -188,8 +200,11 @@ def read_geff(path: Path) -> TrackSet:
     table = pd.DataFrame({"frame": frames})
     pixel_size_um = None
     for ours, axis in space_axes.items():
+        values = columns.pop(axis.name).astype(float)
+        if ours == "z" and np.ptp(values) == 0:  # 2-D data stored with a flat z
+            continue
         um = space_unit_um(axis.unit)
-        table[ours] = columns.pop(axis.name).astype(float) * (um or 1.0)
+        table[ours] = values * (um or 1.0)
         if um is not None:
             pixel_size_um = 1.0
         elif axis.scale and space_unit_um(axis.scaled_unit):

@@ -130,6 +130,8 @@ def tracks_from_graph(
 ) -> tuple[np.ndarray, dict[int, int]]:
     """Track id of each node and parent links, preferring ids stored in the file.
 
+    Edges are first oriented forward in time.
+
     ``given_ids`` (e.g. a ``track_id`` node property written by leadertrack) are used when they
     still fit the graph: whole numbers ≥ 1, each id's nodes joined by a single path of edges,
     and each track entered by at most one edge from another track (its parent). Otherwise, for
@@ -142,6 +144,9 @@ def tracks_from_graph(
     >>> tracks_from_graph(3, edges, frames, given_ids=np.array([7, 7, 9]), source="x")
     (array([7, 7, 9]), {9: 7})
     """
+    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
+    # Some tools (TrackMate) do not promise that an edge's source is the earlier detection.
+    edges = np.where((frames[edges[:, 0]] > frames[edges[:, 1]])[:, None], edges[:, ::-1], edges)
     tracklet, parents = tracklets_from_edges(n_nodes, edges, frames, source=source)
     if given_ids is None:
         return tracklet, parents
@@ -149,7 +154,6 @@ def tracks_from_graph(
     if not np.isfinite(given).all() or (given < 1).any() or (given != np.round(given)).any():
         return tracklet, parents
     ids = given.astype(np.int64)
-    edges = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
     inside = ids[edges[:, 0]] == ids[edges[:, 1]]
     sizes = pd.Series(ids).value_counts()
     links = pd.Series(ids[edges[inside, 0]]).value_counts().reindex(sizes.index, fill_value=0)

@@ -177,9 +177,6 @@ def read_trackmate_xml(path: Path) -> TrackSet:
         raise InputError(f"{source}: not a TrackMate XML file (expected <TrackMate><Model>, found <{root.tag}>)")
     spots = _spots_table(model, source=source)
     edges = _edges(model, pd.Index(spots["ID"].astype(np.int64)), source=source)
-    # TrackMate does not promise that an edge's source is the earlier spot.
-    frames = spots["FRAME"].to_numpy(dtype=np.int64)
-    edges = np.where((frames[edges[:, 0]] > frames[edges[:, 1]])[:, None], edges[:, ::-1], edges)
     used = np.unique(edges)
     spots = spots.iloc[used].reset_index(drop=True)
     edges = np.searchsorted(used, edges)

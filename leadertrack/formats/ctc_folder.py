@@ -1,0 +1,36 @@
+"""Cell Tracking Challenge folders as a :class:`TrackSet`, through ``leadertrack.ctc.read_ctc``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from leadertrack.formats.trackset import TrackSet, check_tracks
+
+__all__ = ["read_ctc_folder"]
+
+
+def read_ctc_folder(path: Path) -> TrackSet:
+    """Read a CTC result or ground-truth folder (``res_track.txt``/``man_track.txt`` + masks).
+
+    CTC files carry no units: positions are mask centroids in pixels and the pixel size and
+    frame interval are unknown (give them with :meth:`TrackSet.with_units`). Parent links of
+    ``L B E P`` lines become ``parent_track_id``.
+
+    Raises
+    ------
+    InputError
+        The track file disagrees with the masks (from ``read_ctc``), or the table is inconsistent.
+    """
+    from leadertrack.ctc import read_ctc
+
+    path = Path(path)
+    tracks, cells = read_ctc(path)
+    tracks = check_tracks(tracks, source=str(path))
+    return TrackSet(
+        tracks=tracks,
+        cells=cells,
+        pixel_size_um=None,
+        frame_interval_min=None,
+        units_source="none: CTC folders hold no units",
+        name=path.name,
+    )
