@@ -393,8 +393,15 @@ def _open_stack(path: Path, channel: int | None) -> Movie:
     with _open_tiff(path) as tf:
         series = tf.series[0]
         axes, shape = series.axes, tuple(series.shape)
+        frames = _one_image_per_series(tf)
+        if frames:  # written one 2-D image at a time (e.g. tifffile.TiffWriter.write per frame)
+            axes, shape = "I" + axes, (len(frames), *shape)
         plan = _axes_plan(path, axes, shape, channel, want_time=True)
-        layout = _stack_layout(path, tf, series, plan)
+        if frames:
+            channel_in_page = None if plan.channel_axis is None else plan.channel_axis - 1
+            layout = _pages_layout(path, tf, frames, tuple(series.keyframe.shape), channel_in_page, plan)
+        else:
+            layout = _stack_layout(path, tf, series, plan)
         px, px_src, dt, dt_src = _calibration(tf)
         metadata = _metadata(tf, axes, plan, n_files=1, reader=layout.kind)
     dtype = np.dtype(series.dtype).newbyteorder("=")
@@ -601,19 +608,36 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
     channel_axis = plan.channel_axis - n_grid if channel_in_page else None
     if series.dataoffset is not None:
         return _Layout("contiguous", (path,), tuple(planes), page_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
-    n_pages = len(series.pages)
+    pages = [series.pages[plane] if plane < len(series.pages) else None for plane in planes]
+    return _pages_layout(path, tf, pages, page_shape, channel_axis, plan)
+
+
+def _pages_layout(
+    path: Path, tf: tifffile.TiffFile, pages: list[Any], page_shape: tuple[int, ...], channel_axis: int | None, plan: _AxesPlan
+) -> _Layout:
+    """A layout reading each frame from its own TIFF page, after checking the pages are whole."""
     indices = []
-    for plane in planes:
-        page = series.pages[plane] if plane < n_pages else None
+    for t, page in enumerate(pages):
         if page is None:
-            raise InputError(f"{path}: truncated or incomplete TIFF: image plane {plane} is missing")
+            raise InputError(f"{path}: truncated or incomplete TIFF: the image of frame {t} is missing")
         if page.parent is not tf:
             raise InputError(f"{path}: frames stored in other files (multi-file OME-TIFF) are not supported")
         end = max((o + n for o, n in zip(page.dataoffsets, page.databytecounts)), default=0)
-        if end > file_size:
-            raise InputError(f"{path}: truncated TIFF: image plane {plane} ends past the end of the file")
+        if end > tf.filehandle.size:
+            raise InputError(f"{path}: truncated TIFF: the image of frame {t} ends past the end of the file")
         indices.append(page.index if isinstance(page.index, int) else page.index[0])
+    dtype = np.dtype(tf.series[0].dtype).newbyteorder(tf.byteorder)
     return _Layout("pages", (path,), tuple(indices), page_shape, channel_axis, plan.channel, dtype.str)
+
+
+def _one_image_per_series(tf: tifffile.TiffFile) -> list[Any]:
+    """The pages of a file holding a stack as many one-page 2-D series of one shape, else []."""
+    first = tf.series[0]
+    if len(tf.series) < 2 or len(first.pages) != 1 or "Y" not in first.axes or any(a not in "YXS" for a in first.axes):
+        return []
+    if any(s.shape != first.shape or s.dtype != first.dtype or s.axes != first.axes or len(s.pages) != 1 for s in tf.series):
+        return []
+    return [s.pages[0] for s in tf.series]
 
 
 def _contiguous_frames(layout: _Layout) -> bool:

@@ -169,6 +169,19 @@ def test_channel_selection(tmp_path, writer, axes, channel, compression):
     np.testing.assert_array_equal(movie.frame(3), expected[3])
 
 
+@pytest.mark.parametrize("rgb", [False, True])
+def test_stack_written_one_series_per_frame(tmp_path, rgb):
+    shape = (5, 8, 9, 3) if rgb else (5, 8, 9)
+    data = _movie_data(shape, dtype=np.uint8, seed=4)
+    path = tmp_path / "frames.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as writer:
+        for frame in data:  # each write() is its own series in tifffile
+            writer.write(frame, compression="zlib", photometric="rgb" if rgb else "minisblack")
+    movie = read_movie(path, channel=2 if rgb else None)
+    assert movie.shape == (5, 8, 9) and movie.metadata["reader"] == "pages"
+    np.testing.assert_array_equal(movie.to_array(), data[..., 2] if rgb else data)
+
+
 def test_rgb_samples_are_channels(tmp_path):
     data = _movie_data((4, 8, 9, 3), dtype=np.uint8, seed=2)
     path = tmp_path / "rgb.tif"
