@@ -29,7 +29,7 @@ from matplotlib.figure import Figure
 
 from leadertrack.units import honest_column_names
 
-__all__ = ["report_html", "write_report", "write_folder_report", "write_batch_index"]
+__all__ = ["FIGURE_TITLES", "report_figures", "report_html", "write_report", "write_folder_report", "write_batch_index"]
 
 ROLE_COLOURS = {"leader": "#d62728", "follower": "#1f77b4", "other": "#8c8c8c"}
 """Colour of each per-frame role (``tracks.role``) in every figure."""
@@ -59,7 +59,7 @@ def _calibration(provenance: dict) -> tuple[bool, bool]:
     return bool(units.get("space_calibrated", True)), bool(units.get("time_calibrated", True))
 
 
-def _unit_names(provenance: dict) -> tuple[str, str]:
+def _unit_names(provenance: dict) -> tuple[Figure | None, str]:
     """Display units of length and time: ``("µm", "min")`` or ``("px", "frame")`` when uncalibrated."""
     space, time = _calibration(provenance)
     return ("µm" if space else "px"), ("min" if time else "frame")
@@ -84,8 +84,10 @@ def _honest(name: str, provenance: dict) -> str:
 # --------------------------------------------------------------------------- figures
 
 
-def _png(fig: Figure) -> str:
-    """An ``<img>`` tag holding ``fig`` as an inline base64 PNG."""
+def _png(fig: Figure | None) -> str:
+    """An ``<img>`` tag holding ``fig`` as an inline base64 PNG ("" without a figure)."""
+    if fig is None:
+        return ""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     data = base64.b64encode(buffer.getvalue()).decode("ascii")
@@ -162,12 +164,12 @@ def _draw_front(ax: Any, fronts: pd.DataFrame, frame: int, pixel_size: float, sh
                 ax.plot((position_px - ys * ny) / nx, ys, "--", color="#ff9900", lw=1.5)
 
 
-def _figure_frames(result: Any) -> tuple[str, str]:
+def _figure_frames(result: Any) -> tuple[Figure | None, str]:
     """First and last frame with tracks coloured by role, leaders starred, and the front dashed."""
     n_frames = _n_frames(result)
     tracks = result.tracks
     if n_frames == 0:
-        return "", "No frames."
+        return None, "No frames."
     frames = [0, n_frames - 1] if n_frames > 1 else [0]
     fig = Figure(figsize=(5.2 * len(frames), 5.0))
     leader_ids = set(result.leaders) if len(result.cells) else set()
@@ -209,13 +211,13 @@ def _figure_frames(result: Any) -> tuple[str, str]:
         f"Background: {source}. Lines: each track's path so far, coloured by its role in that frame; "
         f"dots: cells in that frame; yellow stars: cells of tracks called leaders; dashed: the invasion front."
     )
-    return _png(fig), caption
+    return fig, caption
 
 
-def _figure_front(result: Any) -> tuple[str, str]:
+def _figure_front(result: Any) -> tuple[Figure | None, str]:
     fronts = result.fronts
     if fronts.empty or "front_position_um" not in fronts:
-        return "", "No invasion front was found."
+        return None, "No invasion front was found."
     space, time = _unit_names(result.provenance)
     fig = Figure(figsize=(6.5, 3.6))
     ax = fig.add_subplot()
@@ -230,7 +232,7 @@ def _figure_front(result: Any) -> tuple[str, str]:
     caption = f"Geometry: {geometry}."
     if speed is not None:
         caption += f" Median front speed: {speed:.3g} {space}/{time}."
-    return _png(fig), caption
+    return fig, caption
 
 
 def _groups(cells: pd.DataFrame) -> pd.Series:
@@ -243,7 +245,7 @@ def _groups(cells: pd.DataFrame) -> pd.Series:
     return group
 
 
-def _figure_distributions(result: Any) -> tuple[str, str]:
+def _figure_distributions(result: Any) -> tuple[Figure | None, str]:
     cells = result.cells
     space, time = _unit_names(result.provenance)
     panels = [
@@ -253,7 +255,7 @@ def _figure_distributions(result: Any) -> tuple[str, str]:
     ]
     panels = [(c, label) for c, label in panels if c in cells]
     if cells.empty or not panels:
-        return "", "No tracks to compare."
+        return None, "No tracks to compare."
     group = _groups(cells)
     order = [g for g in ("leader", "follower", "other") if (group == g).any()]
     rng = np.random.default_rng(0)
@@ -274,7 +276,7 @@ def _figure_distributions(result: Any) -> tuple[str, str]:
         "One dot per track. Leaders: tracks called leaders; followers: tracks trailing a leader "
         "(follows_track_id); other: the rest. Boxes: median and quartiles."
     )
-    return _png(fig), caption
+    return fig, caption
 
 
 def _leader_headings(tracks: pd.DataFrame) -> np.ndarray:
@@ -292,10 +294,10 @@ def _leader_headings(tracks: pd.DataFrame) -> np.ndarray:
     return np.arctan2(-vy[keep], vx[keep])
 
 
-def _figure_rose(result: Any) -> tuple[str, str]:
+def _figure_rose(result: Any) -> tuple[Figure | None, str]:
     headings = _leader_headings(result.tracks)
     if len(headings) == 0:
-        return "", "No leader frames, so no leader headings."
+        return None, "No leader frames, so no leader headings."
     fig = Figure(figsize=(4.4, 4.4))
     ax = fig.add_subplot(projection="polar")
     bins = np.linspace(-np.pi, np.pi, 17)
@@ -308,45 +310,17 @@ def _figure_rose(result: Any) -> tuple[str, str]:
         for (ny, nx), _ in fronts.groupby(["normal_y", "normal_x"]):
             ax.annotate("", xy=(np.arctan2(-ny, nx), top), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "#ff9900", "lw": 2})
         caption += " Orange arrow: the front's outward normal."
-    return _png(fig), caption
+    return fig, caption
 
 
-def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:
-    """Runs of consecutive frames in which a track is in the leader state.
+def _figure_episodes(result: Any) -> tuple[Figure | None, str]:
+    from leadertrack.classify import leader_episodes
 
-    Parameters
-    ----------
-    tracks
-        Per cell-frame table with ``track_id``, ``frame`` and the per-frame ``is_leader``.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per episode: ``track_id, first_frame, last_frame, n_frames``.
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"track_id": [1] * 5, "frame": range(5), "is_leader": [1, 1, 0, 1, 0]})
-    >>> leader_episodes(t)
-       track_id  first_frame  last_frame  n_frames
-    0         1            0           1         2
-    1         1            3           3         1
-    """
-    columns = ["track_id", "first_frame", "last_frame", "n_frames"]
-    if tracks.empty or "is_leader" not in tracks:
-        return pd.DataFrame({c: pd.Series(dtype="int64") for c in columns})
-    lead = tracks.loc[tracks["is_leader"].astype(bool), ["track_id", "frame"]].sort_values(["track_id", "frame"])
-    new_run = (lead["track_id"].diff() != 0) | (lead["frame"].diff() != 1)
-    lead = lead.assign(run=new_run.cumsum())
-    runs = lead.groupby("run").agg(track_id=("track_id", "first"), first_frame=("frame", "min"), last_frame=("frame", "max"))
-    runs["n_frames"] = runs["last_frame"] - runs["first_frame"] + 1
-    return runs.reset_index(drop=True)[columns].astype("int64")
-
-
-def _figure_episodes(result: Any) -> tuple[str, str]:
+    if "leader_episode" not in result.tracks:
+        return None, "No leader episodes recorded (the tracks table has no leader_episode column)."
     episodes = leader_episodes(result.tracks)
     if episodes.empty:
-        return "", "No track was in the leader state in any frame."
+        return None, "No track was in the leader state in any frame."
     _, time = _unit_names(result.provenance)
     dt = _frame_interval(result.provenance)
     total = episodes.groupby("track_id")["n_frames"].sum().sort_values(ascending=False)
@@ -370,7 +344,7 @@ def _figure_episodes(result: Any) -> tuple[str, str]:
     )
     if len(total) > len(shown):
         caption += f" Showing the {len(shown)} tracks that led longest."
-    return _png(fig), caption
+    return fig, caption
 
 
 # --------------------------------------------------------------------------- tables
@@ -442,7 +416,7 @@ def _leaders_table(result: Any) -> str:
     return _table(rows, header) + more
 
 
-def _provenance_tables(provenance: dict) -> tuple[str, str]:
+def _provenance_tables(provenance: dict) -> tuple[Figure | None, str]:
     versions = dict(provenance.get("versions", {}))
     if "leadertrack_version" in provenance:
         versions = {"leadertrack": provenance["leadertrack_version"], **versions}
@@ -455,6 +429,41 @@ def _provenance_tables(provenance: dict) -> tuple[str, str]:
 
 
 # --------------------------------------------------------------------------- pages
+
+
+FIGURE_TITLES = {
+    "frames": "First and last frame",
+    "front": "Invasion front over time",
+    "distributions": "Leaders and the other cells",
+    "headings": "Leader headings",
+    "episodes": "Leader episodes",
+}
+"""Section title of each figure of the report, in order."""
+
+
+def report_figures(result: Any) -> dict[str, tuple[Figure | None, str]]:
+    """The report's figures of one movie, each with its caption.
+
+    Parameters
+    ----------
+    result
+        A :class:`leadertrack.pipeline.MovieResult`.
+
+    Returns
+    -------
+    dict
+        ``{name: (figure, caption)}`` for the names of :data:`FIGURE_TITLES`, in that order. The
+        figure is a :class:`matplotlib.figure.Figure` (save it with ``fig.savefig(path)``), or None
+        when there is nothing to draw (no front, no leaders, ...); the caption then says why.
+    """
+    draw = {
+        "frames": _figure_frames,
+        "front": _figure_front,
+        "distributions": _figure_distributions,
+        "headings": _figure_rose,
+        "episodes": _figure_episodes,
+    }
+    return {name: draw[name](result) for name in FIGURE_TITLES}
 
 
 def report_html(result: Any) -> str:
@@ -486,14 +495,11 @@ def report_html(result: Any) -> str:
             f'<p class="note">This movie has no {" and no ".join(missing)}: lengths are in {space} and '
             f"times in {time}, and the written columns say so (e.g. <code>{_honest('speed_um_per_min', provenance)}</code>).</p>"
         )
+    figures = report_figures(result)
     sections = [
         ("summary", "Summary",
          f"<p><b>{n_leaders} leaders</b>{share} among <b>{n_tracks} tracks</b> over {n_frames} frames.</p>" + calibration_note),
-        ("frames", "First and last frame", *_figure_frames(result)),
-        ("front", "Invasion front over time", *_figure_front(result)),
-        ("distributions", "Leaders and the other cells", *_figure_distributions(result)),
-        ("headings", "Leader headings", *_figure_rose(result)),
-        ("episodes", "Leader episodes", *_figure_episodes(result)),
+        *((name, FIGURE_TITLES[name], _png(fig), caption) for name, (fig, caption) in figures.items()),
         ("leaders", "Leader tracks", _leaders_table(result)),
         ("parameters", "Parameters, units and their source", _parameters(provenance)),
         ("warnings", "Warnings",

@@ -13,7 +13,7 @@ import pytest
 import tifffile
 
 from leadertrack.pipeline import MovieResult, write_result
-from leadertrack.report import leader_episodes, report_html, write_batch_index, write_folder_report, write_report
+from leadertrack.report import report_html, write_batch_index, write_folder_report, write_report
 
 N_FRAMES = 8
 SHAPE = (N_FRAMES, 60, 80)
@@ -74,6 +74,9 @@ def _result(
     for axis in ("y", "x"):
         tracks[f"v{axis}_um_per_min"] = ordered.groupby("track_id")[f"{axis}_um"].diff() / interval
     tracks["speed_um_per_min"] = np.hypot(tracks["vy_um_per_min"], tracks["vx_um_per_min"])
+    tracks["follows_track_id"] = 0
+    starts = tracks["is_leader"] & ~tracks.groupby("track_id")["is_leader"].shift(1, fill_value=False)
+    tracks["leader_episode"] = np.where(tracks["is_leader"], starts.astype(int).groupby(tracks["track_id"]).cumsum(), 0)
     cells = pd.DataFrame(
         dict(
             track_id=np.arange(1, n_tracks + 1),
@@ -210,21 +213,6 @@ def test_names_are_escaped() -> None:
     result.name = "<movie & co>"
     text = report_html(result)
     assert "<movie & co>" not in text and "&lt;movie &amp; co&gt;" in text
-
-
-def test_leader_episodes_split_runs_per_track() -> None:
-    tracks = pd.DataFrame(
-        {"track_id": [1, 1, 1, 1, 2, 2, 2], "frame": [0, 1, 2, 4, 0, 1, 2], "is_leader": [1, 1, 0, 1, 0, 1, 1]}
-    )
-    episodes = leader_episodes(tracks)
-    assert episodes.to_dict("list") == {
-        "track_id": [1, 1, 2], "first_frame": [0, 4, 1], "last_frame": [1, 4, 2], "n_frames": [2, 1, 2]
-    }
-
-
-def test_leader_episodes_join_across_a_gap_only_when_frames_are_consecutive() -> None:
-    tracks = pd.DataFrame({"track_id": [1, 1, 2], "frame": [3, 5, 4], "is_leader": [True, True, True]})
-    assert leader_episodes(tracks)["n_frames"].tolist() == [1, 1, 1]
 
 
 def test_folder_report_from_a_written_result(tmp_path: Path) -> None:
