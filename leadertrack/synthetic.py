@@ -67,18 +67,18 @@ _BULK, _LEADER, _FOLLOWER, _DECOY = range(4)
 _DIFFICULTY: dict[str, dict[str, Any]] = {
     "easy": dict(
         leaders_per_100um=0.5, followers_per_leader=(0, 2), decoys_per_100um=0.3, turnover=False,
-        spacing_fraction=1.3, jiggle_fraction=0.08, follower_noise_fraction=0.05,
+        spacing_fraction=1.3, jiggle_fraction=0.12, follower_noise_fraction=0.05,
         roughness_fraction=0.5, leader_speed_um_per_min=0.8, leader_persistence_min=300.0,
     ),
     "medium": dict(
         leaders_per_100um=0.6, followers_per_leader=(1, 4), decoys_per_100um=1.0, turnover=False,
-        spacing_fraction=1.15, jiggle_fraction=0.12, follower_noise_fraction=0.1,
-        roughness_fraction=1.0, leader_speed_um_per_min=0.6, leader_persistence_min=150.0,
+        spacing_fraction=1.15, jiggle_fraction=0.2, follower_noise_fraction=0.1,
+        roughness_fraction=1.5, leader_speed_um_per_min=0.7, leader_persistence_min=150.0,
     ),
     "hard": dict(
         leaders_per_100um=0.7, followers_per_leader=(2, 4), decoys_per_100um=2.5, turnover=True,
-        spacing_fraction=1.0, jiggle_fraction=0.18, follower_noise_fraction=0.18,
-        roughness_fraction=3.0, leader_speed_um_per_min=0.45, leader_persistence_min=90.0,
+        spacing_fraction=1.0, jiggle_fraction=0.25, follower_noise_fraction=0.18,
+        roughness_fraction=3.0, leader_speed_um_per_min=0.55, leader_persistence_min=90.0,
     ),
 }
 _RENDER_DIFFICULTY: dict[str, dict[str, float]] = {
@@ -237,6 +237,13 @@ def _hex_lattice(rng: np.random.Generator, lo: tuple[float, float], hi: tuple[fl
     b = b + (np.arange(len(rows))[:, None] % 2) * spacing / 2
     pts = np.stack([a.ravel(), b.ravel()], axis=1) + rng.normal(0, 0.12 * spacing, (a.size, 2))
     return pts[rng.random(len(pts)) > 0.04]
+
+
+def _spread(rng: np.random.Generator, count: int, *, length: float, gap: float) -> np.ndarray:
+    """Up to ``count`` uniformly random positions in [0, ``length``], at least ``gap`` apart."""
+    count = max(0, min(count, int(length // gap) + 1))
+    free = max(length - (count - 1) * gap, 0.0)
+    return np.sort(rng.uniform(0, free, count)) + gap * np.arange(count)
 
 
 def _rough(rng: np.random.Generator, amplitude_um: float, *, periodic: bool) -> Callable[[np.ndarray], np.ndarray]:
@@ -478,14 +485,7 @@ def _planar(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
     count = n_leaders
     if count is None:
         count = rng.poisson(dflt["leaders_per_100um"] * span * n_fronts / 100)
-    # strand positions along the front, at least 5 diameters apart (across both sheets)
-    along: list[float] = []
-    for _ in range(50 * (count + 1)):
-        if len(along) == count:
-            break
-        u = rng.uniform(-0.42 * span, 0.42 * span)
-        if all(abs(u - a) > 5 * d for a in along):
-            along.append(u)
+    along = _spread(rng, count, length=0.84 * span, gap=5 * d) - 0.42 * span  # strand positions on the front
     sheet_of = rng.integers(0, n_fronts, len(along))
     parts_bulk, parts_other, rows = [], [], []
     for k, (normal, f0) in enumerate(zip(normals, f0s)):
@@ -495,7 +495,7 @@ def _planar(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
         sv = sv[sv[:, 0] < f0 + edge(sv[:, 1])]
         start = sv[:, :1] * normal + sv[:, 1:] * tangent
         drift = np.arange(n_frames)[:, None] * dt * p["front_speed_um_per_min"] * normal
-        bulk = start[:, None, :] + drift[None] + _ou(rng, len(start), n_frames, sd_um=p["jiggle_um"], tau_min=30.0, dt=dt)
+        bulk = start[:, None, :] + drift[None] + _ou(rng, len(start), n_frames, sd_um=p["jiggle_um"], tau_min=20.0, dt=dt)
         u = np.array(along)[sheet_of == k]
         strand_starts = (f0 + edge(u) - 0.3 * d)[:, None] * normal + u[:, None] * tangent
         strands = _strand_agents(rng, p, strand_starts, np.tile(normal, (len(u), 1)), centre)
@@ -526,17 +526,17 @@ def _radial(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
     p["core_radius_um"] = float(radius0)
     edge = _rough(rng, p["front_roughness_um"], periodic=True)
     box = radius0 + p["front_roughness_um"] + d
-    xy = _hex_lattice(rng, (-box, -box), (box, box), p["cell_spacing_um"])
+    xy = _hex_lattice(rng, (-box, -box), (box, box), 0.85 * p["cell_spacing_um"])  # a projected ball: denser
     r0 = np.linalg.norm(xy, axis=1)
     xy = xy[r0 < radius0 + edge(np.arctan2(xy[:, 0], xy[:, 1]))]
     r0 = np.linalg.norm(xy, axis=1)
     times = np.arange(n_frames) * dt
-    grow = 1 + np.multiply.outer(p["front_speed_um_per_min"] * r0 / radius0**2, times)
-    bulk = xy[:, None, :] * grow[..., None] + _ou(rng, len(xy), n_frames, sd_um=p["jiggle_um"], tau_min=30.0, dt=dt)
+    # the rim advances with the front, the inside hardly moves (the core stays dense)
+    grow = 1 + np.multiply.outer(p["front_speed_um_per_min"] * r0**2 / radius0**3, times)
+    bulk = xy[:, None, :] * grow[..., None] + _ou(rng, len(xy), n_frames, sd_um=p["jiggle_um"], tau_min=20.0, dt=dt)
     circumference = 2 * np.pi * radius0
     count = rng.poisson(dflt["leaders_per_100um"] * circumference / 100) if n_leaders is None else n_leaders
-    count = min(count, int(circumference // (5 * d)))
-    angles = rng.uniform(0, 2 * np.pi) + np.sort(rng.permutation(int(circumference // (5 * d)))[:count]) * (5 * d / radius0)
+    angles = rng.uniform(0, 2 * np.pi) + _spread(rng, count, length=circumference - 5 * d, gap=5 * d) / radius0
     strand_starts = (radius0 + edge(angles) - 0.3 * d)[:, None] * _unit(angles)
     strands = _strand_agents(rng, p, strand_starts, None, origin)
     n_decoys = rng.poisson(p["decoys_per_100um"] * circumference / 100)
@@ -719,6 +719,7 @@ def render_movie(
     gradient: float = 0.3,
     read_noise: float | None = None,
     camera_offset: float = 100.0,
+    counts_per_photon: float = 1.0,
     psf_sigma_um: float | None = None,
     brightness_range: float = 5.0,
     size_jitter: float = 0.2,
@@ -746,9 +747,9 @@ def render_movie(
     photons, read_noise, psf_sigma_um
         Peak photons of the dimmest nucleus, camera read noise (counts) and PSF sigma (µm);
         None = from ``sim.params["difficulty"]``.
-    background_fraction, gradient, camera_offset
+    background_fraction, gradient, camera_offset, counts_per_photon
         Background photons as a fraction of ``photons``, its relative gradient across the field,
-        and the camera offset (counts).
+        the camera offset (counts) and gain (counts per photon).
     brightness_range, size_jitter, max_aspect, texture, bleaching
         Cell-to-cell brightness ratio, nucleus size spread, largest axis ratio, chromatin texture
         contrast, and the fraction of signal bleached by the last frame.
@@ -815,13 +816,13 @@ def render_movie(
         signal *= 1 - bleaching * t / max(n_frames - 1, 1)
         if psf_sigma_um / ps >= 0.3:
             signal = ndimage.gaussian_filter(signal, psf_sigma_um / ps)
-        counts = rng.poisson(signal + background) + rng.normal(camera_offset, read_noise, shape)
+        counts = counts_per_photon * rng.poisson(signal + background) + rng.normal(camera_offset, read_noise, shape)
         image[t] = np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max)
         if progress is not None:
             progress("render", t + 1, n_frames)
     tracks["label"] = label_col
     params = dict(sim.params, pixel_size_um=ps, photons=photons, read_noise=read_noise, psf_sigma_um=psf_sigma_um,
-                  background_fraction=background_fraction, gradient=gradient, brightness_range=brightness_range,
+                  background_fraction=background_fraction, gradient=gradient, counts_per_photon=counts_per_photon, brightness_range=brightness_range,
                   size_jitter=size_jitter, max_aspect=max_aspect, texture=texture, bleaching=bleaching, render_seed=seed)
     return dataclasses.replace(sim, tracks=tracks, image=image, labels=labels, pixel_size_um=ps, params=params)
 
@@ -917,6 +918,7 @@ def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
     os.close(fd)
     try:
         write(Path(tmp))
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -931,13 +933,14 @@ def _stem(path: Path) -> str:
     return path.stem
 
 
-def save_simulation(sim: Simulation, path: str | Path) -> None:
+def save_simulation(sim: Simulation, path: str | Path, *, truth_dir: str | Path | None = None) -> None:
     """Write the movie as OME-TIFF with its units, and the truth beside it.
 
     Files: ``path`` (zlib-compressed OME-TIFF, axes TYX, ``PhysicalSizeX/Y`` in µm and
-    ``TimeIncrement`` in min), ``<stem>_truth_labels.tif`` (the ideal masks, label = track id),
-    ``<stem>_truth_tracks.csv``, ``<stem>_truth_cells.csv``, ``<stem>_truth_fronts.csv`` and
-    ``<stem>_truth_params.json``. Every file is written atomically.
+    ``TimeIncrement`` in min), and in ``truth_dir``: ``<stem>_truth_labels.tif`` (the ideal
+    masks, label = track id), ``<stem>_truth_tracks.csv``, ``<stem>_truth_cells.csv``,
+    ``<stem>_truth_fronts.csv`` and ``<stem>_truth_params.json``. Every file is written
+    atomically.
 
     Parameters
     ----------
@@ -945,13 +948,18 @@ def save_simulation(sim: Simulation, path: str | Path) -> None:
         A rendered simulation (:func:`simulate_invasion` or :func:`render_movie`).
     path
         The movie file, e.g. ``out/invasion_planar.ome.tif``; its folder must exist.
+    truth_dir
+        Folder for the truth files (created if missing); None = beside the movie. A separate
+        folder keeps a batch run over the movie folder from taking the label stack for a movie.
     """
     import tifffile
 
     path = Path(path)
     if sim.image is None or sim.labels is None:
         raise ValueError("save_simulation needs a rendered simulation (render_movie)")
-    stem = path.parent / _stem(path)
+    folder = path.parent if truth_dir is None else Path(truth_dir)
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = folder / _stem(path)
     metadata = {
         "axes": "TYX",
         "PhysicalSizeX": sim.pixel_size_um, "PhysicalSizeXUnit": "µm",
@@ -959,12 +967,15 @@ def save_simulation(sim: Simulation, path: str | Path) -> None:
         "TimeIncrement": sim.frame_interval_min, "TimeIncrementUnit": "min",
     }
 
-    def tiff(data: np.ndarray) -> Callable[[Path], None]:
-        return lambda tmp: tifffile.imwrite(tmp, data, ome=True, metadata=metadata, compression="zlib", photometric="minisblack")
+    def tiff(data: np.ndarray, predictor: bool) -> Callable[[Path], None]:
+        return lambda tmp: tifffile.imwrite(
+            tmp, data, ome=True, metadata=metadata, compression="zlib", compressionargs={"level": 9},
+            predictor=predictor, photometric="minisblack",
+        )
 
-    _atomic_write(path, tiff(sim.image))
-    _atomic_write(Path(f"{stem}_truth_labels.tif"), tiff(sim.labels))
+    _atomic_write(path, tiff(sim.image, True))
+    _atomic_write(Path(f"{stem}_truth_labels.tif"), tiff(sim.labels, False))
     for name, table in (("tracks", sim.tracks), ("cells", sim.cells), ("fronts", sim.fronts)):
-        _atomic_write(Path(f"{stem}_truth_{name}.csv"), lambda tmp, table=table: table.to_csv(tmp, index=False))
+        _atomic_write(Path(f"{stem}_truth_{name}.csv"), lambda tmp, table=table: table.to_csv(tmp, index=False, float_format="%.5g"))
     params = json.dumps(sim.params, indent=2, default=float)
     _atomic_write(Path(f"{stem}_truth_params.json"), lambda tmp: tmp.write_text(params + "\n", encoding="utf-8"))
