@@ -1,0 +1,211 @@
+"""Cell Tracking Challenge (CTC) format: ``maskNNN.tif`` label images and ``res_track.txt``.
+
+In the CTC format the value of a cell in ``maskNNN.tif`` is its track id, and each line
+``L B E P`` of ``res_track.txt`` gives a track's id, first and last frame, and parent id (0 = no
+parent). A CTC track must be present in every frame from B to E, so a track of ours with a gap
+is written as several segments, each later segment the child of the one before.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import tifffile
+
+from leadertrack.detect import detect_frame
+from leadertrack.errors import InputError
+
+__all__ = ["write_ctc", "read_ctc"]
+
+
+def _segments(tracks: pd.DataFrame, parent_track_id: dict[int, int] | None) -> tuple[pd.Series, pd.DataFrame]:
+    """CTC id of every row of ``tracks`` and the ``L B E P`` table.
+
+    The first gap-free run of a track keeps the track's id; later runs get new ids above the
+    largest track id, each the child of the run before it.
+    """
+    order = tracks.sort_values(["track_id", "frame"], kind="stable")
+    frame = order["frame"].to_numpy()
+    track = order["track_id"].to_numpy()
+    new_run = np.ones(len(order), dtype=bool)
+    new_run[1:] = (track[1:] != track[:-1]) | (frame[1:] != frame[:-1] + 1)
+    starts_later_run = new_run & np.r_[False, track[1:] == track[:-1]]
+    run_ids = np.zeros(len(order), dtype=np.int64)
+    next_id = int(track.max()) + 1 if len(track) else 1
+    run_ids[starts_later_run] = np.arange(next_id, next_id + int(starts_later_run.sum()))
+    run_ids[new_run & ~starts_later_run] = track[new_run & ~starts_later_run]
+    run_number = np.cumsum(new_run) - 1
+    ctc_id = run_ids[new_run][run_number]
+    ids = pd.Series(ctc_id, index=order.index)
+    runs = pd.DataFrame({"L": ctc_id, "frame": frame, "track_id": track}).groupby("L", sort=False)
+    table = runs.agg(B=("frame", "min"), E=("frame", "max"), track_id=("track_id", "first")).reset_index()
+    previous = np.r_[0, table["L"].to_numpy()[:-1]]
+    same_track = np.r_[False, table["track_id"].to_numpy()[1:] == table["track_id"].to_numpy()[:-1]]
+    table["P"] = np.where(same_track, previous, 0)
+    if parent_track_id:
+        # A daughter's first run is the child of the parent's last run.
+        last_run = table.groupby("track_id")["L"].last()
+        first = ~same_track
+        parents = table.loc[first, "track_id"].map(parent_track_id)
+        known = parents.notna() & parents.isin(last_run.index)
+        table.loc[known[known].index, "P"] = last_run.loc[parents[known].astype(np.int64)].to_numpy()
+    return ids, table[["L", "B", "E", "P"]]
+
+
+def write_ctc(
+    tracks: pd.DataFrame,
+    labels: Any,
+    out_dir: Path,
+    *,
+    parent_track_id: dict[int, int] | None = None,
+) -> None:
+    """Write tracks in the Cell Tracking Challenge result format.
+
+    Parameters
+    ----------
+    tracks
+        Tracks table with ``track_id``, ``frame`` and ``label`` (the object's value in
+        ``labels`` at that frame).
+    labels
+        (T,Y,X) label stack (array-like, indexed by frame) or a callable ``frame -> 2-D labels``.
+        With a callable, frames are written from 0 to the last frame of ``tracks``.
+    out_dir
+        Folder to create (replaced if it exists) with ``mask000.tif``... (uint16, value = CTC
+        track id) and ``res_track.txt``. Written to a temporary folder, then renamed.
+    parent_track_id
+        Optional ``{daughter track_id: mother track_id}`` for divisions.
+
+    Raises
+    ------
+    InputError
+        When a tracked object is missing from its label image, or there are more than 65535
+        track segments (the CTC masks are 16-bit).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> labels = np.zeros((2, 8, 8), dtype=np.uint32)
+    >>> labels[:, 2:4, 2:4] = 5
+    >>> tracks = pd.DataFrame({"track_id": [1, 1], "frame": [0, 1], "label": [5, 5]})
+    >>> out = Path(tempfile.mkdtemp()) / "01_RES"
+    >>> write_ctc(tracks, labels, out)
+    >>> (out / "res_track.txt").read_text()
+    '1 0 1 0\\n'
+    """
+    out_dir = Path(out_dir)
+    missing = {"track_id", "frame", "label"} - set(tracks.columns)
+    if missing:
+        raise ValueError(f"tracks lack the column(s) {sorted(missing)}")
+    get = labels if callable(labels) else (lambda t: np.asarray(labels[t]))
+    n_frames = int(tracks["frame"].max()) + 1 if len(tracks) else 0
+    if not callable(labels):
+        n_frames = max(n_frames, len(labels))
+    ids, table = _segments(tracks, parent_track_id)
+    if len(table) and int(table["L"].max()) > np.iinfo(np.uint16).max:
+        raise InputError(f"{out_dir}: {len(table)} track segments do not fit the CTC format's 16-bit masks")
+    by_frame = dict(tuple(pd.DataFrame({"frame": tracks["frame"], "label": tracks["label"], "id": ids}).groupby("frame")))
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
+    try:
+        digits = max(3, len(str(n_frames - 1)))
+        for t in range(n_frames):
+            frame_labels = np.asarray(get(t))
+            rows = by_frame.get(t)
+            lut = np.zeros(int(frame_labels.max()) + 1, dtype=np.uint16)
+            if rows is not None:
+                label = rows["label"].to_numpy(dtype=np.int64)
+                absent = (label >= lut.size) | (label <= 0)
+                present = np.isin(label, np.unique(frame_labels))
+                if absent.any() or not present.all():
+                    bad = int(label[absent | ~present][0])
+                    raise InputError(f"{out_dir}: label {bad} of frame {t} is in the tracks but not in the label image")
+                lut[label] = rows["id"].to_numpy()
+            tifffile.imwrite(tmp / f"mask{t:0{digits}d}.tif", lut[frame_labels], compression="zlib")
+        np.savetxt(tmp / "res_track.txt", table.to_numpy(dtype=np.int64), fmt="%d")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+_MASK = re.compile(r"^(?:mask|man_track)(\d+)\.tiff?$")
+
+
+def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read a CTC result folder (``res_track.txt``) or ground-truth folder (``man_track.txt``).
+
+    Parameters
+    ----------
+    folder
+        Folder with ``res_track.txt`` and ``maskNNN.tif``, or ``man_track.txt`` and
+        ``man_trackNNN.tif`` (a CTC ``TRA`` folder).
+
+    Returns
+    -------
+    tracks : pandas.DataFrame
+        ``track_id, frame, label, y, x, area_px``; one row per cell per frame, ``label`` equal
+        to ``track_id`` (the mask value).
+    cells : pandas.DataFrame
+        ``track_id, first_frame, last_frame, parent_track_id`` (0 = no parent), from the text file.
+
+    Raises
+    ------
+    InputError
+        When files are missing or the text file disagrees with the masks (names the track and frame).
+    """
+    folder = Path(folder)
+    text = next((folder / name for name in ("res_track.txt", "man_track.txt") if (folder / name).is_file()), None)
+    if text is None:
+        raise InputError(f"{folder}: no res_track.txt or man_track.txt, not a CTC folder")
+    try:
+        lines = np.loadtxt(text, dtype=np.int64, ndmin=2)
+    except ValueError as exc:
+        raise InputError(f"{text}: cannot read 'L B E P' lines: {exc}") from exc
+    if lines.size and lines.shape[1] != 4:
+        raise InputError(f"{text}: expected 4 numbers per line (L B E P), found {lines.shape[1]}")
+    cells = pd.DataFrame(lines.reshape(-1, 4), columns=["track_id", "first_frame", "last_frame", "parent_track_id"])
+    masks = sorted(
+        (int(match.group(1)), path) for path in folder.iterdir() if (match := _MASK.match(path.name))
+    )
+    if not masks:
+        raise InputError(f"{folder}: no mask*.tif or man_track*.tif images")
+    tables = [detect_frame(tifffile.imread(path), frame=t) for t, path in masks]
+    tracks = pd.concat(tables, ignore_index=True)
+    tracks.insert(0, "track_id", tracks["label"])
+    tracks = tracks.drop(columns="mean_intensity").sort_values(["track_id", "frame"], kind="stable")
+    _check_consistent(tracks, cells, text)
+    return tracks.reset_index(drop=True), cells
+
+
+def _check_consistent(tracks: pd.DataFrame, cells: pd.DataFrame, text: Path) -> None:
+    """Raise InputError unless each track is in the masks exactly on frames B..E."""
+    span = tracks.groupby("track_id")["frame"].agg(["min", "max", "size"])
+    listed = cells.set_index("track_id")
+    unlisted = span.index.difference(listed.index)
+    if len(unlisted):
+        track = int(unlisted[0])
+        raise InputError(f"{text}: track {track} is in the masks (frame {int(span.loc[track, 'min'])}) but not in the file")
+    absent = listed.index.difference(span.index)
+    if len(absent):
+        raise InputError(f"{text}: track {int(absent[0])} is listed but not in any mask")
+    joined = listed.join(span)
+    wrong = joined[(joined["min"] != joined["first_frame"]) | (joined["max"] != joined["last_frame"]) | (joined["size"] != joined["last_frame"] - joined["first_frame"] + 1)]
+    if len(wrong):
+        track, row = int(wrong.index[0]), wrong.iloc[0]
+        present = set(tracks.loc[tracks["track_id"] == track, "frame"])
+        expected = range(int(row["first_frame"]), int(row["last_frame"]) + 1)
+        bad = next((t for t in expected if t not in present), None)
+        where = f"missing from frame {bad}" if bad is not None else f"found in frames {int(row['min'])}-{int(row['max'])}"
+        raise InputError(
+            f"{text}: track {track} spans frames {int(row['first_frame'])}-{int(row['last_frame'])} in the file but is {where} of the masks"
+        )
