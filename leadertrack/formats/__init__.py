@@ -101,7 +101,7 @@ def detect_format(path: Path) -> str:
     if path.is_dir():
         if suffix in (".geff", ".zarr") or _is_geff(path):
             return "geff"
-        if any(path.glob("*_track.txt")) or any(path.glob("*/*_track.txt")):
+        if any(path.glob("*_track.txt")) or (path / "TRA" / "man_track.txt").is_file():
             return "ctc"
         raise InputError(f"{path}: a folder that is neither a GEFF store nor a CTC folder (no res_track.txt / man_track.txt)")
     if suffix == ".xml":

@@ -12,6 +12,8 @@ __all__ = ["read_ctc_folder"]
 def read_ctc_folder(path: Path) -> TrackSet:
     """Read a CTC result or ground-truth folder (``res_track.txt``/``man_track.txt`` + masks).
 
+    ``path`` may also be a ground-truth folder (``01_GT``) holding ``TRA/man_track.txt``.
+
     CTC files carry no units: positions are mask centroids in pixels and the pixel size and
     frame interval are unknown (give them with :meth:`TrackSet.with_units`). Parent links of
     ``L B E P`` lines become ``parent_track_id``.
@@ -24,6 +26,8 @@ def read_ctc_folder(path: Path) -> TrackSet:
     from leadertrack.ctc import read_ctc
 
     path = Path(path)
+    if not any(path.glob("*_track.txt")) and (path / "TRA").is_dir():
+        path = path / "TRA"  # a CTC ground-truth folder such as 01_GT
     tracks, cells = read_ctc(path)
     tracks = check_tracks(tracks, source=str(path))
     return TrackSet(

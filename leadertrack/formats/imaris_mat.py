@@ -48,7 +48,7 @@ def read_imaris_mat(path: Path) -> TrackSet:
     source = str(path)
     try:
         mat = scipy.io.loadmat(path)
-    except (OSError, ValueError, NotImplementedError) as exc:
+    except (OSError, ValueError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
         raise InputError(f"{source}: cannot read the MATLAB file: {exc}") from None
     spots = np.asarray(mat.get("data_sPos", np.empty((0, 0))))
     if spots.ndim != 2 or spots.shape[1] < 8 or not len(spots):

@@ -1,0 +1,115 @@
+"""read_tracks / write_tracks: format detection, the CTC folder route, errors that name the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from fixtures.tables import FIXTURES, pipeline_tables
+from skimage.draw import disk
+
+from leadertrack.errors import InputError
+from leadertrack.formats import FORMATS, TrackSet, detect_format, read_tracks, write_tracks
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("trackmate_division.xml", "trackmate"),
+        ("trackmate_spots.csv", "trackmate_csv"),
+        ("trackpy_tracks.csv", "table"),
+    ],
+)
+def test_fixtures_are_recognised(name: str, expected: str) -> None:
+    assert detect_format(FIXTURES / name) == expected
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xml", ".geff"])
+def test_every_writer_is_read_back_by_read_tracks(tmp_path: Path, suffix: str) -> None:
+    tracks, cells = pipeline_tables(30)
+    path = write_tracks(tracks, cells, tmp_path / f"out{suffix}", pixel_size_um=0.65, frame_interval_min=5.0)
+    ts = read_tracks(path)
+    assert isinstance(ts, TrackSet) and ts.name == "out"
+    assert ts.tracks["y_um"].to_numpy() == pytest.approx(tracks.sort_values(["track_id", "frame"])["y_um"].to_numpy())
+    assert ts.frame_interval_min == pytest.approx(5.0)
+
+
+def test_with_units_overrides_and_recomputes_physical_columns() -> None:
+    with pytest.warns(UserWarning):
+        ts = read_tracks(FIXTURES / "trackpy_tracks.csv")
+    calibrated = ts.with_units(pixel_size_um=2.0, frame_interval_min=10.0)
+    assert calibrated.tracks["y_um"].tolist() == [40.0, 42.0, 45.0, 80.0, 82.0]
+    assert calibrated.tracks["time_min"].tolist() == [0.0, 10.0, 20.0, 0.0, 20.0]
+    assert "given by the user" in calibrated.units_source
+    assert "y_um" not in ts.tracks  # the original is unchanged
+
+
+@pytest.mark.parametrize(
+    ("make", "kwargs", "message"),
+    [
+        (lambda p: p / "absent.csv", {}, "no such file or folder"),
+        (lambda p: (p / "t.json").write_text("{}") and p / "t.json", {}, "unknown tracks format '.json'"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", {}, "neither a GEFF store nor a CTC folder"),
+        (lambda p: FIXTURES / "trackpy_tracks.csv", {"format": "imaris"}, "unknown format 'imaris'"),
+        (lambda p: FIXTURES / "trackmate_division.xml", {"column_map": {"a": "b"}}, "column mapping applies to plain tables"),
+    ],
+)
+def test_unreadable_inputs_name_the_path(tmp_path: Path, make, kwargs: dict, message: str) -> None:
+    path = make(tmp_path)
+    with pytest.raises(InputError, match=message) as error:
+        read_tracks(path, **kwargs)
+    assert str(error.value).startswith(str(path))
+
+
+def test_write_tracks_refuses_unknown_formats(tmp_path: Path) -> None:
+    tracks, cells = pipeline_tables(31)
+    with pytest.raises(InputError, match="cannot write tracks as '.json'"):
+        write_tracks(tracks, cells, tmp_path / "t.json")
+    assert not any(tmp_path.iterdir())
+
+
+def _ctc_movie(seed: int) -> tuple[pd.DataFrame, np.ndarray, dict[int, int]]:
+    """Disks on a label stack: track 1 divides into 2 and 3 at frame 3; track 4 misses frame 2."""
+    rng = np.random.default_rng(seed)
+    labels = np.zeros((6, 64, 64), dtype=np.uint16)
+    spans = {1: [0, 1, 2], 2: [3, 4, 5], 3: [3, 4], 4: [0, 1, 3, 4, 5]}
+    rows = []
+    for track, frames in spans.items():
+        for frame in frames:
+            y, x = rng.uniform(8, 56, size=2)
+            label = int(rng.integers(1, 200))
+            while (labels[frame] == label).any():
+                label += 1
+            rr, cc = disk((y, x), 4, shape=labels.shape[1:])
+            labels[frame][rr, cc] = label
+            rows.append({"track_id": track, "frame": frame, "label": label, "y": rr.mean(), "x": cc.mean()})
+    return pd.DataFrame(rows), labels, {2: 1, 3: 1}
+
+
+def test_ctc_folder_round_trip_keeps_positions_and_divisions(tmp_path: Path) -> None:
+    from leadertrack.ctc import write_ctc
+
+    assert "ctc" in FORMATS
+    tracks, labels, parents = _ctc_movie(0)
+    write_ctc(tracks, labels, tmp_path / "01_RES", parent_track_id=parents)
+    ts = read_tracks(tmp_path / "01_RES")
+    assert ts.pixel_size_um is None and ts.frame_interval_min is None
+    lineage = dict(zip(ts.cells["track_id"], ts.cells["parent_track_id"]))
+    assert {k: lineage[k] for k in (1, 2, 3, 4)} == {1: 0, 2: 1, 3: 1, 4: 0}
+    # The gap in track 4 is written as a second segment, the child of the first (CTC rule).
+    gap_child = [t for t, p in lineage.items() if p == 4]
+    assert len(gap_child) == 1
+    read = ts.tracks.replace({"track_id": {gap_child[0]: 4}})
+    merged = tracks.merge(read, on=["track_id", "frame"], suffixes=("", "_read"), validate="one_to_one")
+    assert len(merged) == len(tracks)
+    np.testing.assert_allclose(merged[["y_read", "x_read"]].to_numpy(), merged[["y", "x"]].to_numpy(), atol=1e-9)
+
+
+@pytest.mark.realdata
+def test_real_ctc_ground_truth_folder_reads_with_divisions(shared_data: Path) -> None:
+    ts = read_tracks(shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01_GT")  # finds TRA/man_track.txt
+    assert ts.tracks["frame"].max() == 64
+    assert (ts.cells["parent_track_id"] > 0).sum() > 10  # SIM+ cells divide
+    assert ts.tracks[["y", "x"]].stack().between(0, 690).all()
