@@ -38,7 +38,7 @@ from qtpy.QtWidgets import (
 )
 
 from ._layers import MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, result_layer_data
-from ._plots import draw_result_plots
+from ._plots import draw_result_plots, highlight_track
 from ._review import describe_track, doubt_table, flip_call, threshold_of, track_at
 
 if TYPE_CHECKING:
@@ -72,7 +72,13 @@ class PlotsWidget(QWidget):
         layout.addWidget(self.canvas)
 
     def show_result(self, result: Any, *, track_id: int | None = None) -> None:
+        """Redraw every plot for ``result`` (after a run, a flip or a retrain)."""
         draw_result_plots(self.figure, result, track_id=track_id)
+        self.canvas.draw_idle()
+
+    def show_track(self, result: Any, track_id: int | None) -> None:
+        """Highlight one track in the speed plot (a new selection)."""
+        highlight_track(self.figure, result, track_id)
         self.canvas.draw_idle()
 
 
@@ -405,7 +411,14 @@ class LeaderTrackWidget(QWidget):
             leaders_layer.data = data
             leaders_layer.features = kwargs["features"]
         self._fill_table()
+        self._plots_dock().show_result(result, track_id=self.selected_track)
         self._show_selection()
+
+    def _plots_dock(self) -> PlotsWidget:
+        if self.plots is None:
+            self.plots = PlotsWidget()
+            self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="right")
+        return self.plots
 
     def _fill_table(self) -> None:
         table = doubt_table(self.result)
@@ -434,10 +447,7 @@ class LeaderTrackWidget(QWidget):
             if track_id in ids:
                 self.table.selectRow(ids.index(track_id))
         self._show_selected_cell()
-        if self.plots is None:
-            self.plots = PlotsWidget()
-            self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="right")
-        self.plots.show_result(result, track_id=track_id)
+        self._plots_dock().show_track(result, track_id)
 
     def _show_selected_cell(self) -> None:
         """A cyan ring on the selected track's nucleus in every frame."""

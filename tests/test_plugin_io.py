@@ -1,0 +1,101 @@
+"""The plugin's reader and writer through npe2, as napari calls them (no viewer needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+pytest.importorskip("napari")
+npe2 = pytest.importorskip("npe2")
+
+from test_plugin_layers import toy_result  # noqa: E402
+
+from leadertrack.errors import InputError  # noqa: E402
+from leadertrack.pipeline import apply_corrections, read_result, write_result  # noqa: E402
+from leadertrack_napari._layers import result_layer_data  # noqa: E402
+from leadertrack_napari._reader import get_reader  # noqa: E402
+from leadertrack_napari._writer import write_result_folder  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _plugin_discovered():
+    """napari discovers plugins at start-up; plain npe2 calls need it done once."""
+    npe2.PluginManager.instance().discover()
+
+
+def _write_ome_movie(path, *, seed: int = 0, pixel_size_um: float = 0.65) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    movie = rng.integers(0, 4000, size=(5, 32, 48), dtype=np.uint16)
+    tifffile.imwrite(
+        path, movie, ome=True,
+        metadata={"axes": "TYX", "PhysicalSizeX": pixel_size_um, "PhysicalSizeY": pixel_size_um,
+                  "TimeIncrement": 2.0, "TimeIncrementUnit": "min"},
+    )
+    return movie
+
+
+def test_movie_opens_lazily_with_its_pixel_size(tmp_path):
+    import dask.array as da
+
+    movie = _write_ome_movie(tmp_path / "cells.ome.tif")
+    [(data, kwargs, kind)] = npe2.read([str(tmp_path / "cells.ome.tif")], plugin_name="leadertrack", stack=False)
+    assert kind == "image" and kwargs["name"] == "cells"
+    assert isinstance(data, da.Array)  # nothing read yet beyond one frame for the contrast
+    assert kwargs["scale"] == pytest.approx((1.0, 0.65, 0.65))
+    assert np.array_equal(np.asarray(data[3]), movie[3])
+    assert kwargs["metadata"]["leadertrack_movie"].frame_interval_min == pytest.approx(2.0)
+
+
+def test_reader_declines_what_it_cannot_open(tmp_path):
+    (tmp_path / "table.csv").write_text("a\n1\n")
+    (tmp_path / "not_a_result").mkdir()
+    assert get_reader(str(tmp_path / "table.csv")) is None
+    assert get_reader(str(tmp_path / "not_a_result")) is None
+    assert get_reader([str(tmp_path / "a.tif"), str(tmp_path / "b.tif")]) is None
+
+
+def test_result_folder_opens_with_its_corrections_and_movie(tmp_path):
+    _write_ome_movie(tmp_path / "toy.ome.tif", pixel_size_um=0.5)
+    result = toy_result(pixel_size_um=0.5)
+    result.provenance["input"] = {"path": str(tmp_path / "toy.ome.tif")}
+    corrected = apply_corrections(result, pd.DataFrame({"track_id": [3], "is_leader": [True]}))
+    folder = write_result(corrected, tmp_path / "out")
+    layers = npe2.read([str(folder)], plugin_name="leadertrack", stack=False)
+    by_name = {kwargs["name"]: (data, kwargs, kind) for data, kwargs, kind in layers}
+    assert set(by_name) == {"toy", "toy labels", "toy tracks", "toy leaders", "toy front"}
+    assert by_name["toy"][1]["scale"] == pytest.approx((1.0, 0.5, 0.5))
+    assert np.array_equal(np.asarray(by_name["toy labels"][0]), result.labels)
+    reloaded = by_name["toy tracks"][1]["metadata"]["leadertrack_result"]
+    assert reloaded.corrections.to_dict("records") == [{"track_id": 3, "is_leader": True}]
+    assert reloaded.leaders == [2, 3]
+    assert set(by_name["toy leaders"][1]["features"]["track_id"]) == {2, 3}
+
+
+def test_result_folder_without_its_movie_still_opens(tmp_path):
+    result = toy_result()
+    result.provenance["input"] = {"path": str(tmp_path / "moved_away.tif")}
+    folder = write_result(result, tmp_path / "out")
+    names = {kwargs["name"] for _, kwargs, _ in npe2.read([str(folder)], plugin_name="leadertrack", stack=False)}
+    assert names == {"toy labels", "toy tracks", "toy leaders", "toy front"}
+
+
+def test_writer_saves_the_result_under_the_chosen_name(tmp_path):
+    result = apply_corrections(toy_result(), pd.DataFrame({"track_id": [2], "is_leader": [False]}))
+    layer_data = result_layer_data(result)
+    written = npe2.write(str(tmp_path / "reviewed"), layer_data, plugin_name="leadertrack")
+    assert written == [str(tmp_path / "reviewed")]
+    back = read_result(tmp_path / "reviewed")
+    assert back.name == "reviewed" and back.leaders == []
+    assert back.corrections.to_dict("records") == [{"track_id": 2, "is_leader": False}]
+    pd.testing.assert_frame_equal(back.tracks[["track_id", "frame", "label"]], result.tracks[["track_id", "frame", "label"]])
+    # saving again over the same folder replaces it (napari's dialog already asked)
+    npe2.write(str(tmp_path / "reviewed"), layer_data, plugin_name="leadertrack")
+    assert read_result(tmp_path / "reviewed").corrections.shape == (1, 2)
+
+
+def test_writer_refuses_layers_without_a_result(tmp_path):
+    layer_data = [(np.zeros((2, 3, 4)), {"name": "plain", "metadata": {}}, "tracks")]
+    with pytest.raises(InputError, match="^reviewed: none of the selected layers"):
+        write_result_folder(str(tmp_path / "reviewed"), layer_data)

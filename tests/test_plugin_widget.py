@@ -1,0 +1,165 @@
+"""The napari widget in a real viewer: run, layers, review clicks, flips, save and reload."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("napari")
+pytest.importorskip("pytestqt")
+
+from test_plugin_layers import toy_result  # noqa: E402
+
+from leadertrack_napari._widget import FLIP_KEY, LeaderTrackWidget  # noqa: E402
+
+pytestmark = pytest.mark.gui
+
+
+@pytest.fixture
+def viewer_and_widget(make_napari_viewer):
+    viewer = make_napari_viewer()
+    widget = LeaderTrackWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="leadertrack")
+    return viewer, widget
+
+
+def _layer_names(viewer) -> set[str]:
+    return {layer.name for layer in viewer.layers}
+
+
+def test_result_layers_table_and_plots(viewer_and_widget):
+    viewer, widget = viewer_and_widget
+    result = toy_result()
+    widget.set_result(result)
+    assert {"toy labels", "toy tracks", "toy leaders", "toy front"} <= _layer_names(viewer)
+    tracks = viewer.layers["toy tracks"]
+    assert tracks.color_by == "leader"
+    assert tracks.tail_length > 1
+    assert set(viewer.layers["toy leaders"].features["track_id"]) == {2}
+    ids = [int(widget.table.item(row, 0).text()) for row in range(widget.table.rowCount())]
+    assert ids == [1, 3, 2]  # most doubtful first
+    assert widget.plots is not None and len(widget.plots.figure.axes) == 3
+
+
+def test_clicking_a_nucleus_selects_its_track(viewer_and_widget, MouseEvent):
+    viewer, widget = viewer_and_widget
+    result = toy_result(pixel_size_um=0.5)
+    widget.set_result(result)
+    viewer.dims.set_current_step(0, 2)
+    row = result.tracks.query("track_id == 3 and frame == 2").iloc[0]
+    world = (2.0, int(row.y) * 0.5, int(row.x) * 0.5)  # pixel centre in µm
+    event = MouseEvent(type="mouse_press", position=world, dims_displayed=[1, 2], view_direction=None)
+    assert widget._on_click in viewer.mouse_drag_callbacks
+    widget._on_click(viewer, event)
+    assert widget.selected_track == 3
+    assert widget.track_info.text().startswith("Track 3: follower")
+    assert "far behind the front" in widget.track_info.text()
+    selected = viewer.layers["toy selected"].data
+    assert len(selected) == 4 and np.allclose(selected[:, 1], result.tracks.query("track_id == 3")["y"])
+
+
+def test_flip_by_key_and_walk_the_doubtful_tracks(viewer_and_widget, qtbot):
+    from qtpy.QtCore import Qt
+
+    viewer, widget = viewer_and_widget
+    widget.set_result(toy_result())
+    widget.select_next_doubtful()
+    assert widget.selected_track == 1  # the most doubtful
+    assert FLIP_KEY == "Shift-F"
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_F, Qt.ShiftModifier)
+    assert widget.result.leaders == [1, 2]
+    assert widget.result.corrections.to_dict("records") == [{"track_id": 1, "is_leader": True}]
+    assert set(viewer.layers["toy leaders"].features["track_id"]) == {1, 2}
+    leader_colour = viewer.layers["toy tracks"].features["leader"]
+    assert leader_colour[viewer.layers["toy tracks"].data[:, 0] == 1].eq(1.0).all()
+    widget.select_next_doubtful()
+    assert widget.selected_track == 3
+
+
+# ---------------------------------------------------------------- the real pipeline in the widget
+@pytest.fixture(scope="module")
+def small_movie():
+    """A short simulated wound-edge movie with planted leaders (seconds to analyse)."""
+    from leadertrack.synthetic import simulate_invasion
+
+    return simulate_invasion(geometry="planar", seed=3, n_frames=12, field_um=(160.0, 240.0), difficulty="easy")
+
+
+def _add_movie(viewer, sim):
+    from leadertrack_napari._layers import UNITS_KEY
+
+    units = {"pixel_size_um": sim.pixel_size_um, "frame_interval_min": sim.frame_interval_min, "source": "test"}
+    return viewer.add_image(sim.image, name="movie", metadata={UNITS_KEY: units})
+
+
+def _run_and_wait(widget, qtbot):
+    widget.run()
+    assert not widget.run_button.isEnabled()  # running in the background
+    qtbot.waitUntil(widget.run_button.isEnabled, timeout=60_000)
+
+
+def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
+    viewer_and_widget, qtbot, small_movie, make_napari_viewer, tmp_path
+):
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    assert widget.image_choice.currentText() == "movie"
+    assert float(widget.pixel_size.text()) == small_movie.pixel_size_um
+    assert float(widget.frame_interval.text()) == small_movie.frame_interval_min
+    widget.geometry.setCurrentText("planar")
+    stages = []
+    widget._bridge.progressed.connect(lambda stage, done, total: stages.append(stage))
+    _run_and_wait(widget, qtbot)
+
+    assert widget.result is not None, widget.status.text()
+    assert {"segment", "link", "classify"} <= set(stages)
+    assert {"movie labels", "movie tracks", "movie leaders", "movie front", "movie selected"} <= _layer_names(viewer)
+    config = RunConfig.model_validate(
+        {"units": {"pixel_size_um": small_movie.pixel_size_um, "frame_interval_min": small_movie.frame_interval_min},
+         "front": {"geometry": "planar"}}
+    )
+    direct = analyze_movie(small_movie.image, config)
+    assert widget.result.leaders == direct.leaders
+    assert set(viewer.layers["movie leaders"].features["track_id"]) == set(direct.leaders)
+    assert len(viewer.layers["movie tracks"].data) == len(direct.tracks)
+    assert widget.table.rowCount() == len(direct.cells)
+
+    widget.select_next_doubtful()
+    flipped = widget.selected_track
+    was_leader = flipped in widget.result.leaders
+    widget.flip_button.click()
+    assert (flipped in widget.result.leaders) != was_leader
+    folder = widget.save_result(tmp_path)
+    assert (folder / "corrections.csv").exists()
+
+    other = make_napari_viewer()
+    other.open(str(folder), plugin="leadertrack")
+    reviewer = LeaderTrackWidget(other)  # opened after the result: finds it in the layers
+    assert reviewer.result is not None
+    assert reviewer.result.corrections.to_dict("records") == [{"track_id": flipped, "is_leader": not was_leader}]
+    assert reviewer.result.leaders == widget.result.leaders
+    assert "1 earlier corrections restored" in reviewer.status.text()
+    row = [int(reviewer.table.item(r, 0).text()) for r in range(reviewer.table.rowCount())].index(flipped)
+    assert reviewer.table.item(row, 3).text() == "yes"
+
+
+def test_cancel_stops_the_run_without_adding_layers(viewer_and_widget, qtbot, small_movie):
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    widget._bridge.progressed.connect(lambda *_: widget.cancel())
+    _run_and_wait(widget, qtbot)
+    assert widget.result is None
+    assert widget.status.text() == "Cancelled."
+    assert _layer_names(viewer) == {"movie"}
+
+
+def test_bad_parameter_is_reported_not_run(viewer_and_widget, small_movie):
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    widget.nucleus_diameter.setText("ten")
+    widget.run()
+    assert widget.worker is None
+    assert widget.status.text() == "nucleus diameter: 'ten' is not a number"
