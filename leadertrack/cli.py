@@ -217,6 +217,53 @@ def run(
 
 
 @app.command()
+def classify(
+    tracks: Annotated[
+        list[Path],
+        typer.Argument(help="Tracks made elsewhere: a CSV/Parquet table (track_id, frame, y, x[, z]), TrackMate XML or spot CSV, GEFF, a CTC folder, or an Imaris .mat export.", show_default=False),
+    ],
+    out: Out,
+    pixel_size_um: PixelSize = None,
+    frame_interval_min: FrameInterval = None,
+    geometry: Geometry = "auto",
+    config_file: ConfigFile = None,
+    column: Annotated[
+        Optional[list[str]],
+        typer.Option("--column", help="Map a column of a CSV table to ours, e.g. --column particle=track_id (repeatable).", show_default=False),
+    ] = None,
+    overwrite: Overwrite = False,
+) -> None:
+    """Measure and classify tracks you already have (no images): leaders, followers, the front."""
+    from leadertrack.batch import write_summary
+    from leadertrack.errors import InputError
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import analyze_tracks, summary_row, write_result
+
+    column_map = {}
+    for item in column or []:
+        if "=" not in item:
+            _fail(f"--column {item!r}: write it as NAME_IN_FILE=OUR_NAME, e.g. particle=track_id")
+        theirs, ours = item.split("=", 1)
+        column_map[theirs.strip()] = ours.strip()
+    config = _build_config(config_file, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min, geometry=geometry)
+    start = time.perf_counter()
+    rows = []
+    for path in tracks:
+        began = time.perf_counter()
+        try:
+            result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
+            folder = write_result(result, out, overwrite=overwrite)
+        except (InputError, FileExistsError) as exc:
+            rows.append(summary_row(path.name, "failed", error=str(exc), seconds=time.perf_counter() - began))
+            continue
+        rows.append(summary_row(result.name, "ok", result=result, seconds=time.perf_counter() - began, out_dir=folder))
+    summary = write_summary(rows, out)
+    _print_summary(summary, out, time.perf_counter() - start)
+    if (summary["status"] == "failed").any():
+        raise typer.Exit(1)
+
+
+@app.command()
 def config() -> None:
     """Print every parameter with its default, as TOML (save it, edit it, pass it with --config)."""
     from leadertrack.config import RunConfig, config_to_toml

@@ -35,6 +35,7 @@ __all__ = [
     "MovieResult",
     "ProgressCallback",
     "analyze_movie",
+    "analyze_tracks",
     "apply_corrections",
     "is_result_folder",
     "process_movie",
@@ -392,6 +393,76 @@ def analyze_movie(
     return MovieResult(
         name=movie.name, tracks=tracks, cells=cells, fronts=fronts, labels=label_stack, provenance=provenance, movie=movie
     )
+
+
+def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResult:
+    """Measure and classify tracks that were made elsewhere (no images).
+
+    Parameters
+    ----------
+    trackset
+        A :class:`leadertrack.formats.TrackSet` from :func:`leadertrack.formats.read_tracks`
+        (a tracks table, TrackMate XML, GEFF, a CTC folder, an Imaris export), 2-D or 3-D.
+    config
+        Units in ``config.units`` override the file's; ``config.front`` and ``config.classify``
+        apply as for movies.
+
+    Returns
+    -------
+    MovieResult
+        Without labels; divisions (``parent_track_id``) are kept.
+    """
+    from leadertrack.classify import classify
+    from leadertrack.features import measure
+
+    config = config or RunConfig()
+    started = datetime.now(timezone.utc)
+    clock = _Stopwatch()
+    warn: list[str] = []
+    trackset = trackset.with_units(
+        pixel_size_um=config.units.pixel_size_um, frame_interval_min=config.units.frame_interval_min
+    )
+    user_space = config.units.pixel_size_um is not None
+    user_time = config.units.frame_interval_min is not None
+    movie_like = _ArrayMovie(np.empty((0, 0, 0)), trackset.pixel_size_um, trackset.frame_interval_min)
+    movie_like.pixel_size_source = "user" if user_space else (trackset.units_source if trackset.pixel_size_um else "none")
+    movie_like.frame_interval_source = "user" if user_time else (trackset.units_source if trackset.frame_interval_min else "none")
+    pixel_size, interval, units_info = _units(movie_like, warn)
+    tracks = trackset.tracks.drop(columns=["time_min", "z_um", "y_um", "x_um"], errors="ignore")
+    tracks = add_physical_columns(tracks, pixel_size_um=pixel_size, frame_interval_min=interval)
+    parents = trackset.cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in trackset.cells else None
+    if parents is not None:
+        tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
+    with clock.stage("measure"):
+        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
+    model = None
+    if config.classify.model_path:
+        from leadertrack.model import load_model
+
+        model = load_model(config.classify.model_path)
+    with clock.stage("classify"):
+        tracks, cells = classify(tracks, cells, model=model, threshold=config.classify.threshold)
+    provenance = {
+        "leadertrack_version": __version__,
+        "versions": _versions(),
+        "input": {"name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source},
+        "units": units_info,
+        "front": _front_summary(fronts),
+        "config": config.model_dump(mode="json"),
+        "counts": {
+            "frames": int(tracks["frame"].nunique()) if len(tracks) else 0,
+            "detections": int(len(tracks)),
+            "tracks": int(len(cells)),
+            "leaders": int(cells["is_leader"].sum()) if len(cells) else 0,
+        },
+        "timings_s": clock.seconds,
+        "warnings": warn,
+        "started": started.isoformat(timespec="seconds"),
+        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    for message in warn:
+        warnings.warn(f"{trackset.name}: {message}", UserWarning, stacklevel=2)
+    return MovieResult(name=trackset.name, tracks=tracks, cells=cells, fronts=fronts, provenance=provenance)
 
 
 def _front_summary(fronts: pd.DataFrame) -> dict:
