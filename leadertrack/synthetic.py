@@ -26,10 +26,12 @@ points to +x (right), 90° to +y (down).
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import inspect
 import json
 import os
 import tempfile
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -696,8 +698,9 @@ def _ideal_masks(flat: np.ndarray, radius: np.ndarray, valid: np.ndarray, centre
     shown = np.ones(len(ids), dtype=bool)
     for _ in range(2):
         use = candidate & shown[:, None, None]
-        f, k, o = flat[use], key[use], owner[use]
-        order = np.lexsort((k, f))
+        f, o = flat[use], owner[use]
+        # sort by pixel, then by depth (quantised into the low 12 bits of one integer key)
+        order = np.argsort(f * 4096 + np.rint((key[use] + 1) * 2047).astype(np.int64))
         f, o = f[order], o[order]
         first = np.r_[True, f[1:] != f[:-1]]
         out = np.zeros(size, dtype=np.uint32)
@@ -708,6 +711,15 @@ def _ideal_masks(flat: np.ndarray, radius: np.ndarray, valid: np.ndarray, centre
             break
         shown = keep
     return out, shown
+
+
+def _camera(rng: np.random.Generator, photons: np.ndarray, *, gain: float, read_noise: float, offset: float) -> np.ndarray:
+    """Shot noise (exact Poisson below 30 photons, its Gaussian limit above) and read noise, as uint16 counts."""
+    z = rng.standard_normal(photons.shape, dtype=np.float32)
+    counts = offset + gain * photons + np.sqrt(gain * gain * photons + read_noise * read_noise) * z
+    low = photons < 30
+    counts[low] = offset + gain * rng.poisson(photons[low]) + read_noise * z[low]
+    return np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max).astype(np.uint16)
 
 
 def render_movie(
@@ -734,7 +746,8 @@ def render_movie(
     Nuclei are smooth ellipses (size ±``size_jitter``, aspect up to ``max_aspect``, random
     orientation) whose brightness varies up to ``brightness_range`` fold between cells, with a
     chromatin texture, blurred by a Gaussian PSF, on a background with a gentle gradient, with
-    photobleaching, Poisson (shot) and Gaussian (read) noise. Labels are the ideal masks, label =
+    photobleaching, shot noise (Poisson; its Gaussian limit above 30 photons, for speed) and
+    Gaussian read noise. Labels are the ideal masks, label =
     track id: each pixel goes to the nucleus it lies deepest inside, and a nucleus hidden under
     another has ``label`` 0 in ``tracks``.
 
@@ -794,6 +807,7 @@ def render_movie(
     direction = rng.uniform(0, 2 * np.pi)
     ramp = yy * np.sin(direction) + xx * np.cos(direction)
     background = background_fraction * photons * (1 + gradient * (ramp - ramp.mean()) / max(np.ptp(ramp), 1e-9))
+    background = background.astype(np.float32)
 
     image = np.empty((n_frames, *shape), dtype=np.uint16)
     labels = np.empty((n_frames, *shape), dtype=np.uint32)
@@ -812,12 +826,11 @@ def render_movie(
         edge = np.clip((radius - 1.0) * (1.5 * semi_minor[ids]).astype(np.float32)[:, None, None], -30, 30)
         value = brightness[ids].astype(np.float32)[:, None, None] / (1 + np.exp(edge))
         signal = np.bincount(flat[valid], weights=value[valid], minlength=shape[0] * shape[1]).reshape(shape)
-        signal *= np.clip(1 + texture * rng.standard_normal(shape, dtype=np.float32), 0, None)
+        signal = signal.astype(np.float32) * np.clip(1 + texture * rng.standard_normal(shape, dtype=np.float32), 0, None)
         signal *= 1 - bleaching * t / max(n_frames - 1, 1)
         if psf_sigma_um / ps >= 0.3:
             signal = ndimage.gaussian_filter(signal, psf_sigma_um / ps)
-        counts = counts_per_photon * rng.poisson(signal + background) + rng.normal(camera_offset, read_noise, shape)
-        image[t] = np.clip(np.rint(counts), 0, np.iinfo(np.uint16).max)
+        image[t] = _camera(rng, signal + background, gain=counts_per_photon, read_noise=read_noise, offset=camera_offset)
         if progress is not None:
             progress("render", t + 1, n_frames)
     tracks["label"] = label_col
@@ -968,9 +981,11 @@ def save_simulation(sim: Simulation, path: str | Path, *, truth_dir: str | Path 
     }
 
     def tiff(data: np.ndarray, predictor: bool) -> Callable[[Path], None]:
+        # a UUID from the content (not the clock) keeps rewritten files byte-identical
+        file_uuid = uuid.UUID(bytes=hashlib.md5(np.ascontiguousarray(data).data).digest())
         return lambda tmp: tifffile.imwrite(
-            tmp, data, ome=True, metadata=metadata, compression="zlib", compressionargs={"level": 9},
-            predictor=predictor, photometric="minisblack",
+            tmp, data, ome=True, metadata={**metadata, "Name": stem.name, "UUID": f"urn:uuid:{file_uuid}"}, compression="zlib",
+            compressionargs={"level": 9}, predictor=predictor, photometric="minisblack",
         )
 
     _atomic_write(path, tiff(sim.image, True))
