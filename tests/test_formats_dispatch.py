@@ -113,3 +113,27 @@ def test_real_ctc_ground_truth_folder_reads_with_divisions(shared_data: Path) ->
     assert ts.tracks["frame"].max() == 64
     assert (ts.cells["parent_track_id"] > 0).sum() > 10  # SIM+ cells divide
     assert ts.tracks[["y", "x"]].stack().between(0, 690).all()
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet", ".xml", ".geff"])
+def test_real_pipeline_tables_survive_every_format(tmp_path: Path, suffix: str) -> None:
+    """measure + classify output (nullable Float64, pandas strings, booleans) through each writer."""
+    from leadertrack.classify import classify
+    from leadertrack.features import measure
+    from leadertrack.synthetic import simulate_tracks
+
+    sim = simulate_tracks(geometry="planar", n_frames=8, field_um=(150.0, 150.0), seed=3)
+    tracks, cells, _ = measure(sim.tracks[["track_id", "frame", "y", "x", "y_um", "x_um", "time_min"]])
+    tracks, cells = classify(tracks, cells)
+    back = read_tracks(write_tracks(tracks, cells, tmp_path / f"r{suffix}", pixel_size_um=1.0, frame_interval_min=5.0))
+    text = {"role", "reason"} if suffix == ".xml" else set()  # TrackMate features are numbers
+    assert set(tracks.columns) - text <= set(back.tracks.columns)
+    assert set(cells.columns) - text <= set(back.cells.columns)
+    e = tracks.sort_values(["track_id", "frame"]).reset_index(drop=True)
+    a = back.tracks.sort_values(["track_id", "frame"]).reset_index(drop=True)
+    for column in ("leader_score_frame", "is_leader", "front_rank", "speed_um_per_min"):
+        np.testing.assert_allclose(a[column].astype(float), e[column].astype(float), err_msg=column)
+    if not text:
+        assert a["role"].astype(str).tolist() == e["role"].astype(str).tolist()
+    got = back.cells.set_index("track_id").loc[cells["track_id"]]
+    np.testing.assert_allclose(got["leader_score"].astype(float), cells["leader_score"].astype(float))

@@ -111,7 +111,7 @@ def test_written_xml_follows_the_trackmate_schema(tmp_path: Path) -> None:
         track_ids.append(track.get("TRACK_ID"))
         for edge in track.iterfind("Edge"):
             assert edge.get("SPOT_SOURCE_ID") in ids and edge.get("SPOT_TARGET_ID") in ids
-    # one TrackMate track per lineage: {2, 3, 4}, {5}, {6, 7}, {9}
+    # one TrackMate track per lineage: {2, 3, 4}, {5}, {6, 7}, {9}; one-spot track 11 has no edge
     assert len(track_ids) == 4
     assert sorted(t.get("TRACK_ID") for t in model.iterfind("FilteredTracks/TrackID")) == sorted(track_ids)
     image = root.find("Settings/ImageData")

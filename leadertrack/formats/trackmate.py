@@ -115,13 +115,12 @@ def _spots_table(model: ET.Element, *, source: str) -> pd.DataFrame:
     return table
 
 
-def _edges(model: ET.Element, spot_ids: pd.Index, *, source: str) -> np.ndarray:
+def _edges(model: ET.Element, spot_ids: pd.Index, *, source: str) -> tuple[np.ndarray, np.ndarray]:
+    """Spot positions of the edges of visible tracks, and whether each spot is in any track."""
     filtered = model.find("FilteredTracks")
     keep = None if filtered is None else {t.get("TRACK_ID") for t in filtered.iterfind("TrackID")}
-    pairs = []
+    pairs, visible = [], []
     for track in model.iterfind("AllTracks/Track"):
-        if keep is not None and track.get("TRACK_ID") not in keep:
-            continue
         for edge in track.iterfind("Edge"):
             try:
                 pairs.append((int(float(edge.attrib["SPOT_SOURCE_ID"])), int(float(edge.attrib["SPOT_TARGET_ID"]))))
@@ -130,14 +129,14 @@ def _edges(model: ET.Element, spot_ids: pd.Index, *, source: str) -> np.ndarray:
                     f"{source}: an edge of track {track.get('name', track.get('TRACK_ID'))} lacks a numeric "
                     "SPOT_SOURCE_ID or SPOT_TARGET_ID"
                 ) from None
-    if not pairs:
-        raise InputError(f"{source}: the TrackMate file has no (visible) tracks: no Edge in AllTracks/Track")
-    ids = np.asarray(pairs, dtype=np.int64)
+            visible.append(keep is None or track.get("TRACK_ID") in keep)
+    ids = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     positions = spot_ids.get_indexer(ids.ravel()).reshape(-1, 2)
     if (positions < 0).any():
-        unknown = ids[positions < 0][0]
-        raise InputError(f"{source}: an edge names spot {unknown}, which is not in AllSpots")
-    return positions
+        raise InputError(f"{source}: an edge names spot {ids[positions < 0][0]}, which is not in AllSpots")
+    in_a_track = np.zeros(len(spot_ids), dtype=bool)
+    in_a_track[positions.ravel()] = True
+    return positions[np.asarray(visible, dtype=bool)], in_a_track
 
 
 def read_trackmate_xml(path: Path) -> TrackSet:
@@ -157,7 +156,8 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     TrackSet
         Positions in pixels (physical positions divided by ``ImageData`` ``pixelwidth``), the
         pixel size and frame interval from ``Settings/ImageData`` and the model's units. Only
-        tracks in ``FilteredTracks`` are read; spots in no track are skipped. Divisions become
+        tracks in ``FilteredTracks`` are read; spots in no track are skipped (except one-spot
+        tracks written by :func:`write_trackmate_xml`). Divisions become
         daughter tracks with ``parent_track_id``. Other numeric spot features (``QUALITY``,
         ``MEAN_INTENSITY_CH1``, ...) become columns; ``track_``-prefixed ones go to ``cells``.
         Tracks are numbered from 1 by first frame, unless the spots carry a ``track_id``
@@ -176,8 +176,13 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     if root.tag != "TrackMate" or model is None:
         raise InputError(f"{source}: not a TrackMate XML file (expected <TrackMate><Model>, found <{root.tag}>)")
     spots = _spots_table(model, source=source)
-    edges = _edges(model, pd.Index(spots["ID"].astype(np.int64)), source=source)
-    used = np.unique(edges)
+    edges, in_a_track = _edges(model, pd.Index(spots["ID"].astype(np.int64)), source=source)
+    # Spots in no track are skipped, except one-spot tracks that leadertrack wrote (with a track_id).
+    own_ids = spots["track_id"].to_numpy() if "track_id" in spots else np.zeros(len(spots))
+    own_single = ~in_a_track & (own_ids >= 1)
+    used = np.union1d(np.unique(edges), np.flatnonzero(own_single))
+    if not len(used):
+        raise InputError(f"{source}: the TrackMate file has no (visible) tracks: no Edge in AllTracks/Track")
     spots = spots.iloc[used].reset_index(drop=True)
     edges = np.searchsorted(used, edges)
     given = spots["track_id"].to_numpy() if "track_id" in spots else None
@@ -352,8 +357,8 @@ def write_trackmate_xml(
 
     Notes
     -----
-    Tracks of a single spot without parent or daughters have no edge, so TrackMate (and
-    :func:`read_trackmate_xml`) sees them as spots outside any track.
+    Tracks of a single spot without parent or daughters have no edge, so TrackMate sees them as
+    spots outside any track; :func:`read_trackmate_xml` recognises them by their ``track_id``.
     """
     path = Path(path)
     tracks = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
