@@ -132,6 +132,10 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     was_leader = flipped in widget.result.leaders
     widget.flip_button.click()
     assert (flipped in widget.result.leaders) != was_leader
+    widget.retrain_button.click()
+    qtbot.waitUntil(widget.run_button.isEnabled, timeout=30_000)
+    assert "retrained" in widget.result.provenance, widget.status.text()
+    assert (flipped in widget.result.leaders) != was_leader  # the user's call wins over the new model
     folder = widget.save_result(tmp_path)
     assert (folder / "corrections.csv").exists()
 
@@ -163,3 +167,27 @@ def test_bad_parameter_is_reported_not_run(viewer_and_widget, small_movie):
     widget.run()
     assert widget.worker is None
     assert widget.status.text() == "nucleus diameter: 'ten' is not a number"
+
+
+def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path, monkeypatch):
+    import tifffile
+
+    from leadertrack.io import Movie
+
+    rng = np.random.default_rng(0)
+    tifffile.imwrite(
+        tmp_path / "long.ome.tif", rng.integers(0, 255, size=(60, 64, 64), dtype=np.uint8), ome=True,
+        metadata={"axes": "TYX", "PhysicalSizeX": 0.8, "PhysicalSizeY": 0.8, "TimeIncrement": 3.0, "TimeIncrementUnit": "min"},
+    )
+    reads = []
+    original = Movie.frame
+    monkeypatch.setattr(Movie, "frame", lambda self, t: reads.append(t) or original(self, t))
+    viewer = make_napari_viewer()
+    [layer] = viewer.open(str(tmp_path / "long.ome.tif"), plugin="leadertrack")
+    viewer.dims.set_current_step(0, 40)
+    assert 1 <= len(set(reads)) <= 4, reads  # the frames shown and one for the contrast, not all 60
+    assert layer.scale[1:].tolist() == [0.8, 0.8]
+    widget = LeaderTrackWidget(viewer)
+    assert widget.image_choice.currentText() == "long"
+    assert (widget.pixel_size.text(), widget.frame_interval.text()) == ("0.8", "3")
+    assert "OME metadata" in widget.units_source.text()
