@@ -1,0 +1,102 @@
+"""Tests for leadertrack.features.measure: per cell-frame and per track features."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.errors import InputError
+from leadertrack.features import measure, window_half_frames
+
+
+def scene(seed: int = 0, *, ndim: int = 2) -> pd.DataFrame:
+    """A still sheet at x < 60, a straight mover (track 1) ahead of it at 2 µm/min along +x,
+    a cell that never moves (track 2) inside the sheet and a two-cell chain (3 leads 4)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    ys, xs = np.meshgrid(np.arange(5.0, 200, 10), np.arange(5.0, 60, 10), indexing="ij")
+    sheet = np.column_stack([ys.ravel(), xs.ravel()])
+    for f in range(10):
+        t = 5.0 * f
+        for i, (y, x) in enumerate(sheet + rng.normal(0, 0.3, sheet.shape)):
+            rows.append((100 + i, f, t, y, x))
+        rows.append((1, f, t, 100.0, 70.0 + 2.0 * t))
+        rows.append((2, f, t, 52.0, 33.0))
+        rows.append((3, f, t, 160.0, 70.0 + 1.0 * t))
+        rows.append((4, f, t, 160.0, 60.0 + 1.0 * t))
+    table = pd.DataFrame(rows, columns=["track_id", "frame", "time_min", "y_um", "x_um"])
+    if ndim == 3:
+        table.insert(3, "z_um", 10.0 + rng.normal(0, 0.1, len(table)))
+    return table
+
+
+def test_velocity_speed_and_front_distance():
+    tracks, cells, fronts = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
+    mover = tracks[tracks.track_id == 1]
+    assert mover["speed_um_per_min"].to_numpy() == pytest.approx(2.0)
+    assert mover["vx_um_per_min"].to_numpy() == pytest.approx(2.0)
+    assert mover["outward_speed_um_per_min"].to_numpy() == pytest.approx(2.0)
+    assert (mover["front_distance_um"] < 0).all()  # ahead of the sheet
+    assert (tracks.loc[tracks.track_id == 2, "front_distance_um"] > 0).all()  # inside it
+    assert (mover["front_rank"] == 1).all()
+    assert set(fronts.columns) >= {"frame", "time_min", "front_id", "front_position_um", "front_speed_um_per_min"}
+
+
+def test_track_features():
+    tracks, cells, _ = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
+    c = cells.set_index("track_id")
+    assert c.loc[1, "persistence"] == pytest.approx(1.0)
+    assert c.loc[1, "directionality"] == pytest.approx(1.0)
+    assert c.loc[1, "mean_speed_um_per_min"] == pytest.approx(2.0)
+    assert c.loc[1, "msd_exponent"] == pytest.approx(2.0, abs=0.01)  # ballistic
+    assert c.loc[1, "n_frames"] == 10 and c.loc[1, "first_frame"] == 0 and c.loc[1, "last_frame"] == 9
+    # a track that never moves: persistence is defined (0), not a division by zero
+    assert c.loc[2, "persistence"] == 0.0
+    assert c.loc[2, "mean_speed_um_per_min"] == 0.0
+    assert c.loc[1, "time_at_front_min"] == pytest.approx(50.0)
+    assert (c["parent_track_id"] == 0).all()
+    assert c["persistence"].between(0, 1).all()
+
+
+def test_trailing_and_tip():
+    tracks, _, _ = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
+    last = tracks[tracks.frame == 5].set_index("track_id")
+    assert last.loc[4, "n_ahead"] >= 1 and last.loc[4, "n_ahead_same_way"] == 1  # 4 trails 3
+    assert last.loc[3, "n_ahead_same_way"] == 0
+    assert last.loc[3, "is_tip"]  # nobody ahead, 4 behind
+    assert last.loc[1, "n_ahead"] == 0
+
+
+def test_3d_uses_volume_density():
+    tracks, cells, _ = measure(scene(ndim=3), geometry="radial")
+    assert "vz_um_per_min" in tracks and "local_density_per_1000um3" in tracks
+    assert "local_density_per_100um2" not in tracks
+
+
+def test_parent_track_id_is_carried_to_cells():
+    t = scene()
+    t["parent_track_id"] = np.where(t.track_id == 4, 3, 0)
+    _, cells, _ = measure(t, geometry="planar")
+    assert cells.set_index("track_id").loc[4, "parent_track_id"] == 3
+
+
+def test_input_is_not_modified():
+    t = scene()
+    before = t.copy()
+    measure(t, geometry="planar")
+    pd.testing.assert_frame_equal(t, before)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [(lambda t: t.drop(columns="track_id"), "track_id"), (lambda t: pd.concat([t, t.head(1)]), "same frame")],
+)
+def test_bad_tables(change, message):
+    with pytest.raises(InputError, match=message):
+        measure(change(scene()), geometry="planar")
+
+
+@pytest.mark.parametrize(("dt", "half"), [(5.0, 3), (1.0, 15), (60.0, 2), (float("nan"), 2)])
+def test_window_follows_frame_interval(dt, half):
+    assert window_half_frames(dt) == half
