@@ -470,19 +470,24 @@ def _planar(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
     height, width = p["field_um"]
     theta = np.deg2rad(p["outward_angle_deg"])
     normal0 = _unit(np.array(theta))
+    tangent0 = np.array([normal0[1], -normal0[0]])
     extent = abs(height * normal0[0]) + abs(width * normal0[1])  # field extent along the normal
     span = abs(height * normal0[1]) + abs(width * normal0[0])  # ... and along the front
     half = 0.5 * np.hypot(height, width) + 2 * d
-    advance = p["front_speed_um_per_min"] * dt * (n_frames - 1)
+    duration = dt * (n_frames - 1)
     if p["geometry"] == "planar":
         normals = [normal0]
         f0s = [-extent / 2 + p["sheet_fraction"] * extent]
+        # the sheet must not fill the field
+        p["front_speed_um_per_min"] = min(p["front_speed_um_per_min"], 0.8 * (1 - p["sheet_fraction"]) * extent / duration)
     else:
         gap = extent * (1 - p["sheet_fraction"])
         normals = [normal0, -normal0]
         f0s = [-gap / 2, -gap / 2]
-        room = max(gap - 2 * advance - 2 * d, d)
-        p["leader_speed_um_per_min"] = min(p["leader_speed_um_per_min"], 0.7 * room / (dt * (n_frames - 1)))
+        # the gap closes by at most half; strands from both sides are 5 diameters apart along the front
+        p["front_speed_um_per_min"] = min(p["front_speed_um_per_min"], 0.25 * gap / duration)
+        p["leader_speed_um_per_min"] = min(p["leader_speed_um_per_min"], 0.55 * gap / duration)
+    advance = p["front_speed_um_per_min"] * duration
     n_fronts = len(normals)
     count = n_leaders
     if count is None:
@@ -498,7 +503,7 @@ def _planar(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
         start = sv[:, :1] * normal + sv[:, 1:] * tangent
         drift = np.arange(n_frames)[:, None] * dt * p["front_speed_um_per_min"] * normal
         bulk = start[:, None, :] + drift[None] + _ou(rng, len(start), n_frames, sd_um=p["jiggle_um"], tau_min=20.0, dt=dt)
-        u = np.array(along)[sheet_of == k]
+        u = along[sheet_of == k] * (tangent @ tangent0)  # one along-front axis for both sheets
         strand_starts = (f0 + edge(u) - 0.3 * d)[:, None] * normal + u[:, None] * tangent
         strands = _strand_agents(rng, p, strand_starts, np.tile(normal, (len(u), 1)), centre)
         n_decoys = rng.poisson(p["decoys_per_100um"] * span / 100)
@@ -526,6 +531,9 @@ def _radial(rng: np.random.Generator, p: dict[str, Any], *, centre: np.ndarray, 
     origin = centre + rng.uniform(-0.05, 0.05, 2) * np.array([height, width])
     radius0 = 0.5 * min(height, width) * np.sqrt(p["sheet_fraction"]) * 0.9
     p["core_radius_um"] = float(radius0)
+    # the spheroid stays a blob inside the field
+    p["front_roughness_um"] = min(p["front_roughness_um"], 0.3 * radius0)
+    p["front_speed_um_per_min"] = min(p["front_speed_um_per_min"], 0.3 * radius0 / (dt * (n_frames - 1)))
     edge = _rough(rng, p["front_roughness_um"], periodic=True)
     box = radius0 + p["front_roughness_um"] + d
     xy = _hex_lattice(rng, (-box, -box), (box, box), 0.85 * p["cell_spacing_um"])  # a projected ball: denser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -255,3 +256,24 @@ def test_sample_data_exists_with_units_and_truth(name, geometry):
 def test_sample_data_fits_the_size_budget():
     total = sum(p.stat().st_size for p in SAMPLE.rglob("*") if p.is_file())
     assert 0 < total < 5_000_000
+
+
+def test_scratch_gap_closes_between_two_facing_fronts():
+    sim = simulate_tracks(geometry="scratch", seed=12)
+    fronts = sim.fronts.pivot(index="frame", columns="front_id", values="front_position_um")
+    normals = sim.fronts.groupby("front_id")[["normal_y", "normal_x"]].first().to_numpy()
+    np.testing.assert_allclose(normals[0], -normals[1])
+    gap = -(fronts[0] + fronts[1])  # positions are along opposite normals
+    assert np.all(np.diff(gap) < 0) and gap.iloc[-1] > 0.3 * gap.iloc[0]
+    # sheet cells stay behind their edge (up to its raggedness); only leaders, followers and decoys enter the gap
+    bulk = sim.tracks[sim.tracks["role"] == "bulk"]
+    assert (bulk["front_distance_um"] > -3 * sim.params["front_roughness_um"] - sim.nucleus_diameter_um).all()
+    assert (sim.tracks.loc[sim.tracks["is_leader"], "front_distance_um"] < 0).mean() > 0.8
+
+
+def test_sample_data_is_reproducible_from_the_script():
+    spec = importlib.util.spec_from_file_location("make_sample_data", REPO / "scripts" / "make_sample_data.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    sim = simulate_invasion(**script.SAMPLES["invasion_radial"])
+    np.testing.assert_array_equal(tifffile.imread(SAMPLE / "invasion_radial.ome.tif"), sim.image)
