@@ -1,11 +1,27 @@
-"""Many movies: one pure per-movie function fanned out, failures isolated, a summary table."""
+"""Many movies: one pure per-movie function fanned out serially, over local processes, or on Dask.
+
+Every movie is analysed by :func:`leadertrack.pipeline.process_movie`, which writes
+``OUT/<movie>/`` through a hidden staging folder renamed into place only when complete, so an
+interrupted run never leaves a result that looks finished. A movie whose ``run.json`` already
+records the same input checksum and the same configuration is skipped, so re-running a batch
+after a crash, a Ctrl-C or a dead worker finishes what is missing. A movie that fails becomes a
+``failed`` row of ``OUT/summary.csv`` with its error; the others carry on.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
+import multiprocessing
 import os
 import tempfile
 import time
-from collections.abc import Sequence
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +29,232 @@ import pandas as pd
 
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
-from leadertrack.pipeline import ProgressCallback, process_movie, summary_row
 
-__all__ = ["run_batch", "write_summary"]
+__all__ = ["run_batch", "read_unit_overrides", "write_summary", "config_sha256", "SUMMARY_FILE"]
+
+SUMMARY_FILE = "summary.csv"
+UNIT_COLUMNS = ("pixel_size_um", "frame_interval_min")
+ProgressCallback = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class _Job:
+    """Everything a worker needs for one movie; small and picklable."""
+
+    index: int
+    path: Path  # absolute, so remote workers with another working directory find it
+    shown: str  # the path as the user gave it, for summary.csv
+    name: str
+    out: Path
+    config: RunConfig
+    overwrite: bool
+    frame_sequence: bool
+    labels: Path | None = None
+
+
+class _Cancelled(Exception):
+    """The progress callback raised: stop the whole batch, not just this movie."""
+
+
+def run_batch(
+    movies: Sequence[str | Path],
+    out: str | Path,
+    config: RunConfig | None = None,
+    *,
+    overwrite: bool = False,
+    frame_sequence: bool = False,
+    labels: str | Path | None = None,
+    workers: int | None = 1,
+    scheduler: str | None = None,
+    units_csv: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+) -> pd.DataFrame:
+    """Analyse ``movies`` into ``out/<movie>/`` and write ``out/summary.csv``.
+
+    Parameters
+    ----------
+    movies
+        Movie files (or frame-sequence folders), e.g. from :func:`leadertrack.io.list_movies`.
+    out
+        Output folder; created when missing.
+    config
+        Parameters for every stage; defaults when None.
+    overwrite
+        Redo movies already finished. Otherwise a movie whose ``run.json`` has the same input
+        checksum and configuration is skipped, and one finished with another input or
+        configuration is kept and reported as skipped with the reason.
+    frame_sequence
+        Each entry of ``movies`` is a folder holding one movie as one TIFF per frame.
+    labels
+        Label masks for a batch of exactly one movie (segmentation is skipped).
+    workers
+        None or 1: one movie after another in this process (per-stage progress is reported).
+        N > 1: N local processes. 0: one process per core.
+    scheduler
+        ``"local"``: start a Dask ``LocalCluster`` for the run (``workers`` worker processes,
+        0/None = one per core). An address such as ``"tcp://10.0.0.5:8786"``: run on that
+        existing Dask scheduler; the workers must see the movies and ``out`` at the same paths.
+    units_csv
+        A CSV with a ``movie`` column (file name, name without suffix, or path) and
+        ``pixel_size_um`` and/or ``frame_interval_min``: per-movie overrides for files that lack
+        metadata (see :func:`read_unit_overrides`). Empty cells keep the file's own value.
+    progress
+        Called as ``progress("movies", done, total)`` after each movie, and, in serial runs,
+        with each stage of the current movie. Raising inside it cancels the batch (movies
+        already written stay; the one in progress leaves nothing behind).
+
+    Returns
+    -------
+    pandas.DataFrame
+        The summary, one row per movie in input order: ``movie``, ``input``, ``status``
+        (``ok`` / ``skipped`` / ``failed``), ``error``, ``seconds``, counts and leader fraction.
+
+    Examples
+    --------
+    >>> from leadertrack.io import list_movies
+    >>> summary = run_batch(list_movies(["plates/"]), "results", workers=0)  # doctest: +SKIP
+    >>> summary["status"].value_counts()  # doctest: +SKIP
+    """
+    out = Path(out).absolute()
+    config = config or RunConfig()
+    paths = [Path(m) for m in movies]
+    if labels is not None and len(paths) != 1:
+        raise InputError(f"{labels}: label masks can be given for a batch of one movie only, got {len(paths)}")
+    if workers is not None and workers < 0:
+        raise InputError(f"workers must be 0 (all cores) or more, got {workers}")
+    overrides = read_unit_overrides(units_csv, paths) if units_csv is not None else {}
+    out.mkdir(parents=True, exist_ok=True)
+
+    from leadertrack.io import movie_name
+
+    rows: list[dict | None] = [None] * len(paths)
+    jobs: list[_Job] = []
+    first_with_name: dict[str, Path] = {}
+    for index, path in enumerate(paths):
+        name = movie_name(path)
+        if name in first_with_name:
+            error = f"{path}: another movie of this batch, {first_with_name[name]}, has the same name {name!r}; rename one"
+            rows[index] = _row(name, path, "failed", error=error)
+            continue
+        first_with_name[name] = path
+        jobs.append(
+            _Job(
+                index=index,
+                path=path.absolute(),
+                shown=str(path),
+                name=name,
+                out=out,
+                config=_with_units(config, overrides.get(index, {})),
+                overwrite=overwrite,
+                frame_sequence=frame_sequence,
+                labels=Path(labels).absolute() if labels is not None else None,
+            )
+        )
+
+    done = sum(r is not None for r in rows)
+    try:
+        for index, row in _execute(jobs, workers=workers, scheduler=scheduler, progress=progress):
+            rows[index] = row
+            done += 1
+            write_summary([r for r in rows if r is not None], out)
+            if progress is not None:
+                try:
+                    progress("movies", done, len(paths))
+                except Exception as exc:
+                    raise _Cancelled() from exc
+    except _Cancelled as cancelled:
+        write_summary([r for r in rows if r is not None], out)
+        raise cancelled.__cause__ from None
+    summary = write_summary([r for r in rows if r is not None], out)
+    if config.output.report and not summary.empty:
+        _write_index(summary, out)
+    return summary
+
+
+def read_unit_overrides(path: str | Path, movies: Sequence[Path]) -> dict[int, dict[str, float]]:
+    """Read per-movie pixel size / frame interval overrides from a CSV sidecar.
+
+    Parameters
+    ----------
+    path
+        CSV with a ``movie`` column and one or both of ``pixel_size_um``, ``frame_interval_min``.
+        A movie is matched by its file (or folder) name, its name without ``.tif``/``.ome.tif``,
+        or its path. Empty cells mean "no override".
+    movies
+        The movies of the batch.
+
+    Returns
+    -------
+    dict
+        Position of the movie in ``movies`` -> ``{"pixel_size_um": ..., "frame_interval_min": ...}``
+        (only the columns given for that movie). Rows naming no movie of the batch are reported
+        with a warning.
+
+    Raises
+    ------
+    InputError
+        Unreadable file, unknown columns, non-positive values, or a movie named twice.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> csv = Path(tempfile.mkdtemp()) / "units.csv"
+    >>> _ = csv.write_text("movie,pixel_size_um,frame_interval_min\\nwell_A1.tif,0.65,\\nwell_A2,1.3,10\\n")
+    >>> read_unit_overrides(csv, [Path("plate/well_A1.tif"), Path("plate/well_A2.tif")])
+    {0: {'pixel_size_um': 0.65}, 1: {'pixel_size_um': 1.3, 'frame_interval_min': 10.0}}
+    """
+    from leadertrack.io import movie_name
+
+    path = Path(path)
+    try:
+        table = pd.read_csv(path, dtype={"movie": str}, skipinitialspace=True)
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise InputError(f"{path}: cannot read the units table ({str(exc).splitlines()[0]})") from exc
+    table.columns = [str(c).strip() for c in table.columns]
+    unknown = [c for c in table.columns if c not in ("movie", *UNIT_COLUMNS)]
+    if "movie" not in table.columns or unknown or len(table.columns) < 2:
+        raise InputError(
+            f"{path}: the units table needs a 'movie' column and pixel_size_um and/or frame_interval_min"
+            + (f"; unknown column {unknown[0]!r}" if unknown else "")
+        )
+    keys: dict[str, set[int]] = {}
+    for index, movie in enumerate(movies):
+        for key in {movie.name, movie_name(movie), str(movie), str(movie.absolute())}:
+            keys.setdefault(key, set()).add(index)
+    result: dict[int, dict[str, float]] = {}
+    unmatched: list[str] = []
+    for line, record in enumerate(table.to_dict("records"), start=2):
+        label = str(record["movie"]).strip()
+        matches = keys.get(label, set())
+        if not matches:
+            unmatched.append(label)
+            continue
+        if len(matches) > 1:
+            names = ", ".join(str(movies[i]) for i in sorted(matches))
+            raise InputError(f"{path}: line {line}: {label!r} matches several movies ({names}); use their paths")
+        (index,) = matches
+        if index in result:
+            raise InputError(f"{path}: line {line}: {movies[index]} is listed twice")
+        values: dict[str, float] = {}
+        for column in UNIT_COLUMNS:
+            raw = record.get(column)
+            if raw is None or (isinstance(raw, float) and math.isnan(raw)) or str(raw).strip() == "":
+                continue
+            try:
+                number = float(raw)
+            except ValueError:
+                number = float("nan")
+            if not (math.isfinite(number) and number > 0):
+                raise InputError(f"{path}: line {line} ({label}): {column} must be a positive number, got {raw!r}")
+            values[column] = number
+        result[index] = values
+    if unmatched:
+        warnings.warn(
+            f"{path}: {len(unmatched)} row(s) name no movie of this batch: {', '.join(unmatched[:5])}",
+            UserWarning,
+            stacklevel=2,
+        )
+    return result
 
 
 def write_summary(rows: Sequence[dict], out: Path) -> pd.DataFrame:
@@ -24,60 +263,207 @@ def write_summary(rows: Sequence[dict], out: Path) -> pd.DataFrame:
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=out, suffix=".csv.partial", delete=False, encoding="utf-8") as tmp:
         summary.to_csv(tmp, index=False)
-    os.replace(tmp.name, out / "summary.csv")
+    os.replace(tmp.name, out / SUMMARY_FILE)
     return summary
 
 
-def _process_one(
-    path: Path,
-    out: Path,
-    config: RunConfig,
-    *,
-    overwrite: bool,
-    frame_sequence: bool,
-    labels: Any,
-    progress: ProgressCallback | None,
-) -> dict:
-    """Process one movie and return its summary row; every exception becomes a failed row."""
-    from leadertrack.io import movie_name
+def config_sha256(config: RunConfig | dict) -> str:
+    """A stable hash of a configuration (as stored in ``run.json``), to tell whether a result is current."""
+    data = config.model_dump(mode="json") if isinstance(config, RunConfig) else config
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- one movie
+
+
+def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
+    """Analyse one movie (or skip it when already done); never raises except to cancel."""
+    from leadertrack.io import file_checksum
+    from leadertrack.pipeline import process_movie
 
     start = time.perf_counter()
-    name = movie_name(path)
-    if (out / name).exists() and not overwrite:
-        return summary_row(name, "skipped", error="result exists (use --overwrite to redo it)", out_dir=out / name)
     try:
+        checksum = file_checksum(job.path)
+        done = _finished(job, checksum)
+        if done is not None and not job.overwrite:
+            return done
         result = process_movie(
-            path, out, config, labels=labels, frame_sequence=frame_sequence, overwrite=overwrite, progress=progress
+            job.path,
+            job.out,
+            job.config,
+            labels=job.labels,
+            frame_sequence=job.frame_sequence or None,
+            overwrite=job.overwrite,
+            checksum=checksum,
+            progress=_guard(progress),
         )
+    except _Cancelled:
+        raise
     except Exception as exc:  # one bad movie must not stop the batch
-        error = str(exc) if isinstance(exc, (InputError, FileExistsError)) else f"{type(exc).__name__}: {exc}"
-        return summary_row(name, "failed", error=error, seconds=time.perf_counter() - start)
-    return summary_row(name, "ok", result=result, seconds=time.perf_counter() - start, out_dir=out / name)
+        return _row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
+    return _row(
+        job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out
+    )
 
 
-def run_batch(
-    movies: Sequence[Path],
-    out: Path,
-    config: RunConfig,
+def _finished(job: _Job, checksum: str) -> dict | None:
+    """The summary row of an existing result folder for this movie, or None when there is none."""
+    run_json = job.out / job.name / "run.json"
+    if not run_json.is_file():
+        return None
+    try:
+        provenance = json.loads(run_json.read_text(encoding="utf-8"))
+        same_input = provenance["input"]["checksum_sha256"] == checksum
+        same_config = config_sha256(provenance["config"]) == config_sha256(job.config)
+    except (OSError, ValueError, KeyError, TypeError):
+        same_input = same_config = False
+    if same_input and same_config:
+        note = "already done with the same input and configuration"
+    else:
+        changed = " and ".join(w for w, same in (("input", same_input), ("configuration", same_config)) if not same)
+        note = f"kept the existing result made with another {changed}; use --overwrite to redo it"
+    return _row(job.name, job.shown, "skipped", error=note, provenance=provenance if same_input else None, out=job.out)
+
+
+def _row(
+    name: str,
+    path: str | Path,
+    status: str,
     *,
-    overwrite: bool = False,
-    frame_sequence: bool = False,
-    labels: Any = None,
-    workers: int | None = 1,
-    scheduler: str | None = None,
-    progress: ProgressCallback | None = None,
-) -> pd.DataFrame:
-    """Process ``movies`` into ``out`` and write ``out/summary.csv``.
-
-    Returns the summary: one row per movie with ``status`` ok / skipped / failed and the error.
-    """
-    rows = []
-    for i, path in enumerate(movies):
-        rows.append(
-            _process_one(
-                Path(path), out, config, overwrite=overwrite, frame_sequence=frame_sequence, labels=labels, progress=progress
-            )
+    error: str = "",
+    seconds: float = 0.0,
+    provenance: dict | None = None,
+    out: Path | None = None,
+) -> dict:
+    """One line of ``summary.csv``."""
+    row: dict[str, Any] = {"movie": name, "input": str(path), "status": status, "error": error, "seconds": round(seconds, 2)}
+    if provenance is not None:
+        counts = provenance.get("counts", {})
+        units = provenance.get("units", {})
+        n_tracks, n_leaders = counts.get("tracks", 0), counts.get("leaders", 0)
+        row.update(
+            frames=counts.get("frames", 0),
+            detections=counts.get("detections", 0),
+            tracks=n_tracks,
+            leaders=n_leaders,
+            leader_fraction=round(n_leaders / n_tracks, 4) if n_tracks else 0.0,
+            geometry=provenance.get("front", {}).get("geometry"),
+            median_front_speed_um_per_min=provenance.get("front", {}).get("median_front_speed_um_per_min"),
+            pixel_size_um=units.get("pixel_size_um"),
+            frame_interval_min=units.get("frame_interval_min"),
+            warnings=len(provenance.get("warnings", [])),
         )
-        if progress is not None:
-            progress("movies", i + 1, len(movies))
-    return write_summary(rows, out)
+    if out is not None and status != "failed":
+        row["result"] = str(out / name)
+    return row
+
+
+def _guard(progress: ProgressCallback | None) -> ProgressCallback | None:
+    """Wrap the user's callback so that its exceptions cancel the batch instead of failing a movie."""
+    if progress is None:
+        return None
+
+    def call(stage: str, done: int, total: int) -> None:
+        try:
+            progress(stage, done, total)
+        except Exception as exc:
+            raise _Cancelled() from exc
+
+    return call
+
+
+def _with_units(config: RunConfig, units: dict[str, float]) -> RunConfig:
+    if not units:
+        return config
+    return config.model_copy(update={"units": config.units.model_copy(update=units)})
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    if isinstance(exc, (InputError, FileExistsError)):
+        return text
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _write_index(summary: pd.DataFrame, out: Path) -> None:
+    """Write ``out/index.html`` linking every movie's report, when the report module is available."""
+    try:
+        from leadertrack.report import write_batch_index
+    except ImportError:
+        return
+    write_batch_index(summary, out)
+
+
+# --------------------------------------------------------------------------- executors
+
+
+def _execute(
+    jobs: list[_Job], *, workers: int | None, scheduler: str | None, progress: ProgressCallback | None
+) -> Iterator[tuple[int, dict]]:
+    """Yield ``(job.index, summary row)`` as movies finish, on the executor asked for."""
+    if not jobs:
+        return
+    n_workers = (os.cpu_count() or 1) if workers == 0 else workers
+    if scheduler is not None:
+        yield from _on_dask(jobs, scheduler=scheduler, n_workers=n_workers)
+    elif n_workers is None or n_workers <= 1 or len(jobs) == 1:
+        for job in jobs:
+            yield job.index, _process(job, progress)
+    else:
+        yield from _on_processes(jobs, n_workers=n_workers)
+
+
+def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, dict]]:
+    # spawn: safe with threads in the parent (Qt, Dask) and the same on Linux, macOS and Windows
+    pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
+    try:
+        futures = {pool.submit(_process, job): job for job in jobs}
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # the worker process died (killed, out of memory)
+                row = _row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
+            yield job.index, row
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iterator[tuple[int, dict]]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+    except ImportError as exc:
+        raise InputError("--scheduler needs Dask: pip install 'leadertrack[dask]'") from exc
+    cluster = None
+    try:
+        if scheduler == "local":
+            cluster = LocalCluster(
+                n_workers=n_workers or os.cpu_count() or 1,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=None,
+            )
+            client = Client(cluster)
+        else:
+            client = Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError) as exc:
+        if cluster is not None:
+            cluster.close()
+        raise InputError(f"{scheduler}: cannot connect to the Dask scheduler ({_one_line(exc)})") from exc
+    try:
+        batch = uuid.uuid4().hex[:8]
+        futures = {
+            client.submit(_process, job, key=f"leadertrack-{job.name}-{batch}", pure=False, retries=0): job
+            for job in jobs
+        }
+        for future in dask_completed(futures):
+            job = futures[future]
+            try:
+                row = future.result()
+            except Exception as exc:  # KilledWorker, lost connection, ...
+                row = _row(job.name, job.shown, "failed", error=f"Dask worker failed: {_one_line(exc)}")
+            yield job.index, row
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

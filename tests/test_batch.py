@@ -1,0 +1,295 @@
+"""Tests for leadertrack.batch: failure isolation, resuming, executors giving identical results."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from leadertrack.batch import config_sha256, read_unit_overrides, run_batch
+from leadertrack.config import RunConfig
+from leadertrack.errors import InputError
+from leadertrack.io import file_checksum, list_movies
+
+GOOD = ("plate_a1", "plate_a2", "plate_b1")
+
+
+def _config() -> RunConfig:
+    config = RunConfig()
+    config.output.report = False
+    config.segment.nucleus_diameter_um = 10.0
+    config.link.search_range_um = 6.0
+    return config
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> Path:
+    """Three small calibrated synthetic movies, a truncated TIFF and a text file named .tif."""
+    from leadertrack.synthetic import simulate_invasion
+
+    folder = tmp_path_factory.mktemp("plate")
+    for seed, name in enumerate(GOOD):
+        sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(150.0, 150.0), frame_interval_min=2.0, seed=seed)
+        tifffile.imwrite(
+            folder / f"{name}.tif",
+            sim.image,
+            imagej=True,
+            metadata={"axes": "TYX", "finterval": 120.0, "unit": "um"},
+            resolution=(1.0, 1.0),
+        )
+    payload = (folder / f"{GOOD[0]}.tif").read_bytes()
+    (folder / "corrupt.tif").write_bytes(payload[: len(payload) // 2])
+    (folder / "fake.tif").write_text("well,pixel_size\nA1,0.65\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def plate_checksums(plate) -> dict[str, str]:
+    """SHA-256 of every input file, taken before any batch reads them."""
+    return {p.name: file_checksum(p) for p in plate.iterdir()}
+
+
+@pytest.fixture(scope="module")
+def serial(plate, plate_checksums, tmp_path_factory) -> tuple[Path, pd.DataFrame]:
+    """The reference: the whole plate run serially in this process."""
+    out = tmp_path_factory.mktemp("serial")
+    return out, run_batch(list_movies([plate]), out, _config(), workers=1)
+
+
+def _status(summary: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(summary["movie"], summary["status"]))
+
+
+def _partial_folders(out: Path) -> list[str]:
+    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+
+
+def _renumbered(folder: Path) -> dict[str, pd.DataFrame]:
+    """tracks.csv and cells.csv with track ids renumbered by (first frame, label).
+
+    Track ids are names: the linker may number the same tracks differently from run to run, so
+    results are compared after giving every track a canonical id.
+    """
+    tracks = pd.read_csv(folder / "tracks.csv")
+    cells = pd.read_csv(folder / "cells.csv")
+    first = tracks.sort_values(["frame", "label"]).drop_duplicates("track_id")
+    mapping = {old: new for new, old in enumerate(first["track_id"], start=1)}
+    tables = {}
+    for name, table in (("tracks", tracks), ("cells", cells)):
+        table = table.copy()
+        for column in [c for c in table.columns if c == "track_id" or c.endswith("_track_id")]:
+            table[column] = table[column].map(lambda v: mapping.get(v, v))
+        keys = ["track_id", "frame"] if "frame" in table else ["track_id"]
+        tables[name] = table.sort_values(keys).reset_index(drop=True)
+    return tables
+
+
+def _assert_same_results(out: Path, reference: Path) -> None:
+    for name in GOOD:
+        assert (out / name / "fronts.csv").read_bytes() == (reference / name / "fronts.csv").read_bytes()
+        ours, theirs = _renumbered(out / name), _renumbered(reference / name)
+        for table in ours:
+            pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-9)
+        np.testing.assert_array_equal(tifffile.imread(out / name / "labels.tif"), tifffile.imread(reference / name / "labels.tif"))
+
+
+def test_failures_are_isolated(plate, serial):
+    out, summary = serial
+    assert _status(summary) == {"corrupt": "failed", "fake": "failed", **{name: "ok" for name in GOOD}}
+    errors = dict(zip(summary["movie"], summary["error"].fillna("")))
+    assert errors["corrupt"].startswith(str(plate / "corrupt.tif")) and "truncated" in errors["corrupt"]
+    assert errors["fake"] == f"{plate / 'fake.tif'}: not a TIFF file (leadertrack reads TIFF and OME-TIFF; convert other formats, e.g. in Fiji)"
+    on_disk = pd.read_csv(out / "summary.csv")
+    assert list(on_disk["movie"]) == list(summary["movie"]) == ["corrupt", "fake", *GOOD]
+    ok = summary[summary["status"] == "ok"]
+    assert (ok["tracks"] > 0).all() and (ok["frames"] == 8).all()
+    assert (ok["pixel_size_um"] == 1.0).all() and (ok["frame_interval_min"] == 2.0).all()
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == sorted(GOOD)
+    assert _partial_folders(out) == []
+    run = json.loads((out / GOOD[0] / "run.json").read_text())
+    assert run["config"] == _config().model_dump(mode="json")
+    assert len(run["input"]["checksum_sha256"]) == 64
+
+
+def test_rerun_skips_finished_movies_and_overwrite_redoes_them(plate, tmp_path):
+    movies = [plate / f"{name}.tif" for name in GOOD[:2]]
+    first = run_batch(movies, tmp_path, _config())
+    assert set(first["status"]) == {"ok"}
+    stamp = (tmp_path / GOOD[0] / "run.json").stat().st_mtime_ns
+
+    again = run_batch(movies, tmp_path, _config())
+    assert set(again["status"]) == {"skipped"}
+    assert set(again["error"]) == {"already done with the same input and configuration"}
+    assert list(again["tracks"]) == list(first["tracks"])  # counts come from the existing run.json
+    assert (tmp_path / GOOD[0] / "run.json").stat().st_mtime_ns == stamp
+
+    changed = _config()
+    changed.link.memory = 1
+    kept = run_batch(movies, tmp_path, changed)
+    assert set(kept["status"]) == {"skipped"}
+    assert kept["error"].str.contains("another configuration; use --overwrite").all()
+    assert (tmp_path / GOOD[0] / "run.json").stat().st_mtime_ns == stamp
+
+    redone = run_batch(movies, tmp_path, changed, overwrite=True)
+    assert set(redone["status"]) == {"ok"}
+    run = json.loads((tmp_path / GOOD[0] / "run.json").read_text())
+    assert config_sha256(run["config"]) == config_sha256(changed) != config_sha256(_config())
+
+
+_KILLABLE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from leadertrack.batch import run_batch
+    from leadertrack.config import RunConfig
+
+    finished = 0
+
+    def progress(stage, done, total):
+        global finished
+        if stage == "movies":
+            finished = done
+        elif finished == 1:  # the second movie is being analysed: say so, then wait to be killed
+            print("SECOND-MOVIE-STARTED", flush=True)
+            sys.stdin.readline()
+
+    config = RunConfig()
+    config.output.report = False
+    config.segment.nucleus_diameter_um = 10.0
+    config.link.search_range_um = 6.0
+    run_batch([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), config, progress=progress)
+    """
+)
+
+
+def test_killed_run_resumes(plate, serial, tmp_path):
+    movies = [str(plate / f"{name}.tif") for name in GOOD]
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLABLE, str(tmp_path), *movies],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert child.stdout.readline().strip() == "SECOND-MOVIE-STARTED"
+        assert (tmp_path / GOOD[0] / "run.json").is_file()
+        assert not (tmp_path / GOOD[1]).exists()
+        assert any(name.startswith(f".{GOOD[1]}.partial") for name in _partial_folders(tmp_path))
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert list(pd.read_csv(tmp_path / "summary.csv")["movie"]) == [GOOD[0]]
+
+    resumed = run_batch([Path(m) for m in movies], tmp_path, _config())
+    assert _status(resumed) == {GOOD[0]: "skipped", GOOD[1]: "ok", GOOD[2]: "ok"}
+    assert _partial_folders(tmp_path) == []
+    _assert_same_results(tmp_path, serial[0])
+
+
+def test_processes_match_serial(plate, serial, tmp_path):
+    summary = run_batch(list_movies([plate]), tmp_path, _config(), workers=2)
+    assert _status(summary) == _status(serial[1])
+    assert list(summary["movie"]) == list(serial[1]["movie"])
+    _assert_same_results(tmp_path, serial[0])
+
+
+def test_dask_local_cluster_matches_serial(plate, serial, tmp_path):
+    pytest.importorskip("dask.distributed")
+    summary = run_batch(list_movies([plate]), tmp_path, _config(), workers=2, scheduler="local")
+    assert _status(summary) == _status(serial[1])
+    _assert_same_results(tmp_path, serial[0])
+
+
+def test_progress_reports_movies_and_cancels(plate, tmp_path):
+    movies = [plate / f"{name}.tif" for name in GOOD]
+    events: list[tuple[str, int, int]] = []
+
+    def progress(stage, done, total):
+        events.append((stage, done, total))
+        if stage == "movies" and done == 1:
+            raise KeyboardInterrupt  # what a Ctrl-C in a progress bar looks like
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(movies, tmp_path, _config(), progress=progress)
+    assert events[-1] == ("movies", 1, 3)
+    assert {stage for stage, _, _ in events} - {"movies"}  # per-stage progress of the movie
+    assert (tmp_path / GOOD[0] / "run.json").is_file() and not (tmp_path / GOOD[1]).exists()
+
+    def cancel_during_second(stage, done, total):
+        if stage != "movies":
+            raise RuntimeError("cancelled by the user")
+
+    with pytest.raises(RuntimeError, match="cancelled by the user"):
+        run_batch(movies, tmp_path, _config(), progress=cancel_during_second)
+    assert not (tmp_path / GOOD[1]).exists() and _partial_folders(tmp_path) == []
+    assert list(pd.read_csv(tmp_path / "summary.csv")["status"]) == ["skipped"]
+
+
+def test_units_sidecar_overrides_per_movie(plate, tmp_path):
+    movies = [plate / f"{name}.tif" for name in GOOD[:2]]
+    sidecar = tmp_path / "units.csv"
+    sidecar.write_text(f"movie,pixel_size_um,frame_interval_min\n{GOOD[0]}.tif,0.5,\n")
+    summary = run_batch(movies, tmp_path / "out", _config(), units_csv=sidecar).set_index("movie")
+    assert summary.loc[GOOD[0], "pixel_size_um"] == 0.5 and summary.loc[GOOD[0], "frame_interval_min"] == 2.0
+    assert summary.loc[GOOD[1], "pixel_size_um"] == 1.0
+    run = json.loads((tmp_path / "out" / GOOD[0] / "run.json").read_text())
+    assert run["config"]["units"]["pixel_size_um"] == 0.5
+    assert run["config"]["units"]["frame_interval_min"] is None
+
+
+def test_same_name_in_two_folders_fails_the_second(plate, tmp_path):
+    twin = tmp_path / "other"
+    twin.mkdir()
+    (twin / f"{GOOD[0]}.tif").write_bytes((plate / f"{GOOD[0]}.tif").read_bytes())
+    movies = [plate / f"{GOOD[0]}.tif", twin / f"{GOOD[0]}.tif"]
+    summary = run_batch(movies, tmp_path / "out", _config())
+    assert list(summary["status"]) == ["ok", "failed"]
+    assert "has the same name 'plate_a1'; rename one" in summary["error"].iloc[1]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("movie,pixel_size\na.tif,1\n", r"unknown column 'pixel_size'"),
+        ("name,pixel_size_um\na.tif,1\n", r"needs a 'movie' column"),
+        ("movie,pixel_size_um\na.tif,-1\n", r"line 2 \(a\.tif\): pixel_size_um must be a positive number, got -1"),
+        ("movie,frame_interval_min\na.tif,soon\n", r"line 2 \(a\.tif\): frame_interval_min must be a positive number, got 'soon'"),
+        ("movie,pixel_size_um\na.tif,1\na,2\n", r"line 3: .*a\.tif is listed twice"),
+        ("movie,pixel_size_um\nb.tif,1\n", r"line 2: 'b\.tif' matches several movies"),
+    ],
+)
+def test_units_sidecar_errors(tmp_path, text, message):
+    sidecar = tmp_path / "units.csv"
+    sidecar.write_text(text)
+    movies = [Path("x/a.tif"), Path("x/b.tif"), Path("y/b.tif")]
+    with pytest.raises(InputError, match=r"units\.csv: .*" + message):
+        read_unit_overrides(sidecar, movies)
+
+
+def test_units_sidecar_warns_about_unknown_movies(tmp_path):
+    sidecar = tmp_path / "units.csv"
+    sidecar.write_text("movie,pixel_size_um\na,0.7\nzzz.tif,1\n")
+    with pytest.warns(UserWarning, match=r"1 row\(s\) name no movie of this batch: zzz\.tif"):
+        overrides = read_unit_overrides(sidecar, [Path("a.ome.tif")])
+    assert overrides == {0: {"pixel_size_um": 0.7}}
+
+
+def test_labels_need_a_single_movie(tmp_path):
+    with pytest.raises(InputError, match="batch of one movie only, got 2"):
+        run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], tmp_path / "out", labels=tmp_path / "l.tif")
+
+
+def test_inputs_are_untouched(plate, plate_checksums, serial):
+    assert sorted(os.listdir(plate)) == sorted(["corrupt.tif", "fake.tif", *(f"{n}.tif" for n in GOOD)])
+    assert {p.name: file_checksum(p) for p in plate.iterdir()} == plate_checksums
