@@ -191,11 +191,11 @@ def _walk(
 
 
 def _chain(
-    rng: np.random.Generator,
     head: np.ndarray,
     back: np.ndarray,
     *,
     gaps_um: np.ndarray,
+    width_um: float,
     swap_frame: int | None,
     swap_frames: int,
     lateral_um: float,
@@ -203,8 +203,10 @@ def _chain(
     """Followers on the leader's path, ``gaps_um`` apart; optional leader turnover.
 
     ``head`` (T, 2) is the leader's path, extended backward along ``back`` (into the sheet) for
-    followers that have not left it yet. Returns positions (K+1, T, 2) with member 0 the first
-    leader, and the index of the member leading in each frame (T,).
+    followers that have not left it yet. Followers alternate sides of the path ``width_um`` apart
+    (0 = single file). With turnover, member 1 overtakes member 0 from ``swap_frame`` over
+    ``swap_frames`` frames, passing ``lateral_um`` to its side. Returns positions (K+1, T, 2)
+    with member 0 the first leader, and the index of the member leading in each frame (T,).
     """
     n_frames = len(head)
     offsets = np.concatenate([[0.0], np.cumsum(gaps_um)])
@@ -214,15 +216,17 @@ def _chain(
     head_arc = arc[len(tail) - 1 :]
     lag = np.repeat(offsets[:, None], n_frames, axis=1)
     leading = np.zeros(n_frames, dtype=int)
-    bump = np.zeros((len(offsets), n_frames))
+    side = 0.5 * width_um * (-1.0) ** np.arange(len(offsets))
+    side[0] = 0.0
+    bump = np.repeat(side[:, None], n_frames, axis=1)
     if swap_frame is not None and len(offsets) > 1:
         phase = np.clip((np.arange(n_frames) - swap_frame) / swap_frames, 0.0, 1.0)
         smooth = 0.5 - 0.5 * np.cos(np.pi * phase)
         lag[0] = smooth * offsets[1]
         lag[1] = (1 - smooth) * offsets[1]
         leading[phase >= 0.5] = 1
-        bump[0] = lateral_um * np.sin(np.pi * phase)
-        bump[1] = -bump[0]
+        bump[0] = lateral_um * np.sin(np.pi * phase) + smooth * side[1]
+        bump[1] = -lateral_um * np.sin(np.pi * phase) + (1 - smooth) * side[1]
     where = head_arc[None, :] - lag
     pos = np.stack([np.interp(where, arc, path[:, 0]), np.interp(where, arc, path[:, 1])], axis=-1)
     direction = np.gradient(head, axis=0)
@@ -305,6 +309,7 @@ def simulate_tracks(
     cell_spacing_um: float | None = None,
     jiggle_um: float | None = None,
     follower_noise_um: float | None = None,
+    strand_width_um: float = 0.0,
     front_roughness_um: float | None = None,
     sheet_fraction: float = 0.4,
     difficulty: str = "medium",
@@ -343,6 +348,8 @@ def simulate_tracks(
     cell_spacing_um, jiggle_um, follower_noise_um, front_roughness_um
         Sheet density (centre spacing), random positional jiggle of bulk cells and of followers,
         and amplitude of the ragged edge.
+    strand_width_um
+        Followers alternate sides of the leader's path this far apart (0 = single file).
     sheet_fraction
         Fraction of the field covered by the sheet(s) or the spheroid at the start.
     difficulty
@@ -382,6 +389,7 @@ def simulate_tracks(
         cell_spacing_um=cell_spacing_um or dflt["spacing_fraction"] * d,
         jiggle_um=dflt["jiggle_fraction"] * d if jiggle_um is None else jiggle_um,
         follower_noise_um=dflt["follower_noise_fraction"] * d if follower_noise_um is None else follower_noise_um,
+        strand_width_um=strand_width_um,
         front_roughness_um=dflt["roughness_fraction"] * d if front_roughness_um is None else front_roughness_um,
         sheet_fraction=sheet_fraction,
     )
@@ -427,7 +435,7 @@ def _strand_agents(
         if p["turnover"] and k >= 1:
             swap = int(rng.integers(int(0.15 * n_frames), max(int(0.75 * n_frames), int(0.15 * n_frames) + 1)))
         pos, leading = _chain(
-            rng, heads[i], back, gaps_um=rng.uniform(1.0, 1.5, k) * d, swap_frame=swap,
+            heads[i], back, gaps_um=rng.uniform(1.0, 1.5, k) * d, width_um=p["strand_width_um"], swap_frame=swap,
             swap_frames=max(2, round(20.0 / dt)), lateral_um=0.7 * d,
         )
         if k:
@@ -917,6 +925,7 @@ def random_scenario(seed: int, *, difficulty: str = "medium", geometry: str | No
         cell_spacing_um=float(spacing),
         jiggle_um=float(diameter * rng.uniform(0.05, 0.2)),
         follower_noise_um=float(diameter * rng.uniform(0.05, 0.25)),
+        strand_width_um=float(diameter * rng.uniform(0.0, 1.5) if rng.random() < 0.5 else 0.0),
         front_roughness_um=float(diameter * rng.uniform(0.2, 4.0)),
         sheet_fraction=float(rng.uniform(0.25, 0.5)),
         photons=float(np.exp(rng.uniform(np.log(60.0), np.log(1500.0)))),
