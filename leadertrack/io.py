@@ -553,6 +553,10 @@ def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | Non
         elif not others and channel_letters == ["C"] and channel in (None, 0):
             t_axis, c_axis = c_axis, None
             notes.append(f"no T axis in the file: axis 'C' of size {shape[t_axis]} read as time")
+        elif not others and axes.startswith("SYX") and channel is None:
+            # tifffile < 2027 stores an unlabelled (3|4, Y, X) stack as planar RGB(A)
+            t_axis, c_axis = 0, None
+            notes.append(f"planar RGB file without axis names: its {shape[0]} colour planes read as frames")
         elif not others:
             raise InputError(
                 f"{path}: is a single 2-D image{' (with channels)' if c_axis is not None else ''}, "
@@ -583,33 +587,32 @@ def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | Non
 
 def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPlan) -> _Layout:
     """Map each frame of the selected channel to a stored plane of the file."""
-    shape = tuple(series.shape)
-    page_axes = series.keyframe.axes
-    page_shape = tuple(series.keyframe.shape)
-    if len(page_shape) != len(page_axes) or not series.axes.endswith(page_axes):
-        raise InputError(f"{path}: unsupported TIFF layout (series axes {series.axes!r}, page axes {page_axes!r})")
+    axes, shape = series.axes, tuple(series.shape)
     dtype = np.dtype(series.dtype).newbyteorder(tf.byteorder)
-    file_size = tf.filehandle.size
-    if series.dataoffset is not None:  # checked first: a corrupt header may claim billions of frames
+    if series.dataoffset is not None:  # uncompressed and contiguous: address (Y,X[,S]) planes directly
         need = series.dataoffset + int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-        if need > file_size:
+        if need > tf.filehandle.size:  # checked first: a corrupt header may claim billions of frames
             raise InputError(
                 f"{path}: truncated TIFF: the header describes {_fmt_shape(shape)} pixels "
-                f"({need:,} bytes) but the file has {file_size:,} bytes"
+                f"({need:,} bytes) but the file has {tf.filehandle.size:,} bytes"
             )
-    n_grid = len(shape) - len(page_axes)
-    grid = shape[:n_grid]
-    channel_in_page = plan.channel_axis is not None and plan.channel_axis >= n_grid
+        n_grid = len(shape) - (3 if axes.endswith("YXS") else 2)
+    else:  # compressed or scattered: one TIFF page per frame
+        n_grid = len(shape) - len(series.keyframe.axes)
+    plane_shape = shape[n_grid:]
+    if plan.time >= n_grid or axes[n_grid:] not in ("YX", "YXS", "SYX") or not axes.endswith(series.keyframe.axes):
+        raise InputError(f"{path}: unsupported TIFF layout (axes {axes!r}, stored as planes of {axes[n_grid:]!r})")
+    channel_in_plane = plan.channel_axis is not None and plan.channel_axis >= n_grid
     index = np.zeros((n_grid, shape[plan.time]), dtype=np.intp)
     index[plan.time] = np.arange(shape[plan.time])
-    if plan.channel_axis is not None and not channel_in_page:
+    if plan.channel_axis is not None and not channel_in_plane:
         index[plan.channel_axis] = plan.channel
-    planes = [int(p) for p in np.ravel_multi_index(tuple(index), grid)]
-    channel_axis = plan.channel_axis - n_grid if channel_in_page else None
+    planes = [int(p) for p in np.ravel_multi_index(tuple(index), shape[:n_grid])]
+    channel_axis = plan.channel_axis - n_grid if channel_in_plane else None
     if series.dataoffset is not None:
-        return _Layout("contiguous", (path,), tuple(planes), page_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
+        return _Layout("contiguous", (path,), tuple(planes), plane_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
     pages = [series.pages[plane] if plane < len(series.pages) else None for plane in planes]
-    return _pages_layout(path, tf, pages, page_shape, channel_axis, plan)
+    return _pages_layout(path, tf, pages, plane_shape, channel_axis, plan)
 
 
 def _pages_layout(

@@ -202,6 +202,26 @@ def test_unnamed_single_axis_is_time(tmp_path, writer):
     assert "read as time" in movie.metadata["notes"][0]
 
 
+@pytest.mark.parametrize("n_frames", [3, 4])
+def test_short_stack_stored_as_planar_rgb_is_read_as_frames(tmp_path, n_frames):
+    data = _movie_data((n_frames, 12, 10))
+    path = tmp_path / "short.tif"
+    # what tifffile.imwrite(path, data) does today with a (3|4, Y, X) array: planar RGB(A)
+    tifffile.imwrite(path, data, photometric="rgb", planarconfig="separate")
+    movie = read_movie(path)
+    assert movie.shape == data.shape and "colour planes read as frames" in movie.metadata["notes"][0]
+    np.testing.assert_array_equal(movie.to_array(), data)
+    with pytest.raises(InputError, match="single 2-D image"):  # asking for a colour channel: it is one image
+        read_movie(path, channel=1)
+
+
+def test_colour_image_is_not_a_time_lapse(tmp_path):
+    path = tmp_path / "photo.tif"
+    tifffile.imwrite(path, np.zeros((16, 16, 3), np.uint8), photometric="rgb")
+    with pytest.raises(InputError, match=r"photo\.tif: is a single 2-D image \(with channels\), not a time-lapse"):
+        read_movie(path)
+
+
 def test_single_channel_accepts_channel_zero_only(tmp_path):
     path = tmp_path / "one.tif"
     tifffile.imwrite(path, _movie_data(), imagej=True, metadata={"axes": "TYX"})
