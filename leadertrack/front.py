@@ -360,7 +360,11 @@ def _validate(tracks: pd.DataFrame) -> None:
 
 
 def find_front(
-    tracks: pd.DataFrame, *, geometry: str = "auto", field_um: tuple[float, ...] | None = None
+    tracks: pd.DataFrame,
+    *,
+    geometry: str = "auto",
+    field_um: tuple[float, ...] | None = None,
+    centre_um: tuple[float, ...] | None = None,
 ) -> Front:
     """Find the invasion front in every frame.
 
@@ -377,6 +381,9 @@ def find_front(
         Extent of the image in µm, (y, x) or (z, y, x), origin at 0. With it, the image border is
         never taken for a front. Without it the bounding box of the cells is used to choose the
         geometry, and no place is masked as border.
+    centre_um
+        A known spheroid centre in µm, (y, x) or (z, y, x); implies ``geometry="radial"``.
+        None = the centre of the dense core.
 
     Returns
     -------
@@ -415,6 +422,10 @@ def find_front(
         lo, hi = positions.min(axis=0), positions.max(axis=0)
     hi = np.maximum(hi, lo + spacing)
 
+    if centre_um is not None:
+        if len(centre_um) != ndim:
+            raise InputError(f"centre_um has {len(centre_um)} values but the positions are {ndim}-D")
+        geometry = "radial"
     cover = _face_coverage(positions, frames, lo, hi, spacing)
     axis, side = np.unravel_index(np.argmax(cover), cover.shape)
     best = float(cover[axis, side])
@@ -491,7 +502,7 @@ def find_front(
         return front
 
     # radial
-    centre = _core_centre(positions, frames, spacing)
+    centre = _core_centre(positions, frames, spacing) if centre_um is None else np.asarray(centre_um, float)
     rel = positions - centre
     radius = np.linalg.norm(rel, axis=1)
     typical_r = max(float(np.median(radius)), spacing)
@@ -521,7 +532,7 @@ def find_front(
         profiles[0][at_border] = np.nan
     reason = f"radial: no side of the field is covered by a sheet (at most {best:.0%}); centre from the dense core"
     if not auto:
-        reason = "radial by request; centre from the dense core"
+        reason = "radial by request; " + ("centre from the dense core" if centre_um is None else "centre given")
     position = _nanmedian_rows(profiles[0])
     tab = pd.DataFrame({
         "frame": frame_values, "time_min": frame_time, "front_id": 1, "geometry": "radial",

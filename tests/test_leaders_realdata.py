@@ -1,0 +1,126 @@
+"""Front and leaders on real data (../shared/data): the scratch assay and 3-D spheroid tracks.
+
+No public data carries leader labels, so these check physical expectations (issue 3).
+Skipped when the data is absent.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.classify import classify
+from leadertrack.features import measure
+from leadertrack.front import find_front
+
+SCRATCH_PIXEL_UM = 0.619
+
+
+@pytest.fixture(scope="module")
+def scratch_tracks(shared_data) -> tuple[pd.DataFrame, tuple[float, float]]:
+    tifffile = pytest.importorskip("tifffile")
+    trackpy = pytest.importorskip("trackpy")
+    from scipy import ndimage as ndi
+
+    path = shared_data / "scratch_assay" / "scratch-assay-labeled-10T-2Ch.tiff"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    labels = tifffile.imread(path)[2]  # (C, T, Y, X): channel 2 = nuclei instance labels
+    rows = []
+    for t, frame in enumerate(labels):
+        ids = np.unique(frame)
+        ids = ids[ids > 0]
+        for y, x in ndi.center_of_mass(frame > 0, frame, ids):
+            rows.append((t, y, x))
+    det = pd.DataFrame(rows, columns=["frame", "y", "x"])
+    trackpy.quiet()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        linked = trackpy.link(det, search_range=20, memory=1)
+    tracks = pd.DataFrame({
+        "track_id": linked["particle"].to_numpy() + 1, "frame": linked["frame"].to_numpy(),
+        "y_um": linked["y"].to_numpy() * SCRATCH_PIXEL_UM, "x_um": linked["x"].to_numpy() * SCRATCH_PIXEL_UM,
+    })
+    tracks["time_min"] = tracks["frame"].astype(float)  # no interval in the file: one unit per frame
+    field = (labels.shape[1] * SCRATCH_PIXEL_UM, labels.shape[2] * SCRATCH_PIXEL_UM)
+    return tracks, field
+
+
+def test_scratch_two_fronts_close_the_gap(scratch_tracks):
+    tracks, field = scratch_tracks
+    front = find_front(tracks, field_um=field)
+    assert front.geometry == "planar" and front.n_fronts == 2
+    assert front.table["normal_x"].abs().eq(1).all()  # the gap runs along y, fronts face along x
+    pos = front.table.pivot(index="frame", columns="front_id", values="front_position_um")
+    gap = -pos[2] - pos[1]  # x of the right front minus x of the left front
+    assert gap.iloc[0] > 80  # a wide gap at the start ...
+    assert gap.iloc[-1] < 0.5 * gap.iloc[0]  # ... that closes
+    assert (front.table.groupby("front_id")["front_speed_um_per_min"].median() > 0).all()
+
+
+def test_scratch_leaders_sit_at_the_fronts(scratch_tracks):
+    tracks, field = scratch_tracks
+    tracks, cells, _ = measure(tracks, field_um=field)
+    tracks, cells = classify(tracks, cells)
+    leaders = cells[cells.is_leader]
+    assert len(leaders) >= 1
+    assert set(leaders["front_id"]) <= {1, 2}
+    # leaders are at or ahead of their front and move into the gap
+    assert leaders["front_distance_um"].median() <= cells["front_distance_um"].quantile(0.25)
+    assert leaders["directionality"].median() > 0.3
+
+
+def spheroid(shared_data, n: int) -> tuple[pd.DataFrame, np.ndarray, float]:
+    sio = pytest.importorskip("scipy.io")
+    path = shared_data / "spheroid_tracks" / f"Alltrajdata{n}.mat"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    m = sio.loadmat(path)
+    d = m["data_sPos"]
+    d = d[np.isfinite(d[:, [0, 1, 2, 6, 7]]).all(axis=1)]
+    tracks = pd.DataFrame({
+        "track_id": (d[:, 7] - 1e9 + 1).astype(np.int64), "frame": d[:, 6].astype(int) - 1,
+        "z_um": d[:, 2], "y_um": d[:, 1], "x_um": d[:, 0],
+    }).drop_duplicates(["track_id", "frame"])
+    tracks = tracks[tracks.frame < 60]
+    tracks["time_min"] = tracks["frame"] * float(m["DT"][0, 0]) * 60.0
+    centre_xyz = m["centrePosXYZ"][0].astype(float)
+    return tracks, centre_xyz[::-1].copy(), float(m["eventHorizon"][0, 0])
+
+
+@pytest.mark.parametrize("n", [1])
+def test_spheroid_leaders_beyond_radius_move_outward(shared_data, n):
+    """3-D analysis around the spheroid's known centre; shuffling identities removes the signal."""
+    tracks, centre_zyx, radius = spheroid(shared_data, n)
+    front = find_front(tracks, centre_um=tuple(centre_zyx))
+    assert front.geometry == "radial"
+
+    def separation(table: pd.DataFrame) -> tuple[float, int, pd.DataFrame]:
+        t, c, _ = measure(table, front=front)
+        t, c = classify(t, c)
+        r = np.linalg.norm(t[["z_um", "y_um", "x_um"]].to_numpy() - centre_zyx, axis=1)
+        c["radius_um"] = pd.Series(r).groupby(t["track_id"].to_numpy()).median().reindex(c.track_id).to_numpy()
+        # outward persistent motion of the leaders, relative to everybody else
+        motion = c.directionality * c.persistence
+        lead = c.is_leader.to_numpy()
+        sep = float(motion[lead].mean() - motion[~lead].mean()) if lead.any() else 0.0
+        return sep, int(lead.sum()), c
+
+    sep, n_leaders, cells = separation(tracks)
+    leaders = cells[cells.is_leader]
+    assert n_leaders >= 3
+    # at the edge of the spheroid (the tracked cells reach about 0.8 of eventHorizon) or beyond
+    assert leaders["radius_um"].median() > max(0.7 * radius, cells["radius_um"].quantile(0.75))
+    assert leaders["directionality"].median() > 0.2  # outward (real tracks are noisy)
+    assert leaders["persistence"].median() > cells["persistence"].median()
+    assert sep > 0.1
+
+    rng = np.random.default_rng(0)
+    shuffled = tracks.copy()
+    shuffled["track_id"] = shuffled.groupby("frame")["track_id"].transform(lambda s: rng.permutation(s.to_numpy()))
+    _, leaders_shuffled, _ = separation(shuffled)
+    assert leaders_shuffled < n_leaders / 2
