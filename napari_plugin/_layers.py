@@ -23,6 +23,7 @@ __all__ = [
     "result_layer_data",
     "track_calls",
     "pixel_size_um_of",
+    "nucleus_diameter_px_of",
     "unit_names",
     "front_outlines_px",
 ]
@@ -50,6 +51,17 @@ def unit_names(result: Any) -> tuple[str, str]:
     space = "µm" if units.get("space_calibrated", True) else "px"
     time = "min" if units.get("time_calibrated", True) else "frame"
     return space, time
+
+
+def nucleus_diameter_px_of(result: Any) -> float:
+    """Typical nucleus diameter in pixels: from ``run.json``, else the tracks' areas, else 10."""
+    pixel = pixel_size_um_of(result)
+    diameter_um = result.provenance.get("nucleus_diameter_um")
+    if diameter_um:
+        return float(diameter_um) / pixel
+    if "area_um2" in result.tracks and result.tracks["area_um2"].notna().any():
+        return 2.0 * float(np.sqrt(result.tracks["area_um2"].median() / np.pi)) / pixel
+    return 10.0
 
 
 def track_calls(result: Any) -> pd.Series:
@@ -155,15 +167,13 @@ def _image_shape_yx(result: Any) -> tuple[int, int]:
     return int(np.ceil(result.tracks["y"].max())) + 1, int(np.ceil(result.tracks["x"].max())) + 1
 
 
-def result_layer_data(result: Any, *, nucleus_diameter_px: float | None = None) -> list[LayerData]:
+def result_layer_data(result: Any) -> list[LayerData]:
     """Layer data for a result: labels, tracks, leader points and front outlines.
 
     Parameters
     ----------
     result
         A :class:`~leadertrack.pipeline.MovieResult`.
-    nucleus_diameter_px
-        Size of the leader markers; default: the median nucleus diameter from the tracks' areas.
 
     Returns
     -------
@@ -185,6 +195,9 @@ def result_layer_data(result: Any, *, nucleus_diameter_px: float | None = None) 
             (result.labels, {"name": f"{name} labels", "scale": scale, "opacity": 0.4,
                              "metadata": {ROLE_KEY: "labels"}}, "labels")
         )
+
+    if tracks.empty:
+        return layers
 
     features = pd.DataFrame(
         {
@@ -217,9 +230,6 @@ def result_layer_data(result: Any, *, nucleus_diameter_px: float | None = None) 
         )
     )
 
-    if nucleus_diameter_px is None:
-        area_px = tracks["area_um2"] / pixel**2 if "area_um2" in tracks else pd.Series([100.0])
-        nucleus_diameter_px = float(2 * np.sqrt(np.nanmedian(area_px) / np.pi)) if len(area_px) else 10.0
     leaders = tracks[tracks["track_id"].map(calls).fillna(False).astype(bool)]
     layers.append(
         (
@@ -227,7 +237,7 @@ def result_layer_data(result: Any, *, nucleus_diameter_px: float | None = None) 
             {
                 "name": f"{name} leaders",
                 "scale": scale,
-                "size": 1.6 * nucleus_diameter_px,
+                "size": 1.6 * nucleus_diameter_px_of(result),
                 "face_color": "transparent",
                 "border_color": "#ff8000",
                 "border_width": 0.12,

@@ -72,12 +72,15 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
 
     ax = figure.add_subplot(3, 1, 2)
     fronts = result.fronts
-    for front_id, front in fronts.groupby("front_id", sort=True):
-        ax.plot(front["time_min"], front["front_position_um"], lw=1.5, label=f"front {front_id}")
+    if fronts.empty:
+        ax.text(0.5, 0.5, "no invasion front found", ha="center", va="center", transform=ax.transAxes)
+    else:
+        for front_id, front in fronts.groupby("front_id", sort=True):
+            ax.plot(front["time_min"], front["front_position_um"], lw=1.5, label=f"front {front_id}")
+        if fronts["front_id"].nunique() > 1:
+            ax.legend(loc="best", fontsize="small", frameon=False)
     ax.set_xlabel(f"time ({time})")
     ax.set_ylabel(f"front position ({space})")
-    if fronts["front_id"].nunique() > 1:
-        ax.legend(loc="best", fontsize="small", frameon=False)
 
     ax = figure.add_subplot(3, 1, 3, projection="polar")
     headings = leader_headings_rad(tracks, leader_ids)

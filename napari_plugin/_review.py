@@ -12,7 +12,7 @@ import pandas as pd
 
 from ._layers import track_calls
 
-__all__ = ["track_at", "doubt_table", "flip_call", "describe_track", "threshold_of"]
+__all__ = ["track_at", "track_near", "doubt_table", "flip_call", "describe_track", "threshold_of"]
 
 #: cells.csv columns shown in the review panel, with a readable label; absent ones are skipped.
 _SHOWN = [
@@ -48,6 +48,25 @@ def track_at(tracks: pd.DataFrame, *, frame: int, label: int) -> int | None:
         return None
     hit = tracks.loc[(tracks["frame"] == frame) & (tracks["label"] == label), "track_id"]
     return int(hit.iloc[0]) if len(hit) else None
+
+
+def track_near(tracks: pd.DataFrame, *, frame: int, y: float, x: float, max_distance_px: float) -> int | None:
+    """The track whose cell at ``frame`` is nearest to ``(y, x)`` (px), if within ``max_distance_px``.
+
+    For results without a label image (tracks imported from another tracker).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"track_id": [1, 2], "frame": [0, 0], "y": [5.0, 50.0], "x": [5.0, 50.0]})
+    >>> track_near(t, frame=0, y=48.0, x=52.0, max_distance_px=5), track_near(t, frame=0, y=30.0, x=30.0, max_distance_px=5)
+    (2, None)
+    """
+    here = tracks[tracks["frame"] == frame]
+    if here.empty:
+        return None
+    distance = np.hypot(here["y"].to_numpy(dtype=float) - y, here["x"].to_numpy(dtype=float) - x)
+    nearest = int(np.argmin(distance))
+    return int(here["track_id"].iloc[nearest]) if distance[nearest] <= max_distance_px else None
 
 
 def doubt_table(result: Any, *, threshold: float | None = None) -> pd.DataFrame:

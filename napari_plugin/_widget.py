@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
@@ -37,15 +38,16 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, result_layer_data
+from ._layers import MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, nucleus_diameter_px_of, result_layer_data
 from ._plots import draw_result_plots, highlight_track
-from ._review import describe_track, doubt_table, flip_call, threshold_of, track_at
+from ._review import describe_track, doubt_table, flip_call, threshold_of, track_at, track_near
 
 if TYPE_CHECKING:
     import napari
 
 __all__ = ["LeaderTrackWidget", "PlotsWidget"]
 
+_ROLES = ("labels", "tracks", "leaders", "front", "selected")
 FLIP_KEY = "Shift-F"
 NEXT_KEY = "Shift-N"
 
@@ -228,7 +230,7 @@ class LeaderTrackWidget(QWidget):
 
     # ------------------------------------------------------------------ input movie and units
     def _image_layers(self) -> list[Any]:
-        return [layer for layer in self.viewer.layers if layer._type_string == "image" and layer.ndim == 3]
+        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
 
     def _refresh_layer_choices(self, event: Any = None) -> None:
         current = self.image_choice.currentText()
@@ -368,9 +370,10 @@ class LeaderTrackWidget(QWidget):
     def set_result(self, result: Any) -> None:
         """Show ``result``: replace its layers, the review table and the plots."""
         self.result = result
+        for role in _ROLES:
+            if f"{result.name} {role}" in self.viewer.layers:
+                self.viewer.layers.remove(f"{result.name} {role}")
         for data, kwargs, layer_type in result_layer_data(result):
-            if kwargs["name"] in self.viewer.layers:
-                self.viewer.layers.remove(kwargs["name"])
             getattr(self.viewer, f"add_{layer_type}")(data, **kwargs)
         self._adopt(result)
 
@@ -458,11 +461,10 @@ class LeaderTrackWidget(QWidget):
             self.viewer.layers[name].data = data
             return
         tracks_layer = self._layer("tracks")
-        leaders_layer = self._layer("leaders")
-        size = leaders_layer.current_size if leaders_layer is not None else 15
         self.viewer.add_points(
             data, name=name, scale=tracks_layer.scale if tracks_layer is not None else None,
-            size=size * 1.3, face_color="transparent", border_color="#00e5ff", border_width=0.15,
+            size=2.0 * nucleus_diameter_px_of(self.result), face_color="transparent", border_color="#00e5ff",
+            border_width=0.15,
             out_of_slice_display=False, metadata={ROLE_KEY: "selected"},
         )
 
@@ -494,19 +496,26 @@ class LeaderTrackWidget(QWidget):
         self.select_track(ids[position % len(ids)])
 
     def _on_click(self, viewer: Any, event: Any) -> None:
-        """Mouse press anywhere in the canvas: select the track whose nucleus is under the cursor."""
+        """Mouse press anywhere in the canvas: select the track whose nucleus is under the cursor.
+
+        Uses the label image when there is one, else the nearest cell (results from tracks alone).
+        """
         if self.result is None:
             return
-        labels_layer = self._layer("labels")
-        if labels_layer is None or not labels_layer.visible:
-            return
-        value = labels_layer.get_value(
-            event.position, view_direction=event.view_direction, dims_displayed=event.dims_displayed, world=True
-        )
-        if value is None:
-            return
         frame = int(viewer.dims.current_step[0])
-        track_id = track_at(self.result.tracks, frame=frame, label=int(value))
+        labels_layer, tracks_layer = self._layer("labels"), self._layer("tracks")
+        if labels_layer is not None:
+            value = labels_layer.get_value(
+                event.position, view_direction=event.view_direction, dims_displayed=event.dims_displayed, world=True
+            )
+            track_id = None if value is None else track_at(self.result.tracks, frame=frame, label=int(value))
+        elif tracks_layer is not None:
+            _, y, x = tracks_layer.world_to_data(event.position)[-3:]
+            track_id = track_near(
+                self.result.tracks, frame=frame, y=y, x=x, max_distance_px=nucleus_diameter_px_of(self.result)
+            )
+        else:
+            return
         if track_id is not None:
             self.select_track(track_id, jump=False)
 

@@ -11,7 +11,7 @@ pytest.importorskip("napari")
 from leadertrack.pipeline import MovieResult  # noqa: E402
 from leadertrack_napari._layers import front_outlines_px, result_layer_data  # noqa: E402
 from leadertrack_napari._plots import draw_result_plots, leader_headings_rad  # noqa: E402
-from leadertrack_napari._review import describe_track, doubt_table, flip_call, track_at  # noqa: E402
+from leadertrack_napari._review import describe_track, doubt_table, flip_call, track_at, track_near  # noqa: E402
 
 
 def toy_result(*, pixel_size_um: float = 0.5, seed: int = 0) -> MovieResult:
@@ -122,6 +122,22 @@ def test_track_at_maps_the_label_under_the_cursor_to_its_track():
     assert track_at(result.tracks, frame=0, label=99) is None
 
 
+def test_track_near_picks_the_closest_cell_within_reach():
+    result = toy_result()
+    row = result.tracks.query("track_id == 3 and frame == 1").iloc[0]
+    assert track_near(result.tracks, frame=1, y=row.y + 2, x=row.x - 1, max_distance_px=5) == 3
+    assert track_near(result.tracks, frame=1, y=row.y + 8, x=row.x, max_distance_px=5) is None
+    assert track_near(result.tracks, frame=9, y=row.y, x=row.x, max_distance_px=5) is None
+
+
+def test_result_without_tracks_shows_only_its_labels():
+    from dataclasses import replace
+
+    result = toy_result()
+    empty = replace(result, tracks=result.tracks.iloc[:0], cells=result.cells.iloc[:0], fronts=pd.DataFrame())
+    assert [kind for _, _, kind in result_layer_data(empty)] == ["labels"]
+
+
 def test_doubt_table_puts_scores_near_the_threshold_first():
     table = doubt_table(toy_result())
     assert table["track_id"].tolist() == [1, 3, 2]  # |0.45-0.5| < |0.2-0.5| < |0.9-0.5|
@@ -184,3 +200,16 @@ def test_manifest_is_valid_and_its_commands_import():
     assert {c.id for c in manifest.contributions.commands} >= {
         "leadertrack.get_reader", "leadertrack.write_result", "leadertrack.widget", "leadertrack.sample_planar"
     }
+
+
+def test_sample_movie_is_simulated_with_its_units():
+    from leadertrack_napari._sample import simulated_movie
+
+    [(image, kwargs, kind)] = simulated_movie(geometry="radial", seed=1, n_frames=3)
+    truth = kwargs["metadata"]["leadertrack_truth"]
+    units = kwargs["metadata"]["leadertrack_units"]
+    assert kind == "image" and image.shape[0] == 3 and image.shape == truth.labels.shape
+    assert kwargs["scale"] == (1.0, units["pixel_size_um"], units["pixel_size_um"])
+    assert units["frame_interval_min"] == truth.frame_interval_min > 0
+    again = simulated_movie(geometry="radial", seed=1, n_frames=3)[0][0]
+    assert np.array_equal(image, again)  # generated, reproducibly, never downloaded

@@ -41,10 +41,14 @@ def test_result_layers_table_and_plots(viewer_and_widget):
     assert widget.plots is not None and len(widget.plots.figure.axes) == 3
 
 
-def test_clicking_a_nucleus_selects_its_track(viewer_and_widget, MouseEvent):
+@pytest.mark.parametrize("with_labels", [True, False])
+def test_clicking_a_nucleus_selects_its_track(viewer_and_widget, MouseEvent, with_labels):
+    from dataclasses import replace
+
     viewer, widget = viewer_and_widget
     result = toy_result(pixel_size_um=0.5)
-    widget.set_result(result)
+    widget.set_result(result if with_labels else replace(result, labels=None))
+    assert ("toy labels" in viewer.layers) == with_labels
     viewer.dims.set_current_step(0, 2)
     row = result.tracks.query("track_id == 3 and frame == 2").iloc[0]
     world = (2.0, int(row.y) * 0.5, int(row.x) * 0.5)  # pixel centre in µm
@@ -102,7 +106,7 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     viewer_and_widget, qtbot, small_movie, make_napari_viewer, tmp_path
 ):
     from leadertrack.config import RunConfig
-    from leadertrack.pipeline import analyze_movie
+    from leadertrack.pipeline import analyze_movie, read_result
 
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
@@ -116,7 +120,10 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
 
     assert widget.result is not None, widget.status.text()
     assert {"segment", "link", "classify"} <= set(stages)
-    assert {"movie labels", "movie tracks", "movie leaders", "movie front", "movie selected"} <= _layer_names(viewer)
+    expected = {"movie labels", "movie tracks", "movie leaders", "movie selected"}
+    if widget.result.fronts["front_position_um"].notna().any():  # a front was found: it is drawn
+        expected.add("movie front")
+    assert _layer_names(viewer) == {"movie", *expected}
     config = RunConfig.model_validate(
         {"units": {"pixel_size_um": small_movie.pixel_size_um, "frame_interval_min": small_movie.frame_interval_min},
          "front": {"geometry": "planar"}}
@@ -138,6 +145,9 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert (flipped in widget.result.leaders) != was_leader  # the user's call wins over the new model
     folder = widget.save_result(tmp_path)
     assert (folder / "corrections.csv").exists()
+    viewer.layers.selection = {viewer.layers["movie tracks"]}
+    [saved] = viewer.layers.save(str(tmp_path / "via_napari"), selected=True, plugin="leadertrack")
+    assert read_result(saved).corrections.equals(widget.result.corrections)
 
     other = make_napari_viewer()
     other.open(str(folder), plugin="leadertrack")
