@@ -1,0 +1,107 @@
+"""Leader detection on simulated invasion assays vs the naive "top-k by outward displacement" rule.
+
+For each geometry (planar, scratch, radial) and difficulty (easy, medium, hard), many randomised
+scenarios (``leadertrack.synthetic.random_scenario``: densities, speeds, noise, strands, frame
+intervals all vary) are simulated; ground-truth tracks go through ``measure`` + ``classify`` with
+default parameters and geometry ``auto``. Reported: per-track precision / recall / F1, per-frame
+F1, average precision of ``leader_score``, and the naive rule's per-track F1 in the same run
+(k = the true number of leaders, which is generous to it). Writes the ``leaders`` section of
+``docs/benchmarks.md``.
+
+Run: ``python benchmarks/bench_leaders.py [--seeds N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.metrics import average_precision_score, f1_score, precision_score, recall_score
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_line, table, write_section  # noqa: E402
+
+from leadertrack.classify import classify  # noqa: E402
+from leadertrack.features import measure  # noqa: E402
+from leadertrack.synthetic import random_scenario, simulate_tracks  # noqa: E402
+
+TRACK_OPTIONS = set(inspect.signature(simulate_tracks).parameters)
+
+
+def naive_top_k(tracks: pd.DataFrame, k: int) -> set[int]:
+    """The k tracks with the largest net displacement along the outward direction."""
+    t = tracks.sort_values(["track_id", "frame"])
+    pos = t[["y_um", "x_um"]].to_numpy()
+    out = t[["_uy", "_ux"]].to_numpy()
+    g = t.assign(_s=np.einsum("ij,ij->i", pos, out)).groupby("track_id")["_s"]
+    score = g.last() - g.first()
+    return set(score.nlargest(k).index) if k > 0 else set()
+
+
+def one(seed: int, geometry: str, difficulty: str) -> dict:
+    options = random_scenario(seed, difficulty=difficulty, geometry=geometry)
+    sim = simulate_tracks(**{k: v for k, v in options.items() if k in TRACK_OPTIONS})
+    cols = ["track_id", "frame", "time_min", "y_um", "x_um"]
+    start = time.perf_counter()
+    tracks, cells, fronts = measure(sim.tracks[cols], field_um=tuple(sim.params["field_um"]))
+    tracks, cells = classify(tracks, cells)
+    seconds = time.perf_counter() - start
+    truth = sim.cells.set_index("track_id")["is_leader"].reindex(cells["track_id"]).to_numpy().astype(bool)
+    pred = cells["is_leader"].to_numpy()
+    key = pd.MultiIndex.from_frame(tracks[["track_id", "frame"]])
+    frame_truth = sim.tracks.set_index(["track_id", "frame"])["is_leader"].reindex(key).to_numpy().astype(bool)
+    # naive rule, using our outward direction (generous)
+    from leadertrack.front import find_front
+
+    front = find_front(sim.tracks[cols], field_um=tuple(sim.params["field_um"]))
+    u = front.outward(sim.tracks[["y_um", "x_um"]].to_numpy(), sim.tracks["frame"].to_numpy())
+    naive = naive_top_k(sim.tracks[cols].assign(_uy=u[:, 0], _ux=u[:, 1]), int(truth.sum()))
+    naive_pred = cells["track_id"].isin(naive).to_numpy()
+    return dict(
+        geometry=geometry, difficulty=difficulty, seed=seed, n_true=int(truth.sum()), n_pred=int(pred.sum()),
+        auto_ok=fronts["geometry"].iloc[0] == ("planar" if geometry == "scratch" else geometry),
+        precision=precision_score(truth, pred, zero_division=1), recall=recall_score(truth, pred, zero_division=1),
+        f1=f1_score(truth, pred, zero_division=1),
+        frame_f1=f1_score(frame_truth, tracks["is_leader"].to_numpy(), zero_division=1),
+        ap=average_precision_score(truth, cells["leader_score"]) if truth.any() else np.nan,
+        naive_f1=f1_score(truth, naive_pred, zero_division=1), seconds=seconds,
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4, help="scenarios per geometry and difficulty")
+    args = parser.parse_args()
+    rows = [
+        one(1000 + s, g, d)
+        for g in ("planar", "scratch", "radial")
+        for d in ("easy", "medium", "hard")
+        for s in range(args.seeds)
+    ]
+    runs = pd.DataFrame(rows)
+    summary = runs.groupby(["geometry", "difficulty"], sort=False).agg(
+        movies=("seed", "size"), leaders=("n_true", "sum"), precision=("precision", "mean"), recall=("recall", "mean"),
+        f1=("f1", "mean"), frame_f1=("frame_f1", "mean"), ap=("ap", "mean"), naive_f1=("naive_f1", "mean"),
+        auto_geometry_ok=("auto_ok", "mean"), seconds=("seconds", "mean"),
+    ).reset_index()
+    print(summary.to_string(index=False))
+    text = "\n\n".join([
+        "## Leaders (front + features + classifier) on simulated assays",
+        machine_line(),
+        f"Ground-truth tracks from `random_scenario` (seeds 1000-{999 + args.seeds} per cell of the table), "
+        "default parameters, geometry `auto`. Per-track precision / recall / F1 (mean over movies), per-frame "
+        "F1, average precision (AP) of `leader_score`, and the naive rule \"top-k tracks by outward displacement\" "
+        "(k = true number of leaders) in the same run. `python benchmarks/bench_leaders.py --seeds "
+        f"{args.seeds}`.",
+        table(summary),
+    ])
+    write_section("leaders", text)
+
+
+if __name__ == "__main__":
+    main()
