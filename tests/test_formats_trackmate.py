@@ -185,3 +185,22 @@ def test_numbers_are_written_as_java_can_parse_them(tmp_path: Path) -> None:
     text = write_trackmate_xml(tracks, cells, tmp_path / "t.xml", pixel_size_um=1.0, frame_interval_min=1.0).read_text()
     assert 'speed_um_per_min="NaN"' in text and '"Infinity"' in text
     assert '"nan"' not in text and '"inf"' not in text
+
+
+def test_geffs_trackmate_converter_reads_our_xml(tmp_path: Path) -> None:
+    """An independent TrackMate parser accepts what we write, with the same spots and links."""
+    from geff.convert import from_trackmate_xml_to_geff
+    from geff.core_io import read_to_memory
+
+    tracks, cells = pipeline_tables(9)
+    path = write_trackmate_xml(tracks, cells, tmp_path / "t.xml", pixel_size_um=0.5, frame_interval_min=2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        from_trackmate_xml_to_geff(path, tmp_path / "t.geff")
+        memory = read_to_memory(str(tmp_path / "t.geff"))  # geff warns about TrackMate's unit names
+    assert len(memory["node_ids"]) == len(tracks)
+    assert len(memory["edge_ids"]) == len(tracks) - tracks["track_id"].nunique() + int((cells["parent_track_id"] > 0).sum())
+    by_id = dict(zip(memory["node_ids"].tolist(), memory["node_props"]["POSITION_X"]["values"].tolist()))
+    expected = tracks.sort_values(["track_id", "frame"])["x"].to_numpy() * 0.5
+    assert [by_id[i] for i in range(len(tracks))] == pytest.approx(expected)
+    assert memory["node_props"]["is_leader"]["values"].sum() == tracks["is_leader"].sum()
