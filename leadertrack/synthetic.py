@@ -882,9 +882,12 @@ def simulate_invasion(*, render: bool = True, pixel_size_um: float = 1.0, **kwar
 def random_scenario(seed: int, *, difficulty: str = "medium", geometry: str | None = None) -> dict[str, Any]:
     """Draw widely varied options for :func:`simulate_invasion` (for benchmarks and robustness tests).
 
-    Varies geometry and orientation, density, speeds, noise, strand count (0-15 % of the edge
-    cells lead), chain lengths, frame interval (2-15 min), pixel size (0.3-1.5 µm), nucleus
-    diameter (6-15 µm) and imaging quality. Movies stay between about 160 and 512 px a side.
+    Varies geometry and orientation, density, speeds (leaders 0.2-1 µm/min), noise, strand count
+    (0-15 % of the cells along the edge lead, at least one
+    strand unless ``geometry`` is ``none``), chain length and width, frame interval (2-15 min),
+    movie length (15-80 frames), pixel size (0.3-1.5 µm), nucleus diameter (6-15 µm) and imaging
+    quality. ``difficulty`` widens the ranges toward more decoys, turnover, noise, density and a
+    more ragged edge. Movies stay between about 160 and 512 px a side.
 
     Examples
     --------
@@ -895,41 +898,39 @@ def random_scenario(seed: int, *, difficulty: str = "medium", geometry: str | No
     """
     if difficulty not in DIFFICULTIES:
         raise ValueError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
+    level = DIFFICULTIES.index(difficulty)
     rng = np.random.default_rng(seed)
     if geometry is None:
         geometry = str(rng.choice(["planar", "planar", "scratch", "radial", "radial", "none"]))
     diameter = float(rng.uniform(6.0, 15.0))
-    pixel = float(rng.uniform(0.3, 1.5))
-    pixel = float(np.clip(pixel, diameter / 30, diameter / 5))  # nuclei 5-30 px across
-    field_px = rng.integers(160, 513, 2)
-    field = (float(field_px[0] * pixel), float(field_px[1] * pixel))
+    pixel = float(np.clip(rng.uniform(0.3, 1.5), diameter / 30, diameter / 5))  # nuclei 5-30 px across
+    min_px = int(np.ceil(15 * diameter / pixel))  # at least 15 nuclei across
+    field = tuple(float(max(n, min_px) * pixel) for n in rng.integers(160, 513, 2))
     interval = float(np.exp(rng.uniform(np.log(2.0), np.log(15.0))))
-    n_frames = int(rng.integers(20, 61))
+    leader_speed = float(rng.uniform(0.2, 1.0))
+    # long enough for leaders to cover a useful part of the field
+    n_frames = int(np.clip(rng.uniform(0.3, 0.8) * min(field) / (leader_speed * interval), 15, 80))
     duration = interval * (n_frames - 1)
-    spacing = diameter * rng.uniform(0.95, 1.5)
-    edge_cells = max(field) / spacing
-    leader_fraction = rng.uniform(0.0, 0.15)
-    # leaders cross a useful part of the field, whatever the movie length
-    leader_speed = float(rng.uniform(0.2, 0.6) * min(field) / duration)
+    spacing = diameter * rng.uniform((1.2, 1.05, 0.9)[level], 1.5)
     options: dict[str, Any] = dict(
         geometry=geometry, n_frames=n_frames, field_um=field, frame_interval_min=interval,
         nucleus_diameter_um=diameter, pixel_size_um=pixel, difficulty=difficulty, seed=int(seed),
         outward_angle_deg=float(rng.choice([0.0, 90.0, 180.0, 270.0]) if rng.random() < 0.6 else rng.uniform(0, 360)),
-        n_leaders=int(round(leader_fraction * edge_cells)),
+        n_leaders=max(1, int(round(rng.uniform(0.0, 0.15) * max(field) / spacing))),  # "none" has no leaders
         followers_per_leader=(int(rng.integers(0, 3)), int(rng.integers(2, 6))),
         leader_speed_um_per_min=leader_speed,
-        leader_persistence_min=float(rng.uniform(0.5, 4.0) * duration),
+        leader_persistence_min=float(rng.uniform((2.0, 1.0, 0.5)[level], 5.0) * duration),
         front_speed_um_per_min=float(leader_speed * rng.uniform(0.1, 0.4)),
-        decoys_per_100um=float(rng.uniform(0.0, 3.0)),
-        turnover=bool(rng.random() < 0.4),
+        decoys_per_100um=float(rng.uniform(0.0, (0.5, 1.5, 3.0)[level])),
+        turnover=bool(rng.random() < (0.0, 0.3, 0.7)[level]),
         cell_spacing_um=float(spacing),
-        jiggle_um=float(diameter * rng.uniform(0.05, 0.2)),
-        follower_noise_um=float(diameter * rng.uniform(0.05, 0.25)),
+        jiggle_um=float(diameter * rng.uniform(0.05, (0.12, 0.2, 0.3)[level])),
+        follower_noise_um=float(diameter * rng.uniform(0.03, (0.08, 0.15, 0.25)[level])),
         strand_width_um=float(diameter * rng.uniform(0.0, 1.5) if rng.random() < 0.5 else 0.0),
-        front_roughness_um=float(diameter * rng.uniform(0.2, 4.0)),
+        front_roughness_um=float(diameter * rng.uniform(0.2, (1.0, 2.5, 4.0)[level])),
         sheet_fraction=float(rng.uniform(0.25, 0.5)),
-        photons=float(np.exp(rng.uniform(np.log(60.0), np.log(1500.0)))),
-        read_noise=float(rng.uniform(1.0, 12.0)),
+        photons=float(np.exp(rng.uniform(np.log((300.0, 100.0, 50.0)[level]), np.log((1500.0, 1000.0, 500.0)[level])))),
+        read_noise=float(rng.uniform(1.0, (4.0, 8.0, 12.0)[level])),
         psf_sigma_um=float(rng.uniform(0.2, 1.2)),
         brightness_range=float(rng.uniform(1.5, 6.0)),
         gradient=float(rng.uniform(0.0, 0.6)),
