@@ -295,7 +295,7 @@ _WEAKNESS = {
 def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     """A short human reason for each track's decision."""
     n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
-    ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median()
+    ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median().astype(float)
     reasons = []
     for row in cells.itertuples(index=False):
         rank, n = ranks.loc[row.track_id] if row.track_id in ranks.index else (np.nan, np.nan)

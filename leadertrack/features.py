@@ -261,7 +261,7 @@ def measure(
     out["speed_um_per_min"] = np.linalg.norm(v, axis=1)
     out["front_id"] = front_id
     out["front_distance_um"] = front.distance(pos, frames, front_id)
-    out["front_rank"] = out.groupby(["frame", "front_id"])["front_distance_um"].rank(method="min").astype("Float64")
+    out["front_rank"] = out.groupby(["frame", "front_id"])["front_distance_um"].rank(method="min")
     out["outward_speed_um_per_min"] = np.einsum("ij,ij->i", v, outward)
     radius = 2.0 * spacing
     neighbours = _density(pos, frames, radius)
