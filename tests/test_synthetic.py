@@ -277,3 +277,12 @@ def test_sample_data_is_reproducible_from_the_script():
     spec.loader.exec_module(script)
     sim = simulate_invasion(**script.SAMPLES["invasion_radial"])
     np.testing.assert_array_equal(tifffile.imread(SAMPLE / "invasion_radial.ome.tif"), sim.image)
+
+
+def test_random_scenario_difficulty_widens_toward_harder_assays():
+    easy = pd.DataFrame([random_scenario(s, difficulty="easy") for s in range(30)])
+    hard = pd.DataFrame([random_scenario(s, difficulty="hard") for s in range(30)])
+    assert hard["decoys_per_100um"].mean() > 2 * easy["decoys_per_100um"].mean()
+    assert hard["turnover"].mean() > 0.4 and not easy["turnover"].any()
+    assert hard["photons"].median() < easy["photons"].median()
+    assert (hard["cell_spacing_um"] / hard["nucleus_diameter_um"]).min() < 1.05
