@@ -10,7 +10,7 @@ pytest.importorskip("pytestqt")
 
 from test_plugin_layers import toy_result  # noqa: E402
 
-from leadertrack_napari._widget import FLIP_KEY, LeaderTrackWidget  # noqa: E402
+from leadertrack_napari._widget import FLIP_KEY, NEXT_KEY, LeaderTrackWidget  # noqa: E402
 
 pytestmark = pytest.mark.gui
 
@@ -27,7 +27,9 @@ def _layer_names(viewer) -> set[str]:
     return {layer.name for layer in viewer.layers}
 
 
-def test_result_layers_table_and_plots(viewer_and_widget):
+def test_result_layers_then_walk_the_doubtful_tracks_and_flip_by_key(viewer_and_widget, qtbot):
+    from qtpy.QtCore import Qt
+
     viewer, widget = viewer_and_widget
     result = toy_result()
     widget.set_result(result)
@@ -39,6 +41,17 @@ def test_result_layers_table_and_plots(viewer_and_widget):
     ids = [int(widget.table.item(row, 0).text()) for row in range(widget.table.rowCount())]
     assert ids == [1, 3, 2]  # most doubtful first
     assert widget.plots is not None and len(widget.plots.figure.axes) == 3
+    widget.select_next_doubtful()
+    assert widget.selected_track == 1  # the most doubtful
+    assert (FLIP_KEY, NEXT_KEY) == ("Shift-F", "Shift-N")
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_F, Qt.ShiftModifier)
+    assert widget.result.leaders == [1, 2]
+    assert widget.result.corrections.to_dict("records") == [{"track_id": 1, "is_leader": True}]
+    assert set(viewer.layers["toy leaders"].features["track_id"]) == {1, 2}
+    leader_colour = viewer.layers["toy tracks"].features["leader"]
+    assert leader_colour[viewer.layers["toy tracks"].data[:, 0] == 1].eq(1.0).all()
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_N, Qt.ShiftModifier)
+    assert widget.selected_track == 3  # Shift-N: the next doubtful one
 
 
 @pytest.mark.parametrize("with_labels", [True, False])
@@ -60,24 +73,6 @@ def test_clicking_a_nucleus_selects_its_track(viewer_and_widget, MouseEvent, wit
     assert "far behind the front" in widget.track_info.text()
     selected = viewer.layers["toy selected"].data
     assert len(selected) == 4 and np.allclose(selected[:, 1], result.tracks.query("track_id == 3")["y"])
-
-
-def test_flip_by_key_and_walk_the_doubtful_tracks(viewer_and_widget, qtbot):
-    from qtpy.QtCore import Qt
-
-    viewer, widget = viewer_and_widget
-    widget.set_result(toy_result())
-    widget.select_next_doubtful()
-    assert widget.selected_track == 1  # the most doubtful
-    assert FLIP_KEY == "Shift-F"
-    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, Qt.Key_F, Qt.ShiftModifier)
-    assert widget.result.leaders == [1, 2]
-    assert widget.result.corrections.to_dict("records") == [{"track_id": 1, "is_leader": True}]
-    assert set(viewer.layers["toy leaders"].features["track_id"]) == {1, 2}
-    leader_colour = viewer.layers["toy tracks"].features["leader"]
-    assert leader_colour[viewer.layers["toy tracks"].data[:, 0] == 1].eq(1.0).all()
-    widget.select_next_doubtful()
-    assert widget.selected_track == 3
 
 
 # ---------------------------------------------------------------- the real pipeline in the widget
@@ -105,8 +100,7 @@ def _run_and_wait(widget, qtbot):
 def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     viewer_and_widget, qtbot, small_movie, make_napari_viewer, tmp_path
 ):
-    from leadertrack.config import RunConfig
-    from leadertrack.pipeline import analyze_movie, read_result
+    from leadertrack.pipeline import read_result
 
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
@@ -124,21 +118,21 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     if widget.result.fronts["front_position_um"].notna().any():  # a front was found: it is drawn
         expected.add("movie front")
     assert _layer_names(viewer) == {"movie", *expected}
-    config = RunConfig.model_validate(
-        {"units": {"pixel_size_um": small_movie.pixel_size_um, "frame_interval_min": small_movie.frame_interval_min},
-         "front": {"geometry": "planar"}}
-    )
-    direct = analyze_movie(small_movie.image, config)
-    assert widget.result.leaders == direct.leaders
-    assert set(viewer.layers["movie leaders"].features["track_id"]) == set(direct.leaders)
-    assert len(viewer.layers["movie tracks"].data) == len(direct.tracks)
-    assert widget.table.rowCount() == len(direct.cells)
-
+    result = widget.result
+    assert result.provenance["config"]["front"]["geometry"] == "planar"  # the widget's parameters reached the run
+    assert result.provenance["units"]["pixel_size_um"] == small_movie.pixel_size_um
+    assert result.provenance["units"]["frame_interval_min"] == small_movie.frame_interval_min
+    assert result.provenance["config"]["segment"]["nucleus_diameter_um"] is None  # blank = estimate
+    assert set(viewer.layers["movie leaders"].features["track_id"]) == set(result.leaders)
+    assert len(viewer.layers["movie tracks"].data) == len(result.tracks)
+    assert widget.table.rowCount() == len(result.cells)
+    assert np.array_equal(np.asarray(viewer.layers["movie labels"].data), np.asarray(result.labels))
     widget.select_next_doubtful()
     flipped = widget.selected_track
     was_leader = flipped in widget.result.leaders
     widget.flip_button.click()
     assert (flipped in widget.result.leaders) != was_leader
+    assert set(viewer.layers["movie leaders"].features["track_id"]) == set(widget.result.leaders)
     widget.retrain_button.click()
     qtbot.waitUntil(widget.run_button.isEnabled, timeout=30_000)
     assert "retrained" in widget.result.provenance, widget.status.text()
@@ -160,23 +154,20 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert reviewer.table.item(row, 3).text() == "yes"
 
 
-def test_cancel_stops_the_run_without_adding_layers(viewer_and_widget, qtbot, small_movie):
-    viewer, widget = viewer_and_widget
-    _add_movie(viewer, small_movie)
-    widget._bridge.progressed.connect(lambda *_: widget.cancel())
-    _run_and_wait(widget, qtbot)
-    assert widget.result is None
-    assert widget.status.text() == "Cancelled."
-    assert _layer_names(viewer) == {"movie"}
-
-
-def test_bad_parameter_is_reported_not_run(viewer_and_widget, small_movie):
+def test_bad_parameter_is_reported_and_cancel_stops_the_run(viewer_and_widget, qtbot, small_movie):
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
     widget.nucleus_diameter.setText("ten")
     widget.run()
     assert widget.worker is None
     assert widget.status.text() == "nucleus diameter: 'ten' is not a number"
+
+    widget.nucleus_diameter.setText("")
+    widget._bridge.progressed.connect(lambda *_: widget.cancel())
+    _run_and_wait(widget, qtbot)
+    assert widget.result is None
+    assert widget.status.text() == "Cancelled."
+    assert _layer_names(viewer) == {"movie"}
 
 
 def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path, monkeypatch):
