@@ -729,6 +729,15 @@ def _ideal_masks(flat: np.ndarray, radius: np.ndarray, valid: np.ndarray, centre
     return out, shown
 
 
+def _grain(rng: np.random.Generator, shape: tuple[int, int], grain_px: float) -> np.ndarray:
+    """Unit-variance noise with grains about ``grain_px`` pixels across (white below 2 px)."""
+    if grain_px < 2:
+        return rng.standard_normal(shape, dtype=np.float32)
+    coarse = rng.standard_normal(tuple(int(np.ceil(n / grain_px)) + 1 for n in shape), dtype=np.float32)
+    fine = ndimage.zoom(coarse, grain_px, order=1)[: shape[0], : shape[1]]
+    return fine / max(float(fine.std()), 1e-6)
+
+
 def _camera(rng: np.random.Generator, photons: np.ndarray, *, gain: float, read_noise: float, offset: float) -> np.ndarray:
     """Shot noise (exact Poisson below 30 photons, its Gaussian limit above) and read noise, as uint16 counts."""
     z = rng.standard_normal(photons.shape, dtype=np.float32)
@@ -825,6 +834,7 @@ def render_movie(
     background = background_fraction * photons * (1 + gradient * (ramp - ramp.mean()) / max(np.ptp(ramp), 1e-9))
     background = background.astype(np.float32)
 
+    grain_px = sim.nucleus_diameter_um / ps / 8  # chromatin texture: about 8 grains across a nucleus
     image = np.empty((n_frames, *shape), dtype=np.uint16)
     labels = np.empty((n_frames, *shape), dtype=np.uint32)
     label_col = np.zeros(len(tracks), dtype=np.int64)
@@ -842,7 +852,7 @@ def render_movie(
         edge = np.clip((radius - 1.0) * (1.5 * semi_minor[ids]).astype(np.float32)[:, None, None], -30, 30)
         value = brightness[ids].astype(np.float32)[:, None, None] / (1 + np.exp(edge))
         signal = np.bincount(flat[valid], weights=value[valid], minlength=shape[0] * shape[1]).reshape(shape)
-        signal = signal.astype(np.float32) * np.clip(1 + texture * rng.standard_normal(shape, dtype=np.float32), 0, None)
+        signal = signal.astype(np.float32) * np.clip(1 + texture * _grain(rng, shape, grain_px), 0, None)
         signal *= 1 - bleaching * t / max(n_frames - 1, 1)
         if psf_sigma_um / ps >= 0.3:
             signal = ndimage.gaussian_filter(signal, psf_sigma_um / ps)
@@ -933,6 +943,7 @@ def random_scenario(seed: int, *, difficulty: str = "medium", geometry: str | No
         read_noise=float(rng.uniform(1.0, (4.0, 8.0, 12.0)[level])),
         psf_sigma_um=float(rng.uniform(0.2, 1.2)),
         brightness_range=float(rng.uniform(1.5, 6.0)),
+        texture=float(rng.uniform(0.05, 0.35)),
         gradient=float(rng.uniform(0.0, 0.6)),
         bleaching=float(rng.uniform(0.0, 0.4)),
     )
