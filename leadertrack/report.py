@@ -31,8 +31,10 @@ from leadertrack.units import honest_column_names
 
 __all__ = ["FIGURE_TITLES", "report_figures", "report_html", "write_report", "write_folder_report", "write_batch_index"]
 
-ROLE_COLOURS = {"leader": "#d62728", "follower": "#1f77b4", "other": "#8c8c8c"}
-"""Colour of each per-frame role (``tracks.role``) in every figure."""
+ROLE_COLOURS = {"other": "#8c8c8c", "follower": "#1f77b4", "leader": "#d62728"}
+"""Colour of each per-frame role (``tracks.role``) in every figure, in drawing order."""
+TRACK_STYLE = {"other": (0.5, 0.45), "follower": (1.0, 0.9), "leader": (1.6, 1.0)}
+"""Line width and opacity of track paths by role: leaders stand out from the crowd."""
 MAX_EPISODE_TRACKS = 40
 """The episode timeline shows at most this many leader tracks (those leading longest)."""
 MAX_LEADER_ROWS = 100
@@ -107,6 +109,17 @@ def _n_frames(result: Any) -> int:
     return 0
 
 
+def _frame_shape(result: Any) -> tuple[float, float]:
+    """(height, width) of a frame in pixels: from the movie, the labels, run.json or the tracks."""
+    for shape in (getattr(result.movie, "shape", None), getattr(result.labels, "shape", None),
+                  result.provenance.get("input", {}).get("shape")):
+        if shape is not None and len(shape) == 3:
+            return float(shape[1]), float(shape[2])
+    if len(result.tracks):
+        return float(result.tracks["y"].max()) + 1, float(result.tracks["x"].max()) + 1
+    return 1.0, 1.0
+
+
 def _background(result: Any, t: int) -> tuple[np.ndarray | None, str]:
     """The image to draw frame ``t`` on: the movie frame, else the label outlines, else nothing."""
     if result.movie is not None:
@@ -120,16 +133,17 @@ def _background(result: Any, t: int) -> tuple[np.ndarray | None, str]:
     return None, "no image"
 
 
-def _track_segments(tracks: pd.DataFrame, last_frame: int) -> tuple[np.ndarray, list[str]]:
-    """Line segments (x, y in px) of every track up to ``last_frame``, coloured by the later point's role."""
+def _track_segments(tracks: pd.DataFrame, last_frame: int) -> dict[str, np.ndarray]:
+    """Line segments (x, y in px) of every track up to ``last_frame``, by the role at the later point."""
     part = tracks[tracks["frame"] <= last_frame].sort_values(["track_id", "frame"])
     if len(part) < 2:
-        return np.empty((0, 2, 2)), []
+        return {}
     xy = part[["x", "y"]].to_numpy(float)
     same = part["track_id"].to_numpy()[1:] == part["track_id"].to_numpy()[:-1]
     segments = np.stack([xy[:-1], xy[1:]], axis=1)[same]
     roles = _roles(part)[1:][same]
-    return segments, [ROLE_COLOURS.get(r, ROLE_COLOURS["other"]) for r in roles]
+    roles = np.where(np.isin(roles, list(ROLE_COLOURS)), roles, "other")
+    return {role: segments[roles == role] for role in ROLE_COLOURS if (roles == role).any()}
 
 
 def _roles(tracks: pd.DataFrame) -> np.ndarray:
@@ -171,7 +185,9 @@ def _figure_frames(result: Any) -> tuple[Figure | None, str]:
     if n_frames == 0:
         return None, "No frames."
     frames = [0, n_frames - 1] if n_frames > 1 else [0]
-    fig = Figure(figsize=(5.2 * len(frames), 5.0))
+    height, width = _frame_shape(result)
+    panel_width = 5.0 * min(2.0, max(0.6, width / max(height, 1)))
+    fig = Figure(figsize=(panel_width * len(frames) + 0.6, 5.4))
     leader_ids = set(result.leaders) if len(result.cells) else set()
     source = "no image"
     for i, t in enumerate(frames):
@@ -179,18 +195,14 @@ def _figure_frames(result: Any) -> tuple[Figure | None, str]:
         image, source = _background(result, t)
         if image is not None:
             ax.imshow(image, cmap="gray", interpolation="nearest")
-            shape = image.shape[:2]
         else:
-            shape = (
-                (float(tracks["y"].max()) + 1, float(tracks["x"].max()) + 1) if len(tracks) else (1.0, 1.0)
-            )
-            ax.set_xlim(0, shape[1])
-            ax.set_ylim(shape[0], 0)
+            ax.set_xlim(0, width)
+            ax.set_ylim(height, 0)
             ax.set_aspect("equal")
         if len(tracks):
-            segments, colours = _track_segments(tracks, t)
-            if len(segments):
-                ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.9, alpha=0.9))
+            for role, segments in _track_segments(tracks, t).items():  # other, follower, then leader on top
+                width, alpha = TRACK_STYLE[role]
+                ax.add_collection(LineCollection(segments, colors=ROLE_COLOURS[role], linewidths=width, alpha=alpha))
             now = tracks[tracks["frame"] == t]
             ax.scatter(now["x"], now["y"], s=8, c=[ROLE_COLOURS.get(r, ROLE_COLOURS["other"]) for r in _roles(now)])
             leaders_now = now[now["track_id"].isin(leader_ids)]
@@ -199,7 +211,7 @@ def _figure_frames(result: Any) -> tuple[Figure | None, str]:
                 edgecolors="yellow", linewidths=1.0, label="leader track",
             )
         if len(result.fronts):
-            _draw_front(ax, result.fronts, t, _pixel_size(result.provenance), shape)
+            _draw_front(ax, result.fronts, t, _pixel_size(result.provenance), (height, width))
         ax.set_title(f"frame {t}" + (" (tracks so far)" if t else ""))
         ax.set_xlabel("x (px)")
         ax.set_ylabel("y (px)")
@@ -279,10 +291,34 @@ def _figure_distributions(result: Any) -> tuple[Figure | None, str]:
     return fig, caption
 
 
-def _leader_headings(tracks: pd.DataFrame) -> np.ndarray:
-    """Direction of motion (radians, as seen on screen: 0 = right, π/2 = up) in every leader frame."""
+def _outward(rows: pd.DataFrame, fronts: pd.DataFrame) -> np.ndarray | None:
+    """Outward unit vectors (y, x) at ``rows``: the front's normal (planar) or away from its centre (radial)."""
+    if fronts.empty or "frame" not in fronts or not {"y_um", "x_um"} <= set(rows.columns):
+        return None
+    keys = ["frame", "front_id"] if "front_id" in rows and "front_id" in fronts else ["frame"]
+    if {"normal_y", "normal_x"} <= set(fronts.columns):
+        table = fronts[keys + ["normal_y", "normal_x"]].drop_duplicates(keys)
+        merged = rows[keys].merge(table, on=keys, how="left")
+        vectors = merged[["normal_y", "normal_x"]].to_numpy(float)
+    elif {"centre_y_um", "centre_x_um"} <= set(fronts.columns):
+        table = fronts[keys + ["centre_y_um", "centre_x_um"]].drop_duplicates(keys)
+        merged = rows[keys].merge(table, on=keys, how="left")
+        vectors = rows[["y_um", "x_um"]].to_numpy(float) - merged[["centre_y_um", "centre_x_um"]].to_numpy(float)
+    else:
+        return None
+    norm = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norm, out=np.full_like(vectors, np.nan), where=norm > 0)
+
+
+def _leader_headings(result: Any) -> tuple[np.ndarray, bool]:
+    """Direction of motion (radians) in every leader frame, and whether it is relative to outward.
+
+    Relative to the outward direction when the front is known (0 = outward, counter-clockwise on
+    screen positive); otherwise as seen on screen (0 = right, π/2 = up).
+    """
+    tracks = result.tracks
     if tracks.empty or "is_leader" not in tracks:
-        return np.empty(0)
+        return np.empty(0), False
     ordered = tracks.sort_values(["track_id", "frame"])
     if {"vy_um_per_min", "vx_um_per_min"} <= set(ordered.columns):
         vy = ordered["vy_um_per_min"].to_numpy(float)
@@ -291,11 +327,17 @@ def _leader_headings(tracks: pd.DataFrame) -> np.ndarray:
         vy = ordered.groupby("track_id")["y"].diff().to_numpy(float)
         vx = ordered.groupby("track_id")["x"].diff().to_numpy(float)
     keep = ordered["is_leader"].astype(bool).to_numpy() & np.isfinite(vy) & np.isfinite(vx) & ((vy != 0) | (vx != 0))
-    return np.arctan2(-vy[keep], vx[keep])
+    vy, vx = vy[keep], vx[keep]
+    outward = _outward(ordered[keep], result.fronts)
+    if outward is None or not np.isfinite(outward).all():
+        return np.arctan2(-vy, vx), False
+    oy, ox = outward[:, 0], outward[:, 1]
+    # screen coordinates (x, -y): signed angle from the outward direction to the velocity
+    return np.arctan2(oy * vx - ox * vy, ox * vx + oy * vy), True
 
 
 def _figure_rose(result: Any) -> tuple[Figure | None, str]:
-    headings = _leader_headings(result.tracks)
+    headings, relative = _leader_headings(result)
     if len(headings) == 0:
         return None, "No leader frames, so no leader headings."
     fig = Figure(figsize=(4.4, 4.4))
@@ -303,13 +345,14 @@ def _figure_rose(result: Any) -> tuple[Figure | None, str]:
     bins = np.linspace(-np.pi, np.pi, 17)
     counts, _ = np.histogram(headings, bins=bins)
     ax.bar(bins[:-1], counts, width=np.diff(bins), align="edge", color=ROLE_COLOURS["leader"], alpha=0.7, edgecolor="white")
-    fronts = result.fronts
-    caption = f"{len(headings)} leader frames; 0° = right, 90° = up on screen."
-    if not fronts.empty and {"normal_y", "normal_x"} <= set(fronts.columns):
-        top = counts.max()
-        for (ny, nx), _ in fronts.groupby(["normal_y", "normal_x"]):
-            ax.annotate("", xy=(np.arctan2(-ny, nx), top), xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "#ff9900", "lw": 2})
-        caption += " Orange arrow: the front's outward normal."
+    if relative:
+        ax.set_xticks(np.deg2rad([0, 90, 180, 270]), ["outward", "90°", "back", "-90°"])
+        caption = (
+            f"Direction of motion in {len(headings)} leader frames, relative to the outward direction "
+            "(the front's normal, or away from the spheroid centre): 0° = straight outward, 180° = back into the collective."
+        )
+    else:
+        caption = f"Direction of motion in {len(headings)} leader frames, as seen on screen: 0° = right, 90° = up."
     return fig, caption
 
 
@@ -528,6 +571,7 @@ def _write_atomic(text: str, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False, encoding="utf-8") as tmp:
         tmp.write(text)
+    os.chmod(tmp.name, 0o644)  # readable like any other output, not private like a temporary file
     os.replace(tmp.name, path)
     return path
 

@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_gallery.py [--samples sample_data] [--out docs/images/gallery]
+    python scripts/make_gallery.py [--samples sample_data] [--out docs/images/gallery] [--nucleus-diameter-um 9]
 
 For each movie ``<name>.ome.tif`` in ``--samples`` this writes ``<out>/<name>_<figure>.png`` for
 the figures of the per-movie report (``frames``, ``front``, ``distributions``, ``headings``,
@@ -18,6 +18,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from leadertrack.config import RunConfig
 from leadertrack.io import list_movies
 from leadertrack.pipeline import analyze_movie
 from leadertrack.report import report_figures
@@ -36,13 +37,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=REPO / "sample_data")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "gallery")
+    parser.add_argument(
+        "--nucleus-diameter-um", type=float, default=9.0, help="nucleus diameter; the sample movies' nuclei are 9 µm across"
+    )
     args = parser.parse_args()
+    config = RunConfig()
+    config.segment.nucleus_diameter_um = args.nucleus_diameter_um
     movies = list_movies([args.samples])
     if not movies:
         raise SystemExit(f"{args.samples}: no movies; run python scripts/make_sample_data.py first")
     args.out.mkdir(parents=True, exist_ok=True)
     for path in movies:
-        result = analyze_movie(path)
+        result = analyze_movie(path, config)
         for name, (fig, _) in report_figures(result).items():
             if fig is not None:
                 _save_png(fig, args.out / f"{result.name}_{name}.png")

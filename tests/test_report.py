@@ -257,3 +257,23 @@ def test_batch_index_links_every_report(tmp_path: Path) -> None:
     assert "InputError: broken.tif: not a TIFF" in text
     assert "<td>12</td>" in text and ">nan<" not in text.lower()
     assert re.search(r"<td>broken</td><td class=\"failed\">failed</td>", text)
+
+
+@pytest.mark.parametrize("geometry", ["planar", "radial"])
+def test_leader_headings_are_relative_to_outward(geometry: str) -> None:
+    """Leaders moving straight away from the collective have headings near 0 (outward)."""
+    from leadertrack.report import _leader_headings
+
+    result = _result()
+    if geometry == "radial":  # leaders move +x from a centre far to their left: outward too
+        result.fronts = result.fronts.drop(columns=["normal_y", "normal_x"]).assign(
+            geometry="radial", centre_y_um=result.tracks["y_um"].mean(), centre_x_um=-1000.0
+        )
+    headings, relative = _leader_headings(result)
+    assert relative
+    assert len(headings) == int(result.tracks["is_leader"].sum())
+    assert np.all(np.abs(headings) < np.deg2rad(20))
+    flipped = _result()
+    flipped.fronts["normal_x"] = -1.0  # the same motion against the normal is "back into the collective"
+    back, _ = _leader_headings(flipped)
+    assert np.all(np.abs(back) > np.deg2rad(160))
