@@ -204,3 +204,18 @@ def test_geffs_trackmate_converter_reads_our_xml(tmp_path: Path) -> None:
     expected = tracks.sort_values(["track_id", "frame"])["x"].to_numpy() * 0.5
     assert [by_id[i] for i in range(len(tracks))] == pytest.approx(expected)
     assert memory["node_props"]["is_leader"]["values"].sum() == tracks["is_leader"].sum()
+
+
+def test_thick_slices_keep_z_in_micrometres(tmp_path: Path) -> None:
+    """z is stored in xy pixels, so z_um = z * pixel_size_um holds for anisotropic voxels."""
+    tree = ET.parse(XML_FIXTURE)
+    image = tree.getroot().find("Settings/ImageData")
+    image.set("nslices", "10")
+    image.set("voxeldepth", "2.0")
+    for k, spot in enumerate(tree.getroot().iterfind("Model/AllSpots/SpotsInFrame/Spot")):
+        spot.set("POSITION_Z", str(2.0 * (k % 4)))
+    tree.write(tmp_path / "thick.xml", encoding="UTF-8", xml_declaration=True)
+    ts = read_trackmate_xml(tmp_path / "thick.xml")
+    assert ts.ndim == 3
+    assert set(ts.tracks["z_um"]) <= {0.0, 2.0, 4.0, 6.0}
+    assert ts.tracks["z_um"].to_numpy() == pytest.approx(ts.tracks["z"].to_numpy() * ts.pixel_size_um)

@@ -194,13 +194,13 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     min_per_unit = time_unit_min(model.get("timeunits"))
     pixel_width = _float_attr(image, "pixelwidth") or 1.0
     pixel_height = _float_attr(image, "pixelheight") or pixel_width
-    voxel_depth = _float_attr(image, "voxeldepth") or pixel_width
     table = pd.DataFrame({"track_id": tracklet, "frame": spots["FRAME"], "parent_track_id": 0})
     table["parent_track_id"] = table["track_id"].map(parents).fillna(0).astype(np.int64)
     is_3d = "POSITION_Z" in spots and (
         (_float_attr(image, "nslices") or 1) > 1 or np.ptp(spots["POSITION_Z"].fillna(0).to_numpy()) > 0
     )
-    for axis, feature, step in (("z", "POSITION_Z", voxel_depth), ("y", "POSITION_Y", pixel_height), ("x", "POSITION_X", pixel_width)):
+    # z in xy pixels, like every leadertrack table (z_um = z * pixel_size_um), even for thicker slices
+    for axis, feature, step in (("z", "POSITION_Z", pixel_width), ("y", "POSITION_Y", pixel_height), ("x", "POSITION_X", pixel_width)):
         if axis != "z" or is_3d:
             table[axis] = spots[feature] / step
     extras = [c for c in spots if c not in _NOT_FEATURES and c not in _POSITIONS and c not in table]
@@ -210,8 +210,6 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     pixel_size_um = None if um_per_unit is None else pixel_width * um_per_unit
     frame_interval_min = _trackmate_interval(_float_attr(image, "timeinterval"), min_per_unit, spots)
     tracks = with_physical_columns(tracks, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
-    if pixel_size_um is not None and is_3d:
-        tracks["z_um"] = tracks["z"] * voxel_depth * um_per_unit
     units = f"TrackMate XML: spatialunits={model.get('spatialunits')!r}, timeunits={model.get('timeunits')!r}"
     if image is not None:
         units += f", ImageData pixelwidth={pixel_width:g}, timeinterval={image.get('timeinterval')}"

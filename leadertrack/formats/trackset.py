@@ -37,7 +37,8 @@ class TrackSet:
     ----------
     tracks
         One row per cell per frame, sorted by ``track_id, frame``: ``track_id`` (int ≥ 1),
-        ``frame`` (int ≥ 0), ``y``, ``x`` (``z``) in pixels, plus ``y_um``, ``x_um`` (``z_um``)
+        ``frame`` (int ≥ 0), ``y``, ``x`` (``z``) in pixels (``z`` in units of the xy pixel, so
+        ``z_um = z * pixel_size_um`` also for thick slices), plus ``y_um``, ``x_um`` (``z_um``)
         when the pixel size is known and ``time_min`` when the frame interval is known, plus
         every further per-row column the file held.
     cells
