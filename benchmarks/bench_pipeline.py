@@ -1,0 +1,215 @@
+"""End to end on rendered simulated movies: leader accuracy from images, and speed vs the baselines.
+
+Accuracy: randomised simulated assays (``random_scenario``: planar, scratch, radial; easy, medium,
+hard) are rendered, saved as OME-TIFF and run through ``analyze_movie`` with defaults (units from
+the file, nucleus diameter estimated, geometry auto). Found tracks are matched to the truth by the
+ground-truth label under them; per-track leader precision / recall / F1, tracking recall (share of
+truth cell-frames found) and fragmentation (found tracks per long truth track).
+
+Speed: on the same movie, in one run, each in its own process (peak memory = max RSS):
+- ``floor``: read every frame and smooth it once (Gaussian, sigma = 0.1 nucleus diameter);
+- ``trackpy``: what a user would script: ``tp.batch`` locate + ``tp.link`` (with memory);
+- ``leadertrack``: the whole pipeline (segment, link, front, features, classify).
+Reported as ratios, plus how time and memory grow with frames, image size and cell count.
+
+Run: ``python benchmarks/bench_pipeline.py [--seeds N] [--quick]``; writes the ``pipeline`` and
+``speed`` sections of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_line, table, write_section  # noqa: E402
+
+from leadertrack.evaluate import leader_agreement, truth_track_ids  # noqa: E402
+from leadertrack.pipeline import analyze_movie  # noqa: E402
+from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion  # noqa: E402
+
+GEOMETRIES = ("planar", "scratch", "radial")
+DIFFICULTIES = ("easy", "medium", "hard")
+
+
+def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dict:
+    options = random_scenario(seed, difficulty=difficulty, geometry=geometry)
+    sim = simulate_invasion(**options)
+    path = folder / f"{geometry}_{difficulty}_{seed}.ome.tif"
+    save_simulation(sim, path)
+    start = time.perf_counter()
+    result = analyze_movie(path)
+    seconds = time.perf_counter() - start
+    truth_leaders = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    scores = leader_agreement(result.tracks, result.cells, sim.labels, truth_leaders)
+    visible = sim.tracks[sim.tracks["label"] > 0]
+    mapping = truth_track_ids(result.tracks, sim.labels)
+    long_truth = visible.groupby("track_id").size()
+    long_truth = long_truth[long_truth >= 0.5 * sim.image.shape[0]].index
+    pieces = mapping[mapping.isin(long_truth)].value_counts().reindex(long_truth, fill_value=0)
+    d_true = sim.nucleus_diameter_um
+    d_est = result.provenance["nucleus_diameter_um"]
+    return {
+        "geometry": geometry,
+        "difficulty": difficulty,
+        "seed": seed,
+        **{k: scores[k] for k in ("precision", "recall", "f1", "n_true", "n_found")},
+        "cells_found": len(result.tracks) / max(len(visible), 1),
+        "pieces_per_track": float(pieces[pieces > 0].mean()) if (pieces > 0).any() else np.nan,
+        "diameter_error": abs(d_est - d_true) / d_true,
+        "geometry_found": result.provenance["front"]["geometry"],
+        "seconds": seconds,
+    }
+
+
+def accuracy(seeds: int) -> pd.DataFrame:
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for geometry in GEOMETRIES:
+            for difficulty in DIFFICULTIES:
+                for seed in range(seeds):
+                    rows.append(accuracy_one(seed, geometry, difficulty, Path(tmp)))
+                    print(rows[-1], flush=True)
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ speed, each method in its own process
+
+METHODS = {
+    "floor": """
+        import numpy as np, tifffile
+        from scipy import ndimage
+        from leadertrack.io import read_movie
+        movie = read_movie(PATH)
+        for t in range(len(movie)):
+            ndimage.gaussian_filter(np.asarray(movie.frame(t), dtype=np.float32), DIAMETER_PX * 0.1)
+    """,
+    "trackpy": """
+        import numpy as np, trackpy as tp
+        from leadertrack.io import read_movie
+        tp.quiet()
+        movie = read_movie(PATH)
+        size = int(DIAMETER_PX) // 2 * 2 + 1
+        found = tp.batch([movie.frame(t) for t in range(len(movie))], size, processes=1)
+        tp.link(found, DIAMETER_PX, memory=3)
+    """,
+    "leadertrack": """
+        from leadertrack.config import RunConfig
+        from leadertrack.pipeline import analyze_movie
+        config = RunConfig()
+        config.segment.nucleus_diameter_um = DIAMETER_UM
+        analyze_movie(PATH, config)
+    """,
+}
+
+
+def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: float) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one method, in a fresh process."""
+    body = textwrap.dedent(METHODS[method])
+    body = body.replace("PATH", repr(str(path))).replace("DIAMETER_PX", repr(diameter_um / pixel_size_um))
+    body = body.replace("DIAMETER_UM", repr(diameter_um))
+    script = textwrap.dedent(
+        """
+        import resource, time, json, warnings
+        warnings.simplefilter("ignore")
+        start = time.perf_counter()
+        {body}
+        seconds = time.perf_counter() - start
+        print(json.dumps({{"seconds": seconds, "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+        """
+    ).format(body=textwrap.indent(body, ""))
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    numbers = json.loads(out.stdout.strip().splitlines()[-1])
+    return numbers["seconds"], numbers["rss_mb"]
+
+
+def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+    cases = [
+        ("frames", dict(n_frames=20, field_um=(256.0, 256.0))),
+        ("frames", dict(n_frames=40, field_um=(256.0, 256.0))),
+        ("frames", dict(n_frames=80, field_um=(256.0, 256.0))),
+        ("size", dict(n_frames=20, field_um=(512.0, 512.0))),
+        ("size", dict(n_frames=20, field_um=(1024.0, 1024.0))),
+    ]
+    if quick:
+        cases = cases[:2]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for axis, options in cases:
+            sim = simulate_invasion(geometry="planar", difficulty="medium", seed=1, pixel_size_um=1.0, **options)
+            path = Path(tmp) / "movie.ome.tif"
+            save_simulation(sim, path)
+            row = {"varies": axis, "frames": sim.image.shape[0], "size_px": f"{sim.image.shape[1]}x{sim.image.shape[2]}",
+                   "cells_per_frame": round(len(sim.tracks) / sim.image.shape[0])}
+            for method in METHODS:
+                seconds, rss = time_method(method, path, sim.nucleus_diameter_um, sim.pixel_size_um)
+                row[f"{method}_s"] = seconds
+                row[f"{method}_mb"] = rss
+            print(row, flush=True)
+            rows.append(row)
+    table_ = pd.DataFrame(rows)
+    ratios = pd.DataFrame(
+        {
+            "frames": table_["frames"],
+            "size_px": table_["size_px"],
+            "cells_per_frame": table_["cells_per_frame"],
+            "trackpy / leadertrack (speed-up)": table_["trackpy_s"] / table_["leadertrack_s"],
+            "leadertrack / floor": table_["leadertrack_s"] / table_["floor_s"],
+            "peak MB leadertrack": table_["leadertrack_mb"],
+            "peak MB trackpy": table_["trackpy_mb"],
+            "peak MB floor": table_["floor_mb"],
+        }
+    )
+    return table_, ratios
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=3, help="random scenarios per geometry and difficulty")
+    parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    if not args.skip_accuracy:
+        rows = accuracy(1 if args.quick else args.seeds)
+        summary = (
+            rows.groupby(["geometry", "difficulty"])[["precision", "recall", "f1", "cells_found", "pieces_per_track", "diameter_error"]]
+            .mean()
+            .reset_index()
+        )
+        write_section(
+            "pipeline",
+            "## Leaders from images, end to end\n\n" + machine_line() + "\n\n"
+            "Rendered simulated movies (`random_scenario`, "
+            f"{rows['seed'].nunique()} seeds per cell), run with defaults: units from the file, nucleus diameter "
+            "estimated, geometry auto. Per-track leader precision / recall / F1 after matching found tracks to the "
+            "truth; `cells_found` = found cell-frames / visible truth cell-frames; `pieces_per_track` = found tracks "
+            "per long truth track (1 = not fragmented); `diameter_error` = relative error of the estimated nucleus "
+            "diameter.\n\n" + table(summary) + "\n\n"
+            f"Mean over all: F1 {rows['f1'].mean():.3f}, precision {rows['precision'].mean():.3f}, recall "
+            f"{rows['recall'].mean():.3f}. Script: `python benchmarks/bench_pipeline.py --seeds {args.seeds}`.",
+        )
+    if not args.skip_speed:
+        raw, ratios = speed(args.quick)
+        write_section(
+            "speed",
+            "## Speed and memory, end to end\n\n" + machine_line() + "\n\n"
+            "Same movie, same run, each method in its own process. `floor` = read every frame and smooth it once; "
+            "`trackpy` = `tp.batch` locate + `tp.link` (memory 3), what a user would script; `leadertrack` = "
+            "segment + link + front + features + classify. Ratios > 1 in the speed-up column mean leadertrack is "
+            "faster than plain trackpy.\n\n" + table(ratios, ".2f") + "\n\nRaw seconds and peak RSS (MB):\n\n"
+            + table(raw, ".2f"),
+        )
+
+
+if __name__ == "__main__":
+    main()

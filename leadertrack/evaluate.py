@@ -1,0 +1,89 @@
+"""Compare leadertrack's calls with a ground truth: simulated movies or your own annotation."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["truth_track_ids", "precision_recall_f1", "leader_agreement"]
+
+
+def truth_track_ids(tracks: pd.DataFrame, truth_labels: np.ndarray) -> pd.Series:
+    """For each found track, the ground-truth object it sits on most often.
+
+    Parameters
+    ----------
+    tracks
+        Found tracks: ``track_id``, ``frame``, ``y``, ``x`` (pixels).
+    truth_labels
+        (T, Y, X) ground-truth label stack whose values are the true track ids (0 = background),
+        e.g. ``Simulation.labels`` or a CTC ``man_track`` stack.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by found ``track_id``: the true track id (0 when the track mostly sits on
+        background).
+
+    Examples
+    --------
+    >>> labels = np.zeros((2, 4, 4), int); labels[:, 1, 1] = 7
+    >>> t = pd.DataFrame({"track_id": [1, 1], "frame": [0, 1], "y": [1.2, 0.9], "x": [1.0, 1.1]})
+    >>> truth_track_ids(t, labels).to_dict()
+    {1: 7}
+    """
+    frame = tracks["frame"].to_numpy(int)
+    y = np.clip(np.rint(tracks["y"].to_numpy(float)).astype(int), 0, truth_labels.shape[1] - 1)
+    x = np.clip(np.rint(tracks["x"].to_numpy(float)).astype(int), 0, truth_labels.shape[2] - 1)
+    under = pd.Series(np.asarray(truth_labels)[frame, y, x], index=tracks.index)
+    return under.groupby(tracks["track_id"].to_numpy()).agg(lambda s: int(s.mode().iloc[0]))
+
+
+def precision_recall_f1(predicted: Iterable[int], truth: Iterable[int]) -> tuple[float, float, float]:
+    """Precision, recall and F1 of a predicted set against a true set.
+
+    Empty predicted and true sets agree perfectly (1, 1, 1): zero leaders is a valid answer.
+
+    Examples
+    --------
+    >>> precision_recall_f1({1, 2, 3}, {2, 3, 4, 5})
+    (0.6666666666666666, 0.5, 0.5714285714285715)
+    """
+    predicted, truth = set(predicted), set(truth)
+    return _scores(len(predicted & truth), len(predicted), len(truth))
+
+
+def _scores(hits: int, n_predicted: int, n_true: int) -> tuple[float, float, float]:
+    if not n_predicted and not n_true:
+        return 1.0, 1.0, 1.0
+    precision = hits / n_predicted if n_predicted else 0.0
+    recall = hits / n_true if n_true else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return precision, recall, f1
+
+
+def leader_agreement(
+    tracks: pd.DataFrame, cells: pd.DataFrame, truth_labels: np.ndarray, true_leaders: Iterable[int]
+) -> dict[str, float]:
+    """Per-track leader precision / recall / F1 of found tracks against true leader tracks.
+
+    A true leader counts as found when a found track sitting on it is called a leader; a found
+    leader is correct when the true track it sits on is a leader.
+
+    Returns
+    -------
+    dict
+        ``precision``, ``recall``, ``f1``, ``n_true``, ``n_found``.
+    """
+    mapping = truth_track_ids(tracks, truth_labels)
+    called = cells.loc[cells["is_leader"].astype(bool), "track_id"]
+    found = {int(mapping.get(t, 0)) for t in called}
+    true_leaders = set(int(t) for t in true_leaders)
+    # several fragments of one true leader count once; a leader on background is a false call
+    n_wrong = sum(1 for t in called if int(mapping.get(t, 0)) not in true_leaders)
+    hits = len(found & true_leaders)
+    n_found = hits + n_wrong
+    precision, recall, f1 = _scores(hits, n_found, len(true_leaders))
+    return {"precision": precision, "recall": recall, "f1": f1, "n_true": len(true_leaders), "n_found": n_found}

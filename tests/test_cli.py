@@ -1,0 +1,138 @@
+"""The command line end to end, and what it does with bad input."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tomllib
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+from typer.testing import CliRunner
+
+from leadertrack.cli import app
+from leadertrack.synthetic import save_simulation, simulate_invasion
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def movie_path(tmp_path_factory):
+    path = tmp_path_factory.mktemp("movies") / "wound.ome.tif"
+    save_simulation(
+        simulate_invasion(geometry="planar", n_frames=12, field_um=(120.0, 160.0), difficulty="easy", seed=5), path
+    )
+    return path
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def test_run_writes_the_result_contract(movie_path, tmp_path):
+    before = movie_path.read_bytes()
+    out = tmp_path / "out"
+    res = invoke("run", movie_path, "--out", out, "--export", "ctc", "--quiet", "--no-report")
+    assert res.exit_code == 0, res.output
+    folder = out / "wound"
+    assert {"tracks.csv", "cells.csv", "fronts.csv", "labels.tif", "run.json", "ctc"} <= {p.name for p in folder.iterdir()}
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary.loc[0, "status"] == "ok"
+    cells = pd.read_csv(folder / "cells.csv")
+    assert summary.loc[0, "tracks"] == len(cells)
+    assert summary.loc[0, "leaders"] == cells["is_leader"].sum()
+    run_json = json.loads((folder / "run.json").read_text())
+    assert run_json["units"]["pixel_size_source"] == "OME metadata"
+    assert run_json["config"]["output"]["export"] == ["ctc"]
+    assert (folder / "ctc" / "res_track.txt").exists()
+    assert "1 ok, 0 skipped, 0 failed" in res.output
+    assert movie_path.read_bytes() == before
+
+
+def test_existing_results_are_skipped_unless_overwrite(movie_path, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    stamp = (out / "wound" / "run.json").stat().st_mtime_ns
+    again = invoke("run", movie_path, "--out", out, "-q", "--no-report")
+    assert again.exit_code == 0
+    assert "skipped" in again.output
+    assert (out / "wound" / "run.json").stat().st_mtime_ns == stamp
+    redo = invoke("run", movie_path, "--out", out, "-q", "--no-report", "--overwrite")
+    assert redo.exit_code == 0
+    assert (out / "wound" / "run.json").stat().st_mtime_ns != stamp
+
+
+def test_unit_flags_override_metadata(movie_path, tmp_path):
+    res = invoke("run", movie_path, "--out", tmp_path, "-q", "--no-report", "--pixel-size-um", "0.5", "--frame-interval-min", "7")
+    assert res.exit_code == 0, res.output
+    units = json.loads((tmp_path / "wound" / "run.json").read_text())["units"]
+    assert units["pixel_size_um"] == 0.5 and units["pixel_size_source"] == "user"
+    assert units["frame_interval_min"] == 7 and units["frame_interval_source"] == "user"
+
+
+def write_bad_inputs(folder):
+    """Bad movies of every kind the spine issue lists; returns {file name: expected words}."""
+    folder.mkdir()
+    (folder / "notes.tif").write_text("this is not a TIFF")
+    good = np.random.default_rng(0).integers(0, 1000, (5, 40, 40), dtype=np.uint16)
+    tifffile.imwrite(folder / "full.tif", good)
+    data = (folder / "full.tif").read_bytes()
+    (folder / "truncated.tif").write_bytes(data[: len(data) // 2])
+    (folder / "full.tif").unlink()
+    tifffile.imwrite(folder / "single.tif", good[0])
+    tifffile.imwrite(folder / "five_d.tif", np.zeros((2, 2, 2, 8, 8), np.uint16), metadata={"axes": "TZCYX"}, imagej=True)
+    tifffile.imwrite(folder / "blank.tif", np.zeros((4, 32, 32), np.uint16))
+    return {
+        "notes": "not a TIFF",
+        "truncated": "truncated",
+        "single": "2-D",
+        "five_d": "axes",
+        "blank": "empty",
+    }
+
+
+def test_each_bad_movie_gets_a_clear_error_and_no_result(tmp_path):
+    expected = write_bad_inputs(tmp_path / "bad")
+    out = tmp_path / "out"
+    res = invoke("run", tmp_path / "bad", "--out", out, "-q", "--no-report")
+    assert res.exit_code == 1
+    summary = pd.read_csv(out / "summary.csv").set_index("movie")
+    for name, words in expected.items():
+        assert summary.loc[name, "status"] == "failed", name
+        assert words in summary.loc[name, "error"], (name, summary.loc[name, "error"])
+        assert name in res.output
+        assert not (out / name).exists()
+    assert [p.name for p in out.iterdir()] == ["summary.csv"]
+
+
+def test_channel_out_of_range(tmp_path):
+    path = tmp_path / "two_channels.tif"
+    tifffile.imwrite(path, np.zeros((3, 2, 16, 16), np.uint16), imagej=True, metadata={"axes": "TCYX"})
+    res = invoke("run", path, "--out", tmp_path / "out", "--channel", "5", "-q")
+    assert res.exit_code == 1
+    assert "channel" in res.output and "two_channels" in res.output
+
+
+def test_bad_flag_values_are_one_line_errors(movie_path, tmp_path):
+    res = invoke("run", movie_path, "--out", tmp_path, "--geometry", "round")
+    assert res.exit_code == 2
+    assert "--geometry must be one of auto, planar, radial" in res.output
+    res = invoke("run", movie_path, "--out", tmp_path, "--export", "xls")
+    assert res.exit_code == 2 and "unknown format 'xls'" in res.output
+
+
+def test_config_prints_valid_toml_with_defaults():
+    res = invoke("config")
+    assert res.exit_code == 0
+    data = tomllib.loads(res.output)
+    assert data["link"]["memory"] == 3
+    assert data["front"]["geometry"] == "auto"
+
+
+def test_console_script_help_is_readable():
+    res = subprocess.run([sys.executable, "-m", "leadertrack", "run", "--help"], capture_output=True, text=True, check=True)
+    assert "--pixel-size-um" in res.stdout
+    assert "nucleus" in res.stdout

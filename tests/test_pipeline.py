@@ -1,0 +1,166 @@
+"""The whole pipeline on simulated movies with known cells, tracks and leaders."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import tifffile
+
+from leadertrack.config import RunConfig
+from leadertrack.errors import InputError
+from leadertrack.evaluate import leader_agreement, truth_track_ids
+from leadertrack.pipeline import analyze_movie, apply_corrections, process_movie, read_result, write_result
+from leadertrack.synthetic import simulate_invasion
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return simulate_invasion(
+        geometry="planar", n_frames=24, field_um=(180.0, 240.0), pixel_size_um=1.0, difficulty="easy", seed=3
+    )
+
+
+@pytest.fixture(scope="module")
+def result(sim):
+    config = RunConfig()
+    config.units.pixel_size_um = sim.pixel_size_um
+    config.units.frame_interval_min = sim.frame_interval_min
+    return analyze_movie(sim.image, config)
+
+
+def test_every_stage_leaves_its_columns(result):
+    for column in ("track_id", "frame", "time_min", "y", "x", "y_um", "x_um", "label", "area_um2",
+                   "speed_um_per_min", "front_distance_um", "is_leader"):
+        assert column in result.tracks, column
+    for column in ("track_id", "first_frame", "last_frame", "n_frames", "mean_speed_um_per_min", "persistence",
+                   "directionality", "front_distance_um", "leader_fraction", "leader_score", "is_leader",
+                   "follows_track_id", "reason"):
+        assert column in result.cells, column
+    assert result.cells["leader_score"].between(0, 1).all()
+    assert result.labels.shape == (24, 180, 240)
+
+
+def test_labels_match_the_label_column(result):
+    t = result.tracks["frame"].to_numpy()
+    y = np.round(result.tracks["y"].to_numpy()).astype(int)
+    x = np.round(result.tracks["x"].to_numpy()).astype(int)
+    under = np.asarray(result.labels)[t, y, x]
+    # a centroid lies inside its (convex-ish) nucleus for nearly every object
+    assert np.mean(under == result.tracks["label"].to_numpy()) > 0.97
+
+
+def test_cells_are_found_and_tracks_not_fragmented(sim, result):
+    visible = sim.tracks[sim.tracks["label"] > 0]
+    per_frame_truth = visible.groupby("frame").size()
+    per_frame_found = result.tracks.groupby("frame").size()
+    assert (per_frame_found / per_frame_truth).median() > 0.9
+    # long truth tracks are covered by one found track for most of their life
+    ids = truth_track_ids(result.tracks, sim.labels)
+    long_truth = visible.groupby("track_id").size()
+    long_truth = long_truth[long_truth >= 20].index
+    pieces = ids[ids.isin(long_truth)].value_counts()
+    assert pieces.median() == 1
+
+
+def test_planted_leaders_are_found(sim, result):
+    true_leaders = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    assert true_leaders, "the easy scenario plants leaders"
+    scores = leader_agreement(result.tracks, result.cells, sim.labels, true_leaders)
+    assert scores["recall"] >= 0.75
+    assert scores["precision"] >= 0.75
+
+
+def test_provenance_records_units_and_sources(result):
+    prov = result.provenance
+    assert prov["units"]["pixel_size_source"] == "user"
+    assert prov["nucleus_diameter_source"] == "estimated"
+    assert prov["counts"]["tracks"] == len(result.cells)
+    assert set(prov["timings_s"]) >= {"segment", "link", "measure", "classify"}
+
+
+def test_result_folder_round_trip(result, tmp_path):
+    folder = write_result(result, tmp_path)
+    again = read_result(folder)
+    pd.testing.assert_frame_equal(again.cells.reset_index(drop=True), result.cells.reset_index(drop=True), check_dtype=False)
+    assert again.tracks.shape == result.tracks.shape
+    assert np.array_equal(np.asarray(again.labels[5]), np.asarray(result.labels[5]))
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        write_result(result, tmp_path)
+    write_result(result, tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [result.name]
+
+
+def test_uncalibrated_movie_writes_honest_column_names(sim, tmp_path):
+    with pytest.warns(UserWarning, match="no pixel size"):
+        result = analyze_movie(sim.image[:6])
+    assert result.provenance["units"]["space_calibrated"] is False
+    folder = write_result(result, tmp_path)
+    header = (folder / "tracks.csv").read_text().splitlines()[0].split(",")
+    assert "speed_px_per_frame" in header and "speed_um_per_min" not in header
+    assert "time_frame" in header
+    back = read_result(folder)
+    assert "speed_um_per_min" in back.tracks
+
+
+def test_user_labels_skip_segmentation(sim):
+    config = RunConfig()
+    config.units.pixel_size_um = 1.0
+    config.units.frame_interval_min = sim.frame_interval_min
+    result = analyze_movie(sim.image, config, labels=sim.labels)
+    assert result.provenance["nucleus_diameter_source"] == "labels"
+    assert "segment" not in result.provenance["timings_s"]
+    assert np.array_equal(np.asarray(result.labels), sim.labels.astype(np.uint32))
+
+
+def test_empty_movie_is_an_error(tmp_path):
+    with pytest.raises(InputError, match="empty"):
+        analyze_movie(np.zeros((4, 32, 32), np.uint16))
+
+
+def test_frames_without_cells_are_reported_not_fatal(sim):
+    movie = sim.image[:8].copy()
+    movie[3] = np.median(movie[3])  # a blank frame
+    config = RunConfig()
+    config.segment.nucleus_diameter_um = sim.nucleus_diameter_um
+    result = analyze_movie(movie, config)
+    assert result.provenance["counts"]["frames_without_cells"] == [3]
+    assert any("no cells found in 1 of 8 frames" in w for w in result.provenance["warnings"])
+
+
+def test_process_movie_is_atomic_and_leaves_input_untouched(sim, tmp_path):
+    from leadertrack.synthetic import save_simulation
+
+    movie_path = tmp_path / "in" / "assay.ome.tif"
+    movie_path.parent.mkdir()
+    save_simulation(simulate_invasion(geometry="planar", n_frames=6, field_um=(100.0, 120.0), seed=1), movie_path)
+    before = movie_path.read_bytes()
+
+    def cancel(stage, done, total):
+        if stage == "segment" and done == 3:
+            raise KeyboardInterrupt
+
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        process_movie(movie_path, out, progress=cancel)
+    assert list(out.iterdir()) == []  # nothing half-written left behind
+
+    result = process_movie(movie_path, out)
+    folder = out / "assay"
+    assert {"tracks.csv", "cells.csv", "fronts.csv", "labels.tif", "run.json"} <= {p.name for p in folder.iterdir()}
+    assert movie_path.read_bytes() == before
+    assert result.provenance["input"]["checksum_sha256"]
+    with tifffile.TiffFile(folder / "labels.tif") as tf:
+        assert len(tf.pages) == 6
+
+
+def test_corrections_flip_and_retrain(result):
+    follower = int(result.cells.loc[~result.cells["is_leader"], "track_id"].iloc[0])
+    corrected = apply_corrections(result, pd.DataFrame({"track_id": [follower], "is_leader": [True]}))
+    assert follower in corrected.leaders
+    assert corrected.corrections["track_id"].tolist() == [follower]
+    retrained = apply_corrections(corrected, pd.DataFrame({"track_id": [follower], "is_leader": [False]}), retrain=True)
+    assert follower not in retrained.leaders
+    assert "retrained" in retrained.provenance
+    with pytest.raises(InputError, match="do not exist"):
+        apply_corrections(result, pd.DataFrame({"track_id": [99999], "is_leader": [True]}))
