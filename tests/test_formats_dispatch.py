@@ -110,6 +110,7 @@ def test_ctc_folder_round_trip_keeps_positions_and_divisions(tmp_path: Path) -> 
 @pytest.mark.realdata
 def test_real_ctc_ground_truth_folder_reads_with_divisions(shared_data: Path) -> None:
     ts = read_tracks(shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01_GT")  # finds TRA/man_track.txt
+    assert ts.name == "01_GT"
     assert ts.tracks["frame"].max() == 64
     assert (ts.cells["parent_track_id"] > 0).sum() > 10  # SIM+ cells divide
     assert ts.tracks[["y", "x"]].stack().between(0, 690).all()

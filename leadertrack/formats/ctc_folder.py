@@ -26,10 +26,9 @@ def read_ctc_folder(path: Path) -> TrackSet:
     from leadertrack.ctc import read_ctc
 
     path = Path(path)
-    if not any(path.glob("*_track.txt")) and (path / "TRA").is_dir():
-        path = path / "TRA"  # a CTC ground-truth folder such as 01_GT
-    tracks, cells = read_ctc(path)
-    tracks = check_tracks(tracks, source=str(path))
+    folder = path / "TRA" if not any(path.glob("*_track.txt")) and (path / "TRA").is_dir() else path  # 01_GT/TRA
+    tracks, cells = read_ctc(folder)
+    tracks = check_tracks(tracks, source=str(folder))
     return TrackSet(
         tracks=tracks,
         cells=cells,
