@@ -39,7 +39,13 @@ _EXPORTS = {
     "write_result": "leadertrack.pipeline",
     "read_result": "leadertrack.pipeline",
     "run": "leadertrack.pipeline",
+    "analyze_tracks": "leadertrack.pipeline",
+    "apply_corrections": "leadertrack.pipeline",
     "simulate_invasion": "leadertrack.synthetic",
+    "simulate_tracks": "leadertrack.synthetic",
+    "random_scenario": "leadertrack.synthetic",
+    "save_simulation": "leadertrack.synthetic",
+    "read_tracks": "leadertrack.formats",
 }
 
 __all__ = ["__version__", *_EXPORTS]

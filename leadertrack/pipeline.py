@@ -111,6 +111,14 @@ class _Stopwatch:
             self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - start
 
 
+_EMPTY = "the movie is empty (every pixel of every frame has the same value)"
+
+
+def _has_signal(image: np.ndarray) -> bool:
+    image = np.asarray(image)
+    return bool(image.size) and bool(image.max() > image.min())
+
+
 def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
@@ -284,7 +292,12 @@ def analyze_movie(
         diameter_px = seg.nucleus_diameter_um / pixel_size
     else:
         with clock.stage("estimate_diameter"):
-            diameter_px = estimate_nucleus_diameter_px(movie)
+            try:
+                diameter_px = estimate_nucleus_diameter_px(movie)
+            except ValueError as exc:
+                if not any(_has_signal(movie.frame(t)) for t in range(n_frames)):
+                    raise InputError(f"{source}: {_EMPTY}") from None
+                raise InputError(f"{source}: {exc} (--nucleus-diameter-um)") from None
         diameter_source = "estimated"
 
     sink = _LabelsSink(labels_path)
@@ -295,8 +308,7 @@ def analyze_movie(
         for t in range(n_frames):
             image = np.asarray(movie.frame(t))
             if labels is None:
-                if not any_signal and image.size and image.max() > image.min():
-                    any_signal = True
+                any_signal = any_signal or _has_signal(image)
                 frame_labels = segment_frame(
                     image,
                     nucleus_diameter_px=diameter_px,
@@ -315,7 +327,7 @@ def analyze_movie(
             _report(progress, "segment", t + 1, n_frames)
     label_stack = sink.close()
     if not any_signal:
-        raise InputError(f"{source}: the movie is empty (every pixel of every frame has the same value)")
+        raise InputError(f"{source}: {_EMPTY}")
     if empty_frames:
         shown = ", ".join(map(str, empty_frames[:10])) + (" ..." if len(empty_frames) > 10 else "")
         warn.append(f"no cells found in {len(empty_frames)} of {n_frames} frames ({shown})")
