@@ -113,8 +113,9 @@ class Front:
     spacing_um: float
     frames: np.ndarray = field(repr=False)
     ndim: int = field(repr=False)
-    # planar: outward axis, +1/-1 normal sign per front, lateral bins, front per (front, frame, bin)
-    axis: int = field(default=0, repr=False)
+    # planar: unit direction, +1/-1 normal sign per front, lateral basis and bins, front per (front, frame, bin)
+    direction: np.ndarray = field(default=None, repr=False)
+    basis: np.ndarray = field(default=None, repr=False)  # (ndim - 1, ndim) orthonormal, perpendicular to direction
     signs: tuple[float, ...] = field(default=(1.0,), repr=False)
     lateral_lo: np.ndarray = field(default=None, repr=False)
     lateral_width: np.ndarray = field(default=None, repr=False)
@@ -135,9 +136,7 @@ class Front:
 
     def normal(self, front_id: int = 1) -> np.ndarray:
         """Outward unit normal of planar front ``front_id`` (in (z,) y, x order)."""
-        n = np.zeros(self.ndim)
-        n[self.axis] = self.signs[front_id - 1]
-        return n
+        return self.signs[front_id - 1] * self.direction
 
     def assign(self, positions: np.ndarray, frames: np.ndarray) -> np.ndarray:
         """Front (1 or 2) each position belongs to: the side of the scratch gap it lies on.
@@ -154,16 +153,14 @@ class Front:
             return np.ones(len(positions), int)
         rows = self._rows(np.asarray(frames))
         mid = self._lookup(self.midline[None], rows, positions)[0]
-        return np.where(positions[:, self.axis] <= mid, 1, 2)
+        return np.where(positions @ self.direction <= mid, 1, 2)
 
     def outward(self, positions: np.ndarray, frames: np.ndarray, front_id: np.ndarray | None = None) -> np.ndarray:
         """Outward unit vectors (N, ndim) at ``positions``: the normal (planar) or away from the centre (radial)."""
         positions = np.asarray(positions, float)
         if self.geometry == "planar":
             ids = self.assign(positions, frames) if front_id is None else np.asarray(front_id)
-            out = np.zeros_like(positions)
-            out[:, self.axis] = np.asarray(self.signs)[ids - 1]
-            return out
+            return np.asarray(self.signs)[ids - 1][:, None] * self.direction[None]
         rel = positions - self.centre[self._rows(np.asarray(frames))]
         norm = np.linalg.norm(rel, axis=1, keepdims=True)
         return np.divide(rel, norm, out=np.zeros_like(rel), where=norm > 0)
@@ -175,7 +172,7 @@ class Front:
         positions = np.asarray(positions, float)
         if self.geometry == "planar":
             ids = self.assign(positions, frames) if front_id is None else np.asarray(front_id)
-            return np.asarray(self.signs)[ids - 1] * positions[:, self.axis]
+            return np.asarray(self.signs)[ids - 1] * (positions @ self.direction)
         rel = positions - self.centre[self._rows(np.asarray(frames))]
         return np.linalg.norm(rel, axis=1)
 
@@ -205,7 +202,7 @@ class Front:
     def _lookup(self, profiles: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """Front value of each profile at each position's lateral bin / sector (linear along one axis)."""
         if self.geometry == "planar":
-            lateral = np.delete(positions, self.axis, axis=1)
+            lateral = positions @ self.basis.T
             coord = (lateral - self.lateral_lo) / self.lateral_width - 0.5
         else:
             rel = positions - self.centre[rows]
@@ -276,6 +273,100 @@ def _scratch_gap(coord: np.ndarray, frames: np.ndarray, lo: float, hi: float, sp
     if best is None:
         return None
     return float((edges[best[0]] + edges[best[-1] + 1]) / 2)
+
+
+def _beyond_field(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    """True where a point (last axis = coordinates) lies outside the field box."""
+    return ((points < lo) | (points > hi)).any(axis=-1)
+
+
+def _perpendicular_basis(direction: np.ndarray) -> np.ndarray:
+    """(ndim - 1, ndim) orthonormal vectors perpendicular to the unit ``direction``."""
+    if len(direction) == 2:
+        return np.array([[direction[1], -direction[0]]])
+    q, _ = np.linalg.qr(np.column_stack([direction, np.eye(len(direction))]))
+    return q[:, 1:].T
+
+
+def _flatness(positions: np.ndarray, direction: np.ndarray, spacing: float) -> float:
+    """Robust spread across lateral bins of the sheet's edge (high quantile along ``direction``)."""
+    s = positions @ direction
+    lateral = positions @ _perpendicular_basis(direction)[0]
+    bins = np.floor((lateral - lateral.min()) / (4 * spacing)).astype(int)
+    edge = pd.Series(s).groupby(bins).agg(lambda v: np.quantile(v, FRONT_QUANTILE) if len(v) >= 3 else np.nan).dropna()
+    if len(edge) < 3:
+        return np.inf
+    return float(np.median(np.abs(edge - edge.median())))
+
+
+def _planar_direction(
+    positions: np.ndarray, frames: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float
+) -> tuple[np.ndarray, int, float | None, str] | None:
+    """Outward direction of a 2-D sheet (or the axis of a scratch) from the free space in the first frames.
+
+    One sheet: the direction from the cells' centroid to the centroid of the free space. Two
+    sheets (scratch): the cells fall in two groups with free space between them; the direction
+    joins the groups. Either way it is then refined (within 30°) to make the edge straightest.
+    Returns (unit direction, number of fronts, gap middle along it, reason) or None.
+    """
+    unique = np.unique(frames)
+    early = positions[frames <= unique[min(2, len(unique) - 1)]]
+    first = positions[frames == unique[0]]
+    step = spacing
+    grid = np.stack(np.meshgrid(*[np.arange(l + step / 2, h, step) for l, h in zip(lo, hi)], indexing="ij"), -1).reshape(-1, 2)
+    dist, _ = cKDTree(first).query(grid)
+    free = grid[dist > 2 * spacing]
+    if len(free) < 10 or len(first) < 10:
+        return None
+    centroid = first.mean(axis=0)
+    # two groups of cells (connected within 2.5 cell spacings) with free space between them?
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    pairs = cKDTree(first).query_pairs(2.5 * spacing, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(first), len(first)))
+    _, component = connected_components(graph, directed=False)
+    sizes = np.bincount(component)
+    order = np.argsort(sizes)[::-1]
+    two = None
+    groups = np.full(len(first), -1)
+    if len(sizes) >= 2 and sizes[order[1]] >= 0.2 * len(first):
+        groups[component == order[0]], groups[component == order[1]] = 0, 1
+        axis = first[groups == 1].mean(axis=0) - first[groups == 0].mean(axis=0)
+        axis /= np.linalg.norm(axis)
+        if axis @ np.array([1.0, 1.0]) < 0:  # front 1 is the sheet at low coordinates
+            axis, groups = -axis, np.where(groups >= 0, 1 - groups, -1)
+        s = first @ axis
+        if np.quantile(s[groups == 1], 0.02) - np.quantile(s[groups == 0], 0.98) > 2 * spacing:
+            two = axis
+    if two is not None:
+        direction = two
+    else:
+        direction = free.mean(axis=0) - centroid
+        if np.linalg.norm(direction) == 0:
+            return None
+        direction /= np.linalg.norm(direction)
+    # refine: the angle (within 30°) that makes the edge(s) straightest
+    step_deg = 2.5
+    base = np.deg2rad(np.round(np.rad2deg(np.arctan2(direction[0], direction[1])) / step_deg) * step_deg)
+    best, best_score = direction, np.inf
+    for delta in np.deg2rad(np.arange(-30, 30 + step_deg, step_deg)):
+        d = np.array([np.sin(base + delta), np.cos(base + delta)])
+        if two is None:
+            score = _flatness(early, d, spacing)
+        else:
+            s = early @ d
+            mid = (np.quantile(first[groups == 0] @ d, 0.98) + np.quantile(first[groups == 1] @ d, 0.02)) / 2
+            score = _flatness(early[s <= mid], d, spacing) + _flatness(-early[s > mid], -d, spacing)
+        if score < best_score:
+            best, best_score = d, score
+    best = np.where(np.abs(best) < 1e-9, 0.0, best)
+    angle = np.rad2deg(np.arctan2(best[0], best[1])) % 360
+    if two is None:
+        return best, 1, None, f"one sheet; free space on one side; outward at {angle:.0f}° (0° = +x, 90° = +y)"
+    s = first @ best
+    mid = (np.quantile(s[groups == 0], 0.98) + np.quantile(s[groups == 1], 0.02)) / 2
+    return best, 2, float(mid), f"two sheets facing each other across a gap; axis at {angle:.0f}° (0° = +x, 90° = +y)"
 
 
 def _smooth(profiles: np.ndarray, *, circular: bool, lateral_ndim: int) -> np.ndarray:
@@ -443,32 +534,41 @@ def find_front(
     T = len(frame_values)
 
     if geometry == "planar":
-        gap = None
-        if cover[axis, 1 - side] >= PLANAR_COVERAGE:
-            gap = _scratch_gap(positions[:, axis], frames, lo[axis], hi[axis], spacing)
-        n_fronts = 2 if gap is not None else 1
-        face = ("low", "high")[side]
-        reason = f"cells cover {best:.0%} of the {face} {names[axis]} side of the field"
-        if n_fronts == 2:
-            reason += f" and of the opposite side, with a gap at {names[axis]} = {gap:.0f} µm: two facing fronts"
-            side = 0  # front 1 is the sheet at low coordinate, moving up the axis
-        elif not auto and best < PLANAR_COVERAGE:
-            reason = f"planar by request; cells cover at most {best:.0%} of any field side"
-        lateral_axes = [b for b in range(ndim) if b != axis]
+        found = _planar_direction(positions, frames, lo, hi, spacing) if ndim == 2 else None
+        if found is not None:
+            direction, n_fronts, gap, reason = found
+        else:  # 3-D, or no free space to orient by: the axis away from the most covered side
+            direction = np.zeros(ndim)
+            direction[axis] = 1.0 if side == 0 else -1.0
+            gap = None
+            if cover[axis, 1 - side] >= PLANAR_COVERAGE:
+                gap = _scratch_gap(positions[:, axis], frames, lo[axis], hi[axis], spacing)
+            n_fronts = 2 if gap is not None else 1
+            face = ("low", "high")[side]
+            reason = f"cells cover {best:.0%} of the {face} {names[axis]} side of the field"
+            if n_fronts == 2:
+                direction = np.abs(direction)
+                reason += f" and of the opposite side, with a gap at {names[axis]} = {gap:.0f} µm: two facing fronts"
+        if not auto and best < PLANAR_COVERAGE:
+            reason = f"planar by request; {reason}"
+        basis = _perpendicular_basis(direction)
+        corners = np.array(np.meshgrid(*[[lo[j], hi[j]] for j in range(ndim)], indexing="ij")).reshape(ndim, -1).T
+        lat_corners = corners @ basis.T
+        lat_lo, lat_hi = lat_corners.min(axis=0), lat_corners.max(axis=0)
         width = 4.0 * spacing
-        shape = tuple(max(1, int(np.ceil((hi[b] - lo[b]) / width))) for b in lateral_axes)
-        lat_lo = lo[lateral_axes]
-        lat_width = np.array([(hi[b] - lo[b]) / s for b, s in zip(lateral_axes, shape)])
+        shape = tuple(int(max(1, np.ceil((h - l) / width))) for l, h in zip(lat_lo, lat_hi))
+        lat_width = np.maximum((lat_hi - lat_lo) / np.array(shape), 1e-9)
         front = Front(
             geometry="planar", confidence=confidence, n_fronts=n_fronts, table=pd.DataFrame(), reason=reason,
-            spacing_um=spacing, frames=frame_values, ndim=ndim, axis=int(axis), lateral_lo=lat_lo,
+            spacing_um=spacing, frames=frame_values, ndim=ndim, direction=direction, basis=basis, lateral_lo=lat_lo,
             lateral_width=lat_width, lateral_shape=shape,
         )
         n_bins = int(np.prod(shape))
-        lateral = positions[:, lateral_axes]
-        idx = tuple(np.clip(((lateral[:, j] - lat_lo[j]) / lat_width[j]).astype(int), 0, s - 1) for j, s in enumerate(shape))
+        lateral = positions @ basis.T
+        idx = tuple(np.clip(((lateral[:, j] - lat_lo[j]) / lat_width[j]).astype(int), 0, s_ - 1) for j, s_ in enumerate(shape))
         bins = np.ravel_multi_index(idx, shape)
-        front.signs = (1.0, -1.0) if n_fronts == 2 else (1.0 if side == 0 else -1.0,)
+        along = positions @ direction
+        front.signs = (1.0, -1.0) if n_fronts == 2 else (1.0,)
         if n_fronts == 2:
             front.midline = np.full((T, n_bins), gap)
         for _ in range(n_fronts):  # scratch: assign to a side of the gap, find fronts, re-assign once
@@ -476,7 +576,7 @@ def find_front(
             profiles = np.full((n_fronts, T, n_bins), np.nan)
             for k in range(n_fronts):
                 sel = ids == k + 1
-                df = pd.DataFrame({"row": rows[sel], "bin": bins[sel], "s": front.signs[k] * positions[sel, axis]})
+                df = pd.DataFrame({"row": rows[sel], "bin": bins[sel], "s": front.signs[k] * along[sel]})
                 grouped = df.groupby(["row", "bin"])["s"]
                 q = grouped.quantile(FRONT_QUANTILE)[grouped.size() >= 3]
                 profiles[k, q.index.get_level_values(0), q.index.get_level_values(1)] = q.to_numpy()
@@ -485,9 +585,11 @@ def find_front(
                 mid = (front.profiles[0] - front.profiles[1]) / 2
                 front.midline = np.where(np.isfinite(mid), mid, gap)
         if field_um is not None:
+            # a front lying on the image border is the border: no front there
+            centres = lat_lo + (np.array(np.unravel_index(np.arange(n_bins), shape)).T + 0.5) * lat_width
             for k, sign in enumerate(front.signs):
-                limit = hi[axis] if sign > 0 else -lo[axis]
-                front.profiles[k][front.profiles[k] >= limit - BORDER_SPACINGS * spacing] = np.nan
+                points = (sign * front.profiles[k])[..., None] * direction + (centres @ basis)[None]
+                front.profiles[k][_beyond_field(points + BORDER_SPACINGS * spacing * sign * direction, lo, hi)] = np.nan
         tables = []
         for k in range(n_fronts):
             position = _nanmedian_rows(front.profiles[k])
@@ -527,9 +629,8 @@ def find_front(
             dirs = np.column_stack([np.sin(ang), np.cos(ang)])
         else:
             dirs = directions
-        tips = centre[None, None] + profiles[0][..., None] * dirs[None]
-        at_border = ((tips - lo) < BORDER_SPACINGS * spacing).any(axis=-1) | ((hi - tips) < BORDER_SPACINGS * spacing).any(axis=-1)
-        profiles[0][at_border] = np.nan
+        tips = centre[None, None] + (profiles[0][..., None] + BORDER_SPACINGS * spacing) * dirs[None]
+        profiles[0][_beyond_field(tips, lo, hi)] = np.nan
     reason = f"radial: no side of the field is covered by a sheet (at most {best:.0%}); centre from the dense core"
     if not auto:
         reason = "radial by request; " + ("centre from the dense core" if centre_um is None else "centre given")
