@@ -66,6 +66,11 @@ def test_a_gap_split_track_is_not_declared_a_tracklet_but_keeps_its_ids(tmp_path
     assert "tracklet" not in memory["metadata"].track_node_props
     back = read_geff(path)
     assert back.pixel_size_um is None and back.frame_interval_min is None
+    # without units the file does not claim them: µm/min columns are renamed honestly
+    assert "speed_um_per_min" not in back.tracks and "track_mean_speed_um_per_min" not in memory["node_props"]
+    speed = back.tracks.set_index(["track_id", "frame"])["speed_px_per_frame"]
+    assert speed.to_numpy() == pytest.approx(tracks.set_index(["track_id", "frame"]).loc[speed.index, "speed_um_per_min"].to_numpy(), nan_ok=True)
+    assert "mean_speed_px_per_frame" in back.cells
     assert dict(zip(back.cells["track_id"], back.cells["parent_track_id"]))[7] == 6
     assert sorted(back.tracks["track_id"].unique()) == sorted(LINEAGE)
 

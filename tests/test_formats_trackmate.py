@@ -91,6 +91,10 @@ def test_uncalibrated_tracks_are_written_in_pixels_and_frames(tmp_path: Path) ->
     back = read_tracks(path)
     assert back.pixel_size_um is None and back.frame_interval_min is None
     assert_frame_columns_equal(tracks, back.tracks, ["y", "x"])
+    assert "speed_um_per_min" not in back.tracks and "front_distance_px" in back.tracks
+    assert_frame_columns_equal(
+        tracks.rename(columns={"speed_um_per_min": "speed_px_per_frame"}), back.tracks, ["speed_px_per_frame"]
+    )
 
 
 def test_written_xml_follows_the_trackmate_schema(tmp_path: Path) -> None:

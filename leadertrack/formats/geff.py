@@ -22,7 +22,14 @@ from leadertrack.errors import InputError
 from leadertrack.formats._atomic import atomic_write
 from leadertrack.formats.graph import lineage_ids, parent_map, track_edges, tracks_from_graph
 from leadertrack.formats.trackmate import space_unit_um, time_unit_min
-from leadertrack.formats.trackset import TrackSet, broadcast_cells, check_tracks, split_cells, with_physical_columns
+from leadertrack.formats.trackset import (
+    TrackSet,
+    broadcast_cells,
+    check_tracks,
+    honest_columns,
+    split_cells,
+    with_physical_columns,
+)
 
 __all__ = ["write_geff", "read_geff"]
 
@@ -68,7 +75,8 @@ def write_geff(
         The store to write, conventionally ``tracks.geff`` (a folder).
     pixel_size_um, frame_interval_min
         Units, written on the axes as ``scale`` with ``scaled_unit`` micrometer / minute; None
-        leaves the axes in pixels / frames.
+        leaves the axes in pixels / frames and renames the columns that would claim the unit
+        (``speed_um_per_min`` → ``speed_px_per_frame``).
 
     Returns
     -------
@@ -88,6 +96,7 @@ def write_geff(
     parents = parent_map(cells)
     table = broadcast_cells(tracks, cells) if cells is not None else tracks.copy()
     table = table.rename(columns={"frame": "t"}).drop(columns=[c for c in _DERIVED if c in table])
+    table = honest_columns(table, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
     table["lineage_id"] = lineage_ids(tracks["track_id"].to_numpy(), parents).loc[tracks["track_id"]].to_numpy()
     node_props = {str(c): _prop(table[c]) for c in table}
     node_ids = np.arange(len(table), dtype=np.uint64)

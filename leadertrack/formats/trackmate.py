@@ -24,6 +24,7 @@ from leadertrack.formats.trackset import (
     TrackSet,
     broadcast_cells,
     check_tracks,
+    honest_columns,
     numeric_column,
     split_cells,
     with_physical_columns,
@@ -343,7 +344,8 @@ def write_trackmate_xml(
         The ``.xml`` file to write (atomically).
     pixel_size_um, frame_interval_min
         Units. With a pixel size, positions are written in µm (``spatialunits="µm"``) and the
-        pixel size goes to ``ImageData``; without, in pixels. Likewise time in minutes or frames.
+        pixel size goes to ``ImageData``; without, in pixels, and columns that would claim µm are
+        renamed (``speed_um_per_min`` → ``speed_px_per_min``). Likewise for time.
     radius_px
         Spot radius when the table has no ``area_px`` column.
 
@@ -356,6 +358,8 @@ def write_trackmate_xml(
     tracks = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     parents = parent_map(cells)
     table = broadcast_cells(tracks, cells) if cells is not None else tracks
+    table = table.drop(columns=[c for c in _WRITTEN_AS_STANDARD if c in table])
+    table = honest_columns(table, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
     scale = pixel_size_um or 1.0
     positions = {"POSITION_X": tracks["x"] * scale, "POSITION_Y": tracks["y"] * scale}
     positions["POSITION_Z"] = tracks["z"] * scale if "z" in tracks else pd.Series(0.0, index=tracks.index)
@@ -374,7 +378,7 @@ def write_trackmate_xml(
     }
     extra = [
         c for c in table
-        if c not in _WRITTEN_AS_STANDARD and c not in features and _XML_NAME.match(str(c))
+        if c not in features and _XML_NAME.match(str(c))
         and (pd.api.types.is_numeric_dtype(table[c]) or pd.api.types.is_bool_dtype(table[c]))
     ]  # fmt: skip
     for column in extra:

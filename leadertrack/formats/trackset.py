@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from leadertrack.errors import InputError
+from leadertrack.units import honest_column_names
 
 __all__ = [
     "TrackSet",
@@ -20,6 +21,7 @@ __all__ = [
     "broadcast_cells",
     "split_cells",
     "TRACK_PREFIX",
+    "honest_columns",
 ]
 
 #: Per-track (``cells``) columns travel inside per-node formats (GEFF, TrackMate, CSV) as
@@ -112,6 +114,26 @@ def with_physical_columns(
     if frame_interval_min is not None:
         out["time_min"] = out["frame"].astype(float) * frame_interval_min
     return out
+
+
+def honest_columns(table: pd.DataFrame, *, pixel_size_um: float | None, frame_interval_min: float | None) -> pd.DataFrame:
+    """Rename ``_um``/``_min`` columns to ``_px``/``_frame`` when that unit is unknown (None).
+
+    Uncalibrated results are computed at 1 µm per pixel and 1 min per frame; files written
+    without units must not claim them (see :func:`leadertrack.units.honest_column_names`).
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"speed_um_per_min": [1.0], "leader_score": [0.5]})
+    >>> honest_columns(t, pixel_size_um=None, frame_interval_min=2.0).columns.tolist()
+    ['speed_px_per_min', 'leader_score']
+    """
+    mapping = honest_column_names(
+        [str(c) for c in table.columns],
+        space_calibrated=pixel_size_um is not None,
+        time_calibrated=frame_interval_min is not None,
+    )
+    return table.rename(columns=mapping)
 
 
 def numeric_column(table: pd.DataFrame, column: str, *, source: str, integer: bool) -> pd.Series:
