@@ -18,7 +18,7 @@ import html
 import io
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,15 @@ from matplotlib.figure import Figure
 
 from leadertrack.units import honest_column_names
 
-__all__ = ["FIGURE_TITLES", "report_figures", "report_html", "write_report", "write_folder_report", "write_batch_index"]
+__all__ = [
+    "FIGURE_TITLES",
+    "report_figures",
+    "report_html",
+    "write_report",
+    "write_folder_report",
+    "write_reports",
+    "write_batch_index",
+]
 
 ROLE_COLOURS = {"other": "#8c8c8c", "follower": "#1f77b4", "leader": "#d62728"}
 """Colour of each per-frame role (``tracks.role``) in every figure, in drawing order."""
@@ -65,6 +73,16 @@ def _unit_names(provenance: dict) -> tuple[Figure | None, str]:
     """Display units of length and time: ``("µm", "min")`` or ``("px", "frame")`` when uncalibrated."""
     space, time = _calibration(provenance)
     return ("µm" if space else "px"), ("min" if time else "frame")
+
+
+def _count(n: int, noun: str) -> str:
+    """``"1 leader"``, ``"3 leaders"``."""
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
+def _in_words(unit: str) -> str:
+    """A display unit as said in a sentence: "µm", "pixels", "minutes", "frames"."""
+    return {"px": "pixels", "min": "minutes", "frame": "frames"}.get(unit, unit)
 
 
 def _pixel_size(provenance: dict) -> float:
@@ -361,7 +379,9 @@ def _figure_episodes(result: Any) -> tuple[Figure | None, str]:
 
     if "leader_episode" not in result.tracks:
         return None, "No leader episodes recorded (the tracks table has no leader_episode column)."
-    episodes = leader_episodes(result.tracks)
+    tracks = result.tracks
+    led = tracks.loc[tracks["leader_episode"] > 0, "track_id"].unique()
+    episodes = leader_episodes(tracks[tracks["track_id"].isin(led)])
     if episodes.empty:
         return None, "No track was in the leader state in any frame."
     _, time = _unit_names(result.provenance)
@@ -434,7 +454,7 @@ def _parameters(provenance: dict) -> str:
         for key, value in values.items()
     ]
     full = _table(flat, ["setting", "value"]) if flat else '<p class="muted">No configuration recorded.</p>'
-    note = f"<p>Lengths are in {space}, times in {time}.</p>"
+    note = f"<p>Lengths are in {_in_words(space)}, times in {_in_words(time)}.</p>"
     return note + table + "<details><summary>Every setting of this run</summary>" + full + "</details>"
 
 
@@ -535,13 +555,14 @@ def report_html(result: Any) -> str:
     if not (space_ok and time_ok):
         missing = [w for w, ok in (("pixel size", space_ok), ("frame interval", time_ok)) if not ok]
         calibration_note = (
-            f'<p class="note">This movie has no {" and no ".join(missing)}: lengths are in {space} and '
-            f"times in {time}, and the written columns say so (e.g. <code>{_honest('speed_um_per_min', provenance)}</code>).</p>"
+            f'<p class="note">This movie has no {" and no ".join(missing)}: lengths are in {_in_words(space)} and '
+            f"times in {_in_words(time)}, and the written columns say so (e.g. <code>{_honest('speed_um_per_min', provenance)}</code>).</p>"
         )
     figures = report_figures(result)
     sections = [
         ("summary", "Summary",
-         f"<p><b>{n_leaders} leaders</b>{share} among <b>{n_tracks} tracks</b> over {n_frames} frames.</p>" + calibration_note),
+         f"<p><b>{_count(n_leaders, 'leader')}</b>{share} among <b>{_count(n_tracks, 'track')}</b> "
+         f"over {_count(n_frames, 'frame')}.</p>" + calibration_note),
         *((name, FIGURE_TITLES[name], _png(fig), caption) for name, (fig, caption) in figures.items()),
         ("leaders", "Leader tracks", _leaders_table(result)),
         ("parameters", "Parameters, units and their source", _parameters(provenance)),
@@ -621,6 +642,42 @@ def write_folder_report(folder: Path) -> Path:
     result = read_result(folder)
     result.movie = _reopen_movie(result.provenance)
     return write_report(result, folder / "report.html")
+
+
+def write_reports(folders: Sequence[str | Path]) -> list[Path]:
+    """(Re)write the reports of result folders and batch folders: ``leadertrack report FOLDER...``.
+
+    Parameters
+    ----------
+    folders
+        Result folders (``OUT/<movie>``) and/or batch folders (``OUT``: every result folder in it
+        gets its report, and ``OUT/index.html`` is rewritten from ``OUT/summary.csv`` when present).
+
+    Returns
+    -------
+    list of pathlib.Path
+        Every page written.
+
+    Raises
+    ------
+    InputError
+        A folder is neither a result folder nor a folder holding result folders.
+    """
+    from leadertrack.errors import InputError
+    from leadertrack.pipeline import is_result_folder
+
+    written: list[Path] = []
+    for folder in map(Path, folders):
+        if is_result_folder(folder):
+            written.append(write_folder_report(folder))
+            continue
+        results = sorted(p for p in folder.iterdir() if is_result_folder(p)) if folder.is_dir() else []
+        if not results:
+            raise InputError(f"{folder}: not a leadertrack result folder, nor a folder of them")
+        written.extend(write_folder_report(p) for p in results)
+        if (folder / "summary.csv").exists():
+            written.append(write_batch_index(pd.read_csv(folder / "summary.csv"), folder))
+    return written
 
 
 def _reopen_movie(provenance: dict) -> Any:

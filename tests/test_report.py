@@ -170,7 +170,7 @@ def test_report_states_leader_count_units_and_their_source(written: tuple[MovieR
     assert re.search(r"pixel size</td><td>0.5</td><td>µm/px</td><td>ome", parameters)
     assert re.search(r"frame interval</td><td>10</td><td>min</td><td>user", parameters)
     assert re.search(r"nucleus diameter</td><td>2</td><td>µm</td><td>estimated", parameters)
-    assert "Lengths are in µm, times in min" in parameters
+    assert "Lengths are in µm, times in minutes" in parameters
     leaders = _section(text, "leaders")
     assert leaders.count("fast and persistent at the front") == 2
     assert "mean_speed_um_per_min" in leaders
@@ -183,7 +183,7 @@ def test_uncalibrated_report_speaks_pixels_and_frames() -> None:
     summary = _section(text, "summary")
     assert "no pixel size and no frame interval" in summary
     assert "speed_px_per_frame" in summary
-    assert "Lengths are in px, times in frame" in _section(text, "parameters")
+    assert "Lengths are in pixels, times in frames" in _section(text, "parameters")
     assert "mean_speed_px_per_frame" in _section(text, "leaders")
     assert "µm/min" not in _section(text, "leaders")
     assert _section(text, "warnings").count("<li>") == 2
@@ -277,3 +277,20 @@ def test_leader_headings_are_relative_to_outward(geometry: str) -> None:
     flipped.fronts["normal_x"] = -1.0  # the same motion against the normal is "back into the collective"
     back, _ = _leader_headings(flipped)
     assert np.all(np.abs(back) > np.deg2rad(160))
+
+
+def test_write_reports_of_a_batch_folder(tmp_path: Path) -> None:
+    from leadertrack.errors import InputError
+    from leadertrack.report import write_reports
+
+    for name in ("m1", "m2"):
+        result = _result(n_tracks=3, n_leaders=1, with_movie=False)
+        result.name, result.labels = name, None
+        write_result(result, tmp_path)
+    pd.DataFrame({"movie": ["m1", "m2"], "status": ["ok", "ok"], "error": ["", ""]}).to_csv(tmp_path / "summary.csv", index=False)
+    written = write_reports([tmp_path])
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in written) == ["index.html", "m1/report.html", "m2/report.html"]
+    assert "<b>1 leader</b>" in (tmp_path / "m2" / "report.html").read_text(encoding="utf-8")
+    assert write_reports([tmp_path / "m1"]) == [tmp_path / "m1" / "report.html"]
+    with pytest.raises(InputError, match="not a leadertrack result folder"):
+        write_reports([tmp_path / "m1" / "tracks.csv"])
