@@ -46,7 +46,7 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     Parameters
     ----------
     figure
-        The figure to draw on (three axes are created, top to bottom).
+        The figure to draw on (three axes are created, left to right).
     result
         A :class:`~leadertrack.pipeline.MovieResult`.
     track_id
@@ -59,7 +59,7 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     is_leader_track = tracks["track_id"].isin(leader_ids).to_numpy()
     space, time = unit_names(result)
 
-    ax = figure.add_subplot(3, 1, 1)
+    ax = figure.add_subplot(1, 3, 1)
     distance = tracks["front_distance_um"].to_numpy(dtype=float)
     speed = tracks["speed_um_per_min"].to_numpy(dtype=float)
     ax.scatter(distance[~is_leader_track], speed[~is_leader_track], s=4, c=_FOLLOWER, alpha=0.4,
@@ -70,7 +70,7 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     ax.set_xlabel(f"distance behind the front ({space})")
     ax.set_ylabel(f"speed ({space}/{time})")
 
-    ax = figure.add_subplot(3, 1, 2)
+    ax = figure.add_subplot(1, 3, 2)
     fronts = result.fronts
     if fronts.empty:
         ax.text(0.5, 0.5, "no invasion front found", ha="center", va="center", transform=ax.transAxes)
@@ -82,13 +82,13 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     ax.set_xlabel(f"time ({time})")
     ax.set_ylabel(f"front position ({space})")
 
-    ax = figure.add_subplot(3, 1, 3, projection="polar")
+    ax = figure.add_subplot(1, 3, 3, projection="polar")
     headings = leader_headings_rad(tracks, leader_ids)
     counts, edges = np.histogram(headings, bins=24, range=(-np.pi, np.pi))
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=_LEADER, edgecolor="white")
-    ax.set_title(f"leader headings (n = {len(headings)} cell-frames)", fontsize="small")
+    ax.set_title(f"leader headings (n = {len(headings)} cell-frames)", fontsize="small", pad=14)
     ax.set_yticklabels([])
-    figure.subplots_adjust(left=0.17, right=0.95, bottom=0.04, top=0.97, hspace=0.45)
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.84, wspace=0.35)
     highlight_track(figure, result, track_id)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +19,7 @@ from napari.layers import Image
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import QObject, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -31,6 +30,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
+    QPlainTextEdit,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = ["LeaderTrackWidget", "PlotsWidget"]
 
 _ROLES = ("labels", "tracks", "leaders", "front", "selected")
+_HINT = "Click a cell, or a row below, to see why it was called leader or follower."
 FLIP_KEY = "Shift-F"
 NEXT_KEY = "Shift-N"
 
@@ -67,8 +68,9 @@ class PlotsWidget(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.figure = Figure(figsize=(4, 9), layout=None)
+        self.figure = Figure(figsize=(12, 3.2), layout=None)
         self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(240)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
@@ -186,9 +188,9 @@ class LeaderTrackWidget(QWidget):
         run_layout.addLayout(buttons)
         run_layout.addWidget(self.status)
 
-        self.track_info = QLabel("Click a cell, or a row below, to see why it was called leader or follower.")
-        self.track_info.setWordWrap(True)
-        self.track_info.setTextInteractionFlags(Qt.TextSelectableByMouse)
+        self.track_info = QPlainTextEdit(_HINT)
+        self.track_info.setReadOnly(True)
+        self.track_info.setMinimumHeight(120)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["track", "score", "call", "set by you"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
@@ -420,7 +422,7 @@ class LeaderTrackWidget(QWidget):
     def _plots_dock(self) -> PlotsWidget:
         if self.plots is None:
             self.plots = PlotsWidget()
-            self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="right")
+            self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="bottom")
         return self.plots
 
     def _fill_table(self) -> None:
@@ -443,9 +445,9 @@ class LeaderTrackWidget(QWidget):
         result = self.result
         track_id = self.selected_track
         if track_id is None:
-            self.track_info.setText("Click a cell, or a row below, to see why it was called leader or follower.")
+            self.track_info.setPlainText(_HINT)
         else:
-            self.track_info.setText(describe_track(result, track_id))
+            self.track_info.setPlainText(describe_track(result, track_id))
             ids = self._table_track_ids()
             if track_id in ids:
                 self.table.selectRow(ids.index(track_id))
@@ -481,7 +483,7 @@ class LeaderTrackWidget(QWidget):
                 self.viewer.dims.set_current_step(0, int(here["frame"].iloc[0]))
             tracks_layer = self._layer("tracks")
             scale = tracks_layer.scale[-2:] if tracks_layer is not None else (1.0, 1.0)
-            self.viewer.camera.center = (float(here["y"].iloc[0]) * scale[0], float(here["x"].iloc[0]) * scale[1])
+            _camera(self.viewer).center = (float(here["y"].iloc[0]) * scale[0], float(here["x"].iloc[0]) * scale[1])
         self._show_selection()
 
     def _on_row_clicked(self, row: int, column: int) -> None:
@@ -579,6 +581,12 @@ class LeaderTrackWidget(QWidget):
             if answer != QMessageBox.Yes:
                 return
         self.save_result(out, overwrite=True)
+
+
+def _camera(viewer: Any) -> Any:
+    """The viewer's camera (``viewer.scene.camera`` since napari 0.9, ``viewer.camera`` before)."""
+    scene = getattr(viewer, "scene", None)
+    return scene.camera if scene is not None else viewer.camera
 
 
 def _analyze_or_cancel(analyze: Any, movie: Any, config: Any, *, progress: Any) -> Any:

@@ -69,8 +69,8 @@ def test_clicking_a_nucleus_selects_its_track(viewer_and_widget, MouseEvent, wit
     assert widget._on_click in viewer.mouse_drag_callbacks
     widget._on_click(viewer, event)
     assert widget.selected_track == 3
-    assert widget.track_info.text().startswith("Track 3: follower")
-    assert "far behind the front" in widget.track_info.text()
+    assert widget.track_info.toPlainText().startswith("Track 3: follower")
+    assert "far behind the front" in widget.track_info.toPlainText()
     selected = viewer.layers["toy selected"].data
     assert len(selected) == 4 and np.allclose(selected[:, 1], result.tracks.query("track_id == 3")["y"])
 
