@@ -51,7 +51,7 @@ def test_with_units_overrides_and_recomputes_physical_columns() -> None:
     [
         (lambda p: p / "absent.csv", {}, "no such file or folder"),
         (lambda p: (p / "t.json").write_text("{}") and p / "t.json", {}, "unknown tracks format '.json'"),
-        (lambda p: (p / "empty").mkdir() or p / "empty", {}, "neither a GEFF store nor a CTC folder"),
+        (lambda p: (p / "empty").mkdir() or p / "empty", {}, "neither a GEFF store, a CTC folder"),
         (lambda p: FIXTURES / "trackpy_tracks.csv", {"format": "imaris"}, "unknown format 'imaris'"),
         (lambda p: FIXTURES / "trackmate_division.xml", {"column_map": {"a": "b"}}, "column mapping applies to plain tables"),
     ],
@@ -138,3 +138,16 @@ def test_real_pipeline_tables_survive_every_format(tmp_path: Path, suffix: str) 
         assert a["role"].astype(str).tolist() == e["role"].astype(str).tolist()
     got = back.cells.set_index("track_id").loc[cells["track_id"]]
     np.testing.assert_allclose(got["leader_score"].astype(float), cells["leader_score"].astype(float))
+
+
+def test_a_result_folder_can_be_classified_again(tmp_path: Path) -> None:
+    tracks, cells = pipeline_tables(32)
+    folder = tmp_path / "movie"
+    folder.mkdir()
+    tracks.to_csv(folder / "tracks.csv", index=False)  # as leadertrack run writes them
+    cells.to_csv(folder / "cells.csv", index=False)
+    assert detect_format(folder) == "result"
+    ts = read_tracks(folder)
+    assert ts.name == "movie" and ts.pixel_size_um == pytest.approx(0.65) and ts.frame_interval_min == pytest.approx(5.0)
+    assert dict(zip(ts.cells["track_id"], ts.cells["parent_track_id"])) == dict(zip(cells["track_id"], cells["parent_track_id"]))
+    assert len(ts.tracks) == len(tracks)

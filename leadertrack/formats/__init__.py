@@ -4,17 +4,18 @@
 from the file, divisions as ``parent_track_id``); the writers take the pipeline's
 ``(tracks, cells)`` tables.
 
-=================  ==========================================  =================================
-format             read                                        write
-=================  ==========================================  =================================
-``table``          CSV/TSV/Parquet ``track_id, frame, y, x``   :func:`write_table`
-``trackmate``      TrackMate XML (``.xml``)                    :func:`write_trackmate_xml`
-``trackmate_csv``  TrackMate spot table (``.csv``)             (use TrackMate XML)
-``geff``           GEFF zarr (``.geff``, ``.zarr``)            :func:`write_geff`
-``ctc``            Cell Tracking Challenge folder              ``leadertrack.ctc.write_ctc``
-``imaris_mat``     Imaris spots in MATLAB ``.mat``             (read only)
-napari             :func:`from_napari_tracks`                  :func:`to_napari_tracks`
-=================  ==========================================  =================================
+=================  ============================================  =====================================
+format             read                                          write
+=================  ============================================  =====================================
+``table``          CSV/TSV/Parquet ``track_id, frame, y, x``     :func:`write_table`
+``result``         a leadertrack result folder (``tracks.csv``)  ``leadertrack.pipeline.write_result``
+``trackmate``      TrackMate XML (``.xml``)                      :func:`write_trackmate_xml`
+``trackmate_csv``  TrackMate spot table (``.csv``)               (use TrackMate XML)
+``geff``           GEFF zarr (``.geff``, ``.zarr``)              :func:`write_geff`
+``ctc``            Cell Tracking Challenge folder                ``leadertrack.ctc.write_ctc``
+``imaris_mat``     Imaris spots in MATLAB ``.mat``               (read only)
+napari             :func:`from_napari_tracks`                    :func:`to_napari_tracks`
+=================  ============================================  =====================================
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ __all__ = [
     "read_geff",
     "write_geff",
     "read_imaris_mat",
+    "read_result_folder",
     "to_napari_tracks",
     "from_napari_tracks",
 ]
@@ -55,12 +57,13 @@ _FUNCTIONS = {
     "read_geff": "geff",
     "write_geff": "geff",
     "read_imaris_mat": "imaris_mat",
+    "read_result_folder": "table",
     "to_napari_tracks": "napari_tracks",
     "from_napari_tracks": "napari_tracks",
 }
 
 #: Format names accepted by ``read_tracks(format=...)``.
-FORMATS = ("table", "trackmate", "trackmate_csv", "geff", "ctc", "imaris_mat")
+FORMATS = ("table", "result", "trackmate", "trackmate_csv", "geff", "ctc", "imaris_mat")
 _WRITERS = ("table", "trackmate", "geff")
 
 
@@ -103,7 +106,12 @@ def detect_format(path: Path) -> str:
             return "geff"
         if any(path.glob("*_track.txt")) or (path / "TRA" / "man_track.txt").is_file():
             return "ctc"
-        raise InputError(f"{path}: a folder that is neither a GEFF store nor a CTC folder (no res_track.txt / man_track.txt)")
+        if (path / "tracks.csv").is_file():
+            return "result"
+        raise InputError(
+            f"{path}: a folder that is neither a GEFF store, a CTC folder (no res_track.txt / man_track.txt) "
+            "nor a leadertrack result (no tracks.csv)"
+        )
     if suffix == ".xml":
         return "trackmate"
     if suffix == ".mat":
@@ -125,7 +133,8 @@ def read_tracks(path: Path, *, format: str | None = None, column_map: dict[str, 
     path
         A tracks table (CSV/TSV/Parquet with ``track_id, frame, y, x[, z]``), a TrackMate XML
         file or CSV spot table, a GEFF store, a Cell Tracking Challenge folder
-        (``res_track.txt``/``man_track.txt`` with masks) or an Imaris ``.mat`` export.
+        (``res_track.txt``/``man_track.txt`` with masks), an Imaris ``.mat`` export, or a
+        leadertrack result folder (to classify it again).
     format
         One of :data:`FORMATS`; None = detect from the name and content.
     column_map
@@ -171,6 +180,7 @@ def read_tracks(path: Path, *, format: str | None = None, column_map: dict[str, 
         "trackmate_csv": "read_trackmate_csv",
         "geff": "read_geff",
         "imaris_mat": "read_imaris_mat",
+        "result": "read_result_folder",
     }[kind]
     return __getattr__(reader)(path)
 

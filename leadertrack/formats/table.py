@@ -17,7 +17,7 @@ from leadertrack.formats.trackset import (
     with_physical_columns,
 )
 
-__all__ = ["read_table", "write_table", "ALIASES"]
+__all__ = ["read_table", "write_table", "read_result_folder", "ALIASES"]
 
 #: Column names recognised without a mapping (compared case-insensitively), besides our own.
 ALIASES = {
@@ -169,3 +169,27 @@ def write_table(tracks: pd.DataFrame, cells: pd.DataFrame | None, path: Path) ->
         return atomic_write(path, lambda tmp: table.to_parquet(tmp, index=False))
     sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
     return atomic_write(path, lambda tmp: table.to_csv(tmp, index=False, sep=sep))
+
+
+def read_result_folder(path: Path) -> TrackSet:
+    """Read the tracks of a leadertrack result folder (``tracks.csv`` + ``cells.csv``).
+
+    Lets a finished result be measured and classified again, e.g. with another geometry. Units
+    come from the ``_um``/``time_min`` columns of ``tracks.csv``, divisions from the
+    ``parent_track_id`` column of ``cells.csv``; earlier results stay as extra columns.
+
+    Raises
+    ------
+    InputError
+        ``tracks.csv`` is missing or inconsistent.
+    """
+    path = Path(path)
+    found = read_table(path / "tracks.csv")
+    cells_csv = path / "cells.csv"
+    cells = found.cells
+    if cells_csv.is_file():
+        parents = pd.read_csv(cells_csv, usecols=lambda c: c in ("track_id", "parent_track_id"))
+        if "parent_track_id" in parents:
+            parent = parents.set_index("track_id")["parent_track_id"]
+            cells = cells.assign(parent_track_id=cells["track_id"].map(parent).fillna(0).astype(np.int64))
+    return TrackSet(found.tracks, cells, found.pixel_size_um, found.frame_interval_min, found.units_source, path.name)
