@@ -11,7 +11,7 @@ criterion          soft score                                                  p
 at the front       ``1 - clip(d / (2 s), 0, 1)``                               d <= 1 spacing
 not trailing       1 if ``n_ahead_same_way == 0`` else 0                       nobody it trails
 outward, fast      ``min(clip((V / σ - 0.5) / 2, 0, 1), clip(V / (0.6 v), 0, 1))``  V >= 1.5 σ and 0.3 v
-persistent         ``clip((P - 0.45) / 0.3, 0, 1)``                            P >= 0.6
+persistent         ``clip((P - 0.3) / 0.4, 0, 1)``                             P >= 0.5
 =================  ==========================================================  ===================
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
@@ -22,7 +22,8 @@ cannot tell a persistent leader from a cell wandering at random: ``V`` = the tra
 collective advance) minus the median of that over all cells along the edge; ``σ`` = the robust
 spread (1.4826 MAD) of the same per-frame quantity over all cells of the movie; ``v`` = the
 median ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
-``relative_persistence``.
+``relative_outward_persistence`` (outward net displacement / path over the window, relative to
+the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
@@ -60,7 +61,7 @@ CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 
 _REQUIRED = (
     "track_id", "frame", "front_distance_um", "n_ahead_same_way", "relative_outward_speed_um_per_min",
-    "relative_persistence", "speed_um_per_min",
+    "relative_outward_persistence", "speed_um_per_min",
 )
 
 
@@ -93,12 +94,12 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
     tid = tracks["track_id"].to_numpy()
     v_track = pd.Series(v_rel).groupby(tid).transform("mean").to_numpy()
-    p_track = pd.Series(tracks["relative_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
     if spread > 0 and v_ref > 0:
         fast = np.minimum(np.clip((v_track / spread - 0.5) / 2, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
     else:
         fast = np.zeros(len(tracks))
-    persistent = np.clip((p_track - 0.45) / 0.3, 0, 1)
+    persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
     return pd.DataFrame(
         {"at_front": at_front, "not_trailing": not_trailing, "fast_outward": fast, "persistent": persistent},
         index=tracks.index,

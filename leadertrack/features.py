@@ -20,8 +20,8 @@ Per cell-frame (added to the tracks table):
 ``window_speed_um_per_min``, ``window_outward_speed_um_per_min``, ``window_persistence``
     Net speed, outward speed and straightness (net / path) over a window of about ``WINDOW_MIN`` minutes
     (at least ``MIN_WINDOW_FRAMES`` frames) centred on the frame.
-``relative_outward_speed_um_per_min``, ``relative_persistence``
-    The same for the motion relative to the collective advance (the median outward window speed
+``relative_outward_speed_um_per_min``, ``relative_persistence``, ``relative_outward_persistence``
+    The same (the last: outward net displacement / path, in [-1, 1]) for the motion relative to the collective advance (the median outward window speed
     of all cells is taken out of every step): a sheet drifting as a whole is neither fast nor
     persistent relative to itself, a cell outrunning it is.
 ``n_ahead_same_way``
@@ -281,6 +281,7 @@ def measure(
     rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half)
     out["relative_outward_speed_um_per_min"] = np.einsum("ij,ij->i", rel_net, outward) * per_min
     out["relative_persistence"] = np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf)
+    out["relative_outward_persistence"] = np.einsum("ij,ij->i", rel_net, outward) / np.where(rel_path > 0, rel_path, np.inf)
 
     ahead, behind, same = _cone_counts(pos, outward, rel_net, frames, CONE_RADIUS_SPACINGS * spacing)
     out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same
