@@ -19,7 +19,7 @@ def simulated_movie(*, geometry: str, seed: int = 0, n_frames: int = 30) -> list
     sim = simulate_invasion(geometry=geometry, seed=seed, n_frames=n_frames)
     pixel = sim.pixel_size_um
     kwargs = {
-        "name": f"invasion {geometry} (simulated)",
+        "name": f"invasion_{geometry}",
         "scale": (1.0, pixel, pixel),
         "metadata": {
             UNITS_KEY: {

@@ -8,7 +8,9 @@ stays responsive.
 from __future__ import annotations
 
 import math
+import tempfile
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -131,6 +133,8 @@ class LeaderTrackWidget(QWidget):
         self.progress_bar: progress | None = None
         self.plots: PlotsWidget | None = None
         self._cancel = threading.Event()
+        self._runs = 0
+        self._scratch = tempfile.TemporaryDirectory(prefix="leadertrack-napari-")  # removed with the widget
         self._bridge = _ProgressBridge()
         self._bridge.progressed.connect(self._on_progress)
         self._build()
@@ -270,10 +274,11 @@ class LeaderTrackWidget(QWidget):
         self.pixel_size.setText(_format(pixel))
         self.frame_interval.setText(_format(interval))
 
-    def _movie_and_config(self) -> tuple[Any, Any]:
-        """The selected movie (a lazy Movie when opened by leadertrack) and the run configuration."""
+    def _movie_and_config(self) -> tuple[Any, Any, str]:
+        """The selected movie (a lazy Movie when opened by leadertrack), the configuration, the result name."""
         from leadertrack.config import RunConfig
         from leadertrack.errors import InputError
+        from leadertrack.io import movie_name
 
         layer = self._selected_layer()
         if layer is None:
@@ -285,8 +290,10 @@ class LeaderTrackWidget(QWidget):
             # Only values the user changed count as overrides, so run.json keeps the metadata source.
             pixel = None if _same(pixel, movie.pixel_size_um) else pixel
             interval = None if _same(interval, movie.frame_interval_min) else interval
+            name = movie.name
         else:
-            movie = np.asarray(layer.data)
+            movie = layer.data  # read into memory by the worker thread, not here
+            name = movie_name(layer.name)
         config = RunConfig.model_validate(
             {
                 "units": {"pixel_size_um": pixel, "frame_interval_min": interval},
@@ -295,7 +302,7 @@ class LeaderTrackWidget(QWidget):
                 "front": {"geometry": self.geometry.currentText()},
             }
         )
-        return movie, config
+        return movie, config, name
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -304,19 +311,22 @@ class LeaderTrackWidget(QWidget):
         from leadertrack.pipeline import analyze_movie
 
         try:
-            movie, config = self._movie_and_config()
+            movie, config, result_name = self._movie_and_config()
         except InputError as exc:
             self.status.setText(str(exc))
             show_error(str(exc))
             return
         name = self.image_choice.currentText()
         self._cancel.clear()
+        self._runs += 1
         self.progress_bar = progress(total=0, desc=f"leadertrack: {name}")
         self.worker = create_worker(
             _analyze_or_cancel,
             analyze_movie,
             movie,
             config,
+            name=result_name,
+            labels_path=Path(self._scratch.name) / f"run{self._runs}-labels.tif",
             progress=self._report_progress,
             _connect={"returned": self._on_analysis_done, "errored": self._on_error, "finished": self._on_finished},
         )
@@ -589,10 +599,15 @@ def _camera(viewer: Any) -> Any:
     return scene.camera if scene is not None else viewer.camera
 
 
-def _analyze_or_cancel(analyze: Any, movie: Any, config: Any, *, progress: Any) -> Any:
-    """Worker body: the analysis, or None when the user cancelled it."""
+def _analyze_or_cancel(
+    analyze: Any, movie: Any, config: Any, *, name: str, labels_path: Path, progress: Any
+) -> Any:
+    """Worker body: the analysis named ``name``, or None when the user cancelled it.
+
+    Labels stream to ``labels_path`` frame by frame instead of piling up in memory.
+    """
     try:
-        return analyze(movie, config, progress=progress)
+        return replace(analyze(movie, config, labels_path=labels_path, progress=progress), name=name)
     except _Cancelled:
         return None
 
