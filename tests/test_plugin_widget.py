@@ -192,3 +192,14 @@ def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path,
     assert widget.image_choice.currentText() == "long"
     assert (widget.pixel_size.text(), widget.frame_interval.text()) == ("0.8", "3")
     assert "OME metadata" in widget.units_source.text()
+
+
+def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
+    viewer = make_napari_viewer()
+    _, widget = viewer.window.add_plugin_dock_widget("leadertrack", "Find leader cells")
+    assert isinstance(widget, LeaderTrackWidget)
+    viewer.open_sample("leadertrack", "invasion_radial")
+    assert [layer.name for layer in viewer.layers] == ["invasion_radial"]
+    assert widget.image_choice.currentText() == "invasion_radial"
+    assert widget.units_source.text() == "units from: simulation"
+    assert float(widget.pixel_size.text()) > 0 and float(widget.frame_interval.text()) > 0
