@@ -223,3 +223,13 @@ def test_thick_slices_keep_z_in_micrometres(tmp_path: Path) -> None:
     assert ts.ndim == 3
     assert set(ts.tracks["z_um"]) <= {0.0, 2.0, 4.0, 6.0}
     assert ts.tracks["z_um"].to_numpy() == pytest.approx(ts.tracks["z"].to_numpy() * ts.pixel_size_um)
+
+
+def test_trackmate_to_us_to_trackmate_keeps_spots_links_and_features(tmp_path: Path) -> None:
+    ours = read_trackmate_xml(XML_FIXTURE)
+    again = read_trackmate_xml(
+        write_trackmate_xml(ours.tracks, ours.cells, tmp_path / "again.xml", pixel_size_um=ours.pixel_size_um, frame_interval_min=ours.frame_interval_min)
+    )
+    assert_frame_columns_equal(ours.tracks, again.tracks, list(ours.tracks.columns))  # QUALITY, RADIUS included
+    assert again.cells[["track_id", "parent_track_id"]].to_numpy().tolist() == ours.cells.to_numpy().tolist()
+    assert (again.pixel_size_um, again.frame_interval_min) == (ours.pixel_size_um, ours.frame_interval_min)

@@ -178,6 +178,8 @@ def read_geff(path: Path) -> TrackSet:
     except (ValueError, KeyError, TypeError, FileNotFoundError) as exc:
         raise InputError(f"{source}: not a valid GEFF store: {exc}") from None
     meta: GeffMetadata = memory["metadata"]
+    if not len(memory["node_ids"]):
+        raise InputError(f"{source}: the GEFF graph has no nodes")
     time_axis, space_axes = _axis_names(meta.axes or [], source=source)
     props = memory["node_props"]
     columns: dict[str, np.ndarray] = {}
@@ -221,12 +223,12 @@ def read_geff(path: Path) -> TrackSet:
 
     track_props = meta.track_node_props or {}
     id_prop = "track_id" if "track_id" in columns else track_props.get("tracklet")
-    given = columns.get(id_prop) if id_prop else None
+    given = pd.to_numeric(pd.Series(columns[id_prop]), errors="coerce").to_numpy(dtype=float) if id_prop in columns else None
     edges = np.asarray(memory["edge_ids"], dtype=np.int64).reshape(-1, 2)
     node_index = pd.Index(np.asarray(memory["node_ids"]).astype(np.int64))
     edges = node_index.get_indexer(edges.ravel()).reshape(-1, 2)
     track_id, parents = tracks_from_graph(
-        len(table), edges, table["frame"].to_numpy(), given_ids=None if given is None else given.astype(float), source=source
+        len(table), edges, table["frame"].to_numpy(), given_ids=given, source=source
     )
     table.insert(0, "track_id", track_id)
     table["parent_track_id"] = table["track_id"].map(parents).fillna(0).astype(np.int64)

@@ -347,7 +347,7 @@ def write_trackmate_xml(
         pixel size goes to ``ImageData``; without, in pixels, and columns that would claim µm are
         renamed (``speed_um_per_min`` → ``speed_px_per_min``). Likewise for time.
     radius_px
-        Spot radius when the table has no ``area_px`` column.
+        Spot radius when the table has neither ``RADIUS`` (read from TrackMate) nor ``area_px``.
 
     Notes
     -----
@@ -363,13 +363,15 @@ def write_trackmate_xml(
     scale = pixel_size_um or 1.0
     positions = {"POSITION_X": tracks["x"] * scale, "POSITION_Y": tracks["y"] * scale}
     positions["POSITION_Z"] = tracks["z"] * scale if "z" in tracks else pd.Series(0.0, index=tracks.index)
-    if "area_px" in tracks:
+    if "RADIUS" in tracks:  # read from TrackMate before
+        radius = tracks["RADIUS"].astype(float)
+    elif "area_px" in tracks:
         radius = np.sqrt(tracks["area_px"].astype(float) / np.pi) * scale
     else:
         radius = pd.Series(radius_px * scale, index=tracks.index)
     features = {
         "ID": np.arange(len(tracks)),
-        "QUALITY": np.ones(len(tracks)),
+        "QUALITY": tracks["QUALITY"].to_numpy(dtype=float) if "QUALITY" in tracks else np.ones(len(tracks)),
         **{k: v.to_numpy(dtype=float) for k, v in positions.items()},
         "POSITION_T": tracks["frame"].to_numpy(dtype=float) * (frame_interval_min or 1.0),
         "FRAME": tracks["frame"].to_numpy(dtype=np.int64),
