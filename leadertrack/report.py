@@ -397,6 +397,9 @@ def _figure_episodes(result: Any) -> tuple[Figure | None, str]:
     for tid, part in episodes[episodes["track_id"].isin(shown)].groupby("track_id"):
         bars = list(zip(part["first_frame"] * dt, part["n_frames"] * dt))
         ax.broken_barh(bars, (lanes[tid] - 0.35, 0.7), color=ROLE_COLOURS["leader"])
+    handovers = episodes[(episodes["took_over_from"] != 0) & episodes["track_id"].isin(shown)]
+    for row in handovers.itertuples(index=False):
+        ax.annotate(f"from {row.took_over_from}", (row.first_frame * dt, lanes[row.track_id] + 0.4), fontsize=7, ha="right")
     ax.set_yticks(range(len(lanes)), [str(t) for t in lanes])
     ax.set_ylim(-0.7, len(lanes) - 0.3)
     ax.set_xlabel(f"time ({time})")
@@ -405,6 +408,9 @@ def _figure_episodes(result: Any) -> tuple[Figure | None, str]:
         f"{len(episodes)} leader episodes in {episodes['track_id'].nunique()} tracks "
         "(red: leading; grey: the track's lifetime)."
     )
+    n_handovers = int((episodes["took_over_from"] != 0).sum())
+    if n_handovers:
+        caption += f" {_count(n_handovers, 'hand-over')}: a cell that followed a leader took the lead (labelled 'from' that leader)."
     if len(total) > len(shown):
         caption += f" Showing the {len(shown)} tracks that led longest."
     return fig, caption

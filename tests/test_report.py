@@ -298,3 +298,17 @@ def test_write_reports_of_a_batch_folder(tmp_path: Path, monkeypatch: pytest.Mon
     assert write_reports([tmp_path / "m1"]) == [tmp_path / "m1" / "report.html"]
     with pytest.raises(InputError, match="not a leadertrack result folder"):
         write_reports([tmp_path / "m1" / "tracks.csv"])
+
+
+def test_episodes_count_hand_overs() -> None:
+    """Track 2 follows track 1 and then takes the lead: one hand-over, named in the caption."""
+    from leadertrack.report import report_figures
+
+    result = _result()
+    rows = result.tracks["track_id"] == 2
+    result.tracks.loc[rows & (result.tracks["frame"] < 2), "follows_track_id"] = 1
+    fig, caption = report_figures(result)["episodes"]
+    assert fig is not None
+    assert "2 leader episodes in 2 tracks" in caption
+    assert "1 hand-over:" in caption
+    assert any(t.get_text() == "from 1" for t in fig.axes[0].texts)
