@@ -14,9 +14,12 @@ counts quoted in ``docs/gallery.md``. Make the sample movies first with
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import tempfile
 from pathlib import Path
+
+from PIL import Image
 
 from leadertrack.config import RunConfig
 from leadertrack.io import list_movies
@@ -27,9 +30,13 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _save_png(fig, path: Path) -> None:  # noqa: ANN001 - a matplotlib Figure
-    """Save ``fig`` as a small PNG, atomically."""
+    """Save ``fig`` as a small PNG (128-colour palette), atomically."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=72, bbox_inches="tight")
+    image = Image.open(buffer).convert("RGB").quantize(colors=128)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".png", delete=False) as tmp:
-        fig.savefig(tmp, format="png", dpi=72, bbox_inches="tight")
+        image.save(tmp, format="png", optimize=True)
+    os.chmod(tmp.name, 0o644)
     os.replace(tmp.name, path)
 
 
