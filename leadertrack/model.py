@@ -20,9 +20,11 @@ import pandas as pd
 
 from leadertrack.errors import InputError
 
-__all__ = ["LeaderModel", "train_model", "save_model", "load_model", "DEFAULT_FEATURES", "MODEL_FORMAT_VERSION"]
+__all__ = ["LeaderModel", "train_model", "save_model", "load_model", "DEFAULT_FEATURES", "MODEL_FORMAT_VERSION", "MAX_MODEL_BYTES"]
 
 MODEL_FORMAT_VERSION = 1
+#: A model file larger than this is refused unread (a logistic model takes a few kB).
+MAX_MODEL_BYTES = 2**20
 DEFAULT_FEATURES = (
     "leader_fraction", "frac_at_front", "frac_not_trailing", "frac_fast_outward", "frac_persistent",
     "speed_ratio", "persistence", "directionality",
@@ -67,8 +69,9 @@ class LeaderModel:
             When ``cells`` lacks a feature the model needs.
         """
         x = _matrix(cells, self.features, fill=self.fill)
-        z = ((x - self.mean) / self.scale) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        from scipy.special import expit  # the logistic function, without overflow for extreme features
+
+        return expit(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
 
 def _matrix(cells: pd.DataFrame, features: list[str], *, fill: np.ndarray | None = None) -> np.ndarray:
@@ -180,36 +183,61 @@ def save_model(model: LeaderModel, path: str | Path) -> None:
 def load_model(path: str | Path) -> LeaderModel:
     """Read a model written by :func:`save_model`.
 
+    The file is read as JSON data only: a pickle, joblib or skops file is refused without being
+    unpickled, so a model shared between labs cannot run code when it is loaded.
+
     Raises
     ------
     InputError
-        When the file is missing, not JSON, not a leadertrack model, of another format version,
-        or its lists do not match its feature list.
+        When the file is missing, larger than :data:`MAX_MODEL_BYTES`, a pickle, not JSON, not a
+        leadertrack model, of another format version, its feature list is not a list of distinct
+        names, or its weights are not finite numbers matching the feature list.
     """
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read the model file ({exc.__class__.__name__})") from exc
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MODEL_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the model file ({exc.strerror or exc})") from exc
+    if len(raw) > MAX_MODEL_BYTES:
+        raise InputError(f"{path}: larger than {MAX_MODEL_BYTES // 2**20} MiB; not a leadertrack model file")
+    if raw.startswith((b"\x80", b"PK\x03\x04", b"x\x9c", b"\x1f\x8b")):
+        raise InputError(
+            f"{path}: is a pickle/joblib/skops or compressed file; leadertrack models are JSON, and pickles "
+            "are refused because loading one can run code"
+        )
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"{path}: cannot read the model file: not JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != "leadertrack-model":
         raise InputError(f"{path}: not a leadertrack model file")
-    if data.get("version") != MODEL_FORMAT_VERSION:
-        raise InputError(f"{path}: model format version {data.get('version')} is not supported (need {MODEL_FORMAT_VERSION})")
+    version = data.get("version")
+    if type(version) is not int or version != MODEL_FORMAT_VERSION:
+        raise InputError(f"{path}: model format version {version!r} is not supported (need {MODEL_FORMAT_VERSION})")
     if data.get("kind") != "logistic":
         raise InputError(f"{path}: unknown model kind {data.get('kind')!r}")
     features = data.get("features")
     if not features or not isinstance(features, list):
         raise InputError(f"{path}: the model has no feature list")
+    if not all(isinstance(f, str) and f for f in features) or len(set(features)) != len(features):
+        raise InputError(f"{path}: the model's feature list must hold distinct column names")
     n = len(features)
     try:
         arrays = {k: np.asarray(data[k], float) for k in ("mean", "scale", "coef", "fill")}
         intercept = float(data["intercept"])
+        cv = data.get("cv_accuracy")
+        cv_accuracy = float("nan") if cv is None else float(cv)
+        n_train = int(data.get("n_train", 0))
     except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: the model is missing or has a bad {exc}") from exc
+        raise InputError(f"{path}: the model is missing or has a bad {exc}") from None
     if any(a.shape != (n,) for a in arrays.values()):
         raise InputError(f"{path}: the model's weights do not match its {n} features")
-    cv = data.get("cv_accuracy")
+    if not (all(np.isfinite(a).all() for a in arrays.values()) and np.isfinite(intercept)):
+        raise InputError(f"{path}: the model's weights must be finite numbers")
+    if (arrays["scale"] <= 0).any():
+        raise InputError(f"{path}: the model's feature scales must be positive")
     return LeaderModel(
         features=features, mean=arrays["mean"], scale=arrays["scale"], coef=arrays["coef"], intercept=intercept,
-        cv_accuracy=float("nan") if cv is None else float(cv), n_train=int(data.get("n_train", 0)), fill=arrays["fill"],
+        cv_accuracy=cv_accuracy, n_train=n_train, fill=arrays["fill"],
     )
