@@ -118,3 +118,16 @@ def test_geff_is_replaced_atomically(tmp_path: Path) -> None:
     write_tracks(tracks[tracks["track_id"] == 2], cells[cells["track_id"] == 2], target, pixel_size_um=0.5, frame_interval_min=1.0)
     assert read_tracks(target).tracks["track_id"].unique().tolist() == [2]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["t.geff"]
+
+
+def test_node_properties_declare_units_and_meaning(tmp_path: Path) -> None:
+    tracks, cells = pipeline_tables(15)
+    path = write_geff(tracks, cells, tmp_path / "t.geff", pixel_size_um=0.65, frame_interval_min=5.0)
+    props = read_to_memory(str(path))["metadata"].node_props_metadata
+    assert props["speed_um_per_min"].unit == "micrometer / minute"
+    assert props["area_um2"].unit == "micrometer^2"
+    assert props["track_mean_speed_um_per_min"].unit == "micrometer / minute"
+    assert props["is_leader"].dtype == "bool" and "leader state" in props["is_leader"].description
+    assert props["role"].dtype == "str" and props["leader_score_frame"].dtype == "float64"
+    uncalibrated = write_geff(tracks, cells, tmp_path / "u.geff", pixel_size_um=None, frame_interval_min=None)
+    assert read_to_memory(str(uncalibrated))["metadata"].node_props_metadata["speed_px_per_frame"].unit == "pixel / frame"

@@ -9,13 +9,14 @@ property when the tracks are maximal tracklets), ``lineage_id``, every per-frame
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from geff import GeffMetadata
 from geff.core_io import read_to_memory, write_arrays
-from geff_spec import Axis, DisplayHint
+from geff_spec import Axis, DisplayHint, PropMetadata
 
 from leadertrack import __version__
 from leadertrack.errors import InputError
@@ -36,6 +37,39 @@ __all__ = ["write_geff", "read_geff"]
 # Derived from the axes' scale on reading, so not stored as properties.
 _DERIVED = {"z_um", "y_um", "x_um", "time_min", "parent_track_id"}
 _SPACE = ("z", "y", "x")
+
+
+_UNIT_WORDS = {"um": "micrometer", "px": "pixel", "min": "minute", "frame": "frame", "frames": "frame"}
+_UNIT_SUFFIX = re.compile(r"_(um|px)(2)?(?:_per_(min|frame))?$|_(min|frames)$")
+_DESCRIPTIONS = {
+    "t": "frame number (0-based)",
+    "track_id": "leadertrack track id: one unbranched track, daughters of a division are new tracks",
+    "lineage_id": "track id of the lineage's first track",
+    "is_leader": "leader state of the cell in this frame",
+    "leader_score_frame": "leader score of the cell in this frame, 0-1",
+    "role": "leader / follower / other in this frame",
+    "track_is_leader": "the track is a leader (per-track summary)",
+    "track_leader_score": "leader score of the track, 0-1",
+    "track_reason": "why the track was or was not called a leader",
+}
+
+
+def _unit(name: str) -> str | None:
+    """The unit a column name declares by its suffix (``speed_um_per_min`` → micrometer / minute).
+
+    Examples
+    --------
+    >>> _unit("speed_um_per_min"), _unit("area_um2"), _unit("time_at_front_min"), _unit("leader_score")
+    ('micrometer / minute', 'micrometer^2', 'minute', None)
+    """
+    match = _UNIT_SUFFIX.search(name)
+    if match is None:
+        return None
+    space, squared, per, time = match.groups()
+    if time:
+        return _UNIT_WORDS[time]
+    unit = _UNIT_WORDS[space] + ("^2" if squared else "")
+    return f"{unit} / {_UNIT_WORDS[per]}" if per else unit
 
 
 def _prop(series: pd.Series) -> dict[str, np.ndarray | None]:
@@ -111,10 +145,15 @@ def write_geff(
     track_props = {"lineage": "lineage_id"}
     if not (children == 1).any():  # every track is a maximal tracklet
         track_props["tracklet"] = "track_id"
+    described = {name: (_unit(name), _DESCRIPTIONS.get(name)) for name in node_props}
     metadata = GeffMetadata(
         directed=True,
         axes=axes,
-        node_props_metadata={},
+        node_props_metadata={  # dtypes are filled in by geff when it writes the arrays
+            name: PropMetadata(identifier=name, dtype="float64", unit=unit, description=text)
+            for name, (unit, text) in described.items()
+            if unit or text
+        },
         edge_props_metadata={},
         track_node_props=track_props,
         display_hints=DisplayHint(
