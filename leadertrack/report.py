@@ -475,7 +475,7 @@ def _leaders_table(result: Any) -> str:
         leaders = leaders.sort_values("leader_score", ascending=False)
     columns = [
         c
-        for c in ("track_id", "leader_score", "leader_fraction", "mean_speed_um_per_min", "persistence",
+        for c in ("track_id", "leader_score", "leader_fraction", "group_size", "mean_speed_um_per_min", "persistence",
                   "directionality", "front_distance_um", "n_frames", "reason")
         if c in leaders
     ]
@@ -535,6 +535,18 @@ def report_figures(result: Any) -> dict[str, tuple[Figure | None, str]]:
     return {name: draw[name](result) for name in FIGURE_TITLES}
 
 
+def _review_note(result: Any) -> str:
+    """Say whether a person corrected the calls, and whether the classifier was retrained on them."""
+    n = len(result.corrections) if result.corrections is not None else 0
+    if not n:
+        return ""
+    text = f"<p>{_count(n, 'call')} corrected by hand (see <code>corrections.csv</code>)"
+    retrained = result.provenance.get("retrained")
+    if retrained:
+        text += "; the classifier was retrained on the corrections and every track re-scored"
+    return text + ".</p>"
+
+
 def report_html(result: Any) -> str:
     """The report of one movie as a self-contained HTML page.
 
@@ -568,7 +580,7 @@ def report_html(result: Any) -> str:
     sections = [
         ("summary", "Summary",
          f"<p><b>{_count(n_leaders, 'leader')}</b>{share} among <b>{_count(n_tracks, 'track')}</b> "
-         f"over {_count(n_frames, 'frame')}.</p>" + calibration_note),
+         f"over {_count(n_frames, 'frame')}.</p>" + _review_note(result) + calibration_note),
         *((name, FIGURE_TITLES[name], _png(fig), caption) for name, (fig, caption) in figures.items()),
         ("leaders", "Leader tracks", _leaders_table(result)),
         ("parameters", "Parameters, units and their source", _parameters(provenance)),

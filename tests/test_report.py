@@ -312,3 +312,15 @@ def test_episodes_count_hand_overs() -> None:
     assert "2 leader episodes in 2 tracks" in caption
     assert "1 hand-over:" in caption
     assert any(t.get_text() == "from 1" for t in fig.axes[0].texts)
+
+
+def test_report_says_when_calls_were_corrected_by_hand() -> None:
+    from leadertrack.pipeline import apply_corrections
+
+    result = _result(n_tracks=0, n_leaders=0, with_movie=False)
+    assert "corrected by hand" not in report_html(result)
+    result = _result(n_tracks=3, n_leaders=1, with_movie=False)
+    corrected = apply_corrections(result, pd.DataFrame({"track_id": [1, 2], "is_leader": [False, True]}))
+    text = report_html(corrected)
+    assert "2 calls corrected by hand" in text
+    assert "<b>1 leader</b>" in text  # track 1 demoted, track 2 promoted
