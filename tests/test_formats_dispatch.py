@@ -95,6 +95,7 @@ def test_ctc_folder_round_trip_keeps_positions_and_divisions(tmp_path: Path) -> 
     tracks, labels, parents = _ctc_movie(0)
     write_ctc(tracks, labels, tmp_path / "01_RES", parent_track_id=parents)
     ts = read_tracks(tmp_path / "01_RES")
+    assert read_tracks(tmp_path / "01_RES" / "res_track.txt").tracks.equals(ts.tracks)
     assert ts.pixel_size_um is None and ts.frame_interval_min is None
     lineage = dict(zip(ts.cells["track_id"], ts.cells["parent_track_id"]))
     assert {k: lineage[k] for k in (1, 2, 3, 4)} == {1: 0, 2: 1, 3: 1, 4: 0}

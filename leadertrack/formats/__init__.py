@@ -112,6 +112,8 @@ def detect_format(path: Path) -> str:
             f"{path}: a folder that is neither a GEFF store, a CTC folder (no res_track.txt / man_track.txt) "
             "nor a leadertrack result (no tracks.csv)"
         )
+    if path.name in ("res_track.txt", "man_track.txt"):
+        return "ctc"
     if suffix == ".xml":
         return "trackmate"
     if suffix == ".mat":

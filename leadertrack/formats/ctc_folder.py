@@ -12,7 +12,8 @@ __all__ = ["read_ctc_folder"]
 def read_ctc_folder(path: Path) -> TrackSet:
     """Read a CTC result or ground-truth folder (``res_track.txt``/``man_track.txt`` + masks).
 
-    ``path`` may also be a ground-truth folder (``01_GT``) holding ``TRA/man_track.txt``.
+    ``path`` may also be the track file itself, or a ground-truth folder (``01_GT``) holding
+    ``TRA/man_track.txt``.
 
     CTC files carry no units: positions are mask centroids in pixels and the pixel size and
     frame interval are unknown (give them with :meth:`TrackSet.with_units`). Parent links of
@@ -26,6 +27,7 @@ def read_ctc_folder(path: Path) -> TrackSet:
     from leadertrack.ctc import read_ctc
 
     path = Path(path)
+    path = path.parent if path.is_file() else path  # res_track.txt / man_track.txt given
     folder = path / "TRA" if not any(path.glob("*_track.txt")) and (path / "TRA").is_dir() else path  # 01_GT/TRA
     tracks, cells = read_ctc(folder)
     tracks = check_tracks(tracks, source=str(folder))
