@@ -118,3 +118,16 @@ def test_every_leader_criterion_is_documented() -> None:
     page = (DOCS / "leaders.md").read_text(encoding="utf-8")
     missing = [name for name in CRITERIA if f"`{name}`" not in page or f"`frac_{name}`" not in page]
     assert not missing, f"docs/leaders.md does not describe the criteria {missing}"
+
+
+def test_every_parameter_is_documented() -> None:
+    from leadertrack.config import RunConfig
+
+    page = (DOCS / "parameters.md").read_text(encoding="utf-8")
+    missing = [
+        f"[{section}] {name}"
+        for section, field in RunConfig.model_fields.items()
+        for name in type(getattr(RunConfig(), section)).model_fields
+        if f"`[{section}] {name}`" not in page
+    ]
+    assert not missing, f"docs/parameters.md does not list {missing}"
