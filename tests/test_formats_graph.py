@@ -29,7 +29,7 @@ def lineages(draw) -> tuple[pd.DataFrame, dict[int, int]]:
     return pd.DataFrame(rows).sort_values(["track_id", "frame"], ignore_index=True), parents
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, derandomize=True)
 @given(lineages())
 def test_tracks_survive_edges_and_back(data: tuple[pd.DataFrame, dict[int, int]]) -> None:
     tracks, parents = data
