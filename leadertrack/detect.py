@@ -51,9 +51,14 @@ def detect_frame(labels: np.ndarray, intensity: np.ndarray | None = None, *, fra
     if flat.size and flat.min() < 0:
         raise ValueError("labels must be non-negative")
     size = int(flat.max()) + 1 if flat.size else 1
+    values = None
+    if size > flat.size + 1:  # sparse, huge label values: count over the values present, not up to the max
+        values, flat = np.unique(flat, return_inverse=True)
+        size = values.size
     area = np.bincount(flat, minlength=size)
     present = np.flatnonzero(area)
-    present = present[present > 0]
+    label = present if values is None else values[present]
+    present, label = present[label > 0], label[label > 0]
     yy, xx = np.indices(labels.shape)
     area_present = area[present]
     y = np.bincount(flat, weights=yy.ravel(), minlength=size)[present] / area_present
@@ -66,7 +71,7 @@ def detect_frame(labels: np.ndarray, intensity: np.ndarray | None = None, *, fra
     return pd.DataFrame(
         {
             "frame": np.full(present.size, frame, dtype=np.int64),
-            "label": present.astype(np.int64),
+            "label": label.astype(np.int64),
             "y": y,
             "x": x,
             "area_px": area_present.astype(np.int64),

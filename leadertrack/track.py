@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
+import trackpy
+from trackpy.predict import NearestVelocityPredict
 
 from leadertrack.units import add_physical_columns
 
 __all__ = ["default_search_range_um", "link"]
+
+
+class _VelocityPredict(NearestVelocityPredict):
+    """trackpy's nearest-velocity predictor, tolerant of frames without detections."""
+
+    def observe(self, frame: pd.DataFrame) -> None:
+        if len(frame):
+            super().observe(frame)
 
 
 def default_search_range_um(
@@ -95,8 +106,6 @@ def link(
     >>> link(det, search_range_um=5)[["track_id", "frame", "y"]].to_string(index=False)
     ' track_id  frame    y\\n        1      0  0.0\\n        1      1  2.0\\n        1      2  4.0\\n        2      0 50.0\\n        2      1 50.0\\n        2      2 50.0'
     """
-    import trackpy
-
     missing = {"frame", "y", "x"} - set(detections.columns)
     if missing:
         raise ValueError(f"detections lack the column(s) {sorted(missing)}")
@@ -109,17 +118,25 @@ def link(
     if table.empty:
         linked = table.assign(track_id=pd.Series(dtype=np.int64))
         return add_physical_columns(linked, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
-    frames = [group for _, group in table.assign(_row=np.arange(len(table))).groupby("frame", sort=True)]
+    # Every frame number, empty ones included, so that memory counts frames, not detections.
+    by_frame = table.assign(_row=np.arange(len(table))).groupby("frame", sort=True)
+    empty = table.iloc[:0].assign(_row=np.arange(0))
+    present = dict(tuple(by_frame))
+    first, last = min(present), max(present)
+    frames = [present.get(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1)]
     options = {"search_range": search_range_um / pixel_size_um, "memory": memory, "pos_columns": ["y", "x"]}
     if predict:
-        linked_frames = trackpy.predict.NearestVelocityPredict().link_df_iter(iter(frames), **options)
+        linked_frames = _VelocityPredict().link_df_iter(iter(frames), **options)
     else:
         linked_frames = trackpy.link_df_iter(iter(frames), **options)
     particle = np.empty(len(table), dtype=np.int64)
-    for done, frame in enumerate(linked_frames, start=1):
-        particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy()
-        if progress is not None:
-            progress("link", done, len(frames))
+    with warnings.catch_warnings():
+        # trackpy 0.7's predictor uses a DataFrame.join keyword that pandas 3 deprecates.
+        warnings.filterwarnings("ignore", message=".*'lsuffix' and 'rsuffix' keywords.*")
+        for done, frame in enumerate(linked_frames, start=1):
+            particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy(dtype=np.int64)
+            if progress is not None:
+                progress("link", done, len(frames))
     table["track_id"] = particle
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]

@@ -1,0 +1,145 @@
+"""Tests for leadertrack.segment: synthetic disks of known size, position and brightness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from skimage.draw import disk
+
+from leadertrack.detect import detect_frame
+from leadertrack.segment import estimate_nucleus_diameter_px, segment, segment_frame
+
+
+def _disks(shape, centres, radius, brightness, *, seed=0, noise_sd=2.0, background=10.0):
+    rng = np.random.default_rng(seed)
+    image = np.full(shape, background, dtype=float)
+    for centre, value in zip(centres, np.broadcast_to(brightness, (len(centres),))):
+        image[disk(centre, radius, shape=shape)] += value
+    return image + rng.normal(0.0, noise_sd, shape)
+
+
+def test_centroids_of_drawn_disks_within_a_tenth_of_a_pixel():
+    centres = [(30, 30), (30, 100), (100, 60), (140, 140)]
+    image = _disks((170, 170), centres, 9, 100.0)
+    table = detect_frame(segment_frame(image, nucleus_diameter_px=18))
+    assert len(table) == len(centres)
+    found = table[["y", "x"]].to_numpy()
+    nearest = found[np.argmin(np.linalg.norm(found[None] - np.array(centres)[:, None], axis=2), axis=1)]
+    np.testing.assert_allclose(nearest, np.array(centres, dtype=float), atol=0.1)
+
+
+def test_two_touching_disks_are_split():
+    image = _disks((80, 100), [(40, 35), (40, 61)], 13, 100.0)  # centres 26 px apart, radii 13
+    labels = segment_frame(image, nucleus_diameter_px=26)
+    assert labels.max() == 2
+    assert labels[40, 35] != labels[40, 61]
+    assert labels[40, 35] > 0 and labels[40, 61] > 0
+
+
+def test_touching_disks_stay_merged_without_splitting():
+    image = _disks((80, 100), [(40, 35), (40, 61)], 13, 100.0)
+    assert segment_frame(image, nucleus_diameter_px=26, split_touching=False).max() == 1
+
+
+def test_dim_and_bright_nucleus_both_found_with_their_own_size():
+    # 20-fold brightness difference in one frame, as in real nuclear stains.
+    image = _disks((100, 160), [(50, 40), (50, 120)], 12, np.array([15.0, 300.0]), noise_sd=1.0)
+    table = detect_frame(segment_frame(image, nucleus_diameter_px=24)).sort_values("x")
+    assert len(table) == 2
+    dim_area, bright_area = table["area_px"]
+    # The per-nucleus threshold gives both the same size, whatever their brightness.
+    assert bright_area == pytest.approx(dim_area, rel=0.15)
+    np.testing.assert_allclose(table["area_px"], np.pi * 12**2, rtol=0.3)
+
+
+@pytest.mark.parametrize("radius", [6, 10, 20])
+def test_diameter_estimate_within_15_percent(radius):
+    spacing = 4 * radius
+    centres = [(spacing * (i + 1), spacing * (j + 1)) for i in range(3) for j in range(3)]
+    image = _disks((spacing * 4, spacing * 4), centres, radius, 80.0, seed=radius)
+    true_diameter = 2 * radius + 1  # skimage.draw.disk includes the rim pixels
+    assert estimate_nucleus_diameter_px(image) == pytest.approx(true_diameter, rel=0.15)
+
+
+def test_diameter_estimate_uses_a_few_frames_of_a_stack():
+    frames = np.stack([_disks((120, 120), [(40, 40), (80, 80)], 8, 100.0, seed=s) for s in range(4)])
+    assert estimate_nucleus_diameter_px(frames, n_sample_frames=2) == pytest.approx(17, rel=0.15)
+
+
+def test_diameter_estimate_fails_clearly_on_an_empty_image():
+    with pytest.raises(ValueError, match="nucleus_diameter_um"):
+        estimate_nucleus_diameter_px(np.zeros((50, 50)))
+
+
+def test_size_filter_in_physical_units():
+    # 10 µm nuclei at 0.5 µm/px are 20 px wide; the smallest kept object is 0.2 of a nucleus
+    # area (15.7 µm²). A 1 µm-radius speck (3 µm²) is dropped, a 3 µm-radius one (28 µm²) kept.
+    pixel_size_um = 0.5
+    image = np.full((120, 160), 10.0)
+    image[disk((30, 30), 10)] += 100  # nucleus, 5 µm radius
+    image[disk((30, 90), 1.0 / pixel_size_um)] += 100  # 1 µm radius speck
+    image[disk((90, 90), 3.0 / pixel_size_um)] += 100  # 3 µm radius small nucleus
+    image += np.random.default_rng(1).normal(0, 1, image.shape)
+    # Light smoothing (sigma 0.4 px), so the measured areas are the drawn ones.
+    labels = segment(image, nucleus_diameter_um=10.0, pixel_size_um=pixel_size_um, smoothing_fraction=0.02)
+    assert labels[30, 30] > 0
+    assert labels[30, 90] == 0
+    assert labels[90, 90] > 0
+    assert labels.max() == 2
+
+
+def test_cells_touching_the_border_are_kept():
+    image = _disks((60, 60), [(0, 30), (40, 59)], 8, 100.0)
+    assert segment_frame(image, nucleus_diameter_px=16).max() == 2
+
+
+def test_empty_frame_gives_no_labels():
+    labels = segment_frame(np.full((40, 40), 7.0), nucleus_diameter_px=10)
+    assert labels.dtype == np.uint32
+    assert labels.max() == 0
+
+
+def test_segment_stack_shape_dtype_and_progress():
+    movie = np.stack([_disks((64, 64), [(20 + 5 * t, 30)], 8, 100.0, seed=t) for t in range(4)])
+    calls = []
+    labels = segment(movie, nucleus_diameter_um=16, progress=lambda *a: calls.append(a))
+    assert labels.shape == movie.shape and labels.dtype == np.uint32
+    assert [labels[t].max() for t in range(4)] == [1, 1, 1, 1]
+    assert calls == [("segment", t + 1, 4) for t in range(4)]
+
+
+def test_segment_estimates_the_diameter_when_not_given():
+    movie = np.stack([_disks((80, 80), [(25, 25), (55, 55)], 8, 100.0, seed=t) for t in range(2)])
+    labels = segment(movie)
+    assert [labels[t].max() for t in range(2)] == [2, 2]
+
+
+@dataclass
+class _FakeMovie:
+    """The parts of leadertrack.io.Movie that segment uses."""
+
+    frames: np.ndarray
+    pixel_size_um: float | None
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def frame(self, t: int) -> np.ndarray:
+        return self.frames[t]
+
+
+def test_segment_reads_a_movie_frame_by_frame_with_its_pixel_size():
+    frames = np.stack([_disks((100, 100), [(50, 50)], 14, 100.0, seed=t) for t in range(3)])
+    movie = _FakeMovie(frames, pixel_size_um=0.5)
+    # 50 µm nuclei at the movie's 0.5 µm/px are 100 px wide: the 29 px disks are too small.
+    assert segment(movie, nucleus_diameter_um=50, smoothing_fraction=0.01).max() == 0
+    # An explicit 1 µm/px overrides the movie: 50 px nuclei, and the disks are kept.
+    labels = segment(movie, nucleus_diameter_um=50, pixel_size_um=1.0, smoothing_fraction=0.01)
+    assert labels.max(axis=(1, 2)).tolist() == [1, 1, 1]
+
+
+def test_segment_frame_rejects_a_stack():
+    with pytest.raises(ValueError, match="2-D"):
+        segment_frame(np.zeros((2, 10, 10)), nucleus_diameter_px=5)

@@ -1,0 +1,101 @@
+"""Tests for leadertrack.track: linking known straight-line tracks."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.track import default_search_range_um, link
+
+
+def _lines(starts, velocities, n_frames, *, seed=0, jitter=0.0, drop=()):
+    """Detections of cells moving in straight lines; ``drop`` = (cell, frame) pairs left out."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell, (start, velocity) in enumerate(zip(starts, velocities)):
+        for t in range(n_frames):
+            if (cell, t) in drop:
+                continue
+            y, x = np.asarray(start, float) + t * np.asarray(velocity, float) + rng.normal(0, jitter, 2)
+            rows.append({"frame": t, "label": cell + 1, "y": y, "x": x, "area_px": 100, "truth": cell})
+    return pd.DataFrame(rows).sample(frac=1.0, random_state=seed)  # unordered input
+
+
+def _recovered(tracks: pd.DataFrame) -> bool:
+    """Each true cell is exactly one track and each track exactly one cell."""
+    pairs = tracks.groupby("truth")["track_id"].nunique()
+    back = tracks.groupby("track_id")["truth"].nunique()
+    return bool((pairs == 1).all() and (back == 1).all())
+
+
+def test_straight_lines_recovered_with_contract_columns():
+    # 10 µm nuclei at 0.5 µm/px: cells 40 px apart, slow ones and one fast persistent leader
+    # moving 0.9 nucleus diameter (18 px) per frame.
+    starts = [(50, 20), (50, 60), (90, 20), (90, 60), (130, 40)]
+    velocities = [(1, 0), (0, -1), (-1, 1), (0.5, 0.5), (0, 18)]
+    detections = _lines(starts, velocities, 12, jitter=0.3)
+    tracks = link(detections, search_range_um=10.0, pixel_size_um=0.5, frame_interval_min=5.0)
+    assert _recovered(tracks)
+    assert sorted(tracks["track_id"].unique()) == [1, 2, 3, 4, 5]
+    assert tracks.groupby("track_id").size().eq(12).all()
+    assert set(detections.columns) < set(tracks.columns)
+    assert {"time_min", "y_um", "x_um", "area_um2"} <= set(tracks.columns)
+    assert tracks[["track_id", "frame"]].equals(tracks[["track_id", "frame"]].sort_values(["track_id", "frame"]))
+    row = tracks.iloc[3]
+    assert row["time_min"] == row["frame"] * 5.0 and row["x_um"] == pytest.approx(row["x"] * 0.5)
+
+
+@pytest.mark.parametrize("predict", [True, False])
+def test_velocity_prediction_keeps_a_fast_mover_past_a_bystander(predict):
+    # The mover goes 8 px per frame with a 10 px search range. At frame 4 a newly appearing
+    # bystander sits 3 px ahead of the mover's last position, closer than the mover's true next
+    # position (8 px): without prediction the mover jumps onto it.
+    mover = [{"frame": t, "y": 50.0, "x": 8.0 * t, "truth": 0} for t in range(8)]
+    bystander = [{"frame": t, "y": 50.0, "x": 27.0, "truth": 1} for t in range(4, 8)]
+    detections = pd.DataFrame(mover + bystander)
+    tracks = link(detections, search_range_um=10.0, predict=predict)
+    assert _recovered(tracks) is predict
+
+
+@pytest.mark.parametrize(("memory", "n_tracks"), [(3, 1), (1, 2), (0, 2)])
+def test_gap_of_two_frames_closed_by_memory(memory, n_tracks):
+    detections = _lines([(20, 20)], [(1, 1)], 10, drop={(0, 4), (0, 5)})
+    tracks = link(detections, search_range_um=5.0, memory=memory)
+    assert tracks["track_id"].nunique() == n_tracks
+    assert len(tracks) == 8
+
+
+def test_search_range_is_in_micrometres():
+    # 6 px per frame at 0.5 µm/px is 3 µm per frame.
+    detections = _lines([(0, 0)], [(0, 6)], 5)
+    assert link(detections, search_range_um=4.0, pixel_size_um=0.5, predict=False)["track_id"].nunique() == 1
+    assert link(detections, search_range_um=2.0, pixel_size_um=0.5, predict=False)["track_id"].nunique() == 5
+
+
+def test_min_track_length_drops_short_tracks_and_ids_stay_contiguous():
+    long = _lines([(10, 10), (80, 80)], [(1, 0), (0, 1)], 6)
+    short = pd.DataFrame({"frame": [2, 3], "label": [9, 9], "y": [40.0, 40.5], "x": [40.0, 40.0], "area_px": 50, "truth": 2})
+    tracks = link(pd.concat([long, short]), search_range_um=5.0, min_track_length=3)
+    assert sorted(tracks["truth"].unique()) == [0, 1]
+    assert sorted(tracks["track_id"].unique()) == [1, 2]
+
+
+def test_progress_and_empty_input():
+    calls = []
+    link(_lines([(5, 5)], [(1, 1)], 4), search_range_um=3.0, progress=lambda *a: calls.append(a))
+    assert calls == [("link", t, 4) for t in range(1, 5)]
+    empty = link(pd.DataFrame({"frame": [], "y": [], "x": []}), search_range_um=3.0)
+    assert empty.empty and "track_id" in empty.columns
+
+
+def test_link_rejects_a_table_without_positions():
+    with pytest.raises(ValueError, match="column"):
+        link(pd.DataFrame({"frame": [0]}), search_range_um=1.0)
+
+
+def test_default_search_range():
+    assert default_search_range_um(nucleus_diameter_um=12.0) == 12.0
+    assert default_search_range_um(nucleus_diameter_um=12.0, frame_interval_min=10.0, max_speed_um_per_min=0.5) == 5.0
+    with pytest.raises(ValueError):
+        default_search_range_um(nucleus_diameter_um=0.0)
