@@ -29,7 +29,7 @@ import tifffile
 
 from leadertrack.errors import InputError
 
-__all__ = ["Movie", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
+__all__ = ["Movie", "LabelStack", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
 
 #: One frame larger than this is refused before anything is allocated (a corrupt header).
 MAX_FRAME_BYTES = 2**32
@@ -204,6 +204,8 @@ def read_movie(
         if frame_sequence:
             raise InputError(f"{path}: is a file; a frame sequence must be a folder with one TIFF per frame")
         movie = _open_stack(path, channel)
+    if movie.dtype.kind not in "biuf":
+        raise InputError(f"{path}: pixel type {movie.dtype} is not an image intensity; save the movie as integers or floats")
     px, px_src, dt, dt_src = movie.pixel_size_um, movie.pixel_size_source, movie.frame_interval_min, movie.frame_interval_source
     if pixel_size_um is not None:
         px, px_src = float(pixel_size_um), "user"
@@ -228,7 +230,7 @@ def read_labels(
     *,
     shape: tuple[int, int, int] | None = None,
     channel: int | None = None,
-) -> np.ndarray:
+) -> np.ndarray | LabelStack:
     """Read a (T, Y, X) stack of instance labels (Cellpose, StarDist, CTC masks, ...).
 
     Parameters
@@ -244,10 +246,11 @@ def read_labels(
 
     Returns
     -------
-    numpy.ndarray
-        Integer labels, 0 = background. Unsigned integer stacks stored contiguously in one file
-        are returned as a read-only memory map (nothing is read until used); float labels with
-        integer values become ``uint32``.
+    numpy.memmap or LabelStack
+        Integer labels, 0 = background, read lazily either way: unsigned integer stacks stored
+        uncompressed in one file as a read-only memory map, others as a :class:`LabelStack`
+        that decodes a frame when it is indexed. Float labels with integer values become
+        ``uint32`` (checked when opened: fractional or negative values are an error).
 
     Examples
     --------
@@ -278,20 +281,61 @@ def read_labels(
             shape=movie.shape,
         )
         return array if array.dtype.isnative else array.astype(dtype)
-    if dtype.kind not in "uif" and dtype != np.bool_:
+    if dtype.kind not in "uifb":
         raise InputError(f"{path}: labels must be integers, got pixel type {dtype}")
-    out_dtype = dtype if dtype.kind in "ui" else np.dtype(np.uint32)
-    out = np.empty(movie.shape, dtype=out_dtype)
-    for t, frame in enumerate(movie):
-        if dtype.kind == "f":
-            if not np.all(np.isfinite(frame)) or np.any(frame != np.round(frame)):
-                raise InputError(f"{path}: labels must be whole numbers; frame {t} has fractional values")
-            if frame.max(initial=0) > np.iinfo(np.uint32).max:
-                raise InputError(f"{path}: label values in frame {t} are too large for uint32")
-        if dtype.kind in "if" and frame.min(initial=0) < 0:
-            raise InputError(f"{path}: labels must be 0 (background) or positive; frame {t} has negative values")
-        out[t] = frame
-    return out
+    if dtype.kind in "if":  # check once, streaming, so reading a frame later cannot fail
+        for t, frame in enumerate(movie):
+            if dtype.kind == "f":
+                if not np.all(np.isfinite(frame)) or np.any(frame != np.round(frame)):
+                    raise InputError(f"{path}: labels must be whole numbers; frame {t} has fractional values")
+                if frame.max(initial=0) > np.iinfo(np.uint32).max:
+                    raise InputError(f"{path}: label values in frame {t} are too large for uint32")
+            if frame.min(initial=0) < 0:
+                raise InputError(f"{path}: labels must be 0 (background) or positive; frame {t} has negative values")
+    out_dtype = {"f": np.dtype(np.uint32), "b": np.dtype(np.uint8)}.get(dtype.kind, dtype)
+    return LabelStack(movie, out_dtype)
+
+
+@dataclass(frozen=True)
+class LabelStack:
+    """A (T, Y, X) label stack on disk that reads a frame only when it is indexed.
+
+    Returned by :func:`read_labels` for stacks that cannot be memory-mapped (compressed, one file
+    per frame, float). Supports ``len``, ``shape``, ``dtype``, ``stack[t]``, ``stack[t, y0:y1]``,
+    ``stack[a:b]``, iteration and ``numpy.asarray(stack)``.
+    """
+
+    movie: Movie
+    dtype: np.dtype
+    ndim = 3
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.movie.shape
+
+    def __len__(self) -> int:
+        return len(self.movie)
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        first, rest = (key[0], key[1:]) if isinstance(key, tuple) and key else (key, ())
+        if isinstance(first, (int, np.integer)):
+            return self.movie.frame(int(first)).astype(self.dtype, copy=False)[rest]
+        if isinstance(first, slice):
+            frames = [self[t] for t in range(len(self))[first]]
+            stacked = np.stack(frames) if frames else np.empty((0, *self.shape[1:]), self.dtype)
+            return stacked[(slice(None), *rest)]
+        return np.asarray(self)[key]
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return (frame.astype(self.dtype, copy=False) for frame in self.movie)
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        array = self.movie.to_array().astype(self.dtype, copy=False)
+        return array if dtype is None else array.astype(dtype, copy=False)
+
+    def to_dask(self) -> Any:
+        """A lazy ``dask.array`` of the labels, one chunk per frame."""
+        return self.movie.to_dask().astype(self.dtype)
 
 
 def list_movies(

@@ -489,6 +489,31 @@ def test_read_labels_unsigned_stack_is_a_lazy_memmap(tmp_path):
     np.testing.assert_array_equal(out, labels)
 
 
+def test_read_labels_compressed_stack_is_lazy(tmp_path, monkeypatch):
+    labels = (_movie_data((6, 8, 8), dtype=np.uint32) % 9).astype(np.uint32)
+    path = tmp_path / "labels.tif"
+    with tifffile.TiffWriter(path, bigtiff=True) as writer:  # how the pipeline writes labels.tif
+        for frame in labels:
+            writer.write(frame, compression="zlib", photometric="minisblack")
+    decoded: list[int] = []
+    real = tifffile.TiffPage.asarray
+
+    def counting(self, *args, **kwargs):
+        decoded.append(self.index)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffPage, "asarray", counting)
+    out = read_labels(path, shape=(6, 8, 8))
+    assert isinstance(out, lio.LabelStack) and decoded == []
+    assert out.shape == (6, 8, 8) and len(out) == 6 and out.dtype == np.uint32 and out.ndim == 3
+    np.testing.assert_array_equal(out[4], labels[4])
+    assert decoded == [4]
+    np.testing.assert_array_equal(out[-1, 2:5, 1], labels[-1, 2:5, 1])
+    np.testing.assert_array_equal(out[1:3, :, 2:4], labels[1:3, :, 2:4])
+    np.testing.assert_array_equal(np.asarray(pickle.loads(pickle.dumps(out))), labels)
+    np.testing.assert_array_equal(np.stack(list(out)), labels)
+
+
 def test_read_labels_float_integer_values(tmp_path):
     labels = (_movie_data((5, 8, 8)) % 5).astype(np.float32)
     path = tmp_path / "labels.tif"
