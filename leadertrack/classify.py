@@ -9,14 +9,15 @@ state is ``frame score >= 0.5``):
 criterion          soft score                                                  passes (0.5) when
 =================  ==========================================================  ===================
 at the front       ``1 - clip(d / (2 s), 0, 1)``                               d <= 1 spacing
-not trailing       1 if ``n_ahead_same_way == 0`` else 0                       nobody it trails
+not trailing       ``clip(1.5 - 2 f, 0, 1)``                                   f <= 0.5
 outward, fast      ``min(clip((V / σ - 0.5) / 2, 0, 1), clip(V / (0.6 v), 0, 1))``  V >= 1.5 σ and 0.3 v
 persistent         ``clip((P - 0.3) / 0.4, 0, 1)``                             P >= 0.5
 =================  ==========================================================  ===================
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
-neighbouring cells, ``n_ahead_same_way`` = cells just ahead of it moving the same way (see
-:mod:`leadertrack.features`). The motion criteria are per track, because a window of a few frames
+neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which
+the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same
+way, see :mod:`leadertrack.features`). The motion criteria are per track, because a window of a few frames
 cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
 collective advance) minus the median of that over all cells along the edge; ``σ`` = the robust
@@ -24,6 +25,7 @@ spread (1.4826 MAD) of the same per-frame quantity over all cells of the movie; 
 median ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
+Tracks shorter than ``MIN_WINDOW_FRAMES`` frames cannot lead (too short to judge motion).
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
@@ -47,7 +49,7 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from leadertrack.errors import InputError
-from leadertrack.features import CONE_RADIUS_SPACINGS, MIN_WINDOW_FRAMES
+from leadertrack.features import CONE_RADIUS_SPACINGS, MIN_WINDOW_FRAMES, window_half_frames
 from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = ["classify", "leader_episodes", "LEADER_TRACK_MIN_FRACTION", "CRITERIA"]
@@ -85,21 +87,31 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring)."""
     d = tracks["front_distance_um"].to_numpy(float)
     at_front = np.where(np.isfinite(d), 1 - np.clip(d / spacing / 2, 0, 1), 0.0)
-    not_trailing = (tracks["n_ahead_same_way"].to_numpy() == 0).astype(float)
+    # trailing somebody, smoothed over the motion window: a follower's leader wobbles in and out of the cone
+    tid = tracks["track_id"].to_numpy()
+    time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
+    steps = np.diff(time)[np.diff(tid) == 0]
+    width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
+    trailing = pd.Series((tracks["n_ahead_same_way"].to_numpy() > 0).astype(float))
+    trailing = trailing.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
+    not_trailing = np.clip(1.5 - 2 * trailing.to_numpy(), 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     edge = np.isfinite(d) & (d >= -spacing) & (d <= 3 * spacing)
     if edge.sum() >= 10:  # relative to the local collective: the cells along the edge
         v_rel = v_rel - float(np.median(v_rel[edge]))
-    spread = 1.4826 * float(np.median(np.abs(v_rel - np.median(v_rel)))) if len(v_rel) else 0.0
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
-    tid = tracks["track_id"].to_numpy()
-    v_track = pd.Series(v_rel).groupby(tid).transform("mean").to_numpy()
+    per_track = pd.Series(v_rel).groupby(tid).mean()
+    v_track = per_track.reindex(tid).to_numpy()
+    spread = 1.4826 * float(np.median(np.abs(per_track - per_track.median()))) if len(per_track) else 0.0
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
     if spread > 0 and v_ref > 0:
-        fast = np.minimum(np.clip((v_track / spread - 0.5) / 2, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
+        fast = np.minimum(np.clip((v_track / spread - 1) / 4, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
     else:
         fast = np.zeros(len(tracks))
     persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
+    # too short to judge motion: a few frames say nothing about persistence
+    short = pd.Series(tid).groupby(tid).transform("size").to_numpy() < MIN_WINDOW_FRAMES
+    fast, persistent = np.where(short, 0.0, fast), np.where(short, 0.0, persistent)
     return pd.DataFrame(
         {"at_front": at_front, "not_trailing": not_trailing, "fast_outward": fast, "persistent": persistent},
         index=tracks.index,
