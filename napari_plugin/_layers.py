@@ -192,7 +192,7 @@ def result_layer_data(result: Any) -> list[LayerData]:
 
     if result.labels is not None:
         layers.append(
-            (result.labels, {"name": f"{name} labels", "scale": scale, "opacity": 0.4,
+            (result.labels, {"name": f"{name} labels", "scale": scale, "opacity": 0.7,
                              "metadata": {ROLE_KEY: "labels"}}, "labels")
         )
 

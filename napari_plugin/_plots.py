@@ -1,4 +1,4 @@
-"""The plots a scientist looks at: speed vs distance to the front, front position, leader headings.
+"""The plots a scientist looks at: speed vs distance to the front, front advance, leader headings.
 
 Drawn with matplotlib onto a given :class:`~matplotlib.figure.Figure` (no Qt here; the widget
 puts the figure in a dock).
@@ -76,19 +76,23 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
         ax.text(0.5, 0.5, "no invasion front found", ha="center", va="center", transform=ax.transAxes)
     else:
         for front_id, front in fronts.groupby("front_id", sort=True):
-            ax.plot(front["time_min"], front["front_position_um"], lw=1.5, label=f"front {front_id}")
+            position = front["front_position_um"].to_numpy(dtype=float)
+            start = position[np.isfinite(position)][:1]
+            if len(start):
+                ax.plot(front["time_min"], position - start[0], lw=1.5, label=f"front {front_id}")
         if fronts["front_id"].nunique() > 1:
             ax.legend(loc="best", fontsize="small", frameon=False)
     ax.set_xlabel(f"time ({time})")
-    ax.set_ylabel(f"front position ({space})")
+    ax.set_ylabel(f"front advance ({space})")
 
     ax = figure.add_subplot(1, 3, 3, projection="polar")
     headings = leader_headings_rad(tracks, leader_ids)
     counts, edges = np.histogram(headings, bins=24, range=(-np.pi, np.pi))
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color=_LEADER, edgecolor="white")
-    ax.set_title(f"leader headings (n = {len(headings)} cell-frames)", fontsize="small", pad=14)
+    ax.text(0.5, -0.22, f"leader headings ({len(headings)} cell-frames)", transform=ax.transAxes,
+            ha="center", va="top", fontsize="small")
     ax.set_yticklabels([])
-    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.84, wspace=0.35)
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.93, wspace=0.35)
     highlight_track(figure, result, track_id)
 
 

@@ -72,7 +72,7 @@ class PlotsWidget(QWidget):
         super().__init__(parent)
         self.figure = Figure(figsize=(12, 3.2), layout=None)
         self.canvas = FigureCanvasQTAgg(self.figure)
-        self.canvas.setMinimumHeight(240)
+        self.canvas.setMinimumHeight(220)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.canvas)
@@ -194,13 +194,14 @@ class LeaderTrackWidget(QWidget):
 
         self.track_info = QPlainTextEdit(_HINT)
         self.track_info.setReadOnly(True)
-        self.track_info.setMinimumHeight(120)
+        self.track_info.setMaximumHeight(110)
         self.table = QTableWidget(0, 4)
         self.table.setHorizontalHeaderLabels(["track", "score", "call", "set by you"])
         self.table.setSelectionBehavior(QAbstractItemView.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SingleSelection)
         self.table.setEditTriggers(QAbstractItemView.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumHeight(150)
         self.table.setToolTip("Tracks sorted by doubt: leader score closest to the threshold first.")
         self.table.cellClicked.connect(self._on_row_clicked)
         self.flip_button = QPushButton(f"Flip leader/follower ({FLIP_KEY})")
@@ -401,6 +402,9 @@ class LeaderTrackWidget(QWidget):
     def _adopt(self, result: Any) -> None:
         self.result = result
         self.selected_track = None
+        labels_layer = self._layer("labels")
+        if labels_layer is not None:
+            labels_layer.contour = 1  # outlines keep the nuclei visible underneath
         self._set_review_enabled(True)
         self._refresh_review()
         n_fixed = len(result.corrections)

@@ -186,7 +186,7 @@ def test_plots_draw_three_panels_with_the_leader_headings():
     draw_result_plots(figure, toy_result(), track_id=2)
     speed_ax, front_ax, rose_ax = figure.axes
     assert speed_ax.get_xlabel().startswith("distance behind the front")
-    assert len(front_ax.lines) == 1 and np.allclose(front_ax.lines[0].get_ydata(), [17.5, 18.0, 18.5, 19.0])
+    assert len(front_ax.lines) == 1 and np.allclose(front_ax.lines[0].get_ydata(), [0.0, 0.5, 1.0, 1.5])
     heights = [patch.get_height() for patch in rose_ax.patches]
     assert sum(heights) == 4  # track 2 moves in every frame
     assert "track 2" in [t.get_text() for t in speed_ax.get_legend().get_texts()]
