@@ -119,6 +119,30 @@ def _has_signal(image: np.ndarray) -> bool:
     return bool(image.size) and bool(image.max() > image.min())
 
 
+def _finite(image: np.ndarray) -> np.ndarray:
+    """``image`` with NaN set to its finite median and +/-inf to its finite max/min (0 if none)."""
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return np.zeros_like(image)
+    return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
+
+
+def _first(frames: list[int], n: int = 10) -> str:
+    return ", ".join(map(str, frames[:n])) + (" ..." if len(frames) > n else "")
+
+
+def _checked_labels(frame_labels: np.ndarray, *, source: str, frame: int) -> np.ndarray:
+    """A user's label frame, refused unless it holds whole numbers in 0..uint32 max (labels.tif)."""
+    if frame_labels.dtype.kind not in "uib":
+        raise InputError(f"{source}: labels must be integers, got pixel type {frame_labels.dtype} in frame {frame}")
+    if frame_labels.size and (frame_labels.min() < 0 or frame_labels.max() > np.iinfo(np.uint32).max):
+        raise InputError(
+            f"{source}: labels of frame {frame} must be 0 (background) to {np.iinfo(np.uint32).max}; "
+            f"found {frame_labels.min()} to {frame_labels.max()}"
+        )
+    return frame_labels
+
+
 def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
     if progress is not None:
         progress(stage, done, total)
@@ -276,9 +300,11 @@ def analyze_movie(
     n_frames = len(movie)
     pixel_size, interval, units_info = _units(movie, warn)
 
+    labels_source = "labels" if movie.path is None else f"labels for {source}"
     if labels is not None and isinstance(labels, (str, os.PathLike)):
         from leadertrack.io import read_labels
 
+        labels_source = str(labels)
         labels = read_labels(labels, shape=tuple(movie.shape))
     if labels is not None and tuple(labels.shape) != tuple(movie.shape):
         raise InputError(f"labels of shape {tuple(labels.shape)} do not match the movie {source} of shape {tuple(movie.shape)}")
@@ -303,10 +329,14 @@ def analyze_movie(
     sink = _LabelsSink(labels_path)
     detections: list[pd.DataFrame] = []
     empty_frames: list[int] = []
+    nonfinite_frames: list[int] = []
     any_signal = labels is not None
     with clock.stage("segment" if labels is None else "detect"):
         for t in range(n_frames):
             image = np.asarray(movie.frame(t))
+            if image.dtype.kind == "f" and not np.isfinite(image).all():
+                image = _finite(image)
+                nonfinite_frames.append(t)
             if labels is None:
                 any_signal = any_signal or _has_signal(image)
                 frame_labels = segment_frame(
@@ -318,7 +348,7 @@ def analyze_movie(
                     split_touching=seg.split_touching,
                 )
             else:
-                frame_labels = np.asarray(labels[t])
+                frame_labels = _checked_labels(np.asarray(labels[t]), source=labels_source, frame=t)
             sink.add(frame_labels)
             found = detect_frame(frame_labels, image, frame=t)
             if found.empty:
@@ -328,9 +358,13 @@ def analyze_movie(
     label_stack = sink.close()
     if not any_signal:
         raise InputError(f"{source}: {_EMPTY}")
+    if nonfinite_frames:
+        warn.append(
+            f"NaN or infinite pixels in {len(nonfinite_frames)} of {n_frames} frames ({_first(nonfinite_frames)}): "
+            "NaN read as the frame's median, +/-inf as its largest/smallest finite value"
+        )
     if empty_frames:
-        shown = ", ".join(map(str, empty_frames[:10])) + (" ..." if len(empty_frames) > 10 else "")
-        warn.append(f"no cells found in {len(empty_frames)} of {n_frames} frames ({shown})")
+        warn.append(f"no cells found in {len(empty_frames)} of {n_frames} frames ({_first(empty_frames)})")
     table = pd.concat(detections, ignore_index=True)
     if diameter_px is None:
         diameter_px = 2.0 * float(np.sqrt(table["area_px"].median() / np.pi)) if len(table) else 10.0
@@ -353,6 +387,11 @@ def analyze_movie(
             predict=link_cfg.predict,
             min_track_length=link_cfg.min_track_length,
         )
+    if tracks.empty:
+        found = "no cells found in any frame" if table.empty else (
+            f"{len(table)} cells found but none tracked over {link_cfg.min_track_length} frames (min_track_length)"
+        )
+        raise InputError(f"{source}: {found}; nothing to measure (check the nucleus diameter, or give labels)")
     tracks = add_physical_columns(tracks, pixel_size_um=pixel_size, frame_interval_min=interval)
     _report(progress, "link", 1, 1)
 
