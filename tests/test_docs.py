@@ -56,10 +56,11 @@ def test_site_builds_strictly(tmp_path: Path) -> None:
     assert "analyze_movie" in api and "write_report" in api  # the reference is generated from docstrings
 
 
-def test_python_walkthrough_runs_and_finds_leaders(walkthrough: tuple[dict, Path]) -> None:
+def test_python_walkthrough_runs(walkthrough: tuple[dict, Path]) -> None:
+    """The walk-through's objects and files exist (how many leaders it finds is classify's business)."""
     namespace, folder = walkthrough
     result = namespace["result"]
-    assert len(result.cells) > 0 and len(result.leaders) > 0
+    assert len(result.cells) > 0
     assert (folder / "speed_vs_front.png").stat().st_size > 0
     written = folder / "results" / result.name
     for name in ("tracks.csv", "cells.csv", "fronts.csv", "run.json", "report.html"):
