@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ._layers import track_calls
+from ._layers import track_calls, unit_names
 
 __all__ = ["track_at", "track_near", "doubt_table", "flip_call", "describe_track", "threshold_of"]
 
@@ -18,10 +18,10 @@ __all__ = ["track_at", "track_near", "doubt_table", "flip_call", "describe_track
 _SHOWN = [
     ("leader_score", "leader score", "{:.2f}"),
     ("leader_fraction", "time leading", "{:.0%}"),
-    ("mean_speed_um_per_min", "mean speed (µm/min)", "{:.2f}"),
+    ("mean_speed_um_per_min", "mean speed ({space}/{time})", "{:.2f}"),
     ("persistence", "persistence", "{:.2f}"),
     ("directionality", "directionality", "{:.2f}"),
-    ("front_distance_um", "distance behind front (µm)", "{:.1f}"),
+    ("front_distance_um", "distance behind front ({space})", "{:.1f}"),
     ("n_frames", "frames tracked", "{:d}"),
     ("first_frame", "first frame", "{:d}"),
     ("follows_track_id", "follows track", "{:d}"),
@@ -122,17 +122,16 @@ def describe_track(result: Any, track_id: int) -> str:
     call = "leader" if calls[track_id] else "follower"
     corrected = int(track_id) in set(result.corrections["track_id"].astype(int))
     lines = [f"Track {track_id}: {call}" + (" (set by you)" if corrected else "")]
+    space, time = unit_names(result)
     if "reason" in cells and isinstance(cell["reason"], str) and cell["reason"]:
         lines.append(f"Why: {cell['reason']}")
     for column, label, fmt in _SHOWN:
         if column not in cells:
             continue
         value = cell[column]
-        if value is None or (isinstance(value, float) and not np.isfinite(value)):
-            continue
-        if column == "follows_track_id" and not value:
+        if pd.isna(value) or (column == "follows_track_id" and not value):
             continue
         if "d}" in fmt:
             value = int(value)
-        lines.append(f"{label}: {fmt.format(value)}")
+        lines.append(f"{label.format(space=space, time=time)}: {fmt.format(value)}")
     return "\n".join(lines)

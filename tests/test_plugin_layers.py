@@ -213,3 +213,10 @@ def test_sample_movie_is_simulated_with_its_units():
     assert units["frame_interval_min"] == truth.frame_interval_min > 0
     again = simulated_movie(geometry="radial", seed=1, n_frames=3)[0][0]
     assert np.array_equal(image, again)  # generated, reproducibly, never downloaded
+
+
+def test_describe_track_is_honest_about_units_of_an_uncalibrated_movie():
+    result = toy_result()
+    result.provenance["units"].update(space_calibrated=False, time_calibrated=False)
+    text = describe_track(result, 2)
+    assert "mean speed (px/frame): 0.20" in text and "µm" not in text
