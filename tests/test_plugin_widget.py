@@ -144,14 +144,17 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert read_result(saved).corrections.equals(widget.result.corrections)
 
     other = make_napari_viewer()
-    other.open(str(folder), plugin="leadertrack")
-    reviewer = LeaderTrackWidget(other)  # opened after the result: finds it in the layers
+    reviewer = LeaderTrackWidget(other)
+    other.open(str(folder), plugin="leadertrack")  # dropped on a viewer with the widget open
     assert reviewer.result is not None
+    assert {"movie labels", "movie tracks", "movie leaders"} <= _layer_names(other)
     assert reviewer.result.corrections.to_dict("records") == [{"track_id": flipped, "is_leader": not was_leader}]
     assert reviewer.result.leaders == widget.result.leaders
     assert "1 earlier corrections restored" in reviewer.status.text()
     row = [int(reviewer.table.item(r, 0).text()) for r in range(reviewer.table.rowCount())].index(flipped)
     assert reviewer.table.item(row, 3).text() == "yes"
+    late = LeaderTrackWidget(other)  # a widget opened after the result finds it in the layers
+    assert late.result.corrections.equals(reviewer.result.corrections)
 
 
 def test_bad_parameter_is_reported_and_cancel_stops_the_run(viewer_and_widget, qtbot, small_movie):
