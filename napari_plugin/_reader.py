@@ -34,10 +34,27 @@ def _single(path: str | list[str]) -> Path:
 
 
 def read_movie_layers(path: str | list[str]) -> list[LayerData]:
-    """One image layer: the movie as a lazy dask array, scaled by its pixel size (µm)."""
+    """The movie as a lazy dask image layer scaled by its pixel size (µm); one layer per channel.
+
+    A multi-channel movie (say nuclei and brightfield) opens as one layer per channel, named
+    ``<movie> ch<N>``, so you can pick the nuclei channel in the widget.
+    """
+    from leadertrack.errors import InputError
     from leadertrack.io import read_movie
 
-    return [movie_layer_data(read_movie(_single(path)))]
+    path = _single(path)
+    try:
+        return [movie_layer_data(read_movie(path))]
+    except InputError as single_channel_error:
+        try:
+            first = read_movie(path, channel=0)
+        except InputError:
+            raise single_channel_error from None
+    layers = []
+    for channel in range(int(first.metadata.get("n_channels", 1))):
+        data, kwargs, kind = movie_layer_data(read_movie(path, channel=channel))
+        layers.append((data, {**kwargs, "name": f"{kwargs['name']} ch{channel}"}, kind))
+    return layers
 
 
 def _source_movie(result: Any) -> Any:
@@ -54,8 +71,7 @@ def _source_movie(result: Any) -> Any:
         user["pixel_size_um"] = units["pixel_size_um"]
     if units.get("frame_interval_source") == "user":
         user["frame_interval_min"] = units["frame_interval_min"]
-    channel = provenance.get("config", {}).get("segment", {}).get("channel")
-    return read_movie(source, channel=channel, **user)
+    return read_movie(source, channel=provenance.get("input", {}).get("channel"), **user)
 
 
 def read_result_layers(path: str | list[str]) -> list[LayerData]:

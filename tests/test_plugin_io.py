@@ -99,3 +99,17 @@ def test_writer_refuses_layers_without_a_result(tmp_path):
     layer_data = [(np.zeros((2, 3, 4)), {"name": "plain", "metadata": {}}, "tracks")]
     with pytest.raises(InputError, match="^reviewed: none of the selected layers"):
         write_result_folder(str(tmp_path / "reviewed"), layer_data)
+
+
+@pytest.mark.realdata
+def test_multichannel_scratch_assay_opens_one_lazy_layer_per_channel(shared_data):
+    path = shared_data / "scratch_assay" / "scratch-assay-labeled-10T-2Ch.tiff"
+    layers = npe2.read([str(path)], plugin_name="leadertrack", stack=False)
+    names = [kwargs["name"] for _, kwargs, _ in layers]
+    assert names == [f"scratch-assay-labeled-10T-2Ch ch{c}" for c in range(4)]
+    for channel, (data, kwargs, _) in enumerate(layers):
+        assert data.shape == (10, 210, 576)
+        assert kwargs["scale"] == pytest.approx((1.0, 0.619, 0.619))
+        assert kwargs["metadata"]["leadertrack_movie"].metadata["channel"] == channel
+    with tifffile.TiffFile(path) as tif:
+        assert np.array_equal(np.asarray(layers[2][0][4]), tif.series[0].asarray()[2, 4])  # channel 2, frame 4
