@@ -127,6 +127,11 @@ def test_bad_geometry_raises():
         find_front(pd.DataFrame({"frame": [0, 0], "y_um": [0.0, 1.0], "x_um": [0.0, 1.0]}), geometry="round")
 
 
-def test_typical_spacing():
-    p = np.array([[0.0, 0.0], [0.0, 10.0], [0.0, 30.0], [5.0, 5.0], [5.0, 15.0], [5.0, 35.0]])
-    assert typical_spacing_um(p, np.array([0, 0, 0, 1, 1, 1])) == 10.0
+@pytest.mark.parametrize("noise", [0.0, 1.5])
+def test_typical_spacing_is_the_lattice_constant(noise):
+    rng = np.random.default_rng(7)
+    rows = np.arange(0.0, 200, 10 * np.sqrt(3) / 2)
+    pts = np.array([(y, x + (i % 2) * 5) for i, y in enumerate(rows) for x in np.arange(0.0, 200, 10)])
+    pts = np.concatenate([pts + rng.normal(0, noise, pts.shape) for _ in range(2)])
+    frames = np.repeat([0, 1], len(pts) // 2)
+    assert typical_spacing_um(pts, frames) == pytest.approx(10.0, rel=0.1)
