@@ -147,7 +147,7 @@ def _background(result: Any, t: int) -> tuple[np.ndarray | None, str]:
     if result.labels is not None:
         from skimage.segmentation import find_boundaries
 
-        return find_boundaries(np.asarray(result.labels[t]), mode="inner").astype(float), "label outlines"
+        return 0.5 * find_boundaries(np.asarray(result.labels[t]), mode="inner"), "label outlines"
     return None, "no image"
 
 
@@ -212,7 +212,7 @@ def _figure_frames(result: Any) -> tuple[Figure | None, str]:
         ax = fig.add_subplot(1, len(frames), i + 1)
         image, source = _background(result, t)
         if image is not None:
-            ax.imshow(image, cmap="gray", interpolation="nearest")
+            ax.imshow(image, cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest")
         else:
             ax.set_xlim(0, width)
             ax.set_ylim(height, 0)
@@ -225,8 +225,8 @@ def _figure_frames(result: Any) -> tuple[Figure | None, str]:
             ax.scatter(now["x"], now["y"], s=8, c=[ROLE_COLOURS.get(r, ROLE_COLOURS["other"]) for r in _roles(now)])
             leaders_now = now[now["track_id"].isin(leader_ids)]
             ax.scatter(
-                leaders_now["x"], leaders_now["y"], s=90, marker="*", facecolors="none",
-                edgecolors="yellow", linewidths=1.0, label="leader track",
+                leaders_now["x"], leaders_now["y"], s=110, marker="*", facecolors="yellow",
+                edgecolors="black", linewidths=0.6, label="leader track", zorder=3,
             )
         if len(result.fronts):
             _draw_front(ax, result.fronts, t, _pixel_size(result.provenance), (height, width))
