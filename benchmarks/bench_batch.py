@@ -121,21 +121,23 @@ _CHILD = textwrap.dedent(
     sys.path.insert(0, sys.argv[3])
     from bench_batch import _config
     start = time.perf_counter()
+    detections = 0
     if sys.argv[1] == "-":  # import floor: every module the pipeline uses, no movie
         import leadertrack.classify, leadertrack.detect, leadertrack.features, leadertrack.segment, leadertrack.track
     else:
-        process_movie(Path(sys.argv[1]), Path(sys.argv[2]), _config(), overwrite=True)
+        result = process_movie(Path(sys.argv[1]), Path(sys.argv[2]), _config(), overwrite=True)
+        detections = result.provenance["counts"]["detections"]
     seconds = time.perf_counter() - start
     # VmHWM: this process's peak resident memory (rusage maxrss would include the parent's at fork)
     status = Path("/proc/self/status").read_text()
     peak_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmHWM:"))
-    print(peak_kb / 1024, seconds)
+    print(peak_kb / 1024, seconds, detections)
     """
 )
 
 
-def _peak_rss_mb(movie: str, out: Path) -> tuple[float, float]:
-    """Peak RSS (MB) and seconds of a fresh process analysing ``movie`` ("-" = imports only)."""
+def _peak_rss_mb(movie: str, out: Path) -> tuple[float, float, int]:
+    """Peak RSS (MB), seconds and cells found, for a fresh process analysing ``movie`` ("-" = imports only)."""
     child = subprocess.run(
         [sys.executable, "-c", _CHILD, movie, str(out), str(Path(__file__).resolve().parent)],
         capture_output=True,
@@ -144,24 +146,25 @@ def _peak_rss_mb(movie: str, out: Path) -> tuple[float, float]:
     )
     if child.returncode != 0:
         raise RuntimeError(f"child analysing {movie} failed:\n{child.stderr[-2000:]}")
-    peak_mb, seconds = child.stdout.split()[-2:]
-    return float(peak_mb), float(seconds)
+    peak_mb, seconds, detections = child.stdout.split()[-3:]
+    return float(peak_mb), float(seconds), int(detections)
 
 
 def memory_vs_length(folder: Path, *, lengths: list[int], size_px: int) -> pd.DataFrame:
     """Peak memory of one movie's analysis for movies of increasing length (same frame size)."""
     base = _simulate(20, size_px, seed=0)
-    floor_mb, _ = _peak_rss_mb("-", folder / "unused")
+    floor_mb, _, _ = _peak_rss_mb("-", folder / "unused")
     rows = []
     for n_frames in lengths:
         path = folder / f"long_{n_frames}.tif"
         _write_long_movie(path, base, n_frames)
-        peak_mb, seconds = _peak_rss_mb(str(path), folder / "out_memory")
+        peak_mb, seconds, detections = _peak_rss_mb(str(path), folder / "out_memory")
         rows.append(
             {
                 "frames": n_frames,
                 "frame size": f"{size_px}x{size_px} uint16",
                 "movie size (MB)": path.stat().st_size / 2**20,
+                "cell-frames": detections,
                 "peak RSS (MB)": peak_mb,
                 "peak minus imports (MB)": peak_mb - floor_mb,
                 "seconds": seconds,
@@ -182,19 +185,26 @@ def main() -> None:
     else:
         sizes = {"n_movies": 8, "n_frames": 30, "size_px": 320}
         lengths, mem_size = [30, 120, 480], 512
+    load_start = "/".join(f"{x:.1f}" for x in os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="leadertrack-bench-batch-") as tmp:
         folder = Path(tmp)
         speed = throughput(folder, workers=args.workers, **sizes)
         print(speed.to_string(index=False))
         memory, floor_mb = memory_vs_length(folder, lengths=lengths, size_px=mem_size)
         print(memory.to_string(index=False))
+    load_end = "/".join(f"{x:.1f}" for x in os.getloadavg())
     growth = memory["peak minus imports (MB)"].iloc[-1] - memory["peak minus imports (MB)"].iloc[0]
     movie_growth = memory["movie size (MB)"].iloc[-1] - memory["movie size (MB)"].iloc[0]
+    per_cell_kb = 1024 * growth / (memory["cell-frames"].iloc[-1] - memory["cell-frames"].iloc[0])
     markdown = f"""
 ## Batch: throughput and memory (`benchmarks/bench_batch.py`)
 
-{machine_line()} The machine is shared with other jobs, so absolute times are noisy; the
-executors were measured one after the other in the same run.
+{machine_line()} The machine is shared with other jobs (load average, 1/5/15 min:
+{load_start} at the start of the run), so absolute times are noisy; the executors were measured
+one after the other in the same run. On a loaded 2-core machine more processes cannot add CPU
+time, so the parallel executors mostly show their start-up cost (spawning workers that import
+the pipeline, starting the cluster); this run says nothing about scaling on an idle many-core
+machine or a cluster.
 
 **Throughput**: {sizes['n_movies']} synthetic planar-invasion movies of {sizes['n_frames']} frames,
 {sizes['size_px']}x{sizes['size_px']} px, the same batch run by each executor (wall time includes
@@ -209,8 +219,10 @@ detections table). Importing the pipeline alone peaks at {floor_mb:.0f} MB.
 {table(memory, floatfmt=".1f")}
 
 From the shortest to the longest movie the movie grew by {movie_growth:.0f} MB and the peak
-memory by {growth:.0f} MB: memory follows the frame size (and the size of the tables), not the
-movie length.
+memory by {growth:.0f} MB, i.e. {per_cell_kb:.2f} KB per cell-frame: no frame is kept (a 512x512
+uint16 frame is 512 KB); what grows is the per cell-frame tables (detections, tracks with their
+features), which are held in memory while linking, measuring and classifying. Load average
+during the run: {load_start} at the start, {load_end} at the end (2 cores).
 """
     if args.quick:
         print(markdown)
