@@ -66,6 +66,8 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
                label="followers", rasterized=True)
     ax.scatter(distance[is_leader_track], speed[is_leader_track], s=6, c=_LEADER, alpha=0.7,
                label="leaders", rasterized=True)
+    if not np.isfinite(distance).any():
+        ax.text(0.5, 0.5, "no distances: the front was not found", ha="center", va="center", transform=ax.transAxes)
     ax.plot([], [], "-o", ms=3, lw=1, c=_SELECTED, gid=_HIGHLIGHT)
     ax.set_xlabel(f"distance behind the front ({space})")
     ax.set_ylabel(f"speed ({space}/{time})")

@@ -262,7 +262,7 @@ class LeaderTrackWidget(QWidget):
         if movie is not None:
             pixel, interval = movie.pixel_size_um, movie.frame_interval_min
             self.units_source.setText(
-                f"pixel size from: {movie.pixel_size_source}; frame interval from: {movie.frame_interval_source}"
+                f"from the file: pixel size {movie.pixel_size_source}, frame interval {movie.frame_interval_source}"
             )
         elif UNITS_KEY in layer.metadata:
             units = layer.metadata[UNITS_KEY]

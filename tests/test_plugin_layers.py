@@ -220,3 +220,17 @@ def test_describe_track_is_honest_about_units_of_an_uncalibrated_movie():
     result.provenance["units"].update(space_calibrated=False, time_calibrated=False)
     text = describe_track(result, 2)
     assert "mean speed (px/frame): 0.20" in text and "µm" not in text
+
+
+def test_plots_say_so_when_no_front_was_found():
+    from dataclasses import replace
+
+    from matplotlib.figure import Figure
+
+    result = toy_result()
+    result = replace(result, tracks=result.tracks.assign(front_distance_um=np.nan), fronts=pd.DataFrame())
+    figure = Figure()
+    draw_result_plots(figure, result)
+    speed_ax, front_ax, _ = figure.axes
+    assert [t.get_text() for t in speed_ax.texts] == ["no distances: the front was not found"]
+    assert [t.get_text() for t in front_ax.texts] == ["no invasion front found"]

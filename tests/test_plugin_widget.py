@@ -194,7 +194,7 @@ def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path,
     widget = LeaderTrackWidget(viewer)
     assert widget.image_choice.currentText() == "long"
     assert (widget.pixel_size.text(), widget.frame_interval.text()) == ("0.8", "3")
-    assert "OME metadata" in widget.units_source.text()
+    assert widget.units_source.text() == "from the file: pixel size OME metadata, frame interval OME metadata"
 
 
 def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
