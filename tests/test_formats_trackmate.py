@@ -163,6 +163,8 @@ TWO_SPOTS = """<TrackMate><Model spatialunits="pixel" timeunits="frame"><AllSpot
         ("<TrackMate><Model>", "not a well-formed XML"),
         ("<Tracks><particle/></Tracks>", "not a TrackMate XML file"),
         (SPOT_WITHOUT_X, "spots lack the POSITION_X feature (spot 1)"),
+        (SPOT_WITHOUT_X.replace('POSITION_Y="1" /></Spots', 'POSITION_Y="1" POSITION_X="left" /></Spots', 1), "POSITION_X holds a non-number 'left'"),
+        ("<TrackMate><Log>no model</Log></TrackMate>", "not a TrackMate XML file"),
         (TWO_SPOTS.format(edges='<Edge SPOT_SOURCE_ID="1" SPOT_TARGET_ID="9" />'), "names spot 9, which is not in AllSpots"),
         (TWO_SPOTS.format(edges='<Edge SPOT_SOURCE_ID="1" />'), "lacks a numeric SPOT_SOURCE_ID or SPOT_TARGET_ID"),
         (TWO_SPOTS.format(edges=""), "no (visible) tracks"),

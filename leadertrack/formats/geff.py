@@ -266,6 +266,8 @@ def read_geff(path: Path) -> TrackSet:
     edges = np.asarray(memory["edge_ids"], dtype=np.int64).reshape(-1, 2)
     node_index = pd.Index(np.asarray(memory["node_ids"]).astype(np.int64))
     edges = node_index.get_indexer(edges.ravel()).reshape(-1, 2)
+    if (edges < 0).any():
+        raise InputError(f"{source}: an edge names a node that is not in the graph")
     track_id, parents = tracks_from_graph(
         len(table), edges, table["frame"].to_numpy(), given_ids=given, source=source
     )

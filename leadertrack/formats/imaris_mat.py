@@ -47,6 +47,10 @@ def read_imaris_mat(path: Path) -> TrackSet:
     path = Path(path)
     source = str(path)
     try:
+        with path.open("rb") as handle:
+            header = handle.read(6)
+        if header != b"MATLAB":  # v4 files have no header, and scipy trusts their sizes blindly
+            raise InputError(f"{source}: not a MATLAB v5/v7 file (no 'MATLAB' header); save it with MATLAB's -v7 option")
         mat = scipy.io.loadmat(path)
     except (OSError, ValueError, NotImplementedError, scipy.io.matlab.MatReadError) as exc:
         raise InputError(f"{source}: cannot read the MATLAB file: {exc}") from None

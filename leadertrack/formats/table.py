@@ -39,7 +39,8 @@ def _load(path: Path) -> pd.DataFrame:
         sep = "\t" if path.suffix.lower() in (".tsv", ".tab") else ","
         return pd.read_csv(path, sep=sep)
     except (OSError, ValueError, ImportError) as exc:
-        raise InputError(f"{path}: cannot read the table: {exc}") from None
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read the table: {first_line}") from None
 
 
 def _rename(table: pd.DataFrame, column_map: dict[str, str] | None, *, source: str) -> pd.DataFrame:
@@ -115,6 +116,8 @@ def read_table(path: Path, *, column_map: dict[str, str] | None = None) -> Track
     path = Path(path)
     source = str(path)
     table = _rename(_load(path), column_map, source=source)
+    if table.empty:
+        raise InputError(f"{source}: the table has no rows")
     if "frame" not in table and "time_min" in table:
         raise InputError(f"{source}: no 'frame' column (found 'time_min'); add frame numbers or map a column to 'frame'")
     pixel_size_um: float | None = None

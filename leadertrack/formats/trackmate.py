@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import defusedxml
@@ -68,9 +69,54 @@ def time_unit_min(unit: str | None) -> float | None:
     return _TIME_MIN.get((unit or "").strip("() ").lower())
 
 
-def _parse(path: Path) -> ET.Element:
+@dataclass
+class _Model:
+    """What leadertrack needs from a TrackMate XML file, gathered in one streaming pass."""
+
+    root: str = ""
+    units: dict[str, str] | None = None  # attributes of <Model>; None = no model
+    image: dict[str, str] = field(default_factory=dict)
+    spots: dict[str, list[float | str | None]] = field(default_factory=dict)  # feature -> value per spot
+    n_spots: int = 0
+    edges: list[tuple[str | None, str | None, str | None, str | None]] = field(default_factory=list)
+    filtered: set[str] | None = None
+
+
+def _parse(path: Path) -> _Model:
+    """Stream through the file (memory follows the spot count, not the size of the XML tree)."""
+    model = _Model()
+    track: dict[str, str] = {}
     try:
-        return SafeET.parse(path, forbid_dtd=False, forbid_entities=True, forbid_external=True).getroot()
+        for event, element in SafeET.iterparse(path, events=("start", "end"), forbid_entities=True, forbid_external=True):
+            tag = element.tag
+            if event == "start":
+                if not model.root:
+                    model.root = tag
+                elif tag == "Model":
+                    model.units = dict(element.attrib)
+                elif tag == "Track":
+                    track = dict(element.attrib)
+                elif tag == "FilteredTracks":
+                    model.filtered = set()
+                continue
+            if tag == "Spot":
+                attributes = element.attrib
+                attributes.pop("name", None)  # "ID123": a label, not a feature
+                for name in attributes.keys() - model.spots.keys():  # first spot with this feature
+                    model.spots[name] = [None] * model.n_spots
+                for name, values in model.spots.items():
+                    values.append(_number(attributes.get(name)))
+                model.n_spots += 1
+            elif tag == "Edge":
+                model.edges.append(
+                    (element.get("SPOT_SOURCE_ID"), element.get("SPOT_TARGET_ID"), track.get("TRACK_ID"), track.get("name"))
+                )
+            elif tag == "TrackID" and model.filtered is not None:
+                model.filtered.add(element.get("TRACK_ID"))
+            elif tag == "ImageData":
+                model.image = dict(element.attrib)
+            if tag in ("Spot", "Edge", "SpotsInFrame", "Track", "Log", "Settings", "DisplaySettings"):
+                element.clear()
     except defusedxml.DefusedXmlException as exc:
         raise InputError(
             f"{path}: refused to read: the XML declares entities or external references ({exc}); "
@@ -80,57 +126,58 @@ def _parse(path: Path) -> ET.Element:
         raise InputError(f"{path}: not a well-formed XML file ({exc})") from None
     except OSError as exc:
         raise InputError(f"{path}: cannot read the file: {exc}") from None
+    return model
 
 
-def _float_attr(element: ET.Element | None, name: str) -> float | None:
-    if element is None or name not in element.attrib:
-        return None
+def _number(text: str | None) -> float | str | None:
+    """A feature value as a float (compact in memory), or the text when it is not a number."""
     try:
-        value = float(element.attrib[name])
-    except ValueError:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
+
+
+def _float_attr(attributes: dict[str, str], name: str) -> float | None:
+    try:
+        value = float(attributes[name])
+    except (KeyError, ValueError):
         return None
     return value if math.isfinite(value) and value > 0 else None
 
 
-def _spots_table(model: ET.Element, *, source: str) -> pd.DataFrame:
-    spots = [spot.attrib for spot in model.iterfind("AllSpots/SpotsInFrame/Spot")]
+def _spots_table(spots: dict[str, list[float | str | None]], *, source: str) -> pd.DataFrame:
     if not spots:
         raise InputError(f"{source}: the TrackMate model has no spots (AllSpots/SpotsInFrame/Spot)")
-    table = pd.DataFrame.from_records(spots)
+    table = pd.DataFrame(spots)
     for feature in ("ID", "FRAME", "POSITION_X", "POSITION_Y"):
         if feature not in table or table[feature].isna().any():
-            where = "" if feature not in table else f" (spot {table.loc[table[feature].isna(), 'ID'].iloc[0]})"
+            where = "" if feature not in table else f" (spot {table.loc[table[feature].isna(), 'ID'].iloc[0]:g})"
             raise InputError(
                 f"{source}: spots lack the {feature} feature{where}; TrackMate XML needs ID, FRAME, "
                 "POSITION_X and POSITION_Y on every spot"
             )
     for column in table:
-        if column != "name":
-            numbers = pd.to_numeric(table[column], errors="coerce")
-            if column in ("ID", "FRAME", *_POSITIONS) and (numbers.isna() & table[column].notna()).any():
-                bad = table.loc[numbers.isna() & table[column].notna(), column].iloc[0]
-                raise InputError(f"{source}: spot feature {column} holds a non-number {bad!r}")
-            table[column] = numbers
+        numbers = pd.to_numeric(table[column], errors="coerce")
+        if column in ("ID", "FRAME", *_POSITIONS) and (numbers.isna() & table[column].notna()).any():
+            bad = table.loc[numbers.isna() & table[column].notna(), column].iloc[0]
+            raise InputError(f"{source}: spot feature {column} holds a non-number {bad!r}")
+        table[column] = numbers
     if table["ID"].duplicated().any():
         raise InputError(f"{source}: spot ID {int(table.loc[table['ID'].duplicated(), 'ID'].iloc[0])} is used twice")
     return table
 
 
-def _edges(model: ET.Element, spot_ids: pd.Index, *, source: str) -> tuple[np.ndarray, np.ndarray]:
+def _edges(model: _Model, spot_ids: pd.Index, *, source: str) -> tuple[np.ndarray, np.ndarray]:
     """Spot positions of the edges of visible tracks, and whether each spot is in any track."""
-    filtered = model.find("FilteredTracks")
-    keep = None if filtered is None else {t.get("TRACK_ID") for t in filtered.iterfind("TrackID")}
     pairs, visible = [], []
-    for track in model.iterfind("AllTracks/Track"):
-        for edge in track.iterfind("Edge"):
-            try:
-                pairs.append((int(float(edge.attrib["SPOT_SOURCE_ID"])), int(float(edge.attrib["SPOT_TARGET_ID"]))))
-            except (KeyError, ValueError):
-                raise InputError(
-                    f"{source}: an edge of track {track.get('name', track.get('TRACK_ID'))} lacks a numeric "
-                    "SPOT_SOURCE_ID or SPOT_TARGET_ID"
-                ) from None
-            visible.append(keep is None or track.get("TRACK_ID") in keep)
+    for spot_source, spot_target, track_id, name in model.edges:
+        try:
+            pairs.append((int(float(spot_source)), int(float(spot_target))))
+        except (TypeError, ValueError):
+            raise InputError(
+                f"{source}: an edge of track {name or track_id} lacks a numeric SPOT_SOURCE_ID or SPOT_TARGET_ID"
+            ) from None
+        visible.append(model.filtered is None or track_id in model.filtered)
     ids = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     positions = spot_ids.get_indexer(ids.ravel()).reshape(-1, 2)
     if (positions < 0).any():
@@ -172,11 +219,10 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     """
     path = Path(path)
     source = str(path)
-    root = _parse(path)
-    model = root.find("Model")
-    if root.tag != "TrackMate" or model is None:
-        raise InputError(f"{source}: not a TrackMate XML file (expected <TrackMate><Model>, found <{root.tag}>)")
-    spots = _spots_table(model, source=source)
+    model = _parse(path)
+    if model.root != "TrackMate" or model.units is None:
+        raise InputError(f"{source}: not a TrackMate XML file (expected <TrackMate><Model>, found <{model.root}>)")
+    spots = _spots_table(model.spots, source=source)
     edges, in_a_track = _edges(model, pd.Index(spots["ID"].astype(np.int64)), source=source)
     # Spots in no track are skipped, except one-spot tracks that leadertrack wrote (with a track_id).
     own_ids = spots["track_id"].to_numpy() if "track_id" in spots else np.zeros(len(spots))
@@ -190,9 +236,9 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     frames = spots["FRAME"].to_numpy(dtype=np.int64)
     tracklet, parents = tracks_from_graph(len(spots), edges, frames, given_ids=given, source=source)
 
-    image = root.find("Settings/ImageData")
-    um_per_unit = space_unit_um(model.get("spatialunits"))
-    min_per_unit = time_unit_min(model.get("timeunits"))
+    image = model.image
+    um_per_unit = space_unit_um(model.units.get("spatialunits"))
+    min_per_unit = time_unit_min(model.units.get("timeunits"))
     pixel_width = _float_attr(image, "pixelwidth") or 1.0
     pixel_height = _float_attr(image, "pixelheight") or pixel_width
     table = pd.DataFrame({"track_id": tracklet, "frame": spots["FRAME"], "parent_track_id": 0})
@@ -211,8 +257,8 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     pixel_size_um = None if um_per_unit is None else pixel_width * um_per_unit
     frame_interval_min = _trackmate_interval(_float_attr(image, "timeinterval"), min_per_unit, spots)
     tracks = with_physical_columns(tracks, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
-    units = f"TrackMate XML: spatialunits={model.get('spatialunits')!r}, timeunits={model.get('timeunits')!r}"
-    if image is not None:
+    units = f"TrackMate XML: spatialunits={model.units.get('spatialunits')!r}, timeunits={model.units.get('timeunits')!r}"
+    if image:
         units += f", ImageData pixelwidth={pixel_width:g}, timeinterval={image.get('timeinterval')}"
     return TrackSet(tracks, cells, pixel_size_um, frame_interval_min, units, path.stem)
 

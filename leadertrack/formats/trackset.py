@@ -137,7 +137,7 @@ def honest_columns(table: pd.DataFrame, *, pixel_size_um: float | None, frame_in
 
 
 def numeric_column(table: pd.DataFrame, column: str, *, source: str, integer: bool) -> pd.Series:
-    """``table[column]`` as numbers (int64 when ``integer``); InputError naming the first bad row."""
+    """``table[column]`` as finite numbers (int64 when ``integer``); InputError naming the first bad row."""
     raw = table[column]
     values = pd.to_numeric(raw, errors="coerce")
     bad = values.isna() & raw.notna()
@@ -147,12 +147,20 @@ def numeric_column(table: pd.DataFrame, column: str, *, source: str, integer: bo
     if values.isna().any():
         row = int(np.flatnonzero(values.isna().to_numpy())[0])
         raise InputError(f"{source}: column '{column}' is empty in data row {row + 1}")
+    as_float = values.to_numpy(dtype=float)
+    infinite = ~np.isfinite(as_float)
+    if infinite.any():
+        row = int(np.flatnonzero(infinite)[0])
+        raise InputError(f"{source}: column '{column}' must hold finite numbers; data row {row + 1} has {as_float[row]}")
     if integer:
-        finite = values.to_numpy(dtype=float)
-        fractional = finite != np.round(finite)
+        fractional = as_float != np.round(as_float)
         if fractional.any():
             row = int(np.flatnonzero(fractional)[0])
-            raise InputError(f"{source}: column '{column}' must hold whole numbers; data row {row + 1} has {finite[row]}")
+            raise InputError(f"{source}: column '{column}' must hold whole numbers; data row {row + 1} has {as_float[row]}")
+        huge = np.abs(as_float) >= 2.0**63
+        if huge.any():
+            row = int(np.flatnonzero(huge)[0])
+            raise InputError(f"{source}: column '{column}' holds a number too large for a 64-bit integer in data row {row + 1}")
         return values.astype(np.int64)
     return values.astype(float)
 
