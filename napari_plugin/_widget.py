@@ -248,7 +248,8 @@ class LeaderTrackWidget(QWidget):
         if current in names:
             self.image_choice.setCurrentText(current)
         self.image_choice.blockSignals(False)
-        self._prefill_units()
+        if self.image_choice.currentText() != current:  # keep what the user typed for the same movie
+            self._prefill_units()
 
     def _selected_layer(self) -> Any:
         name = self.image_choice.currentText()

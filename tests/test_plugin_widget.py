@@ -195,6 +195,11 @@ def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path,
     assert widget.image_choice.currentText() == "long"
     assert (widget.pixel_size.text(), widget.frame_interval.text()) == ("0.8", "3")
     assert widget.units_source.text() == "from the file: pixel size OME metadata, frame interval OME metadata"
+    widget.pixel_size.setText("0.75")  # the user corrects it; adding other layers keeps the correction
+    viewer.add_points(np.zeros((1, 3)))
+    assert widget.pixel_size.text() == "0.75"
+    _, config, name = widget._movie_and_config()
+    assert name == "long" and config.units.pixel_size_um == 0.75 and config.units.frame_interval_min is None
 
 
 def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
