@@ -107,7 +107,11 @@ class Movie:
         n = len(self)
         if not -n <= t < n:
             raise IndexError(f"frame {t} out of range for a movie of {n} frames")
-        return next(_read_frames(self._layout, [t % n], self.dtype))
+        frames = _read_frames(self._layout, [t % n], self.dtype)
+        try:
+            return next(frames)
+        finally:
+            frames.close()  # closes the file now, not when the generator is collected
 
     def __iter__(self) -> Iterator[np.ndarray]:
         """Yield the frames in order, reading each from disk when it is reached."""
@@ -199,7 +203,7 @@ def read_movie(
     if path.is_dir():
         if frame_sequence is False:
             raise InputError(f"{path}: is a folder; a movie file was expected (use list_movies for a batch)")
-        movie = _open_sequence(path, channel)
+        movie = _sequence_from_files(path, _tiffs_in(path), channel)
     else:
         if frame_sequence:
             raise InputError(f"{path}: is a file; a frame sequence must be a folder with one TIFF per frame")
@@ -452,16 +456,9 @@ def _open_stack(path: Path, channel: int | None) -> Movie:
     return Movie(path, movie_name(path), (shape[plan.time], *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
-def _open_sequence(path: Path, channel: int | None) -> Movie:
-    files = _tiffs_in(path)
-    if not files:
-        raise InputError(f"{path}: folder has no .tif/.tiff file to read as frames")
-    return _sequence_from_files(path, files, channel)
-
-
 def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> Movie:
     if not files:
-        raise InputError(f"{path}: folder has no .tif/.tiff file")
+        raise InputError(f"{path}: folder has no .tif/.tiff file to read as frames")
     if len(files) < 2:
         raise InputError(f"{path}: folder holds a single frame ({files[0].name}); a time-lapse needs at least 2")
     first_shape: tuple[int, ...] | None = None
