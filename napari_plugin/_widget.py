@@ -349,11 +349,13 @@ class LeaderTrackWidget(QWidget):
 
     def _on_progress(self, stage: str, done: int, total: int) -> None:
         self.status.setText(f"{stage}: {done}/{total}")
-        if self.progress_bar is not None:
-            self.progress_bar.total = total
-            self.progress_bar.n = done
-            self.progress_bar.set_description(f"leadertrack {stage}")
-            self.progress_bar.refresh()
+        bar = self.progress_bar
+        if bar is not None:
+            if bar.total != total:  # a new stage
+                bar.total = total
+                bar.n = 0
+            bar.set_description(f"leadertrack {stage}")
+            bar.update(done - bar.n)  # emits the event napari's activity dock listens to
 
     def _on_analysis_done(self, result: Any) -> None:
         if result is None:

@@ -108,12 +108,16 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert float(widget.pixel_size.text()) == small_movie.pixel_size_um
     assert float(widget.frame_interval.text()) == small_movie.frame_interval_min
     widget.geometry.setCurrentText("planar")
-    stages = []
+    stages, bar_values = [], []
     widget._bridge.progressed.connect(lambda stage, done, total: stages.append(stage))
-    _run_and_wait(widget, qtbot)
+    widget.run()
+    widget.progress_bar.events.value.connect(lambda event: bar_values.append(event.value))
+    qtbot.waitUntil(widget.run_button.isEnabled, timeout=60_000)
 
     assert widget.result is not None, widget.status.text()
     assert {"segment", "link", "classify"} <= set(stages)
+    assert max(bar_values) == len(small_movie.image)  # the napari progress bar counted the frames
+    assert widget.progress_bar is None  # closed when the run finished
     expected = {"movie labels", "movie tracks", "movie leaders", "movie selected"}
     if widget.result.fronts["front_position_um"].notna().any():  # a front was found: it is drawn
         expected.add("movie front")
