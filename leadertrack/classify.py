@@ -25,7 +25,8 @@ spread (1.4826 MAD) of the same per-frame quantity over all cells of the movie; 
 median ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
-Tracks shorter than ``MIN_WINDOW_FRAMES`` frames cannot lead (too short to judge motion).
+Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames)
+cannot lead: too short to judge persistence.
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
@@ -110,7 +111,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
         fast = np.zeros(len(tracks))
     persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
     # too short to judge motion: a few frames say nothing about persistence
-    short = pd.Series(tid).groupby(tid).transform("size").to_numpy() < MIN_WINDOW_FRAMES
+    short = pd.Series(tid).groupby(tid).transform("size").to_numpy() < width
     fast, persistent = np.where(short, 0.0, fast), np.where(short, 0.0, persistent)
     return pd.DataFrame(
         {"at_front": at_front, "not_trailing": not_trailing, "fast_outward": fast, "persistent": persistent},
