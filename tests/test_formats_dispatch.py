@@ -53,6 +53,11 @@ def test_with_units_overrides_and_recomputes_physical_columns() -> None:
         (lambda p: (p / "t.json").write_text("{}") and p / "t.json", {}, "unknown tracks format '.json'"),
         (lambda p: (p / "empty").mkdir() or p / "empty", {}, "neither a GEFF store, a CTC folder"),
         (lambda p: FIXTURES / "trackpy_tracks.csv", {"format": "imaris"}, "unknown format 'imaris'"),
+        (
+            lambda p: (p / "edges.csv").write_text("LABEL,TRACK_ID,SPOT_SOURCE_ID,SPOT_TARGET_ID\n") and p / "edges.csv",
+            {},
+            "a TrackMate track or edge table, without positions",
+        ),
         (lambda p: FIXTURES / "trackmate_division.xml", {"column_map": {"a": "b"}}, "column mapping applies to plain tables"),
     ],
 )

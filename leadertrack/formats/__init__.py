@@ -123,7 +123,13 @@ def detect_format(path: Path) -> str:
     if suffix == ".csv":
         with path.open(encoding="utf-8", errors="replace") as handle:
             header = handle.readline()
-        return "trackmate_csv" if {"TRACK_ID", "POSITION_X"} <= {h.strip().strip('"') for h in header.split(",")} else "table"
+        names = {h.strip().strip('"') for h in header.split(",")}
+        if "TRACK_ID" in names and "POSITION_X" not in names:
+            raise InputError(
+                f"{path}: a TrackMate track or edge table, without positions; use the spot table "
+                "(Spots > Export to CSV) or save the TrackMate XML"
+            )
+        return "trackmate_csv" if "TRACK_ID" in names else "table"
     raise InputError(f"{path}: unknown tracks format '{suffix}'; use .csv, .parquet, .xml (TrackMate), .geff, .mat or a CTC folder")
 
 
