@@ -40,7 +40,7 @@ def _frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
 # Detection threshold in robust standard deviations of the background, and the per-nucleus
 # threshold as a fraction of the nucleus' mean over background: measured on the CTC sequences
 # GOWT1/01 and SIM+/01 (docs/benchmarks.md).
-_NOISE_THRESHOLD = 6.0
+_NOISE_THRESHOLD = 8.0
 _OBJECT_FRACTION = 0.5
 
 
@@ -87,10 +87,12 @@ def _detect(smooth: np.ndarray, *, noise_threshold: float, max_hole_px: int) -> 
     bright ones.
     """
     background, noise_sd = _background(smooth)
-    if noise_sd == 0.0:
+    signal = float(smooth.max()) - background
+    if not signal > 1e-6 * (abs(background) + 1.0):  # a flat frame
         return np.zeros(smooth.shape, dtype=bool), background
-    mask = _fill_holes(smooth > background + noise_threshold * noise_sd, max_size=max_hole_px)
-    return mask, background
+    # A noiseless (simulated) background still needs a threshold above it.
+    threshold = background + max(noise_threshold * noise_sd, 1e-3 * signal)
+    return _fill_holes(smooth > threshold, max_size=max_hole_px), background
 
 
 def _refine(smooth: np.ndarray, regions: np.ndarray, *, background: float, object_fraction: float) -> np.ndarray:
@@ -141,8 +143,8 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
     The frames are thresholded as in :func:`segment_frame`, without splitting; each connected
     object contributes the diameter of the largest disk that fits inside it (twice the peak of
     its distance transform), which is not inflated when nuclei touch. The median over all
-    objects, weighted by area (so that specks of noise do not count), is returned. A first pass
-    with 1 px smoothing is repeated with the smoothing that size calls for.
+    objects, weighted by area (so that specks of noise do not count), is returned. A first guess
+    from one frame with 1 px smoothing sets the smoothing of the final measurement.
 
     Parameters
     ----------
@@ -173,9 +175,9 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
     n_frames, get = _frame_source(frames)
     picks = np.unique(np.linspace(0, n_frames - 1, min(n_sample_frames, n_frames)).round().astype(int))
     images = [get(int(t)) for t in picks]
-    diameter = _median_inscribed_diameter(images, sigma_px=1.0)
-    # Second pass at the smoothing segment_frame would use for that size.
-    return _median_inscribed_diameter(images, sigma_px=0.1 * diameter)
+    # A first guess from one frame sets the smoothing for the measurement on all sampled frames.
+    first_guess = _median_inscribed_diameter(images[len(images) // 2 :][:1], sigma_px=1.0)
+    return _median_inscribed_diameter(images, sigma_px=0.1 * first_guess)
 
 
 def _median_inscribed_diameter(images: list[np.ndarray], *, sigma_px: float) -> float:

@@ -114,7 +114,7 @@ def link(
     trackpy.quiet()
     table = detections.reset_index(drop=True)
     table["frame"] = table["frame"].astype(np.int64)
-    columns = list(detections.columns)
+    columns = [c for c in detections.columns if c != "track_id"]  # re-linking replaces old ids
     if table.empty:
         linked = table.assign(track_id=pd.Series(dtype=np.int64))
         return add_physical_columns(linked, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
