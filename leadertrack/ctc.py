@@ -174,17 +174,51 @@ def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     if lines.size and lines.shape[1] != 4:
         raise InputError(f"{text}: expected 4 numbers per line (L B E P), found {lines.shape[1]}")
     cells = pd.DataFrame(lines.reshape(-1, 4), columns=["track_id", "first_frame", "last_frame", "parent_track_id"])
+    _check_lines(cells, text)
     masks = sorted(
         (int(match.group(1)), path) for path in folder.iterdir() if (match := _MASK.match(path.name))
     )
     if not masks:
         raise InputError(f"{folder}: no mask*.tif or man_track*.tif images")
-    tables = [detect_frame(tifffile.imread(path), frame=t) for t, path in masks]
+    tables = [detect_frame(_read_mask(path), frame=t) for t, path in masks]
     tracks = pd.concat(tables, ignore_index=True)
     tracks.insert(0, "track_id", tracks["label"])
     tracks = tracks.drop(columns="mean_intensity").sort_values(["track_id", "frame"], kind="stable")
     _check_consistent(tracks, cells, text)
     return tracks.reset_index(drop=True), cells
+
+
+def _check_lines(cells: pd.DataFrame, text: Path) -> None:
+    """Raise InputError unless the ``L B E P`` lines are distinct tracks with valid spans and parents."""
+    bad = cells[
+        (cells["track_id"] < 1)
+        | (cells["first_frame"] < 0)
+        | (cells["last_frame"] < cells["first_frame"])
+        | (cells["parent_track_id"] < 0)
+    ]
+    if len(bad):
+        line = bad.iloc[0]
+        raise InputError(f"{text}: line '{' '.join(map(str, line.tolist()))}' needs L ≥ 1, 0 ≤ B ≤ E and P ≥ 0")
+    repeated = cells["track_id"][cells["track_id"].duplicated()]
+    if len(repeated):
+        raise InputError(f"{text}: track {int(repeated.iloc[0])} is listed more than once")
+    orphans = cells[(cells["parent_track_id"] != 0) & ~cells["parent_track_id"].isin(cells["track_id"])]
+    if len(orphans):
+        row = orphans.iloc[0]
+        raise InputError(f"{text}: track {int(row['track_id'])} has parent {int(row['parent_track_id'])}, which is not a track in the file")
+
+
+def _read_mask(path: Path) -> np.ndarray:
+    """One CTC mask as a 2-D integer array; InputError naming the file otherwise."""
+    try:
+        mask = tifffile.imread(path)
+    except Exception as exc:  # tifffile raises many types for damaged files
+        raise InputError(f"{path}: cannot read the mask ({type(exc).__name__})") from None
+    if mask.ndim != 2 or mask.dtype.kind not in "ui":
+        raise InputError(f"{path}: a CTC mask must be a 2-D integer image, got shape {mask.shape} and type {mask.dtype}")
+    if mask.min(initial=0) < 0:
+        raise InputError(f"{path}: a CTC mask must hold 0 (background) or positive track ids")
+    return mask
 
 
 def _check_consistent(tracks: pd.DataFrame, cells: pd.DataFrame, text: Path) -> None:
