@@ -162,6 +162,11 @@ def _spots_table(spots: dict[str, list[float | str | None]], *, source: str) -> 
             bad = table.loc[numbers.isna() & table[column].notna(), column].iloc[0]
             raise InputError(f"{source}: spot feature {column} holds a non-number {bad!r}")
         table[column] = numbers
+    for column in ("ID", "FRAME"):
+        values = table[column].to_numpy(dtype=float)
+        bad = ~np.isfinite(values) | (values != np.round(values)) | (np.abs(values) >= 2.0**63)
+        if bad.any():
+            raise InputError(f"{source}: spot feature {column} must be a whole number below 2**63, found {values[bad][0]:g}")
     if table["ID"].duplicated().any():
         raise InputError(f"{source}: spot ID {int(table.loc[table['ID'].duplicated(), 'ID'].iloc[0])} is used twice")
     return table
@@ -178,7 +183,10 @@ def _edges(model: _Model, spot_ids: pd.Index, *, source: str) -> tuple[np.ndarra
                 f"{source}: an edge of track {name or track_id} lacks a numeric SPOT_SOURCE_ID or SPOT_TARGET_ID"
             ) from None
         visible.append(model.filtered is None or track_id in model.filtered)
-    ids = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    try:
+        ids = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+    except OverflowError:
+        raise InputError(f"{source}: an edge names a spot ID too large for a 64-bit integer") from None
     positions = spot_ids.get_indexer(ids.ravel()).reshape(-1, 2)
     if (positions < 0).any():
         raise InputError(f"{source}: an edge names spot {ids[positions < 0][0]}, which is not in AllSpots")
