@@ -20,6 +20,7 @@ _LEADER = "#ff8000"
 _FOLLOWER = "#7399cc"
 _SELECTED = "#00b3cc"
 _HIGHLIGHT = "selected track"
+MAX_FOLLOWER_POINTS = 50_000
 
 
 def leader_headings_rad(tracks: pd.DataFrame, leader_ids: np.ndarray) -> np.ndarray:
@@ -62,8 +63,12 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     ax = figure.add_subplot(1, 3, 1)
     distance = tracks["front_distance_um"].to_numpy(dtype=float)
     speed = tracks["speed_um_per_min"].to_numpy(dtype=float)
-    ax.scatter(distance[~is_leader_track], speed[~is_leader_track], s=4, c=_FOLLOWER, alpha=0.4,
-               label="followers", rasterized=True)
+    followers = np.flatnonzero(~is_leader_track)
+    label = "followers"
+    if len(followers) > MAX_FOLLOWER_POINTS:  # keeps a 500-frame movie's plot quick to draw
+        followers = np.random.default_rng(0).choice(followers, MAX_FOLLOWER_POINTS, replace=False)
+        label = f"followers (random {MAX_FOLLOWER_POINTS:,} cell-frames)"
+    ax.scatter(distance[followers], speed[followers], s=4, c=_FOLLOWER, alpha=0.4, label=label, rasterized=True)
     ax.scatter(distance[is_leader_track], speed[is_leader_track], s=6, c=_LEADER, alpha=0.7,
                label="leaders", rasterized=True)
     if not np.isfinite(distance).any():

@@ -234,3 +234,16 @@ def test_plots_say_so_when_no_front_was_found():
     speed_ax, front_ax, _ = figure.axes
     assert [t.get_text() for t in speed_ax.texts] == ["no distances: the front was not found"]
     assert [t.get_text() for t in front_ax.texts] == ["no invasion front found"]
+
+
+def test_speed_plot_samples_followers_of_very_long_movies(monkeypatch):
+    from matplotlib.figure import Figure
+
+    import leadertrack_napari._plots as plots
+
+    monkeypatch.setattr(plots, "MAX_FOLLOWER_POINTS", 5)
+    figure = Figure()
+    draw_result_plots(figure, toy_result())  # 8 follower cell-frames, 4 leader cell-frames
+    followers, leaders = figure.axes[0].collections
+    assert len(followers.get_offsets()) == 5 and len(leaders.get_offsets()) == 4
+    assert followers.get_label() == "followers (random 5 cell-frames)"
