@@ -68,7 +68,8 @@ def read_imaris_mat(path: Path) -> TrackSet:
         }
     )
     if spots.shape[1] > 8:
-        table["spot_id"] = spots[:, 8].astype(np.int64)
+        spot_id = spots[:, 8]
+        table["spot_id"] = spot_id.astype(np.int64) if np.isfinite(spot_id).all() else spot_id
     tracks = with_physical_columns(check_tracks(table, source=source), pixel_size_um=1.0, frame_interval_min=frame_interval_min)
     metadata = {}
     if "centrePosXYZ" in mat:
