@@ -162,6 +162,8 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
 
 
 def test_bad_parameter_is_reported_and_cancel_stops_the_run(viewer_and_widget, qtbot, small_movie):
+    from qtpy.QtCore import Qt
+
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
     widget.nucleus_diameter.setText("ten")
@@ -170,8 +172,15 @@ def test_bad_parameter_is_reported_and_cancel_stops_the_run(viewer_and_widget, q
     assert widget.status.text() == "nucleus diameter: 'ten' is not a number"
 
     widget.nucleus_diameter.setText("")
-    widget._bridge.progressed.connect(lambda *_: widget.cancel())
-    _run_and_wait(widget, qtbot)
+    # Also raise the cancel flag at the first progress report, in the worker thread itself, so the
+    # run is interrupted mid-way however fast or loaded the machine is.
+    widget._bridge.progressed.connect(lambda *_: widget._cancel.set(), Qt.DirectConnection)
+    widget.run()
+    assert widget.cancel_button.isEnabled()
+    widget.cancel_button.click()
+    assert widget.status.text() == "Cancelling..."
+    qtbot.waitUntil(widget.run_button.isEnabled, timeout=60_000)
+    assert not widget.cancel_button.isEnabled()
     assert widget.result is None
     assert widget.status.text() == "Cancelled."
     assert _layer_names(viewer) == {"movie"}
