@@ -1,4 +1,4 @@
-"""napari reader: leadertrack result folders, and TIFF movies opened lazily with their units."""
+"""napari reader: leadertrack result folders, and TIFF movies (files or folders of frames) opened lazily."""
 
 from __future__ import annotations
 
@@ -10,11 +10,13 @@ from ._layers import LayerData, movie_layer_data, result_layer_data
 
 __all__ = ["get_reader", "read_movie_layers", "read_result_layers"]
 
-_MOVIE_SUFFIXES = (".tif", ".tiff")
-
 
 def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerData]] | None:
-    """Return a reader for a leadertrack result folder or a TIFF movie, else None (napari asks others)."""
+    """A reader for a leadertrack result folder, a TIFF movie or a folder of TIFF frames; else None.
+
+    Returning None lets napari ask its other readers.
+    """
+    from leadertrack.io import is_tiff_name
     from leadertrack.pipeline import is_result_folder
 
     if isinstance(path, list):
@@ -23,10 +25,10 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerD
         path = path[0]
     path = Path(path)
     if path.is_dir():
-        return read_result_layers if is_result_folder(path) else None
-    if path.suffix.lower() in _MOVIE_SUFFIXES:
-        return read_movie_layers
-    return None
+        if is_result_folder(path):
+            return read_result_layers
+        return read_movie_layers if any(is_tiff_name(p) for p in path.iterdir()) else None
+    return read_movie_layers if is_tiff_name(path) else None
 
 
 def _single(path: str | list[str]) -> Path:

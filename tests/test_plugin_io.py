@@ -50,9 +50,10 @@ def test_movie_opens_lazily_with_its_pixel_size(tmp_path):
 
 def test_reader_declines_what_it_cannot_open(tmp_path):
     (tmp_path / "table.csv").write_text("a\n1\n")
-    (tmp_path / "not_a_result").mkdir()
+    (tmp_path / "no_images").mkdir()
+    (tmp_path / "no_images" / "notes.txt").write_text("hello")
     assert get_reader(str(tmp_path / "table.csv")) is None
-    assert get_reader(str(tmp_path / "not_a_result")) is None
+    assert get_reader(str(tmp_path / "no_images")) is None
     assert get_reader([str(tmp_path / "a.tif"), str(tmp_path / "b.tif")]) is None
 
 
@@ -113,3 +114,14 @@ def test_multichannel_scratch_assay_opens_one_lazy_layer_per_channel(shared_data
         assert kwargs["metadata"]["leadertrack_movie"].metadata["channel"] == channel
     with tifffile.TiffFile(path) as tif:
         assert np.array_equal(np.asarray(layers[2][0][4]), tif.series[0].asarray()[2, 4])  # channel 2, frame 4
+
+
+@pytest.mark.realdata
+def test_folder_of_frames_opens_as_one_lazy_movie(shared_data):
+    import dask.array as da
+
+    folder = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01"
+    [(data, kwargs, kind)] = npe2.read([str(folder)], plugin_name="leadertrack", stack=False)
+    assert kind == "image" and kwargs["name"] == "01"
+    assert isinstance(data, da.Array) and data.shape == (92, 1024, 1024)
+    assert np.array_equal(np.asarray(data[50]), tifffile.imread(folder / "t050.tif"))
