@@ -119,12 +119,28 @@ def _has_signal(image: np.ndarray) -> bool:
     return bool(image.size) and bool(image.max() > image.min())
 
 
-def _finite(image: np.ndarray) -> np.ndarray:
-    """``image`` with NaN set to its finite median and +/-inf to its finite max/min (0 if none)."""
-    finite = image[np.isfinite(image)]
-    if not finite.size:
-        return np.zeros_like(image)
-    return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
+class _FiniteFrames:
+    """Frames of a movie with NaN set to the frame's finite median and +/-inf to its finite max/min.
+
+    Remembers which frames needed it (``nonfinite``), for the run's warnings.
+    """
+
+    def __init__(self, movie: Any) -> None:
+        self.movie = movie
+        self.nonfinite: set[int] = set()
+
+    def __len__(self) -> int:
+        return len(self.movie)
+
+    def frame(self, t: int) -> np.ndarray:
+        image = np.asarray(self.movie.frame(t))
+        if image.dtype.kind != "f" or np.isfinite(image).all():
+            return image
+        self.nonfinite.add(t)
+        finite = image[np.isfinite(image)]
+        if not finite.size:
+            return np.zeros_like(image)
+        return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
 
 
 def _first(frames: list[int], n: int = 10) -> str:
@@ -298,6 +314,7 @@ def analyze_movie(
     movie = _resolve_movie(movie, config)
     source = str(movie.path) if movie.path is not None else "array"
     n_frames = len(movie)
+    frames = _FiniteFrames(movie)
     pixel_size, interval, units_info = _units(movie, warn)
 
     labels_source = "labels" if movie.path is None else f"labels for {source}"
@@ -319,9 +336,9 @@ def analyze_movie(
     else:
         with clock.stage("estimate_diameter"):
             try:
-                diameter_px = estimate_nucleus_diameter_px(movie)
+                diameter_px = estimate_nucleus_diameter_px(frames)
             except ValueError as exc:
-                if not any(_has_signal(movie.frame(t)) for t in range(n_frames)):
+                if not any(_has_signal(frames.frame(t)) for t in range(n_frames)):
                     raise InputError(f"{source}: {_EMPTY}") from None
                 raise InputError(f"{source}: {exc} (--nucleus-diameter-um)") from None
         diameter_source = "estimated"
@@ -329,14 +346,10 @@ def analyze_movie(
     sink = _LabelsSink(labels_path)
     detections: list[pd.DataFrame] = []
     empty_frames: list[int] = []
-    nonfinite_frames: list[int] = []
     any_signal = labels is not None
     with clock.stage("segment" if labels is None else "detect"):
         for t in range(n_frames):
-            image = np.asarray(movie.frame(t))
-            if image.dtype.kind == "f" and not np.isfinite(image).all():
-                image = _finite(image)
-                nonfinite_frames.append(t)
+            image = frames.frame(t)
             if labels is None:
                 any_signal = any_signal or _has_signal(image)
                 frame_labels = segment_frame(
@@ -358,9 +371,9 @@ def analyze_movie(
     label_stack = sink.close()
     if not any_signal:
         raise InputError(f"{source}: {_EMPTY}")
-    if nonfinite_frames:
+    if frames.nonfinite:
         warn.append(
-            f"NaN or infinite pixels in {len(nonfinite_frames)} of {n_frames} frames ({_first(nonfinite_frames)}): "
+            f"NaN or infinite pixels in {len(frames.nonfinite)} of {n_frames} frames ({_first(sorted(frames.nonfinite))}): "
             "NaN read as the frame's median, +/-inf as its largest/smallest finite value"
         )
     if empty_frames:
