@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 GEOMETRIES = ("auto", "planar", "radial")
-EXPORTS = ("ctc", "geff", "parquet")
+EXPORTS = ("ctc", "geff", "trackmate", "parquet")
 
 PixelSize = Annotated[
     Optional[float],
@@ -159,7 +159,7 @@ def run(
     frame_sequence: Annotated[bool, typer.Option("--frame-sequence", help="INPUT is a folder holding one movie as one TIFF per frame (t000.tif, t001.tif, ...).")] = False,
     geometry: Geometry = "auto",
     config_file: ConfigFile = None,
-    export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, parquet.", show_default=False)] = None,
+    export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
     overwrite: Overwrite = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
     workers: Annotated[Optional[int], typer.Option(help="Movies processed in parallel on this machine (default: 1; 0 = all cores).", min=0, show_default=False)] = None,

@@ -89,7 +89,7 @@ class ClassifyConfig(_Section):
 
 
 class OutputConfig(_Section):
-    export: list[Literal["ctc", "geff", "parquet"]] = Field(
+    export: list[Literal["ctc", "geff", "trackmate", "parquet"]] = Field(
         default_factory=list, description="Extra export formats written beside the CSV tables."
     )
     report: bool = Field(True, description="Write report.html for each movie.")

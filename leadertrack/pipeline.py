@@ -632,16 +632,18 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
         if "parent_track_id" in result.cells:
             parents = {int(t): int(p) for t, p in zip(result.cells["track_id"], result.cells["parent_track_id"]) if p}
         write_ctc(result.tracks, result.labels, folder / "ctc", parent_track_id=parents)
-    if "geff" in export:
-        from leadertrack.formats.geff import write_geff
+    writers = {"geff": ("write_geff", "tracks.geff"), "trackmate": ("write_trackmate_xml", "tracks.xml")}
+    for name, (writer, file_name) in writers.items():
+        if name in export:
+            import leadertrack.formats as formats
 
-        write_geff(
-            result.tracks,
-            result.cells,
-            folder / "tracks.geff",
-            pixel_size_um=units.get("pixel_size_um"),
-            frame_interval_min=units.get("frame_interval_min"),
-        )
+            getattr(formats, writer)(
+                result.tracks,
+                result.cells,
+                folder / file_name,
+                pixel_size_um=units.get("pixel_size_um"),
+                frame_interval_min=units.get("frame_interval_min"),
+            )
 
 
 def _write_labels(labels: Any, path: Path) -> None:
@@ -661,7 +663,7 @@ def write_result(
     """Write ``result`` to ``out/<result.name>/`` atomically and return that folder.
 
     Files: ``tracks.csv``, ``cells.csv``, ``fronts.csv``, ``labels.tif`` (when labels are known),
-    ``corrections.csv``, ``run.json``; with ``export`` also ``ctc/``, ``*.parquet``, ``tracks.geff``.
+    ``corrections.csv``, ``run.json``; with ``export`` also ``ctc/``, ``*.parquet``, ``tracks.geff``, ``tracks.xml`` (TrackMate).
 
     Raises
     ------
