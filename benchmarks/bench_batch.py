@@ -196,6 +196,9 @@ def main() -> None:
     growth = memory["peak minus imports (MB)"].iloc[-1] - memory["peak minus imports (MB)"].iloc[0]
     movie_growth = memory["movie size (MB)"].iloc[-1] - memory["movie size (MB)"].iloc[0]
     per_cell_kb = 1024 * growth / (memory["cell-frames"].iloc[-1] - memory["cell-frames"].iloc[0])
+    per_frame_mb = growth / (memory["frames"].iloc[-1] - memory["frames"].iloc[0])
+    frame_mb = mem_size * mem_size * 2 / 2**20
+    three_million_gb = 3e6 * per_cell_kb / 2**20
     markdown = f"""
 ## Batch: throughput and memory (`benchmarks/bench_batch.py`)
 
@@ -219,10 +222,12 @@ detections table). Importing the pipeline alone peaks at {floor_mb:.0f} MB.
 {table(memory, floatfmt=".1f")}
 
 From the shortest to the longest movie the movie grew by {movie_growth:.0f} MB and the peak
-memory by {growth:.0f} MB, i.e. {per_cell_kb:.2f} KB per cell-frame: no frame is kept (a 512x512
-uint16 frame is 512 KB); what grows is the per cell-frame tables (detections, tracks with their
-features), which are held in memory while linking, measuring and classifying. Load average
-during the run: {load_start} at the start, {load_end} at the end (2 cores).
+memory by {growth:.0f} MB ({per_frame_mb:.2f} MB per frame, where one raw frame is {frame_mb:.2f} MB; {per_cell_kb:.2f} KB
+per cell-frame). Frames are not accumulated; the growth is consistent with the per cell-frame
+tables (detections, then tracks with their feature columns) that linking, measuring and
+classifying hold in memory. Extrapolated, a movie with 3 million cell-frames (e.g. 2,000 frames
+of 1,500 nuclei) would need about {three_million_gb:.1f} GB for its tables. Load average during the
+run: {load_start} at the start, {load_end} at the end (2 cores).
 """
     if args.quick:
         print(markdown)
