@@ -31,6 +31,7 @@ from leadertrack.units import honest_column_names
 
 __all__ = [
     "FIGURE_TITLES",
+    "methods_text",
     "report_figures",
     "report_html",
     "write_report",
@@ -464,6 +465,91 @@ def _parameters(provenance: dict) -> str:
     return note + table + "<details><summary>Every setting of this run</summary>" + full + "</details>"
 
 
+def _number(value: Any) -> str:
+    return f"{value:.3g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "unknown"
+
+
+def methods_text(provenance: dict) -> str:
+    """A methods paragraph for a paper, filled in from a result's ``run.json``.
+
+    Parameters
+    ----------
+    provenance
+        ``MovieResult.provenance`` (the content of ``run.json``).
+
+    Returns
+    -------
+    str
+        Plain text naming the software versions, the units and where they came from, and the
+        parameters of segmentation, linking and classification that were actually used.
+
+    Examples
+    --------
+    >>> text = methods_text({"leadertrack_version": "0.1.0", "units": {"pixel_size_um": 0.65,
+    ...     "pixel_size_source": "OME metadata", "frame_interval_min": 10.0,
+    ...     "frame_interval_source": "user"}, "nucleus_diameter_um": 9.0, "nucleus_diameter_source": "user"})
+    >>> "pixel size 0.65 µm (OME metadata)" in text and "nucleus diameter 9 µm" in text
+    True
+    """
+    units = provenance.get("units", {})
+    versions = provenance.get("versions", {})
+    config = provenance.get("config", {})
+    link = config.get("link", {})
+    classify = config.get("classify", {})
+    space, _ = _unit_names(provenance)
+    version = provenance.get("leadertrack_version", "")
+
+    def pkg(name: str) -> str:
+        return f" {versions[name]}" if name in versions else ""
+
+    if units.get("pixel_size_um"):
+        calibration = f"pixel size {_number(units['pixel_size_um'])} µm ({units.get('pixel_size_source', 'source unknown')})"
+    else:
+        calibration = "no pixel size (lengths are in pixels)"
+    if units.get("frame_interval_min"):
+        calibration += f", frame interval {_number(units['frame_interval_min'])} min ({units.get('frame_interval_source', 'source unknown')})"
+    else:
+        calibration += ", no frame interval (times are in frames)"
+    if provenance.get("nucleus_diameter_source") == "labels":
+        segmentation = "Nuclei were taken from label masks provided by the user"
+    else:
+        source = provenance.get("nucleus_diameter_source", "")
+        how = {"estimated": "estimated from the movie", "user": "set by the user"}.get(source, source)
+        segmentation = (
+            f"Nuclei were segmented in every frame (scikit-image{pkg('scikit-image')}; "
+            f"nucleus diameter {_number(provenance.get('nucleus_diameter_um'))} {space}, {how})"
+        )
+    linking = (
+        f"linked into tracks with trackpy{pkg('trackpy')} (search range {_number(provenance.get('search_range_um'))} {space}"
+        + (f", gaps of up to {link['memory']} frames closed" if "memory" in link else "")
+        + (", velocity prediction" if link.get("predict") else "")
+        + (f"; tracks shorter than {link['min_track_length']} frames discarded" if "min_track_length" in link else "")
+        + ")"
+    )
+    geometry = provenance.get("front", {}).get("geometry")
+    front = f"The invasion front ({geometry}) was found in every frame from the cell positions. " if geometry else ""
+    if classify.get("model_path"):
+        rule = f"by a classifier trained on corrected calls (model file {Path(classify['model_path']).name})"
+    else:
+        rule = (
+            "by leadertrack's documented rule: a cell leads in a frame when it is at the front, trails no other "
+            "cell, and its track moves outward faster and more persistently than the collective"
+        )
+    threshold = classify.get("threshold")
+    text = (
+        f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}. "
+        f"{segmentation}, and {linking}. {front}"
+        f"Leader cells were identified {rule}; a track was called a leader when its leader score was at least "
+        f"{_number(threshold) if threshold is not None else 'the threshold'}."
+    )
+    corrections = provenance.get("corrections", {}).get("n")
+    if corrections:
+        text += f" {_count(int(corrections), 'call')} were corrected by hand" + (
+            ", and the classifier was retrained on the corrections." if provenance.get("retrained") else "."
+        )
+    return text
+
+
 def _leaders_table(result: Any) -> str:
     cells = result.cells
     if cells.empty or "is_leader" not in cells:
@@ -584,6 +670,8 @@ def report_html(result: Any) -> str:
         *((name, FIGURE_TITLES[name], _png(fig), caption) for name, (fig, caption) in figures.items()),
         ("leaders", "Leader tracks", _leaders_table(result)),
         ("parameters", "Parameters, units and their source", _parameters(provenance)),
+        ("methods", "Methods text", f"<p>{html.escape(methods_text(provenance))}</p>",
+         "Generated from run.json; check it, and cite the packages named."),
         ("warnings", "Warnings",
          "<ul>" + "".join(f"<li>{html.escape(str(w))}</li>" for w in warnings) + "</ul>" if warnings else "<p>None.</p>"),
     ]

@@ -132,7 +132,10 @@ def _section(text: str, anchor: str) -> str:
     return match.group(1)
 
 
-SECTIONS = ["summary", "frames", "front", "distributions", "headings", "episodes", "leaders", "parameters", "warnings", "provenance"]
+SECTIONS = [
+    "summary", "frames", "front", "distributions", "headings", "episodes", "leaders", "parameters", "methods",
+    "warnings", "provenance",
+]
 
 
 @pytest.fixture(scope="module")
@@ -324,3 +327,16 @@ def test_report_says_when_calls_were_corrected_by_hand() -> None:
     text = report_html(corrected)
     assert "2 calls corrected by hand" in text
     assert "<b>1 leader</b>" in text  # track 1 demoted, track 2 promoted
+
+
+def test_methods_text_names_what_was_used() -> None:
+    from leadertrack.report import methods_text
+
+    text = methods_text(_result().provenance)
+    assert "pixel size 0.5 µm (ome), frame interval 10 min (user)" in text
+    assert "nucleus diameter 2 µm, estimated from the movie" in text
+    assert "search range 3 µm, gaps of up to 3 frames closed" in text
+    assert "The invasion front (planar)" in text and "at least 0.5" in text
+    uncalibrated = methods_text(_result(calibrated=False).provenance)
+    assert "no pixel size (lengths are in pixels), no frame interval (times are in frames)" in uncalibrated
+    assert "nucleus diameter 4 px" in uncalibrated
