@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -205,14 +207,26 @@ def test_manifest_is_valid_and_its_commands_import():
 def test_sample_movie_is_simulated_with_its_units():
     from leadertrack_napari._sample import simulated_movie
 
-    [(image, kwargs, kind)] = simulated_movie(geometry="radial", seed=1, n_frames=3)
+    [(image, kwargs, kind)] = simulated_movie("invasion_radial", n_frames=3)
     truth = kwargs["metadata"]["leadertrack_truth"]
     units = kwargs["metadata"]["leadertrack_units"]
-    assert kind == "image" and image.shape[0] == 3 and image.shape == truth.labels.shape
-    assert kwargs["scale"] == (1.0, units["pixel_size_um"], units["pixel_size_um"])
-    assert units["frame_interval_min"] == truth.frame_interval_min > 0
-    again = simulated_movie(geometry="radial", seed=1, n_frames=3)[0][0]
+    assert kind == "image" and kwargs["name"] == "invasion_radial"
+    assert image.shape == truth.labels.shape == (3, 224, 224)
+    assert kwargs["scale"] == (1.0, 1.0, 1.0) and units["frame_interval_min"] == 12.0
+    again = simulated_movie("invasion_radial", n_frames=3)[0][0]
     assert np.array_equal(image, again)  # generated, reproducibly, never downloaded
+
+
+def test_napari_sample_is_the_repository_sample_movie():
+    import tifffile
+
+    from leadertrack_napari._sample import radial_invasion
+
+    shipped = Path(__file__).resolve().parents[1] / "sample_data" / "invasion_radial.ome.tif"
+    if not shipped.exists():
+        pytest.skip(f"{shipped} not present (made by scripts/make_sample_data.py)")
+    [(image, _, _)] = radial_invasion()
+    assert np.array_equal(image, tifffile.imread(shipped))
 
 
 def test_describe_track_is_honest_about_units_of_an_uncalibrated_movie():
