@@ -248,6 +248,24 @@ def test_units_sidecar_overrides_per_movie(plate, tmp_path):
     assert run["config"]["units"]["frame_interval_min"] is None
 
 
+def test_frame_sequence_folders(plate, serial, tmp_path):
+    folder = tmp_path / GOOD[0]  # the first movie, stored one TIFF per frame
+    folder.mkdir()
+    movie = tifffile.imread(plate / f"{GOOD[0]}.tif")
+    for t, frame in enumerate(movie):
+        tifffile.imwrite(folder / f"t{t:03d}.tif", frame)
+    config = _config()
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 2.0  # single frames carry no units
+    summary = run_batch([folder], tmp_path / "out", config, frame_sequence=True)
+    assert list(summary["status"]) == ["ok"] and summary["frames"].iloc[0] == len(movie)
+    run = json.loads((tmp_path / "out" / GOOD[0] / "run.json").read_text())
+    assert run["input"]["checksum_sha256"] == file_checksum(folder)
+    again = run_batch([folder], tmp_path / "out", config, frame_sequence=True)
+    assert list(again["status"]) == ["skipped"]
+    reference = _renumbered(serial[0] / GOOD[0])["cells"]
+    pd.testing.assert_frame_equal(_renumbered(tmp_path / "out" / GOOD[0])["cells"], reference, check_exact=False, rtol=1e-9)
+
+
 def test_same_name_in_two_folders_fails_the_second(plate, tmp_path):
     twin = tmp_path / "other"
     twin.mkdir()
