@@ -495,13 +495,19 @@ def methods_text(provenance: dict) -> str:
     versions = provenance.get("versions", {})
     config = provenance.get("config", {})
     link = config.get("link", {})
-    classify = config.get("classify", {})
     space, _ = _unit_names(provenance)
     version = provenance.get("leadertrack_version", "")
 
     def pkg(name: str) -> str:
         return f" {versions[name]}" if name in versions else ""
 
+    info = provenance.get("input", {})
+    if info.get("kind") == "tracks":  # leadertrack classify: tracks made elsewhere, no images
+        dims = f"{info['ndim']}-D t" if info.get("ndim") else "T"
+        return (
+            f"{dims}racks made with another tool ({info.get('units_source', 'units as given')}) were analysed with "
+            f"leadertrack {version} (Python{pkg('python')}). " + _front_and_rule(provenance, config)
+        )
     if units.get("pixel_size_um"):
         calibration = f"pixel size {_number(units['pixel_size_um'])} µm ({units.get('pixel_size_source', 'source unknown')})"
     else:
@@ -526,6 +532,15 @@ def methods_text(provenance: dict) -> str:
         + (f"; tracks shorter than {link['min_track_length']} frames discarded" if "min_track_length" in link else "")
         + ")"
     )
+    return (
+        f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}. "
+        f"{segmentation}, and {linking}. " + _front_and_rule(provenance, config)
+    )
+
+
+def _front_and_rule(provenance: dict, config: dict) -> str:
+    """The methods sentences on the front, the leader rule and the user's corrections."""
+    classify = config.get("classify", {})
     geometry = provenance.get("front", {}).get("geometry")
     front = f"The invasion front ({geometry}) was found in every frame from the cell positions. " if geometry else ""
     if classify.get("model_path"):
@@ -537,9 +552,7 @@ def methods_text(provenance: dict) -> str:
         )
     threshold = classify.get("threshold")
     text = (
-        f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}. "
-        f"{segmentation}, and {linking}. {front}"
-        f"Leader cells were identified {rule}; a track was called a leader when its leader score was at least "
+        f"{front}Leader cells were identified {rule}; a track was called a leader when its leader score was at least "
         f"{_number(threshold) if threshold is not None else 'the threshold'}."
     )
     corrections = provenance.get("corrections", {}).get("n")

@@ -340,3 +340,7 @@ def test_methods_text_names_what_was_used() -> None:
     uncalibrated = methods_text(_result(calibrated=False).provenance)
     assert "no pixel size (lengths are in pixels), no frame interval (times are in frames)" in uncalibrated
     assert "nucleus diameter 4 px" in uncalibrated
+    tracks_only = dict(_result().provenance, input={"kind": "tracks", "ndim": 3, "units_source": "Imaris .mat"})
+    text = methods_text(tracks_only)
+    assert text.startswith("3-D tracks made with another tool (Imaris .mat)") and "segmented" not in text
+    assert "The invasion front (planar)" in text
