@@ -503,9 +503,9 @@ def methods_text(provenance: dict) -> str:
 
     info = provenance.get("input", {})
     if info.get("kind") == "tracks":  # leadertrack classify: tracks made elsewhere, no images
-        dims = f"{info['ndim']}-D t" if info.get("ndim") else "T"
+        what = f"{info['ndim']}-D tracks" if info.get("ndim") else "Tracks"
         return (
-            f"{dims}racks made with another tool ({info.get('units_source', 'units as given')}) were analysed with "
+            f"{what} made with another tool ({info.get('units_source', 'units as given')}) were analysed with "
             f"leadertrack {version} (Python{pkg('python')}). " + _front_and_rule(provenance, config)
         )
     if units.get("pixel_size_um"):
