@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import multiprocessing
 import os
@@ -315,8 +316,8 @@ def _finished(job: _Job, checksum: str) -> dict | None:
         provenance = json.loads(run_json.read_text(encoding="utf-8"))
         same_input = provenance["input"]["checksum_sha256"] == checksum
         same_config = config_sha256(provenance["config"]) == config_sha256(job.config)
-    except (OSError, ValueError, KeyError, TypeError):
-        same_input = same_config = False
+    except (OSError, ValueError, KeyError, TypeError):  # unreadable run.json: treat as another run
+        provenance, same_input, same_config = {}, False, False
     if same_input and same_config:
         note = "already done with the same input and configuration"
     else:
@@ -442,6 +443,7 @@ def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iter
                 threads_per_worker=1,
                 processes=True,
                 dashboard_address=None,
+                silence_logs=logging.ERROR,  # not "worker still alive after 4 s, killing" at shutdown
             )
             client = Client(cluster)
         else:
