@@ -108,6 +108,13 @@ def _format(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
 
+def _field_help(section: str, field: str) -> str:
+    """The documentation of a run parameter: its description in :class:`leadertrack.config.RunConfig`."""
+    from leadertrack.config import RunConfig
+
+    return RunConfig.model_fields[section].annotation.model_fields[field].description
+
+
 def _same(typed: float | None, known: float | None) -> bool:
     """True when the typed value is the metadata value as prefilled (``_format`` rounds)."""
     if typed is None or known is None:
@@ -165,6 +172,14 @@ class LeaderTrackWidget(QWidget):
         self.frame_interval.setPlaceholderText("not in the file: times in frames")
         self.units_source = QLabel()
         self.units_source.setWordWrap(True)
+        for edit, (section, field) in {
+            self.nucleus_diameter: ("segment", "nucleus_diameter_um"),
+            self.max_speed: ("link", "max_speed_um_per_min"),
+            self.geometry: ("front", "geometry"),
+            self.pixel_size: ("units", "pixel_size_um"),
+            self.frame_interval: ("units", "frame_interval_min"),
+        }.items():
+            edit.setToolTip(_field_help(section, field))
 
         form = QFormLayout()
         form.addRow("movie", self.image_choice)

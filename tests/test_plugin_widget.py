@@ -223,4 +223,5 @@ def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
     assert [layer.name for layer in viewer.layers] == ["invasion_radial"]
     assert widget.image_choice.currentText() == "invasion_radial"
     assert widget.units_source.text() == "units from: simulation"
+    assert "µm/min" in widget.max_speed.toolTip()  # the parameter's documentation from RunConfig
     assert float(widget.pixel_size.text()) > 0 and float(widget.frame_interval.text()) > 0
