@@ -634,6 +634,27 @@ def report_figures(result: Any) -> dict[str, tuple[Figure | None, str]]:
     return {name: draw[name](result) for name in FIGURE_TITLES}
 
 
+def _glance(result: Any) -> str:
+    """Medians of the main per-track measures, leaders against the other tracks."""
+    cells = result.cells
+    space, time = _unit_names(result.provenance)
+    measures = [
+        ("mean speed", "mean_speed_um_per_min", f"{space}/{time}"),
+        ("persistence", "persistence", ""),
+        ("distance behind the front", "front_distance_um", space),
+        ("time leading", "leader_fraction", "fraction of frames"),
+    ]
+    measures = [m for m in measures if m[1] in cells]
+    if cells.empty or "is_leader" not in cells or not measures:
+        return ""
+    leader = cells["is_leader"].astype(bool)
+    rows = [
+        (label, cells.loc[leader, column].median(), cells.loc[~leader, column].median(), unit)
+        for label, column, unit in measures
+    ]
+    return _table(rows, ["median per track", "leaders", "other tracks", "unit"])
+
+
 def _review_note(result: Any) -> str:
     """Say whether a person corrected the calls, and whether the classifier was retrained on them."""
     n = len(result.corrections) if result.corrections is not None else 0
@@ -679,7 +700,7 @@ def report_html(result: Any) -> str:
     sections = [
         ("summary", "Summary",
          f"<p><b>{_count(n_leaders, 'leader')}</b>{share} among <b>{_count(n_tracks, 'track')}</b> "
-         f"over {_count(n_frames, 'frame')}.</p>" + _review_note(result) + calibration_note),
+         f"over {_count(n_frames, 'frame')}.</p>" + _glance(result) + _review_note(result) + calibration_note),
         *((name, FIGURE_TITLES[name], _png(fig), caption) for name, (fig, caption) in figures.items()),
         ("leaders", "Leader tracks", _leaders_table(result)),
         ("parameters", "Parameters, units and their source", _parameters(provenance)),

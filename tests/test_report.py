@@ -168,7 +168,9 @@ def test_report_reads_only_the_first_and_last_frame(written: tuple[MovieResult, 
 
 def test_report_states_leader_count_units_and_their_source(written: tuple[MovieResult, Path]) -> None:
     text = written[1].read_text(encoding="utf-8")
-    assert "<b>2 leaders</b> (33% of tracks) among <b>6 tracks</b> over 8 frames" in _section(text, "summary")
+    summary = _section(text, "summary")
+    assert "<b>2 leaders</b> (33% of tracks) among <b>6 tracks</b> over 8 frames" in summary
+    assert re.search(r"mean speed</td><td>1.5</td><td>0.5</td><td>µm/min", summary)
     parameters = _section(text, "parameters")
     assert re.search(r"pixel size</td><td>0.5</td><td>µm/px</td><td>ome", parameters)
     assert re.search(r"frame interval</td><td>10</td><td>min</td><td>user", parameters)
