@@ -143,3 +143,13 @@ def test_segment_reads_a_movie_frame_by_frame_with_its_pixel_size():
 def test_segment_frame_rejects_a_stack():
     with pytest.raises(ValueError, match="2-D"):
         segment_frame(np.zeros((2, 10, 10)), nucleus_diameter_px=5)
+
+
+def test_diffuse_out_of_focus_glow_is_not_a_nucleus():
+    # A dim in-focus nucleus (20 px) and a broad glow (sigma 30 px) of the same peak brightness.
+    yy, xx = np.mgrid[:160, :240]
+    glow = 12.0 * np.exp(-((yy - 80) ** 2 + (xx - 170) ** 2) / (2 * 30.0**2))
+    image = _disks((160, 240), [(80, 50)], 10, 12.0, noise_sd=1.0) + glow
+    labels = segment_frame(image, nucleus_diameter_px=20)
+    assert labels.max() == 1
+    assert labels[80, 50] > 0 and labels[80, 170] == 0
