@@ -54,6 +54,13 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+def _one_line(exc: Exception) -> str:
+    """An InputError's message, or ``FILE: reason`` for a disk error (full disk, no permission)."""
+    if isinstance(exc, OSError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
 def _build_config(
     config_file: Path | None,
     *,
@@ -207,9 +214,9 @@ def run(
             scheduler=scheduler,
             progress=bars,
         )
-    except (InputError, FileExistsError) as exc:
+    except (InputError, OSError) as exc:  # OSError: OUT not writable, disk full while writing summary.csv
         bars.close()
-        _fail(str(exc))
+        _fail(_one_line(exc))
     bars.close()
     _print_summary(summary, out, time.perf_counter() - start)
     if (summary["status"] == "failed").any():
@@ -253,11 +260,14 @@ def classify(
         try:
             result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
             folder = write_result(result, out, overwrite=overwrite)
-        except (InputError, FileExistsError) as exc:
-            rows.append(summary_row(path.name, "failed", error=str(exc), seconds=time.perf_counter() - began))
+        except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
+            rows.append(summary_row(path.name, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
             continue
         rows.append(summary_row(result.name, "ok", result=result, seconds=time.perf_counter() - began, out_dir=folder))
-    summary = write_summary(rows, out)
+    try:
+        summary = write_summary(rows, out)
+    except OSError as exc:
+        _fail(_one_line(exc))
     _print_summary(summary, out, time.perf_counter() - start)
     if (summary["status"] == "failed").any():
         raise typer.Exit(1)
