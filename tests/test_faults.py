@@ -1,0 +1,289 @@
+"""Injected faults: a full disk, a read-only output folder, a process killed mid-write, a Dask
+worker that dies. Each run reports the fault, keeps every finished result intact (byte for
+byte), leaves no folder that looks finished, never changes the inputs, and a re-run completes
+the rest. The number of faults injected is quoted in docs/reliability.md.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import tifffile
+
+from leadertrack.batch import run_batch
+from leadertrack.config import RunConfig
+from leadertrack.io import file_checksum
+from leadertrack.pipeline import is_result_folder
+
+NAMES = ("well_a", "well_b")
+
+
+def _config() -> RunConfig:
+    config = RunConfig()
+    config.output.report = False
+    config.segment.nucleus_diameter_um = 10.0
+    config.link.search_range_um = 6.0
+    return config
+
+
+@pytest.fixture(scope="module")
+def plate(tmp_path_factory) -> Path:
+    from leadertrack.synthetic import simulate_invasion
+
+    folder = tmp_path_factory.mktemp("plate")
+    for seed, name in enumerate(NAMES):
+        sim = simulate_invasion(geometry="planar", n_frames=5, field_um=(120.0, 120.0), frame_interval_min=2.0, seed=seed)
+        tifffile.imwrite(
+            folder / f"{name}.tif", sim.image, imagej=True, metadata={"axes": "TYX", "finterval": 120.0, "unit": "um"},
+            resolution=(1.0, 1.0),
+        )
+    return folder
+
+
+def _movies(plate: Path) -> list[Path]:
+    return [plate / f"{name}.tif" for name in NAMES]
+
+
+def _snapshot(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file under ``folder``, by relative path."""
+    return {str(p.relative_to(folder)): file_checksum(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _partials(out: Path) -> list[str]:
+    """Temporary files and folders left in ``out`` (staging folders, summary temporaries)."""
+    return sorted(p.name for p in out.iterdir() if "partial" in p.name)
+
+
+def _status(summary: pd.DataFrame) -> dict[str, str]:
+    return dict(zip(summary["movie"], summary["status"]))
+
+
+@pytest.fixture
+def first_done(plate, tmp_path) -> tuple[Path, dict[str, str], dict[str, str]]:
+    """OUT with the first movie finished; snapshots of that result and of the inputs."""
+    inputs = _snapshot(plate)
+    out = tmp_path / "out"
+    assert set(run_batch(_movies(plate)[:1], out, _config())["status"]) == {"ok"}
+    return out, _snapshot(out / NAMES[0]), inputs
+
+
+def _assert_recovers(plate: Path, out: Path, kept: dict[str, str], inputs: dict[str, str]) -> None:
+    """After the fault: a clean re-run skips the finished movie and completes the other."""
+    assert not (out / NAMES[1]).exists()
+    assert _snapshot(out / NAMES[0]) == kept
+    again = run_batch(_movies(plate), out, _config())
+    assert _status(again) == {NAMES[0]: "skipped", NAMES[1]: "ok"}
+    assert is_result_folder(out / NAMES[1])
+    assert _snapshot(out / NAMES[0]) == kept
+    assert _partials(out) == []
+    assert _snapshot(plate) == inputs
+
+
+def test_full_disk_mid_write(plate, first_done, monkeypatch):
+    """cells.csv of the second movie hits ENOSPC after a few bytes."""
+    out, kept, inputs = first_done
+    original = pd.DataFrame.to_csv
+
+    def to_csv(self, path_or_buf=None, *args, **kwargs):
+        if isinstance(path_or_buf, (str, os.PathLike)) and Path(path_or_buf).name == "cells.csv":
+            Path(path_or_buf).write_text("track_id,fi")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
+        return original(self, path_or_buf, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    summary = run_batch(_movies(plate), out, _config())
+    assert _status(summary) == {NAMES[0]: "skipped", NAMES[1]: "failed"}
+    error = summary.set_index("movie").loc[NAMES[1], "error"]
+    assert "No space left on device" in error and "cells.csv" in error
+    assert _partials(out) == []
+    monkeypatch.undo()
+    _assert_recovers(plate, out, kept, inputs)
+
+
+def test_full_disk_while_writing_labels(plate, first_done, monkeypatch):
+    """The label stack is streamed to disk; ENOSPC on its third frame."""
+    out, kept, inputs = first_done
+    original = tifffile.TiffWriter.write
+    calls = {"n": 0}
+
+    def write(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(tifffile.TiffWriter, "write", write)
+    summary = run_batch(_movies(plate), out, _config())
+    assert _status(summary) == {NAMES[0]: "skipped", NAMES[1]: "failed"}
+    assert "No space left on device" in summary.set_index("movie").loc[NAMES[1], "error"]
+    monkeypatch.undo()
+    _assert_recovers(plate, out, kept, inputs)
+
+
+def _read_only(monkeypatch, out: Path) -> None:
+    """Creating anything directly in ``out`` raises PermissionError (root ignores chmod: simulated)."""
+    real_mkdir, real_open = os.mkdir, os.open
+
+    def refuse(path) -> None:
+        if Path(path).absolute().parent == out.absolute():
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    def mkdir(path, *args, **kwargs):
+        refuse(path)
+        return real_mkdir(path, *args, **kwargs)
+
+    def open_(path, flags, *args, **kwargs):
+        if flags & os.O_CREAT:
+            refuse(path)
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    monkeypatch.setattr(os, "open", open_)
+
+
+def test_read_only_output_folder(plate, first_done, monkeypatch):
+    out, kept, inputs = first_done
+    _read_only(monkeypatch, out)
+    with pytest.raises(PermissionError):  # summary.csv cannot be written either
+        run_batch(_movies(plate), out, _config())
+    monkeypatch.undo()
+    assert pd.read_csv(out / "summary.csv")["movie"].tolist() == [NAMES[0]]
+    _assert_recovers(plate, out, kept, inputs)
+
+
+def test_read_only_output_folder_on_the_command_line(plate, first_done, monkeypatch):
+    """The CLI says which file could not be written, in one line, and exits 2 (no traceback)."""
+    from typer.testing import CliRunner
+
+    from leadertrack.cli import app
+
+    out, kept, inputs = first_done
+    _read_only(monkeypatch, out)
+    result = CliRunner().invoke(app, ["run", *map(str, _movies(plate)), "--out", str(out), "--no-report", "-q",
+                                      "--nucleus-diameter-um", "10"])
+    monkeypatch.undo()
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and lines[0].startswith(f"error: {out}") and lines[0].endswith("Permission denied")
+    _assert_recovers(plate, out, kept, inputs)
+
+
+_KILL_MID_WRITE = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    import pandas as pd
+    from leadertrack.batch import run_batch
+    from leadertrack.config import RunConfig
+
+    original = pd.DataFrame.to_csv
+
+    def to_csv(self, path_or_buf=None, *args, **kwargs):
+        result = original(self, path_or_buf, *args, **kwargs)
+        if str(path_or_buf).endswith("tracks.csv"):  # tracks.csv is on disk, cells.csv is not yet
+            print("MID-WRITE", path_or_buf, flush=True)
+            sys.stdin.readline()
+        return result
+
+    pd.DataFrame.to_csv = to_csv
+    config = RunConfig()
+    config.output.report = False
+    config.segment.nucleus_diameter_um = 10.0
+    config.link.search_range_um = 6.0
+    run_batch([Path(p) for p in sys.argv[2:]], Path(sys.argv[1]), config)
+    """
+)
+
+
+def test_process_killed_mid_write(plate, first_done):
+    out, kept, inputs = first_done
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILL_MID_WRITE, str(out), *map(str, _movies(plate))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        line = child.stdout.readline().split()
+        assert line[0] == "MID-WRITE"
+        partial = Path(line[1]).parent
+        assert partial.parent == out and partial.name.startswith(f".{NAMES[1]}.partial")
+        assert (partial / "tracks.csv").is_file() and not (partial / "cells.csv").exists()
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    assert child.returncode == -signal.SIGKILL
+    assert partial.exists()  # left behind by the killed process ...
+    assert not is_result_folder(partial)  # ... and it does not look finished
+    _assert_recovers(plate, out, kept, inputs)  # the re-run removes it
+    assert not partial.exists()
+
+
+def test_dask_worker_that_dies(plate, first_done):
+    """The worker running the second movie dies (os._exit); the batch reports it and goes on."""
+    distributed = pytest.importorskip("dask.distributed")
+    import dask
+
+    out, kept, inputs = first_done
+
+    class DieOn(distributed.WorkerPlugin):
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def transition(self, key, start, finish, **kwargs) -> None:
+            if finish == "executing" and self.name in str(key):
+                os._exit(1)
+
+    # allowed-failures=0: the first death of a worker running the movie fails it (no retries)
+    with dask.config.set({"distributed.scheduler.allowed-failures": 0}):
+        with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+            with distributed.Client(cluster) as client:
+                client.register_plugin(DieOn(NAMES[1]))
+                summary = run_batch(_movies(plate)[1:], out, _config(), scheduler=cluster.scheduler_address)
+    assert _status(summary) == {NAMES[1]: "failed"}
+    assert "worker" in summary.set_index("movie").loc[NAMES[1], "error"].lower()
+    assert _partials(out) == []
+    _assert_recovers(plate, out, kept, inputs)
+
+
+def test_existing_result_is_never_silently_overwritten(plate, first_done):
+    from leadertrack.pipeline import process_movie
+
+    out, kept, _ = first_done
+    with pytest.raises(FileExistsError, match="--overwrite"):
+        process_movie(_movies(plate)[0], out, _config())
+    assert _snapshot(out / NAMES[0]) == kept
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="batch.write_summary leaves its NamedTemporaryFile (.csv.partial) behind when the write fails "
+    "(batch.py is being edited by its owner; fix: write through formats._atomic.atomic_write)",
+)
+def test_full_disk_while_writing_the_summary(plate, first_done, monkeypatch):
+    out, kept, _ = first_done
+    before = (out / "summary.csv").read_bytes()
+    original = pd.DataFrame.to_csv
+
+    def to_csv(self, path_or_buf=None, *args, **kwargs):
+        if str(getattr(path_or_buf, "name", path_or_buf)).endswith(".csv.partial"):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return original(self, path_or_buf, *args, **kwargs)
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
+    with pytest.raises(OSError, match="No space left"):
+        run_batch(_movies(plate)[:1], out, _config())
+    monkeypatch.undo()
+    assert (out / "summary.csv").read_bytes() == before
+    assert _snapshot(out / NAMES[0]) == kept
+    assert _partials(out) == []
