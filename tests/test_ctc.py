@@ -149,14 +149,14 @@ def _truncated_ground_truth(gt: Path, out: Path, n_frames: int) -> None:
 
 @pytest.mark.realdata
 def test_detection_accuracy_on_the_first_frames_of_gowt1(shared_data, tmp_path):
-    """DET and TRA on GOWT1/01 frames 0-5 with only the units given (0.24 µm/px, 5 min)."""
+    """DET and TRA on GOWT1/01 frames 0-3 with only the units given (0.24 µm/px, 5 min)."""
     from ctc_metrics import evaluate_sequence
 
     from leadertrack.segment import segment
     from leadertrack.track import link
 
     root = shared_data / "ctc" / "Fluo-N2DH-GOWT1"
-    n_frames = 6
+    n_frames = 4
     movie = np.stack([tifffile.imread(root / "01" / f"t{t:03d}.tif") for t in range(n_frames)])
     labels = segment(movie, pixel_size_um=0.24)
     tracks = link(detect(labels), search_range_um=14.0, pixel_size_um=0.24, frame_interval_min=5.0)
@@ -164,6 +164,6 @@ def test_detection_accuracy_on_the_first_frames_of_gowt1(shared_data, tmp_path):
     _truncated_ground_truth(root / "01_GT", tmp_path / "01_GT", n_frames)
     with contextlib.redirect_stdout(io.StringIO()):
         scores = evaluate_sequence(str(tmp_path / "01_RES"), str(tmp_path / "01_GT"), metrics=["DET", "TRA"], threads=1)
-    # Measured 0.98 (DET) with the defaults; the whole sequence scores about 0.97.
+    # Measured DET 0.965 and TRA 0.960 on these 4 frames; the whole sequence scores 0.98 (bench_ctc.py).
     assert scores["DET"] >= 0.95
     assert scores["TRA"] >= 0.95
