@@ -16,13 +16,13 @@ persistent         ``clip((P - 0.3) / 0.4, 0, 1)``                             P
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
 neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which
-the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same
-way, see :mod:`leadertrack.features`). The motion criteria are per track, because a window of a few frames
-cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
+the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way,
+see :mod:`leadertrack.features`). The motion criteria are per track, because a window of a few
+frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
-collective advance) minus the median of that over all cells along the edge; ``σ`` = the robust
-spread (1.4826 MAD) of the same per-frame quantity over all cells of the movie; ``v`` = the
-median ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
+collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over all
+tracks of the movie (mostly cells that do not invade); ``v`` = the median
+``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
 Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames)
@@ -97,9 +97,6 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     trailing = trailing.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
     not_trailing = np.clip(1.5 - 2 * trailing.to_numpy(), 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
-    edge = np.isfinite(d) & (d >= -spacing) & (d <= 3 * spacing)
-    if edge.sum() >= 10:  # relative to the local collective: the cells along the edge
-        v_rel = v_rel - float(np.median(v_rel[edge]))
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
     per_track = pd.Series(v_rel).groupby(tid).mean()
     v_track = per_track.reindex(tid).to_numpy()

@@ -18,12 +18,13 @@ Per cell-frame (added to the tracks table):
 ``local_density_per_100um2`` (2-D) / ``local_density_per_1000um3`` (3-D)
     Neighbours within two cell spacings per unit area (volume).
 ``window_speed_um_per_min``, ``window_outward_speed_um_per_min``, ``window_persistence``
-    Net speed, outward speed and straightness (net / path) over a window of about ``WINDOW_MIN`` minutes
-    (at least ``MIN_WINDOW_FRAMES`` frames) centred on the frame.
+    Net speed, outward speed and straightness (net / path) over a window of about
+    ``WINDOW_MIN`` minutes (at least ``MIN_WINDOW_FRAMES`` frames) centred on the frame.
 ``relative_outward_speed_um_per_min``, ``relative_persistence``, ``relative_outward_persistence``
-    The same (the last: outward net displacement / path, in [-1, 1]) for the motion relative to the collective advance (the median outward window speed
-    of all cells is taken out of every step): a sheet drifting as a whole is neither fast nor
-    persistent relative to itself, a cell outrunning it is.
+    The same for the motion relative to the collective advance (the median outward window speed
+    of the cells within three spacings behind the front is taken out of every step); the last is
+    the outward net displacement / path, in [-1, 1]. A sheet drifting as a whole is neither fast
+    nor persistent relative to itself; a cell outrunning it is.
 ``n_ahead_same_way``
     Cells in the cone ahead along the cell's own relative motion that move the same way
     (cosine > 0.5) at at least half its speed: the cell is trailing somebody.
@@ -277,7 +278,11 @@ def measure(
     out["window_outward_speed_um_per_min"] = np.einsum("ij,ij->i", net, outward) * per_min
     out["window_speed_um_per_min"] = np.linalg.norm(net, axis=1) * per_min
     out["window_persistence"] = np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf)
-    collective = float(np.median(out["window_outward_speed_um_per_min"]))
+    # the collective advance: cells along the edge of the collective, just behind the front
+    dist = out["front_distance_um"].to_numpy()
+    edge = np.isfinite(dist) & (dist >= 0) & (dist <= 3 * spacing)
+    w_out = out["window_outward_speed_um_per_min"].to_numpy()
+    collective = float(np.median(w_out[edge] if edge.sum() >= 10 else w_out))
     rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half)
     out["relative_outward_speed_um_per_min"] = np.einsum("ij,ij->i", rel_net, outward) * per_min
     out["relative_persistence"] = np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf)

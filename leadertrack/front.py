@@ -1,6 +1,8 @@
 """The invasion front per frame: planar (sheet edge), two opposing planar fronts (scratch), radial.
 
-The front is the edge of the cell collective, found from cell positions alone:
+The front is the edge of the cell collective (the cells with at least ``DENSE_FRACTION`` of
+the typical number of neighbours: strands and single invaders do not drag it outward), found from
+cell positions alone:
 
 * **planar**: the sheet fills one side of the field; its outward normal points away from the
   side the cells cover. The field is cut into lateral bins a few cell spacings wide, and in each
@@ -37,6 +39,8 @@ FRONT_QUANTILE = 0.95
 """Quantile of the outward coordinate (planar) or radius (radial) that marks the front in a bin."""
 PLANAR_COVERAGE = 0.5
 """A field face covered at least this much by cells is the back of a sheet (planar geometry)."""
+DENSE_FRACTION = 0.4
+"""Cells with fewer neighbours than this fraction of the frame's median are not part of the collective."""
 BORDER_SPACINGS = 2.0
 """A front closer than this many cell spacings to the image border is the border, not a front."""
 _GAP_DENSITY = 0.2
@@ -51,9 +55,9 @@ def position_columns(table: pd.DataFrame) -> list[str]:
 def typical_spacing_um(positions: np.ndarray, frames: np.ndarray, *, max_frames: int = 12) -> float:
     """Typical distance between neighbouring cells of the same frame, in µm.
 
-    The median over cells of the mean distance to their (up to) 6 nearest neighbours: the lattice
-    constant of a sheet, robust to positional noise (which makes the single nearest neighbour
-    deceptively close).
+    The lower quartile over cells of the mean distance to their (up to) 6 nearest neighbours: the
+    lattice constant of the dense collective, robust to positional noise (which makes the single
+    nearest neighbour deceptively close) and to many sparse invaders (the quartile ignores them).
 
     Parameters
     ----------
@@ -83,7 +87,7 @@ def typical_spacing_um(positions: np.ndarray, frames: np.ndarray, *, max_frames:
         return 1.0
     d = np.concatenate(dists)
     d = d[d > 0]
-    return float(np.median(d)) if len(d) else 1.0
+    return float(np.quantile(d, 0.25)) if len(d) else 1.0
 
 
 @dataclass
@@ -278,6 +282,18 @@ def _scratch_gap(coord: np.ndarray, frames: np.ndarray, lo: float, hi: float, sp
     if best is None:
         return None
     return float((edges[best[0]] + edges[best[-1] + 1]) / 2)
+
+
+def _dense(positions: np.ndarray, frames: np.ndarray, spacing: float) -> np.ndarray:
+    """Cells of the collective: at least ``DENSE_FRACTION`` of the frame's median neighbour count
+    within two cell spacings. Strands, chains and single invaders are sparser and do not drag
+    the front outward."""
+    counts = np.zeros(len(positions))
+    for f in np.unique(frames):
+        idx = np.flatnonzero(frames == f)
+        counts[idx] = cKDTree(positions[idx]).query_ball_point(positions[idx], 2 * spacing, return_length=True)
+    median = pd.Series(counts).groupby(frames).transform("median").to_numpy()
+    return counts >= DENSE_FRACTION * median
 
 
 def _beyond_field(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -533,6 +549,7 @@ def find_front(
         confidence = 1.0
 
     names = "zyx"[-ndim:]
+    dense = _dense(positions, frames, spacing)
     frame_values = np.unique(frames)
     frame_time = pd.Series(time).groupby(frames).first().reindex(frame_values).to_numpy(float)
     rows = np.searchsorted(frame_values, frames)
@@ -580,7 +597,7 @@ def find_front(
             ids = front.assign(positions, frames)
             profiles = np.full((n_fronts, T, n_bins), np.nan)
             for k in range(n_fronts):
-                sel = ids == k + 1
+                sel = (ids == k + 1) & dense
                 df = pd.DataFrame({"row": rows[sel], "bin": bins[sel], "s": front.signs[k] * along[sel]})
                 grouped = df.groupby(["row", "bin"])["s"]
                 q = grouped.quantile(FRONT_QUANTILE)[grouped.size() >= 3]
@@ -622,7 +639,7 @@ def find_front(
         n_sectors = int(np.clip(4 * np.pi * typical_r**2 / (4 * spacing) ** 2, 12, 64))
         directions = _fibonacci_directions(n_sectors)
         sector = np.argmax(rel @ directions.T, axis=1)
-    df = pd.DataFrame({"row": rows, "bin": sector, "r": radius})
+    df = pd.DataFrame({"row": rows[dense], "bin": sector[dense], "r": radius[dense]})
     grouped = df.groupby(["row", "bin"])["r"]
     q = grouped.quantile(FRONT_QUANTILE)[grouped.size() >= 3]
     profiles = np.full((1, T, n_sectors), np.nan)

@@ -32,7 +32,9 @@ def test_planar_front_position_and_speed():
     assert t[["normal_y", "normal_x"]].to_numpy() == pytest.approx(np.tile([0.0, 1.0], (len(t), 1)), abs=1e-9)
     # the edge is near x = 100 at frame 0 and advances 1 µm/min
     assert t["front_position_um"].iloc[0] == pytest.approx(97, abs=5)
-    assert t["front_speed_um_per_min"].median() == pytest.approx(1.0, abs=0.3)
+    advance = (t["front_position_um"].iloc[-1] - t["front_position_um"].iloc[0]) / (t["time_min"].iloc[-1] - t["time_min"].iloc[0])
+    assert advance == pytest.approx(1.0, abs=0.25)
+    assert (t["front_speed_um_per_min"] > 0).all()
     d = front.distance(np.array([[150.0, 130.0], [150.0, 50.0]]), np.array([0, 0]))
     assert d[0] < -20 and d[1] > 40
 
