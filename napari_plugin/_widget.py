@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from napari.layers import Image
+from napari.layers import Image, Layer
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
@@ -372,11 +372,12 @@ class LeaderTrackWidget(QWidget):
             bar.set_description(f"leadertrack {stage}")
             bar.update(done - bar.n)  # emits the event napari's activity dock listens to
 
-    def _on_analysis_done(self, result: Any) -> None:
-        if result is None:
+    def _on_analysis_done(self, outcome: tuple[Any, list[Layer]] | None) -> None:
+        if outcome is None:
             self.status.setText("Cancelled.")
             return
-        self.set_result(result)
+        result, layers = outcome
+        self.set_result(result, layers=layers)
         n_leaders = int(result.cells["is_leader"].sum())
         self.status.setText(
             f"{result.name}: {len(result.cells)} tracks, {n_leaders} leaders. "
@@ -398,14 +399,18 @@ class LeaderTrackWidget(QWidget):
         self.retrain_button.setEnabled(self.result is not None)
 
     # ------------------------------------------------------------------ showing a result
-    def set_result(self, result: Any) -> None:
-        """Show ``result``: replace its layers, the review table and the plots."""
+    def set_result(self, result: Any, *, layers: list[Layer] | None = None) -> None:
+        """Show ``result``: replace its layers, the review table and the plots.
+
+        ``layers`` are the result's napari layers when already built (by the worker thread, so a
+        long movie's million-point tracks layer does not freeze the GUI while it is built).
+        """
         self.result = result
         for role in _ROLES:
             if f"{result.name} {role}" in self.viewer.layers:
                 self.viewer.layers.remove(f"{result.name} {role}")
-        for data, kwargs, layer_type in result_layer_data(result):
-            getattr(self.viewer, f"add_{layer_type}")(data, **kwargs)
+        for layer in _build_layers(result) if layers is None else layers:
+            self.viewer.add_layer(layer)
         self._adopt(result)
 
     def _on_layer_inserted(self, event: Any) -> None:
@@ -624,14 +629,20 @@ def _camera(viewer: Any) -> Any:
 def _analyze_or_cancel(
     analyze: Any, movie: Any, config: Any, *, name: str, labels_path: Path, progress: Any
 ) -> Any:
-    """Worker body: the analysis named ``name``, or None when the user cancelled it.
+    """Worker body: the analysis named ``name`` and its napari layers, or None when cancelled.
 
     Labels stream to ``labels_path`` frame by frame instead of piling up in memory.
     """
     try:
-        return replace(analyze(movie, config, labels_path=labels_path, progress=progress), name=name)
+        result = replace(analyze(movie, config, labels_path=labels_path, progress=progress), name=name)
     except _Cancelled:
         return None
+    return result, _build_layers(result)
+
+
+def _build_layers(result: Any) -> list[Layer]:
+    """The napari layers of ``result`` (pure data; safe to build outside the GUI thread)."""
+    return [Layer.create(data, kwargs, layer_type) for data, kwargs, layer_type in result_layer_data(result)]
 
 
 def _disconnector(viewer: Any, on_click: Any, on_inserted: Any, on_removed: Any) -> Any:
