@@ -13,8 +13,9 @@ cell positions alone:
 * **radial** (spheroid, 2-D or 3-D): the centre is the centroid of the dense core; the front
   radius is the 0.95 quantile of the cells' radius in each angular sector (by direction in 3-D).
 
-``geometry="auto"`` looks at how the cells touch the field's faces: a sheet covers one face (or
-two opposite faces with a gap between them: a scratch), a spheroid covers none. The choice, its
+``geometry="auto"`` looks at how the collective (dense cells) touches the field's faces: a sheet
+covers one face (or two opposite faces with a gap between them: a scratch), a spheroid covers
+none (its strands and single invaders may reach the border; they are not dense). The choice, its
 confidence and the evidence are stored on the returned :class:`Front`.
 
 Distances are signed along the outward direction: ``>= 0`` behind the front (inside the
@@ -538,7 +539,8 @@ def find_front(
         if len(centre_um) != ndim:
             raise InputError(f"centre_um has {len(centre_um)} values but the positions are {ndim}-D")
         geometry = "radial"
-    cover = _face_coverage(positions, frames, lo, hi, spacing)
+    dense = _dense(positions, frames, spacing)
+    cover = _face_coverage(positions[dense], frames[dense], lo, hi, spacing)
     axis, side = np.unravel_index(np.argmax(cover), cover.shape)
     best = float(cover[axis, side])
     auto = geometry == "auto"
@@ -549,7 +551,6 @@ def find_front(
         confidence = 1.0
 
     names = "zyx"[-ndim:]
-    dense = _dense(positions, frames, spacing)
     frame_values = np.unique(frames)
     frame_time = pd.Series(time).groupby(frames).first().reindex(frame_values).to_numpy(float)
     rows = np.searchsorted(frame_values, frames)
