@@ -641,7 +641,10 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
     else:  # compressed or scattered: one TIFF page per frame
         n_grid = len(shape) - len(series.keyframe.axes)
     plane_shape = shape[n_grid:]
-    if plan.time >= n_grid or axes[n_grid:] not in ("YX", "YXS", "SYX") or not axes.endswith(series.keyframe.axes):
+    # contiguous planes are addressed by offset, whatever the pages say (tifffile stores a (3|4,Y,X)
+    # stack with axes 'TYX' as one planar RGB page); pages must hold whole planes
+    paged = series.dataoffset is None
+    if plan.time >= n_grid or axes[n_grid:] not in ("YX", "YXS", "SYX") or (paged and not axes.endswith(series.keyframe.axes)):
         raise InputError(f"{path}: unsupported TIFF layout (axes {axes!r}, stored as planes of {axes[n_grid:]!r})")
     channel_in_plane = plan.channel_axis is not None and plan.channel_axis >= n_grid
     index = np.zeros((n_grid, shape[plan.time]), dtype=np.intp)
@@ -722,6 +725,8 @@ def _read_frames(layout: _Layout, frames: Sequence[int], dtype: np.dtype) -> Ite
 
 
 def _select(plane: np.ndarray, layout: _Layout) -> np.ndarray:
+    if plane.size != math.prod(layout.page_shape):  # tifffile returns an empty array for a damaged page
+        raise ValueError(f"damaged image data: {plane.size} pixels instead of {math.prod(layout.page_shape)}")
     if layout.channel_axis is not None:
         plane = np.take(plane, layout.channel, axis=layout.channel_axis)
     return plane.reshape(plane.shape[-2:])
