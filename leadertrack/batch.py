@@ -34,6 +34,7 @@ from leadertrack.errors import InputError
 __all__ = ["run_batch", "read_unit_overrides", "write_summary", "config_sha256", "SUMMARY_FILE"]
 
 SUMMARY_FILE = "summary.csv"
+CHECKSUM_CACHE = ".leadertrack-checksums.json"
 UNIT_COLUMNS = ("pixel_size_um", "frame_interval_min")
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -51,6 +52,7 @@ class _Job:
     overwrite: bool
     frame_sequence: bool
     labels: Path | None = None
+    checksum: str | None = None  # from the cache, when the file's size and mtime are unchanged
 
 
 class _Cancelled(Exception):
@@ -83,7 +85,9 @@ def run_batch(
     overwrite
         Redo movies already finished. Otherwise a movie whose ``run.json`` has the same input
         checksum and configuration is skipped, and one finished with another input or
-        configuration is kept and reported as skipped with the reason.
+        configuration is kept and reported as skipped with the reason. Checksums are remembered
+        in ``out/.leadertrack-checksums.json`` with each file's size and modification time, so
+        a re-run reads again only the files that changed.
     frame_sequence
         Each entry of ``movies`` is a folder holding one movie as one TIFF per frame.
     labels
@@ -108,7 +112,8 @@ def run_batch(
     -------
     pandas.DataFrame
         The summary, one row per movie in input order: ``movie``, ``input``, ``status``
-        (``ok`` / ``skipped`` / ``failed``), ``error``, ``seconds``, counts and leader fraction.
+        (``ok`` / ``skipped`` / ``failed``), ``error``, ``seconds``, counts, leader fraction, the
+        units used and ``input_sha256``.
 
     Examples
     --------
@@ -128,6 +133,7 @@ def run_batch(
 
     from leadertrack.io import movie_name
 
+    cache = _read_checksum_cache(out)
     rows: list[dict | None] = [None] * len(paths)
     jobs: list[_Job] = []
     first_with_name: dict[str, Path] = {}
@@ -149,6 +155,7 @@ def run_batch(
                 overwrite=overwrite,
                 frame_sequence=frame_sequence,
                 labels=Path(labels).absolute() if labels is not None else None,
+                checksum=_cached_checksum(cache, path),
             )
         )
 
@@ -158,6 +165,8 @@ def run_batch(
             rows[index] = row
             done += 1
             write_summary([r for r in rows if r is not None], out)
+            if row.get("input_sha256"):
+                _remember_checksum(cache, paths[index], row["input_sha256"], out)
             if progress is not None:
                 try:
                     progress("movies", done, len(paths))
@@ -284,10 +293,10 @@ def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
 
     start = time.perf_counter()
     try:
-        checksum = file_checksum(job.path)
+        checksum = job.checksum or file_checksum(job.path)
         done = _finished(job, checksum)
         if done is not None and not job.overwrite:
-            return done
+            return {**done, "input_sha256": checksum}
         result = process_movie(
             job.path,
             job.out,
@@ -302,9 +311,8 @@ def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
         raise
     except Exception as exc:  # one bad movie must not stop the batch
         return _row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
-    return _row(
-        job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out
-    )
+    row = _row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
+    return {**row, "input_sha256": checksum}
 
 
 def _finished(job: _Job, checksum: str) -> dict | None:
@@ -357,6 +365,42 @@ def _row(
     if out is not None and status != "failed":
         row["result"] = str(out / name)
     return row
+
+
+def _stat_key(path: Path) -> str:
+    """Size and modification time of a movie file (or of every TIFF of a frame folder)."""
+    from leadertrack.io import is_tiff_name
+
+    files = sorted(p for p in path.iterdir() if is_tiff_name(p)) if path.is_dir() else [path]
+    return ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+
+
+def _read_checksum_cache(out: Path) -> dict[str, dict[str, str]]:
+    try:
+        cache = json.loads((out / CHECKSUM_CACHE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return cache if isinstance(cache, dict) else {}
+
+
+def _cached_checksum(cache: dict[str, dict[str, str]], path: Path) -> str | None:
+    """The SHA-256 remembered for ``path`` if its size and mtime did not change since, else None."""
+    entry = cache.get(str(path.absolute()))
+    try:
+        return entry["sha256"] if isinstance(entry, dict) and entry.get("stat") == _stat_key(path) else None
+    except OSError:
+        return None
+
+
+def _remember_checksum(cache: dict[str, dict[str, str]], path: Path, checksum: str, out: Path) -> None:
+    """Store ``path``'s checksum with its size and mtime in ``out``, so a re-run need not re-read it."""
+    try:
+        cache[str(path.absolute())] = {"stat": _stat_key(path), "sha256": checksum}
+    except OSError:
+        return
+    with tempfile.NamedTemporaryFile("w", dir=out, suffix=".json.partial", delete=False, encoding="utf-8") as tmp:
+        json.dump(cache, tmp, indent=0)
+    os.replace(tmp.name, out / CHECKSUM_CACHE)
 
 
 def _guard(progress: ProgressCallback | None) -> ProgressCallback | None:

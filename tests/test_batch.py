@@ -70,7 +70,7 @@ def _status(summary: pd.DataFrame) -> dict[str, str]:
 
 
 def _partial_folders(out: Path) -> list[str]:
-    return sorted(p.name for p in out.iterdir() if p.name.startswith("."))
+    return sorted(p.name for p in out.iterdir() if p.is_dir() and p.name.startswith("."))
 
 
 def _renumbered(folder: Path) -> dict[str, pd.DataFrame]:
@@ -143,6 +143,32 @@ def test_rerun_skips_finished_movies_and_overwrite_redoes_them(plate, tmp_path):
     assert set(redone["status"]) == {"ok"}
     run = json.loads((tmp_path / GOOD[0] / "run.json").read_text())
     assert config_sha256(run["config"]) == config_sha256(changed) != config_sha256(_config())
+
+
+def test_rerun_reuses_checksums_of_unchanged_files(plate, tmp_path, monkeypatch):
+    import leadertrack.io
+
+    movies = [tmp_path / f"{name}.tif" for name in GOOD[:2]]
+    for movie in movies:
+        movie.write_bytes((plate / movie.name).read_bytes())
+    first = run_batch(movies, tmp_path / "out", _config())
+    assert list(first["input_sha256"]) == [file_checksum(m) for m in movies]
+
+    def refuse(path, **kwargs):
+        raise AssertionError(f"{path} was read again")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(leadertrack.io, "file_checksum", refuse)
+        again = run_batch(movies, tmp_path / "out", _config())
+    assert list(again["status"]) == ["skipped", "skipped"]
+    assert list(again["input_sha256"]) == list(first["input_sha256"])
+
+    os.utime(movies[1], ns=(1, 1))  # touched: its checksum must be computed again
+    read: list[Path] = []
+    real = leadertrack.io.file_checksum
+    monkeypatch.setattr(leadertrack.io, "file_checksum", lambda path, **kw: read.append(Path(path)) or real(path, **kw))
+    third = run_batch(movies, tmp_path / "out", _config())
+    assert read == [movies[1].absolute()] and list(third["status"]) == ["skipped", "skipped"]
 
 
 _KILLABLE = textwrap.dedent(
