@@ -94,7 +94,9 @@ def run_batch(
         Label masks for a batch of exactly one movie (segmentation is skipped).
     workers
         None or 1: one movie after another in this process (per-stage progress is reported).
-        N > 1: N local processes. 0: one process per core.
+        N > 1: N local processes. 0: one process per core. Worker processes are started with
+        ``spawn`` (as Dask does), so a script using them must call ``run_batch`` under
+        ``if __name__ == "__main__":``.
     scheduler
         ``"local"``: start a Dask ``LocalCluster`` for the run (``workers`` worker processes,
         0/None = one per core). An address such as ``"tcp://10.0.0.5:8786"``: run on that
