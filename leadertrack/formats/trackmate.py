@@ -145,13 +145,19 @@ def _float_attr(attributes: dict[str, str], name: str) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
+def _which_spot(table: pd.DataFrame, row: int) -> str:
+    """`` (spot ID)``, or the spot's place in the file when its ID is missing or not a number."""
+    spot_id = pd.to_numeric(table["ID"], errors="coerce").iloc[row] if "ID" in table else np.nan
+    return f" (spot {spot_id:g})" if np.isfinite(spot_id) else f" (spot number {row + 1} in AllSpots)"
+
+
 def _spots_table(spots: dict[str, list[float | str | None]], *, source: str) -> pd.DataFrame:
     if not spots:
         raise InputError(f"{source}: the TrackMate model has no spots (AllSpots/SpotsInFrame/Spot)")
     table = pd.DataFrame(spots)
     for feature in ("ID", "FRAME", "POSITION_X", "POSITION_Y"):
         if feature not in table or table[feature].isna().any():
-            where = "" if feature not in table else f" (spot {table.loc[table[feature].isna(), 'ID'].iloc[0]:g})"
+            where = "" if feature not in table else _which_spot(table, int(np.flatnonzero(table[feature].isna())[0]))
             raise InputError(
                 f"{source}: spots lack the {feature} feature{where}; TrackMate XML needs ID, FRAME, "
                 "POSITION_X and POSITION_Y on every spot"
