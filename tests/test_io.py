@@ -618,3 +618,15 @@ def test_real_scratch_assay_ome(shared_data):
     np.testing.assert_array_equal(movie.frame(7), full[0, 7])
     labels = read_labels(path, channel=2, shape=movie.shape)
     np.testing.assert_array_equal(labels, full[2])
+
+
+@pytest.mark.realdata
+def test_real_sim_sequence_and_hela_labels(shared_data):
+    sim = read_movie(shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01", frame_sequence=True)
+    assert sim.shape == (65, 690, 628) and sim.dtype == np.uint16
+    seg = read_labels(shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01_GT" / "SEG", shape=sim.shape)
+    np.testing.assert_array_equal(seg[26], tifffile.imread(shared_data / "ctc" / "Fluo-N2DH-SIM+" / "01_GT" / "SEG" / "man_seg026.tif"))
+    hela = read_movie(shared_data / "hela_nuclei" / "Fluo_Hela_02_img.tif")
+    assert hela.shape == (20, 700, 1100)
+    masks = read_labels(shared_data / "hela_nuclei" / "Fluo_Hela_02_ERR_SEG.tif", shape=hela.shape)
+    assert masks[5].max() > 50  # dense nuclei: many labels per frame
