@@ -20,13 +20,13 @@ the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it movi
 see :mod:`leadertrack.features`). The motion criteria are per track, because a window of a few
 frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
-collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over all
-tracks of the movie (mostly cells that do not invade); ``v`` = the median
+collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
+tracks long enough to judge (see below; mostly cells that do not invade); ``v`` = the median
 ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
-Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames)
-cannot lead: too short to judge persistence.
+Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames, at
+most half the movie) cannot lead: too short to judge persistence.
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
@@ -98,9 +98,14 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     not_trailing = np.clip(1.5 - 2 * trailing.to_numpy(), 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
+    n_movie_frames = tracks["frame"].nunique()
+    required = min(width, max(MIN_WINDOW_FRAMES, n_movie_frames // 2))
+    lengths = pd.Series(tid).groupby(tid).size()
     per_track = pd.Series(v_rel).groupby(tid).mean()
     v_track = per_track.reindex(tid).to_numpy()
-    spread = 1.4826 * float(np.median(np.abs(per_track - per_track.median()))) if len(per_track) else 0.0
+    judged = per_track[lengths >= required]  # long enough to say how a cell moves
+    null = judged if len(judged) >= 10 else per_track
+    spread = 1.4826 * float(np.median(np.abs(null - null.median()))) if len(null) else 0.0
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
     if spread > 0 and v_ref > 0:
         fast = np.minimum(np.clip((v_track / spread - 1) / 4, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
@@ -108,7 +113,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
         fast = np.zeros(len(tracks))
     persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
     # too short to judge motion: a few frames say nothing about persistence
-    short = pd.Series(tid).groupby(tid).transform("size").to_numpy() < width
+    short = lengths.reindex(tid).to_numpy() < required
     fast, persistent = np.where(short, 0.0, fast), np.where(short, 0.0, persistent)
     return pd.DataFrame(
         {"at_front": at_front, "not_trailing": not_trailing, "fast_outward": fast, "persistent": persistent},

@@ -316,7 +316,7 @@ def _flatness(positions: np.ndarray, direction: np.ndarray, spacing: float) -> f
     lateral = positions @ _perpendicular_basis(direction)[0]
     bins = np.floor((lateral - lateral.min()) / (4 * spacing)).astype(int)
     edge = pd.Series(s).groupby(bins).agg(lambda v: np.quantile(v, FRONT_QUANTILE) if len(v) >= 3 else np.nan).dropna()
-    if len(edge) < 3:
+    if len(edge) < 2:
         return np.inf
     return float(np.median(np.abs(edge - edge.median())))
 
@@ -371,7 +371,7 @@ def _planar_direction(
     # refine: the angle (within 30°) that makes the edge(s) straightest
     step_deg = 2.5
     base = np.deg2rad(np.round(np.rad2deg(np.arctan2(direction[0], direction[1])) / step_deg) * step_deg)
-    best, best_score = direction, np.inf
+    best, best_score = np.array([np.sin(base), np.cos(base)]), np.inf
     for delta in np.deg2rad(np.arange(-30, 30 + step_deg, step_deg)):
         d = np.array([np.sin(base + delta), np.cos(base + delta)])
         if two is None:
