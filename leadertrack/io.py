@@ -831,8 +831,9 @@ def _metadata(tf: tifffile.TiffFile, axes: str, plan: _AxesPlan, *, n_files: int
 def movie_name(path: str | Path) -> str:
     """The name of a movie's result folder: its file name without the TIFF suffix, made safe.
 
-    Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_``, and a name that is
-    empty or made only of dots becomes ``movie``, so a result folder can never escape ``OUT``.
+    Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_`` and leading dots
+    are dropped (a name that is then empty becomes ``movie``), so a result folder can never escape
+    ``OUT``, be hidden, or look like the temporary folder of another movie.
 
     Examples
     --------
@@ -846,8 +847,8 @@ def movie_name(path: str | Path) -> str:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", name)
-    return "movie" if not name.strip(".") else name
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")  # no hidden folder, no '.x.partial-*' look-alike
+    return name or "movie"
 
 
 def _natural_key(path: Path) -> list:
