@@ -95,32 +95,44 @@ def _build_config(
     return config
 
 
-class _StageBars:
-    """A tqdm progress bar per stage of the current movie, on stderr."""
+class _ProgressBars:
+    """Progress on stderr: a bar for the movies of a batch and one for the stage of the current movie."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.bar = None
+        self.bars: dict[str, object] = {}
         self.stage: str | None = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled or stage == "movies":
+        if not self.enabled:
             return
         from tqdm.auto import tqdm
 
-        if stage != self.stage:
-            self.close()
-            self.stage = stage
-            unit = "frame" if stage == "segment" else "step"
-            self.bar = tqdm(total=total, desc=f"{stage:>9}", unit=unit, leave=False, file=sys.stderr)
-        self.bar.n = done
-        self.bar.refresh()
+        if stage == "movies":
+            if "movies" not in self.bars:
+                self.bars["movies"] = tqdm(total=total, desc="   movies", unit="movie", position=0, file=sys.stderr)
+            bar = self.bars["movies"]
+        else:
+            if stage != self.stage:
+                self._close_stage()
+                self.stage = stage
+                unit = "frame" if stage == "segment" else "step"
+                self.bars["stage"] = tqdm(total=total, desc=f"{stage:>9}", unit=unit, position=1, leave=False, file=sys.stderr)
+            bar = self.bars["stage"]
+        bar.n = done
+        bar.refresh()
+
+    def _close_stage(self) -> None:
+        bar = self.bars.pop("stage", None)
+        if bar is not None:
+            bar.close()
+        self.stage = None
 
     def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-            self.stage = None
+        self._close_stage()
+        bar = self.bars.pop("movies", None)
+        if bar is not None:
+            bar.close()
 
 
 def _print_summary(summary, out: Path, seconds: float) -> None:
@@ -169,8 +181,15 @@ def run(
     export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
     overwrite: Overwrite = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
-    workers: Annotated[Optional[int], typer.Option(help="Movies processed in parallel on this machine (default: 1; 0 = all cores).", min=0, show_default=False)] = None,
-    scheduler: Annotated[Optional[str], typer.Option(help="Address of a Dask scheduler (tcp://host:port) to run the movies on.", show_default=False)] = None,
+    workers: Annotated[int, typer.Option(help="Movies processed in parallel on this machine (0 = one per core; 1 = one after another, with per-stage progress).", min=0)] = 0,
+    scheduler: Annotated[
+        Optional[str],
+        typer.Option(help="Run the movies on Dask: 'local' starts a LocalCluster for the run, or give a scheduler address (tcp://host:port).", show_default=False),
+    ] = None,
+    units_csv: Annotated[
+        Optional[Path],
+        typer.Option("--units-csv", exists=True, dir_okay=False, help="CSV with columns movie, pixel_size_um, frame_interval_min: units per movie for files without metadata.", show_default=False),
+    ] = None,
     no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
@@ -199,7 +218,7 @@ def run(
 
     import leadertrack.pipeline as pipeline
 
-    bars = _StageBars(enabled=not quiet)
+    bars = _ProgressBars(enabled=not quiet)
     start = time.perf_counter()
     try:
         summary = pipeline.run(
@@ -212,6 +231,7 @@ def run(
             recursive=recursive,
             workers=workers,
             scheduler=scheduler,
+            units_csv=units_csv,
             progress=bars,
         )
     except (InputError, OSError) as exc:  # OSError: OUT not writable, disk full while writing summary.csv

@@ -852,6 +852,7 @@ def run(
     recursive: bool = False,
     workers: int | None = 1,
     scheduler: str | None = None,
+    units_csv: str | Path | None = None,
     progress: ProgressCallback | None = None,
 ) -> pd.DataFrame:
     """Analyse every movie in ``inputs`` and write ``out/<stem>/`` for each plus ``out/summary.csv``.
@@ -870,7 +871,10 @@ def run(
     labels
         Label masks for the (single) movie; segmentation is skipped.
     workers, scheduler
-        Run movies in parallel over ``workers`` local processes, or on a Dask scheduler.
+        Run movies in parallel over ``workers`` local processes (0 = one per core), or on Dask
+        (``scheduler="local"`` starts a ``LocalCluster``; or a scheduler address).
+    units_csv
+        A CSV (``movie, pixel_size_um, frame_interval_min``) giving units per movie.
 
     Returns
     -------
@@ -902,5 +906,6 @@ def run(
         labels=labels,
         workers=workers,
         scheduler=scheduler,
+        units_csv=units_csv,
         progress=progress,
     )
