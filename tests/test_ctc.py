@@ -14,7 +14,7 @@ import tifffile
 from skimage.draw import disk
 
 from leadertrack.ctc import read_ctc, write_ctc
-from leadertrack.detect import detect, detect_frame
+from leadertrack.detect import detect
 from leadertrack.errors import InputError
 
 
