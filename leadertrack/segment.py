@@ -2,7 +2,8 @@
 
 Every default derives from one number, the typical nucleus diameter in pixels, so the same
 settings work for a 10 px nucleus in a wide-field screen and a 60 px nucleus in a confocal stack.
-When the diameter is not known, :func:`estimate_nucleus_diameter_px` measures it from the movie.
+When the diameter is not known, :func:`estimate_nucleus_diameter_px` (scale-space blob
+detection, :mod:`leadertrack.diameter`, re-exported here) measures it from the movie.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 from skimage.transform import downscale_local_mean
+
+from leadertrack.diameter import estimate_nucleus_diameter_px
 
 __all__ = ["estimate_nucleus_diameter_px", "segment_frame", "segment"]
 
@@ -149,71 +152,6 @@ def _seeds(response: np.ndarray, factor: int, components: np.ndarray, *, nucleus
     unseeded = (components > 0) & ~seeded[components]
     markers[unseeded] = len(peaks) + components[unseeded]
     return markers
-
-
-def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> float:
-    """Typical nucleus diameter in pixels, measured from a few frames.
-
-    The frames are thresholded as in :func:`segment_frame`, without splitting; each connected
-    object contributes the diameter of the largest disk that fits inside it (twice the peak of
-    its distance transform), which is not inflated when nuclei touch. The median over all
-    objects, weighted by area (so that specks of noise do not count), is returned. A first guess
-    from one frame with 1 px smoothing sets the smoothing of the final measurement.
-
-    Parameters
-    ----------
-    frames
-        A ``Movie``, a (T,Y,X) or (Y,X) array, or a list of 2-D arrays.
-    n_sample_frames
-        Number of frames, evenly spread over the movie, to measure.
-
-    Returns
-    -------
-    float
-        Median nucleus diameter in pixels.
-
-    Raises
-    ------
-    ValueError
-        When no object is found in the sampled frames.
-
-    Examples
-    --------
-    >>> from skimage.draw import disk
-    >>> image = np.zeros((128, 128))
-    >>> for centre in [(30, 30), (30, 90), (90, 60)]:
-    ...     image[disk(centre, 10)] = 100
-    >>> 18 < estimate_nucleus_diameter_px(image) < 23  # disks of diameter 20 px
-    True
-    """
-    n_frames, get = _frame_source(frames)
-    picks = np.unique(np.linspace(0, n_frames - 1, min(n_sample_frames, n_frames)).round().astype(int))
-    images = [get(int(t)) for t in picks]
-    # A first guess from one frame sets the smoothing for the measurement on all sampled frames.
-    first_guess = _median_inscribed_diameter(images[len(images) // 2 :][:1], sigma_px=1.0)
-    return _median_inscribed_diameter(images, sigma_px=0.1 * first_guess)
-
-
-def _median_inscribed_diameter(images: list[np.ndarray], *, sigma_px: float) -> float:
-    """Area-weighted median over objects of twice their distance-transform peak."""
-    diameters, areas = [], []
-    for image in images:
-        smooth = _smooth(image, sigma_px=sigma_px)
-        detected, background, _ = _detect(smooth, noise_threshold=_NOISE_THRESHOLD, max_hole_px=0)
-        components = ndi.label(detected)[0]
-        refined = _refine(smooth, components, background=background, object_fraction=_OBJECT_FRACTION)
-        labels, n = ndi.label(ndi.binary_fill_holes(refined))
-        mask = labels > 0
-        index = np.arange(1, n + 1)
-        # An EDT peak of r on the pixel grid is a disk of diameter about 2r - 1.
-        diameters.append(2.0 * np.asarray(ndi.maximum(ndi.distance_transform_edt(mask), labels, index)) - 1.0)
-        areas.append(np.bincount(labels.ravel())[1:])
-    diameter, area = np.concatenate(diameters), np.concatenate(areas)
-    if diameter.size == 0:
-        raise ValueError("no nuclei found to estimate the nucleus diameter; pass nucleus_diameter_um")
-    order = np.argsort(diameter)
-    cumulative = np.cumsum(area[order])
-    return float(diameter[order][np.searchsorted(cumulative, 0.5 * cumulative[-1])])
 
 
 def segment_frame(

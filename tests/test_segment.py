@@ -111,9 +111,10 @@ def test_segment_stack_shape_dtype_and_progress():
 
 
 def test_segment_estimates_the_diameter_when_not_given():
-    movie = np.stack([_disks((80, 80), [(25, 25), (55, 55)], 8, 100.0, seed=t) for t in range(2)])
+    centres = [(y, x) for y in range(20, 160, 40) for x in range(20, 160, 40)]
+    movie = np.stack([_disks((160, 160), centres, 8, 100.0, seed=t) for t in range(2)])
     labels = segment(movie)
-    assert [labels[t].max() for t in range(2)] == [2, 2]
+    assert [labels[t].max() for t in range(2)] == [16, 16]
 
 
 @dataclass
