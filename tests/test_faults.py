@@ -167,7 +167,7 @@ def test_read_only_output_folder_on_the_command_line(plate, first_done, monkeypa
 
     out, kept, inputs = first_done
     _read_only(monkeypatch, out)
-    result = CliRunner().invoke(app, ["run", *map(str, _movies(plate)), "--out", str(out), "--no-report", "-q",
+    result = CliRunner().invoke(app, ["run", *map(str, _movies(plate)), "--out", str(out), "--no-report", "-q", "--workers", "1",
                                       "--nucleus-diameter-um", "10"])
     monkeypatch.undo()
     assert result.exit_code == 2, result.output
