@@ -47,6 +47,8 @@ def _frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
 _NOISE_THRESHOLD = 6.0
 _BLOB_THRESHOLD = 3.0
 _OBJECT_FRACTION = 0.5
+# Closest two nuclei centres may be, as a fraction of the diameter (watershed seeds).
+_SEED_SPACING = 0.4
 
 
 def _smooth(image: np.ndarray, *, sigma_px: float) -> np.ndarray:
@@ -139,7 +141,7 @@ def _seeds(response: np.ndarray, factor: int, components: np.ndarray, *, nucleus
     component without a peak."""
     peaks = peak_local_max(
         response,
-        min_distance=max(1, int(round(0.4 * nucleus_diameter_px / factor))),
+        min_distance=max(1, int(round(_SEED_SPACING * nucleus_diameter_px / factor))),
         exclude_border=False,
         labels=_coarse(components, response, factor),
     )
