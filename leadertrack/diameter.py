@@ -23,8 +23,15 @@ response and its squared blob contrast, so that a few strong nucleus-sized blobs
 faint small ones and a single spheroid-sized one.
 
 The image pyramid (block means, halving the image per octave) keeps the filters small: each
-octave costs a quarter of the one before, and fine octaves of large frames are measured on a
-central crop.
+octave costs a quarter of the one before, and the fine octaves of large frames are measured on
+the part of the frame with the most foreground, weighted up by its share of the foreground (so
+a cell-free wound gap in the middle of the field does not hide small nuclei).
+
+Accuracy (``benchmarks/bench_diameter.py``, ``docs/benchmarks.md``): isolated disks of 5-30 px
+within 2%; real data (CTC GOWT1 and SIM+, HeLa, a scratch assay) and simulated invasion assays
+within 20% of the median equivalent diameter of the ground-truth masks. Tightly packed nuclei
+(spacing about 1.2 diameters) read about 13% small, and small blurred nuclei (5-8 px, PSF sigma
+about 1 px) about 5% large.
 """
 
 from __future__ import annotations
@@ -49,8 +56,10 @@ _MIN_BLOB_CONTRAST = 0.6
 _MIN_DIAMETER_PX = 4.5
 # Width (natural log units) of the Gaussian kernel smoothing the histogram of log diameters.
 _LOG_BANDWIDTH = 0.15
-# Pixels processed per pyramid level at most; larger levels are cropped around the centre.
-_MAX_LEVEL_PX = 512 * 512
+# Pixels processed per pyramid level at most; larger levels are cropped (see _blobs).
+_MAX_LEVEL_PX = 256 * 256
+# Pixels this many noise standard deviations above the background are foreground (crop choice).
+_FOREGROUND_SNR = 3.0
 
 
 def _frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
@@ -85,33 +94,78 @@ def _background_and_noise(image: np.ndarray) -> tuple[float, float]:
     return background, noise_sd
 
 
-def _central_crop(image: np.ndarray, max_px: int) -> np.ndarray:
-    """The central part of ``image`` with at most ``max_px`` pixels and its aspect ratio."""
-    if image.size <= max_px:
-        return image
-    scale = np.sqrt(max_px / image.size)
-    height, width = (int(n * scale) for n in image.shape)
-    top, left = (image.shape[0] - height) // 2, (image.shape[1] - width) // 2
-    return image[top : top + height, left : left + width]
+def _busiest_part(level: np.ndarray, *, max_px: int, threshold: float) -> tuple[np.ndarray, float]:
+    """The part of ``level`` (at most ``max_px`` pixels, same aspect) with the most foreground.
+
+    Foreground is the pixels above ``threshold``; the part is chosen among windows on a 5 x 5
+    grid (the central one on ties). Also returns the weight that makes blobs counted in the part
+    stand for the whole level: its share of the level's foreground, inverted.
+    """
+    if level.size <= max_px:
+        return level, 1.0
+    scale = np.sqrt(max_px / level.size)
+    height, width = int(level.shape[0] * scale), int(level.shape[1] * scale)
+    foreground = level > threshold
+    total = int(foreground.sum())
+    integral = np.pad(foreground.cumsum(axis=0, dtype=np.int64).cumsum(axis=1), ((1, 0), (1, 0)))
+    tops = np.linspace(0, level.shape[0] - height, 5).astype(int)
+    lefts = np.linspace(0, level.shape[1] - width, 5).astype(int)
+    top, left = tops[:, None], lefts[None, :]
+    counts = integral[top + height, left + width] - integral[top, left + width] - integral[top + height, left] + integral[top, left]
+    centre_first = np.argsort(np.abs(np.arange(-2, 3)[:, None]) + np.abs(np.arange(-2, 3)[None, :]), axis=None, kind="stable")
+    best = centre_first[np.argmax(counts.ravel()[centre_first])]
+    top, left = tops[best // 5], lefts[best % 5]
+    inside = int(counts.ravel()[best])
+    weight = total / inside if inside else level.size / (height * width)
+    return level[top : top + height, left : left + width], weight
+
+
+def _scale_space(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+    """``image`` smoothed with Gaussians of increasing ``sigmas``, each from the one before."""
+    smooth = [ndi.gaussian_filter(image, sigmas[0], truncate=3.0)]
+    for previous, sigma in zip(sigmas[:-1], sigmas[1:]):
+        smooth.append(ndi.gaussian_filter(smooth[-1], np.sqrt(sigma**2 - previous**2), truncate=3.0))
+    return np.stack(smooth)
+
+
+def _laplace(stack: np.ndarray) -> np.ndarray:
+    """Discrete Laplacian (5-point) of each image of ``stack``, on the pixels not on the border."""
+    centre = stack[:, 1:-1, 1:-1]
+    return stack[:, :-2, 1:-1] + stack[:, 2:, 1:-1] + stack[:, 1:-1, :-2] + stack[:, 1:-1, 2:] - 4.0 * centre
+
+
+def _max3(array: np.ndarray, *, axis: int) -> np.ndarray:
+    """Maximum of each element and its two neighbours along ``axis`` (the array shrinks by 2 there)."""
+    def part(start: int) -> np.ndarray:
+        index = [slice(None)] * array.ndim
+        index[axis] = slice(start, array.shape[axis] - 2 + start)
+        return array[tuple(index)]
+
+    return np.maximum(np.maximum(part(0), part(1)), part(2))
 
 
 def _blobs(image: np.ndarray, *, noise_sd: float) -> tuple[np.ndarray, np.ndarray]:
     """Diameters (px) and weights of the nucleus-like scale-space maxima of one frame.
 
-    ``image`` is background-subtracted float32. Returns two 1-D arrays of equal length.
+    ``image`` is background-subtracted float32. Pyramid levels larger than ``_MAX_LEVEL_PX``
+    are measured on their busiest part (:func:`_busiest_part`). Returns two 1-D arrays of
+    equal length.
     """
     step = 2.0 ** (1.0 / _SCALES_PER_OCTAVE)
     sigmas = _SIGMA_MIN_PX * step ** np.arange(-1, _SCALES_PER_OCTAVE + 1)  # one guard scale each side
     diameters, weights = [], []
     level, factor = image, 1
     while min(level.shape) >= 8 * sigmas[-1]:
-        part = _central_crop(level, _MAX_LEVEL_PX)
-        smooth = np.stack([ndi.gaussian_filter(part, s, truncate=3.0) for s in sigmas])
-        response = -(sigmas**2)[:, None, None] * np.stack([ndi.laplace(g) for g in smooth])
-        peak = (response == ndi.maximum_filter(response, size=3, mode="nearest")) & (response > 0)
-        peak[[0, -1]] = False
-        k, y, x = np.nonzero(peak)
-        value, below, above = response[k, y, x], response[k - 1, y, x], response[k + 1, y, x]
+        # Block means of factor^2 pixels have noise sd noise_sd / factor.
+        part, part_weight = _busiest_part(level, max_px=_MAX_LEVEL_PX, threshold=_FOREGROUND_SNR * noise_sd / factor)
+        smooth = _scale_space(part, sigmas)
+        response = -(sigmas**2)[:, None, None] * _laplace(smooth)
+        # Maxima over 3 x 3 x 3 neighbours (position and scale), at the inner scales only.
+        neighbours = _max3(_max3(_max3(response, axis=0), axis=1), axis=2)
+        inner = response[1:-1, 1:-1, 1:-1]
+        k, y, x = np.nonzero((inner == neighbours) & (inner > 0))
+        k, y, x = k + 1, y + 2, x + 2  # indices into smooth
+        value, below, above = response[k, y - 1, x - 1], response[k - 1, y - 1, x - 1], response[k + 1, y - 1, x - 1]
         # Parabolic refinement of the scale between the sampled ones (in log sigma).
         curvature = below - 2.0 * value + above
         offset = np.where(curvature < 0, 0.5 * (below - above) / np.where(curvature < 0, curvature, -1.0), 0.0)
@@ -121,9 +175,8 @@ def _blobs(image: np.ndarray, *, noise_sd: float) -> tuple[np.ndarray, np.ndarra
         snr = value * factor * sigmas[k] * np.sqrt(2.0 * np.pi) / noise_sd
         contrast = value / np.maximum(smooth[k, y, x], np.finfo(np.float32).tiny)
         keep = (snr > _MIN_SNR) & (contrast > _MIN_BLOB_CONTRAST)
-        # Cropped levels stand for the whole level: weight their maxima up by the area ratio.
         diameters.append(2.0 * np.sqrt(2.0) * factor * sigma[keep])
-        weights.append(value[keep] * np.minimum(contrast[keep], 1.5) ** 2 * (level.size / part.size))
+        weights.append(value[keep] * np.minimum(contrast[keep], 1.5) ** 2 * part_weight)
         level, factor = downscale_local_mean(level, (2, 2)).astype(np.float32, copy=False), factor * 2
     return np.concatenate(diameters), np.concatenate(weights)
 

@@ -10,6 +10,7 @@ import pytest
 import tifffile
 from scipy import ndimage as ndi
 from skimage.draw import disk, ellipse
+from skimage.morphology import disk as footprint
 
 from leadertrack import read_movie
 from leadertrack.diameter import estimate_nucleus_diameter_px
@@ -168,3 +169,17 @@ def test_real_gowt1_large_textured_nuclei_within_20_percent(shared_data):
     truth_px = _median_equivalent_diameter(np.stack([tifffile.imread(f) for f in sorted((folder.parent / "01_GT" / "SEG").glob("man_seg*.tif"))[:5]]))
     movie = read_movie(folder, frame_sequence=True)
     assert estimate_nucleus_diameter_px(movie, n_sample_frames=2) == pytest.approx(truth_px, rel=0.2)
+
+
+def test_small_nuclei_beside_a_central_gap_in_a_large_frame():
+    # Fine pyramid levels of large frames are measured on a part of the frame: it must be a part
+    # with nuclei, not the cell-free wound in the middle.
+    rng = np.random.default_rng(10)
+    impulses = np.zeros((1024, 1024))
+    yy, xx = np.mgrid[6:1018:11, 6:1018:11]
+    yy, xx = yy.ravel(), xx.ravel()
+    sides = (xx < 340) | (xx > 684)
+    impulses[yy[sides], xx[sides]] = rng.uniform(50, 200, sides.sum())
+    image = ndi.grey_dilation(impulses, footprint=footprint(4)) + 100 + rng.normal(0, 3, impulses.shape)
+    equivalent = 2 * np.sqrt(footprint(4).sum() / np.pi)  # 7.9 px
+    assert estimate_nucleus_diameter_px(image) == pytest.approx(equivalent, rel=0.2)
