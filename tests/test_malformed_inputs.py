@@ -572,9 +572,3 @@ def test_malformed_imaris_mat_is_refused(tmp_path, content, match):
         scipy.io.savemat(path, content)
     _refused(path, read_tracks, match)
 
-
-#: Number of malformed inputs in this file (quoted in docs/reliability.md).
-N_CASES = (
-    len(TIFF_REFUSED) + 1 + len(ODD_DTYPES) + 2 + 4 + len(LABELS_REFUSED) + len(TABLES_REFUSED) + 3
-    + len(XML_REFUSED) + len(CTC_REFUSED) + len(GEFF_REFUSED) + 1 + len(MAT_REFUSED)
-)
