@@ -44,7 +44,6 @@ def main() -> None:
     viewer.add_image(data, **kwargs)
     widget = LeaderTrackWidget(viewer)
     viewer.window.add_dock_widget(widget, name="Find leader cells", area="right")
-    widget.nucleus_diameter.setText("9")  # the sample's nuclei are 9 µm across
     widget.run()
     finished = QEventLoop()
     widget.worker.finished.connect(finished.quit)
