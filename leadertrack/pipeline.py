@@ -686,22 +686,33 @@ def read_result(folder: Path) -> MovieResult:
     folder = Path(folder)
     if not is_result_folder(folder):
         raise InputError(f"{folder}: not a leadertrack result folder (needs tracks.csv, cells.csv and run.json)")
-    provenance = json.loads((folder / "run.json").read_text(encoding="utf-8"))
-    renamed = provenance.pop("column_names", {})
+    run_json = folder / "run.json"
+    try:
+        provenance = json.loads(run_json.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise InputError(f"{run_json}: cannot read it as JSON ({type(exc).__name__})") from None
+    renamed = provenance.pop("column_names", {}) if isinstance(provenance, dict) else None
+    if not isinstance(renamed, dict) or not all(isinstance(m, dict) for m in renamed.values()):
+        raise InputError(f"{run_json}: not a leadertrack run.json (expected an object with column_names per table)")
     tables = {}
     for name in TABLES:
         path = folder / f"{name}.csv"
-        table = pd.read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
+        table = _read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
         inverse = {new: old for old, new in renamed.get(name, {}).items()}
         tables[name] = table.rename(columns=inverse)
-    for column in ("is_leader",):
-        for name in ("tracks", "cells"):
-            if column in tables[name]:
-                tables[name][column] = tables[name][column].astype(bool)
+        if "is_leader" in tables[name]:
+            tables[name]["is_leader"] = _flags(tables[name]["is_leader"], source=str(path))
     corrections_path = folder / "corrections.csv"
     corrections = _empty_corrections()
     if corrections_path.exists() and corrections_path.stat().st_size:
-        corrections = pd.read_csv(corrections_path).astype({"track_id": "int64", "is_leader": bool})
+        corrections = _read_csv(corrections_path)
+        if not {"track_id", "is_leader"} <= set(corrections):
+            raise InputError(f"{corrections_path}: needs the columns track_id and is_leader")
+        corrections["is_leader"] = _flags(corrections["is_leader"], source=str(corrections_path))
+        try:
+            corrections["track_id"] = corrections["track_id"].astype("int64")
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"{corrections_path}: column 'track_id' must hold whole numbers") from None
     labels = None
     if (folder / "labels.tif").exists():
         from leadertrack.io import read_labels
@@ -716,6 +727,26 @@ def read_result(folder: Path) -> MovieResult:
         provenance=provenance,
         corrections=corrections,
     )
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    try:
+        return pd.read_csv(path)
+    except (UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError is a ValueError
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(f"{path}: cannot read the table: {reason}") from None
+
+
+def _flags(values: pd.Series, *, source: str) -> pd.Series:
+    """A True/False column read from CSV; anything else (a blank, NaN, 'maybe') is an InputError."""
+    if values.dtype == bool:
+        return values
+    words = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+    flags = values.astype(str).str.strip().str.lower().map(words)
+    if flags.isna().any():
+        row = int(np.flatnonzero(flags.isna().to_numpy())[0])
+        raise InputError(f"{source}: column 'is_leader' must be True or False; data row {row + 1} has {values.iloc[row]!r}")
+    return flags.astype(bool)
 
 
 def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain: bool = False) -> MovieResult:
