@@ -572,3 +572,75 @@ def test_malformed_imaris_mat_is_refused(tmp_path, content, match):
         scipy.io.savemat(path, content)
     _refused(path, read_tracks, match)
 
+
+
+# --------------------------------------------------------------------------- result folders (shared between labs)
+
+
+@pytest.fixture(scope="module")
+def result_folder(tmp_path_factory) -> Path:
+    """A finished result folder, made from a small tracks table (no images)."""
+    from leadertrack.pipeline import analyze_tracks, write_result
+    from leadertrack.synthetic import simulate_tracks
+
+    tmp = tmp_path_factory.mktemp("result")
+    sim = simulate_tracks(geometry="planar", n_frames=6, field_um=(150.0, 150.0), seed=0)
+    table = tmp / "shared.csv"
+    sim.tracks[["track_id", "frame", "y", "x"]].to_csv(table, index=False)
+    result = analyze_tracks(read_tracks(table).with_units(pixel_size_um=1.0, frame_interval_min=5.0))
+    return write_result(result, tmp / "out")
+
+
+def _damage(name: str, content: str | bytes) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        path = folder / name
+        path.write_bytes(content.encode() if isinstance(content, str) else content)
+        return path
+
+    return damage
+
+
+def _edit_csv(name: str, column: str, value: str) -> Callable[[Path], Path]:
+    def damage(folder: Path) -> Path:
+        table = pd.read_csv(folder / name)
+        table[column] = table[column].astype(object)
+        table.loc[0, column] = value
+        table.to_csv(folder / name, index=False)
+        return folder / name
+
+    return damage
+
+
+RESULTS_REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
+    "run.json not JSON": (_damage("run.json", "{not json"), "cannot read it as JSON"),
+    "run.json deeply nested": (_damage("run.json", "[" * 100_000 + "]" * 100_000), "cannot read it as JSON"),
+    "run.json a list": (_damage("run.json", "[1, 2]"), "not a leadertrack run.json"),
+    "column_names not a mapping": (_damage("run.json", '{"column_names": "tracks"}'), "not a leadertrack run.json"),
+    "tracks.csv unparseable": (_damage("tracks.csv", 'a,b\n1,2\n3,4,5,6\n"'), "cannot read the table"),
+    "tracks.csv Latin-1": (_damage("tracks.csv", "track_id,note\n1,caf\xe9\n".encode("latin-1")), "cannot read the table"),
+    "is_leader 'maybe'": (_edit_csv("cells.csv", "is_leader", "maybe"), "must be True or False; data row 1 has 'maybe'"),
+    "is_leader blank": (_edit_csv("tracks.csv", "is_leader", ""), "must be True or False; data row 1"),
+    "corrections without is_leader": (_damage("corrections.csv", "track_id\n1\n"), "needs the columns"),
+    "corrections with a text track_id": (_damage("corrections.csv", "track_id,is_leader\nabc,True\n"), "whole numbers"),
+    "corrupt labels.tif": (_damage("labels.tif", b"II*\x00garbage"), "corrupt or truncated|holds no image"),
+}
+
+
+@pytest.mark.parametrize("damage, match", RESULTS_REFUSED.values(), ids=RESULTS_REFUSED.keys())
+def test_damaged_result_folders_are_refused(tmp_path, result_folder, damage, match):
+    import shutil
+
+    from leadertrack.pipeline import read_result
+
+    folder = shutil.copytree(result_folder, tmp_path / result_folder.name)
+    path = damage(folder)
+    _refused(folder, read_result, match)
+    assert path.exists()
+
+
+def test_intact_result_folder_reads(result_folder):
+    from leadertrack.pipeline import read_result
+
+    result = read_result(result_folder)
+    assert result.cells["is_leader"].dtype == bool and result.tracks["is_leader"].dtype == bool
+    assert len(result.cells) == result.tracks["track_id"].nunique()
