@@ -287,3 +287,38 @@ def test_full_disk_while_writing_the_summary(plate, first_done, monkeypatch):
     assert (out / "summary.csv").read_bytes() == before
     assert _snapshot(out / NAMES[0]) == kept
     assert _partials(out) == []
+
+
+def test_inputs_are_only_ever_opened_for_reading(plate, tmp_path, monkeypatch):
+    """Any attempt to open a movie or label file for writing during a run fails the test."""
+    import builtins
+
+    from leadertrack.pipeline import process_movie
+
+    labels = tmp_path / "labels.tif"
+    tifffile.imwrite(labels, (tifffile.imread(_movies(plate)[0]) > 0).astype("uint16"), imagej=True)
+    inputs = {p.resolve() for p in (*_movies(plate), labels)}
+    opened: list[tuple[str, str]] = []
+    real_open, real_os_open = builtins.open, os.open
+
+    def check(path, mode: str) -> None:
+        if isinstance(path, (str, os.PathLike)) and Path(path).resolve() in inputs:
+            opened.append((Path(path).name, mode))
+            assert not set(mode) & set("wax+"), f"{path} opened with mode {mode!r}"
+
+    def open_(file, mode="r", *args, **kwargs):
+        check(file, mode)
+        return real_open(file, mode, *args, **kwargs)
+
+    def os_open(path, flags, *args, **kwargs):
+        check(path, "w" if flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND) else "r")
+        return real_os_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", open_)
+    monkeypatch.setattr(os, "open", os_open)
+    before = {p: file_checksum(p) for p in inputs}
+    process_movie(_movies(plate)[0], tmp_path / "out", _config())
+    process_movie(_movies(plate)[1], tmp_path / "out", _config(), labels=labels)
+    monkeypatch.undo()
+    assert {name for name, _ in opened} == {f"{NAMES[0]}.tif", f"{NAMES[1]}.tif", "labels.tif"}
+    assert {p: file_checksum(p) for p in inputs} == before
