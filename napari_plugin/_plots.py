@@ -99,7 +99,7 @@ def draw_result_plots(figure: Figure, result: Any, *, track_id: int | None = Non
     ax.text(0.5, -0.22, f"leader headings ({len(headings)} cell-frames)", transform=ax.transAxes,
             ha="center", va="top", fontsize="small")
     ax.set_yticklabels([])
-    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.93, wspace=0.35)
+    figure.subplots_adjust(left=0.07, right=0.97, bottom=0.2, top=0.87, wspace=0.35)
     highlight_track(figure, result, track_id)
 
 
