@@ -16,7 +16,7 @@ from leadertrack.errors import InputError
 from leadertrack.formats import read_tracks, write_geff
 from test_fuzz_tables import assert_valid_trackset
 
-FUZZ = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite
