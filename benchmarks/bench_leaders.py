@@ -67,6 +67,8 @@ def one(seed: int, geometry: str, difficulty: str) -> dict:
         auto_ok=fronts["geometry"].iloc[0] == ("planar" if geometry == "scratch" else geometry),
         precision=precision_score(truth, pred, zero_division=1), recall=recall_score(truth, pred, zero_division=1),
         f1=f1_score(truth, pred, zero_division=1),
+        frame_precision=precision_score(frame_truth, tracks["is_leader"].to_numpy(), zero_division=1),
+        frame_recall=recall_score(frame_truth, tracks["is_leader"].to_numpy(), zero_division=1),
         frame_f1=f1_score(frame_truth, tracks["is_leader"].to_numpy(), zero_division=1),
         ap=average_precision_score(truth, cells["leader_score"]) if truth.any() else np.nan,
         naive_f1=f1_score(truth, naive_pred, zero_division=1), seconds=seconds,
@@ -86,7 +88,8 @@ def main() -> None:
     runs = pd.DataFrame(rows)
     summary = runs.groupby(["geometry", "difficulty"], sort=False).agg(
         movies=("seed", "size"), leaders=("n_true", "sum"), precision=("precision", "mean"), recall=("recall", "mean"),
-        f1=("f1", "mean"), frame_f1=("frame_f1", "mean"), ap=("ap", "mean"), naive_f1=("naive_f1", "mean"),
+        f1=("f1", "mean"), frame_precision=("frame_precision", "mean"), frame_recall=("frame_recall", "mean"),
+        frame_f1=("frame_f1", "mean"), ap=("ap", "mean"), naive_f1=("naive_f1", "mean"),
         auto_geometry_ok=("auto_ok", "mean"), seconds=("seconds", "mean"),
     ).reset_index()
     print(summary.to_string(index=False))
@@ -95,7 +98,7 @@ def main() -> None:
         machine_line(),
         f"Ground-truth tracks from `random_scenario` (seeds 1000-{999 + args.seeds} per cell of the table), "
         "default parameters, geometry `auto`. Per-track precision / recall / F1 (mean over movies), per-frame "
-        "F1, average precision (AP) of `leader_score`, and the naive rule \"top-k tracks by outward displacement\" "
+        "precision / recall / F1, average precision (AP) of `leader_score`, and the naive rule \"top-k tracks by outward displacement\" "
         "(k = true number of leaders) in the same run. `python benchmarks/bench_leaders.py --seeds "
         f"{args.seeds}`.",
         table(summary),
