@@ -16,7 +16,6 @@ import logging
 import math
 import multiprocessing
 import os
-import tempfile
 import time
 import uuid
 import warnings
@@ -30,6 +29,7 @@ import pandas as pd
 
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
+from leadertrack.formats._atomic import atomic_write
 
 __all__ = ["run_batch", "read_unit_overrides", "write_summary", "config_sha256", "SUMMARY_FILE"]
 
@@ -273,9 +273,7 @@ def write_summary(rows: Sequence[dict], out: Path) -> pd.DataFrame:
     """Write ``out/summary.csv`` atomically (one row per movie) and return it."""
     summary = pd.DataFrame(list(rows))
     out.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=out, suffix=".csv.partial", delete=False, encoding="utf-8") as tmp:
-        summary.to_csv(tmp, index=False)
-    os.replace(tmp.name, out / SUMMARY_FILE)
+    atomic_write(out / SUMMARY_FILE, lambda tmp: summary.to_csv(tmp, index=False))  # no temporary left on failure
     return summary
 
 
@@ -380,7 +378,7 @@ def _stat_key(path: Path) -> str:
 def _read_checksum_cache(out: Path) -> dict[str, dict[str, str]]:
     try:
         cache = json.loads((out / CHECKSUM_CACHE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):
         return {}
     return cache if isinstance(cache, dict) else {}
 
@@ -400,9 +398,7 @@ def _remember_checksum(cache: dict[str, dict[str, str]], path: Path, checksum: s
         cache[str(path.absolute())] = {"stat": _stat_key(path), "sha256": checksum}
     except OSError:
         return
-    with tempfile.NamedTemporaryFile("w", dir=out, suffix=".json.partial", delete=False, encoding="utf-8") as tmp:
-        json.dump(cache, tmp, indent=0)
-    os.replace(tmp.name, out / CHECKSUM_CACHE)
+    atomic_write(out / CHECKSUM_CACHE, lambda tmp: tmp.write_text(json.dumps(cache, indent=0), encoding="utf-8"))
 
 
 def _guard(progress: ProgressCallback | None) -> ProgressCallback | None:
