@@ -129,24 +129,43 @@ def test_full_disk_while_writing_labels(plate, first_done, monkeypatch):
 
 
 def _read_only(monkeypatch, out: Path) -> None:
-    """Creating anything directly in ``out`` raises PermissionError (root ignores chmod: simulated)."""
-    real_mkdir, real_open = os.mkdir, os.open
+    """Creating, renaming or writing anything directly in ``out`` raises PermissionError.
 
-    def refuse(path) -> None:
-        if Path(path).absolute().parent == out.absolute():
-            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+    Root ignores chmod, so the read-only folder is simulated at every way of changing it.
+    """
+    import builtins
+
+    real_mkdir, real_os_open, real_open, real_replace, real_rename = os.mkdir, os.open, builtins.open, os.replace, os.rename
+
+    def refuse(*paths) -> None:
+        for path in paths:
+            if isinstance(path, (str, os.PathLike)) and Path(path).absolute().parent == out.absolute():
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
 
     def mkdir(path, *args, **kwargs):
         refuse(path)
         return real_mkdir(path, *args, **kwargs)
 
-    def open_(path, flags, *args, **kwargs):
-        if flags & os.O_CREAT:
+    def os_open(path, flags, *args, **kwargs):
+        if flags & (os.O_CREAT | os.O_WRONLY | os.O_RDWR):
             refuse(path)
-        return real_open(path, flags, *args, **kwargs)
+        return real_os_open(path, flags, *args, **kwargs)
 
-    monkeypatch.setattr(os, "mkdir", mkdir)
-    monkeypatch.setattr(os, "open", open_)
+    def open_(file, mode="r", *args, **kwargs):
+        if set(mode) & set("wax+"):
+            refuse(file)
+        return real_open(file, mode, *args, **kwargs)
+
+    def replace(src, dst, *args, **kwargs):
+        refuse(src, dst)
+        return real_replace(src, dst, *args, **kwargs)
+
+    def rename(src, dst, *args, **kwargs):
+        refuse(src, dst)
+        return real_rename(src, dst, *args, **kwargs)
+
+    for module, name, fake in ((os, "mkdir", mkdir), (os, "open", os_open), (builtins, "open", open_), (os, "replace", replace), (os, "rename", rename)):
+        monkeypatch.setattr(module, name, fake)
 
 
 def test_read_only_output_folder(plate, first_done, monkeypatch):
@@ -265,19 +284,15 @@ def test_existing_result_is_never_silently_overwritten(plate, first_done):
     assert _snapshot(out / NAMES[0]) == kept
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="batch.write_summary leaves its NamedTemporaryFile (.csv.partial) behind when the write fails "
-    "(batch.py is being edited by its owner; fix: write through formats._atomic.atomic_write)",
-)
 def test_full_disk_while_writing_the_summary(plate, first_done, monkeypatch):
     out, kept, _ = first_done
     before = (out / "summary.csv").read_bytes()
     original = pd.DataFrame.to_csv
 
     def to_csv(self, path_or_buf=None, *args, **kwargs):
-        if str(getattr(path_or_buf, "name", path_or_buf)).endswith(".csv.partial"):
-            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        if ".summary.csv.partial" in str(path_or_buf):  # the temporary that becomes summary.csv
+            Path(path_or_buf).write_text("movie,sta")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path_or_buf))
         return original(self, path_or_buf, *args, **kwargs)
 
     monkeypatch.setattr(pd.DataFrame, "to_csv", to_csv)
