@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 import tempfile
 import threading
+import uuid
+from functools import cache
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -140,8 +142,6 @@ class LeaderTrackWidget(QWidget):
         self.progress_bar: progress | None = None
         self.plots: PlotsWidget | None = None
         self._cancel = threading.Event()
-        self._runs = 0
-        self._scratch = tempfile.TemporaryDirectory(prefix="leadertrack-napari-")  # removed with the widget
         self._bridge = _ProgressBridge()
         self._bridge.progressed.connect(self._on_progress)
         self._build()
@@ -335,7 +335,6 @@ class LeaderTrackWidget(QWidget):
             return
         name = self.image_choice.currentText()
         self._cancel.clear()
-        self._runs += 1
         self.progress_bar = progress(total=0, desc=f"leadertrack: {name}")
         self.worker = create_worker(
             _analyze_or_cancel,
@@ -343,7 +342,7 @@ class LeaderTrackWidget(QWidget):
             movie,
             config,
             name=result_name,
-            labels_path=Path(self._scratch.name) / f"run{self._runs}-labels.tif",
+            labels_path=Path(_scratch_folder().name) / f"{uuid.uuid4().hex}-labels.tif",
             progress=self._report_progress,
             _connect={"returned": self._on_analysis_done, "errored": self._on_error, "finished": self._on_finished},
         )
@@ -618,6 +617,16 @@ class LeaderTrackWidget(QWidget):
             if answer != QMessageBox.Yes:
                 return
         self.save_result(out, overwrite=True)
+
+
+@cache
+def _scratch_folder() -> tempfile.TemporaryDirectory:
+    """A folder for this session's label stacks, removed when napari exits.
+
+    A run's labels are streamed there and read back lazily a frame at a time, so a long movie's
+    labels never sit in memory; the folder outlives the widget because the layers keep reading it.
+    """
+    return tempfile.TemporaryDirectory(prefix="leadertrack-napari-")
 
 
 def _camera(viewer: Any) -> Any:

@@ -131,6 +131,8 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert len(viewer.layers["movie tracks"].data) == len(result.tracks)
     assert widget.table.rowCount() == len(result.cells)
     assert np.array_equal(np.asarray(viewer.layers["movie labels"].data), np.asarray(result.labels))
+    # streamed to disk and read lazily (memory map or frame by frame), not held in memory
+    assert isinstance(result.labels, np.memmap) or not isinstance(result.labels, np.ndarray)
     widget.select_next_doubtful()
     flipped = widget.selected_track
     was_leader = flipped in widget.result.leaders
