@@ -727,13 +727,21 @@ def report_html(result: Any) -> str:
 
 
 def _write_atomic(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename."""
+    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename.
+
+    On any failure (a full disk, ...) the temporary file is removed and ``path`` is untouched.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False, encoding="utf-8") as tmp:
-        tmp.write(text)
-    os.chmod(tmp.name, 0o644)  # readable like any other output, not private like a temporary file
-    os.replace(tmp.name, path)
+    tmp = tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False, encoding="utf-8")
+    try:
+        with tmp:
+            tmp.write(text)
+        os.chmod(tmp.name, 0o644)  # readable like any other output, not private like a temporary file
+        os.replace(tmp.name, path)
+    except BaseException:
+        Path(tmp.name).unlink(missing_ok=True)
+        raise
     return path
 
 

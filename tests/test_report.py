@@ -346,3 +346,19 @@ def test_methods_text_names_what_was_used() -> None:
     text = methods_text(tracks_only)
     assert text.startswith("3-D tracks made with another tool (Imaris .mat)") and "segmented" not in text
     assert "The invasion front (planar)" in text
+
+
+def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import leadertrack.report as report
+
+    path = tmp_path / "report.html"
+    path.write_text("old report", encoding="utf-8")
+
+    def disk_full(src: str, dst: str) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.os, "replace", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        report._write_atomic("new report", path)
+    assert path.read_text(encoding="utf-8") == "old report"
+    assert list(tmp_path.iterdir()) == [path]
