@@ -28,7 +28,7 @@ _EXPORTS = {
     "read_movie": "leadertrack.io",
     "read_labels": "leadertrack.io",
     "segment": "leadertrack.segment",
-    "estimate_nucleus_diameter_px": "leadertrack.segment",
+    "estimate_nucleus_diameter_px": "leadertrack.diameter",
     "detect": "leadertrack.detect",
     "link": "leadertrack.track",
     "find_front": "leadertrack.front",

@@ -304,7 +304,8 @@ def analyze_movie(
     from leadertrack.classify import classify
     from leadertrack.detect import detect_frame
     from leadertrack.features import measure
-    from leadertrack.segment import estimate_nucleus_diameter_px, segment_frame
+    from leadertrack.diameter import estimate_nucleus_diameter_px
+    from leadertrack.segment import segment_frame
     from leadertrack.track import default_search_range_um, link
 
     config = config or RunConfig()

@@ -17,7 +17,7 @@ from leadertrack.synthetic import simulate_invasion
 @pytest.fixture(scope="module")
 def sim():
     return simulate_invasion(
-        geometry="planar", n_frames=24, field_um=(180.0, 240.0), pixel_size_um=1.0, difficulty="easy", seed=3
+        geometry="planar", n_frames=24, field_um=(180.0, 240.0), pixel_size_um=1.0, difficulty="easy", n_leaders=3, seed=3
     )
 
 
