@@ -14,6 +14,8 @@ from typing import Literal
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadertrack.errors import InputError
+
 __all__ = [
     "UnitsConfig",
     "SegmentConfig",
@@ -28,7 +30,7 @@ __all__ = [
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class UnitsConfig(_Section):
@@ -116,12 +118,19 @@ def load_config(path: str | Path) -> RunConfig:
     -------
     RunConfig
         The validated configuration; missing keys keep their defaults.
+
+    Raises
+    ------
+    InputError
+        The file cannot be read or is not TOML.
+    pydantic.ValidationError
+        A key is unknown or a value is out of range (NaN and infinity are refused too).
     """
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ValueError(f"{path}: cannot read the configuration file: {exc}") from exc
+    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        raise InputError(f"{path}: cannot read the configuration file: {exc or type(exc).__name__}") from None
     return RunConfig.model_validate(data)
 
 
