@@ -5,6 +5,7 @@ Heavy modules are imported inside the commands so ``leadertrack --help`` answers
 
 from __future__ import annotations
 
+import reprlib
 import sys
 import time
 from pathlib import Path
@@ -76,8 +77,12 @@ def _build_config(
 
     try:
         config = load_config(config_file) if config_file else RunConfig()
-    except (ValueError, ValidationError) as exc:
-        _fail(f"{config_file}: {exc}".splitlines()[0] if isinstance(exc, ValidationError) else str(exc))
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        where = ".".join(str(part) for part in error["loc"])
+        _fail(f"{config_file}: {where}: {error['msg']} (got {reprlib.repr(error.get('input'))})")
+    except ValueError as exc:
+        _fail(str(exc))
     if geometry is not None and geometry not in GEOMETRIES:
         _fail(f"--geometry must be one of {', '.join(GEOMETRIES)}, not {geometry!r}")
     overrides.update(units__pixel_size_um=pixel_size_um, units__frame_interval_min=frame_interval_min)
