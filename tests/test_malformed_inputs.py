@@ -26,6 +26,9 @@ from leadertrack.io import read_labels, read_movie
 #: Reading a malformed file may not allocate more than this (the files are a few kB).
 PEAK_BYTES = 64 * 2**20
 
+# tifffile stores (3|4, Y, X) stacks as planar RGB and warns; such files are part of the corpus
+pytestmark = pytest.mark.filterwarnings("ignore:<tifffile.TiffWriter.write> data with shape:DeprecationWarning")
+
 Builder = Callable[[Path], Path]
 
 
@@ -644,3 +647,38 @@ def test_intact_result_folder_reads(result_folder):
     result = read_result(result_folder)
     assert result.cells["is_leader"].dtype == bool and result.tracks["is_leader"].dtype == bool
     assert len(result.cells) == result.tracks["track_id"].nunique()
+
+
+# --------------------------------------------------------------------------- configuration files (shared as params.toml)
+
+CONFIGS_REFUSED: dict[str, tuple[bytes, str]] = {
+    "not UTF-8": (b"\x00\xff\xfe", "cannot read the configuration file"),
+    "broken TOML": (b"[segment\nx=", "cannot read the configuration file"),
+    "deeply nested array": (b"a = " + b"[" * 5000 + b"]" * 5000 + b"\n", "cannot read the configuration file"),
+    "5000-digit integer": (b"[link]\nmemory = " + b"9" * 5000 + b"\n", "cannot read the configuration file"),
+    "unknown key": (b"[segment]\nnucleus_diameter = 10\n", "segment.nucleus_diameter: Extra inputs"),
+    "text for a number": (b"[segment]\nnucleus_diameter_um = 'big'\n", "segment.nucleus_diameter_um"),
+    "negative diameter": (b"[segment]\nnucleus_diameter_um = -5\n", "greater than 0"),
+    "NaN diameter": (b"[segment]\nnucleus_diameter_um = nan\n", "finite number"),
+    "infinite pixel size": (b"[units]\npixel_size_um = inf\n", "units.pixel_size_um: Input should be a finite number"),
+    "section as a list": (b"segment = [1, 2]\n", "segment: Input should be a valid dictionary"),
+}
+
+
+@pytest.mark.parametrize("content, match", CONFIGS_REFUSED.values(), ids=CONFIGS_REFUSED.keys())
+def test_malformed_configuration_files_are_one_line_errors(tmp_path, content, match):
+    import re
+
+    from typer.testing import CliRunner
+
+    from leadertrack.cli import app
+
+    config = tmp_path / "params.toml"
+    config.write_bytes(content)
+    movie = _stack(tmp_path)
+    result = CliRunner().invoke(app, ["run", str(movie), "--out", str(tmp_path / "out"), "--config", str(config), "-q"])
+    assert result.exit_code == 2, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and errors[0].startswith(f"error: {config}"), result.output
+    assert re.search(match, errors[0]) and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
