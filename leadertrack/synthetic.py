@@ -43,6 +43,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 __all__ = [
+    "SAMPLES",
     "LEADER_TRACK_MIN_FRACTION",
     "LEADER_TRACK_MIN_FRAMES",
     "GEOMETRIES",
@@ -288,6 +289,25 @@ def _stack(parts: list[_Agents]) -> _Agents:
 def _static(pos: np.ndarray, role: int) -> _Agents:
     n, t = pos.shape[:2]
     return _Agents(pos, np.full((n, t), role, dtype=np.int8), np.full((n, t), -1))
+
+
+#: The sample movies in ``sample_data/`` and napari's sample menu: name -> options for
+#: :func:`simulate_invasion` (seeds chosen so that each movie has 3-6 leaders).
+SAMPLES: dict[str, dict[str, Any]] = {
+    "invasion_planar": dict(
+        geometry="planar", outward_angle_deg=0.0, n_frames=40, field_um=(204.8, 307.2), pixel_size_um=0.8,
+        frame_interval_min=5.0, nucleus_diameter_um=9.0, n_leaders=4, followers_per_leader=(1, 3),
+        leader_speed_um_per_min=0.6, front_speed_um_per_min=0.12, jiggle_um=1.2, sheet_fraction=0.35,
+        decoys_per_100um=1.5, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1, texture=0.08, background_fraction=0.08, seed=11,
+    ),
+    "invasion_radial": dict(
+        geometry="radial", n_frames=30, field_um=(224.0, 224.0), pixel_size_um=1.0,
+        frame_interval_min=12.0, nucleus_diameter_um=9.0, n_leaders=5, followers_per_leader=(1, 3),
+        leader_speed_um_per_min=0.25, front_speed_um_per_min=0.04, jiggle_um=0.9, sheet_fraction=0.4,
+        decoys_per_100um=1.0, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1, texture=0.08, background_fraction=0.08, seed=5,
+    ),
+}
+
 
 
 def simulate_tracks(

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from leadertrack.synthetic import SAMPLES
+
 from ._layers import UNITS_KEY, LayerData
 
-__all__ = ["SAMPLES", "planar_invasion", "radial_invasion", "simulated_movie"]
+__all__ = ["planar_invasion", "radial_invasion", "simulated_movie"]
 
-#: The options of ``sample_data/*.ome.tif`` (``scripts/make_sample_data.py``; keep the two in step),
-#: so the napari samples are the very movies the documentation and the command line use.
-SAMPLES: dict[str, dict[str, Any]] = {
-    "invasion_planar": dict(
-        geometry="planar", outward_angle_deg=0.0, n_frames=40, field_um=(204.8, 307.2), pixel_size_um=0.8,
-        frame_interval_min=5.0, nucleus_diameter_um=9.0, n_leaders=4, followers_per_leader=(1, 3),
-        leader_speed_um_per_min=0.6, front_speed_um_per_min=0.12, jiggle_um=1.2, sheet_fraction=0.35,
-        decoys_per_100um=1.5, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1,
-        texture=0.08, background_fraction=0.08, seed=11,
-    ),
-    "invasion_radial": dict(
-        geometry="radial", n_frames=30, field_um=(224.0, 224.0), pixel_size_um=1.0,
-        frame_interval_min=12.0, nucleus_diameter_um=9.0, n_leaders=5, followers_per_leader=(1, 3),
-        leader_speed_um_per_min=0.25, front_speed_um_per_min=0.04, jiggle_um=0.9, sheet_fraction=0.4,
-        decoys_per_100um=1.0, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1,
-        texture=0.08, background_fraction=0.08, seed=5,
-    ),
-}
+# SAMPLES holds the options of ``sample_data/*.ome.tif``, so the napari samples are the very
+# movies the documentation and the command line use.
 
 
 def simulated_movie(name: str, **options: Any) -> list[LayerData]:

@@ -13,23 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from leadertrack.synthetic import save_simulation, simulate_invasion
-
-# name -> options for simulate_invasion; seeds chosen so that each movie has 3-6 leaders
-SAMPLES: dict[str, dict] = {
-    "invasion_planar": dict(
-        geometry="planar", outward_angle_deg=0.0, n_frames=40, field_um=(204.8, 307.2), pixel_size_um=0.8,
-        frame_interval_min=5.0, nucleus_diameter_um=9.0, n_leaders=4, followers_per_leader=(1, 3),
-        leader_speed_um_per_min=0.6, front_speed_um_per_min=0.12, jiggle_um=1.2, sheet_fraction=0.35,
-        decoys_per_100um=1.5, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1, texture=0.08, background_fraction=0.08, seed=11,
-    ),
-    "invasion_radial": dict(
-        geometry="radial", n_frames=30, field_um=(224.0, 224.0), pixel_size_um=1.0,
-        frame_interval_min=12.0, nucleus_diameter_um=9.0, n_leaders=5, followers_per_leader=(1, 3),
-        leader_speed_um_per_min=0.25, front_speed_um_per_min=0.04, jiggle_um=0.9, sheet_fraction=0.4,
-        decoys_per_100um=1.0, difficulty="medium", photons=250.0, read_noise=0.8, counts_per_photon=0.1, texture=0.08, background_fraction=0.08, seed=5,
-    ),
-}
+from leadertrack.synthetic import SAMPLES, save_simulation, simulate_invasion
 
 
 def main() -> None:
