@@ -64,6 +64,8 @@ _FUNCTIONS = {
 
 #: Format names accepted by ``read_tracks(format=...)``.
 FORMATS = ("table", "result", "trackmate", "trackmate_csv", "geff", "ctc", "imaris_mat")
+#: Format detection reads at most this much of a file (a hostile file may be one endless line).
+_PEEK_CHARS = 1 << 20
 _WRITERS = ("table", "trackmate", "geff")
 
 
@@ -76,8 +78,10 @@ def __getattr__(name: str) -> Any:
 
 def _is_geff(path: Path) -> bool:
     for attrs in (".zattrs", "zarr.json"):
-        if (path / attrs).is_file() and '"geff"' in (path / attrs).read_text(encoding="utf-8", errors="replace"):
-            return True
+        if (path / attrs).is_file():
+            with (path / attrs).open(encoding="utf-8", errors="replace") as handle:
+                if '"geff"' in handle.read(_PEEK_CHARS):
+                    return True
     return False
 
 
@@ -122,7 +126,7 @@ def detect_format(path: Path) -> str:
         return "table"
     if suffix == ".csv":
         with path.open(encoding="utf-8", errors="replace") as handle:
-            header = handle.readline()
+            header = handle.readline(_PEEK_CHARS)
         names = {h.strip().strip('"') for h in header.split(",")}
         if "TRACK_ID" in names and "POSITION_X" not in names:
             raise InputError(
