@@ -682,3 +682,23 @@ def test_malformed_configuration_files_are_one_line_errors(tmp_path, content, ma
     assert len(errors) == 1 and errors[0].startswith(f"error: {config}"), result.output
     assert re.search(match, errors[0]) and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_format_detection_reads_a_bounded_prefix(tmp_path):
+    """A 32 MB CSV without a line break, and a 32 MB GEFF attribute file, are peeked at, not loaded."""
+    from leadertrack.formats import detect_format
+
+    line = tmp_path / "tracks.csv"
+    line.write_bytes(b"x" * 32 * 2**20)
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / ".zattrs").write_bytes(b" " * 32 * 2**20 + b'{"geff": {}}')
+    tracemalloc.start()
+    try:
+        assert detect_format(line) == "table"
+        with pytest.raises(InputError, match="neither a GEFF store"):
+            detect_format(store)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 16 * 2**20
