@@ -154,7 +154,7 @@ def _blobs(image: np.ndarray, *, noise_sd: float) -> tuple[np.ndarray, np.ndarra
     """
     step = 2.0 ** (1.0 / _SCALES_PER_OCTAVE)
     sigmas = _SIGMA_MIN_PX * step ** np.arange(-1, _SCALES_PER_OCTAVE + 1)  # one guard scale each side
-    diameters, weights = [], []
+    diameters, weights = [np.empty(0)], [np.empty(0)]  # a frame too small for any scale has no blobs
     level, factor = image, 1
     while min(level.shape) >= 8 * sigmas[-1]:
         # Block means of factor^2 pixels have noise sd noise_sd / factor.

@@ -116,7 +116,9 @@ def test_nan_pixels_are_ignored():
     assert estimate_nucleus_diameter_px(image) == pytest.approx(12, rel=0.15)
 
 
-@pytest.mark.parametrize("frames", [np.zeros((3, 64, 64)), np.full((64, 64), 7.0), np.full((2, 32, 32), np.nan)])
+@pytest.mark.parametrize(
+    "frames", [np.zeros((3, 64, 64)), np.full((64, 64), 7.0), np.full((2, 32, 32), np.nan), np.arange(100.0).reshape(10, 10)]
+)
 def test_blank_frames_raise(frames):
     with pytest.raises(ValueError, match="no nuclei found"):
         estimate_nucleus_diameter_px(frames)
