@@ -3,24 +3,49 @@
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 import trackpy
-from trackpy.predict import NearestVelocityPredict
+from trackpy.predict import NullPredict
 
 from leadertrack.units import add_physical_columns
 
 __all__ = ["default_search_range_um", "link"]
 
 
-class _VelocityPredict(NearestVelocityPredict):
-    """trackpy's nearest-velocity predictor, tolerant of frames without detections."""
+class _OwnVelocityPredict(NullPredict):
+    """Predict each cell from its own recent velocity (mean over its last ``span`` steps).
+
+    trackpy's ``NearestVelocityPredict`` lends a new or just-relinked cell the velocity of its
+    nearest neighbour; next to a follower that jumped (two nuclei merged for a frame) that throws
+    the prediction off by more than the search range and cuts the leader's track into pieces.
+    A cell's own history has no such coupling; a cell seen once is predicted where it is.
+    """
+
+    def __init__(self, pos_columns: list[str], span: int = 3) -> None:
+        self.pos_columns = pos_columns
+        self.span = span
+        self.history: dict[int, deque] = {}
 
     def observe(self, frame: pd.DataFrame) -> None:
-        if len(frame):
-            super().observe(frame)
+        times = frame[self.t_column].to_numpy(dtype=float)
+        positions = frame[self.pos_columns].to_numpy(dtype=float)
+        for particle, t, pos in zip(frame["particle"].to_numpy(), times, positions):
+            self.history.setdefault(int(particle), deque(maxlen=self.span + 1)).append((t, pos))
+
+    def predict(self, t1: float, particles: list) -> np.ndarray:
+        predicted = []
+        for point in particles:
+            position = np.asarray(point.pos, dtype=float)
+            seen = self.history.get(point.track.id) if point.track is not None else None
+            if seen is not None and len(seen) >= 2:
+                (t_first, p_first), (t_last, p_last) = seen[0], seen[-1]
+                position = position + (p_last - p_first) / (t_last - t_first) * (t1 - point.t)
+            predicted.append(position)
+        return np.array(predicted)
 
 
 def default_search_range_um(
@@ -126,7 +151,7 @@ def link(
     frames = [present.get(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1)]
     options = {"search_range": search_range_um / pixel_size_um, "memory": memory, "pos_columns": ["y", "x"]}
     if predict:
-        linked_frames = _VelocityPredict().link_df_iter(iter(frames), **options)
+        linked_frames = _OwnVelocityPredict(pos_columns=["y", "x"]).link_df_iter(iter(frames), **options)
     else:
         linked_frames = trackpy.link_df_iter(iter(frames), **options)
     particle = np.empty(len(table), dtype=np.int64)
