@@ -91,7 +91,8 @@ def _background_and_noise(image: np.ndarray) -> tuple[float, float]:
         background = float(edges[np.argmax(counts)] + 0.5 * (edges[1] - edges[0]))
     else:
         background = float(high)
-    noise_sd = 1.4826 / np.sqrt(2.0) * float(np.median(np.abs(np.diff(image, axis=1))))
+    steps = np.abs(np.diff(image, axis=1))
+    noise_sd = 1.4826 / np.sqrt(2.0) * float(np.median(steps)) if steps.size else 0.0  # 1 px wide: no steps
     return background, noise_sd
 
 
