@@ -232,3 +232,19 @@ def test_user_labels_that_do_not_fit_labels_tif_are_refused(value, match):
 def test_float_user_labels_are_refused():
     with pytest.raises(InputError, match="labels must be integers"):
         analyze_movie(np.ones((2, 8, 8), np.float32), _config(), labels=np.full((2, 8, 8), 1.5))
+
+
+@pytest.mark.parametrize("shape", [(3, 1, 1), (3, 2, 2), (1, 5, 5), (2, 1, 50)], ids=str)
+@pytest.mark.parametrize("diameter_um", [None, 5.0])
+def test_tiny_movies(shape, diameter_um):
+    """Movies of a few pixels: a one-line error, or a defined result; never a crash inside a filter."""
+    config = _config()
+    config.segment.nucleus_diameter_um = diameter_um
+    movie = np.random.default_rng(0).random(shape).astype(np.float32) * 100
+    try:
+        with strict_numerics():
+            result = analyze_movie(movie, config)
+    except InputError as exc:
+        assert "\n" not in str(exc) and str(exc).startswith("array: ")
+    else:
+        _assert_defined(result.tracks, result.cells)
