@@ -22,6 +22,7 @@ __all__ = [
     "split_cells",
     "TRACK_PREFIX",
     "honest_columns",
+    "MAX_POSITION_PX",
 ]
 
 #: Per-track (``cells``) columns travel inside per-node formats (GEFF, TrackMate, CSV) as
@@ -29,6 +30,8 @@ __all__ = [
 TRACK_PREFIX = "track_"
 
 _AXES = ("z", "y", "x")
+#: Positions further than this from the origin are refused: squared distances would overflow.
+MAX_POSITION_PX = 1e9
 
 
 @dataclass(frozen=True)
@@ -208,6 +211,13 @@ def check_tracks(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
     for axis in _AXES:
         if axis in out:
             out[axis] = numeric_column(out, axis, source=source, integer=False)
+            far = np.abs(out[axis].to_numpy()) > MAX_POSITION_PX
+            if far.any():
+                row = int(np.flatnonzero(far)[0])
+                raise InputError(
+                    f"{source}: column '{axis}' holds {out[axis].iloc[row]:g} in data row {row + 1}, beyond "
+                    f"±{MAX_POSITION_PX:g} pixels; not an image position"
+                )
     if (out["frame"] < 0).any():
         row = int(np.flatnonzero(out["frame"].to_numpy() < 0)[0])
         raise InputError(f"{source}: frame numbers must be ≥ 0; data row {row + 1} has {out['frame'].iloc[row]}")
