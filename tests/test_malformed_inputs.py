@@ -288,6 +288,7 @@ TABLES_REFUSED: dict[str, tuple[str | bytes, str]] = {
     "negative frame": ("track_id,frame,y,x\n1,-1,1.0,2.0\n", "frame numbers must be ≥ 0"),
     "negative track id": ("track_id,frame,y,x\n-3,0,1.0,2.0\n", "track ids must be ≥ 0"),
     "duplicate (track, frame)": (_GOOD_ROWS + "1,1,9.0,9.0\n", "track 1 has 2 rows in frame 1"),
+    "position 1e300 (overflows distances)": ("track_id,frame,y,x\n1,0,1e300,2.0\n1,1,-1e300,2.0\n", "beyond ±1e\\+09 pixels"),
     "track id 1e30": ("track_id,frame,y,x\n1e30,0,1.0,2.0\n", "too large"),
     "track id 2**63": (f"track_id,frame,y,x\n{2**63},0,1.0,2.0\n", "too large"),
     "binary garbage": (bytes(range(256)) * 8, "cannot read the table|no 'track_id'"),
@@ -381,6 +382,7 @@ XML_REFUSED: dict[str, tuple[str, str]] = {
     "huge spot ID": (_TRACKMATE.replace('ID="3" FRAME', 'ID="1e300" FRAME'), "whole number below 2\\*\\*63"),
     "huge edge target": (_TRACKMATE.replace('TARGET_ID="3"', 'TARGET_ID="1e300"'), "too large for a 64-bit integer"),
     "fractional spot ID": (_TRACKMATE.replace('ID="3" FRAME', 'ID="2.5" FRAME'), "whole number"),
+    "position 1e300": (_TRACKMATE.replace('POSITION_X="2.0"', 'POSITION_X="1e300"'), "beyond"),
     "infinite position": (_TRACKMATE.replace('POSITION_X="2.0"', 'POSITION_X="inf"'), "finite"),
     "no tracks": (_TRACKMATE.replace("<Edge", "<Nope"), r"no \(visible\) tracks"),
 }
