@@ -248,3 +248,31 @@ def test_tiny_movies(shape, diameter_um):
         assert "\n" not in str(exc) and str(exc).startswith("array: ")
     else:
         _assert_defined(result.tracks, result.cells)
+
+
+TRACK_FILES = {
+    "a single row": "track_id,frame,y,x\n1,0,5,5\n",
+    "a gap of 10^9 frames": "track_id,frame,y,x\n1,0,5,5\n1,1000000000,6,5\n2,0,10,10\n2,1,11,10\n",
+    "frames near 10^12": "track_id,frame,y,x\n1,999999999999,5,5\n1,1000000000000,6,5\n",
+    "3-D with a flat z": "track_id,frame,z,y,x\n1,0,0,5,5\n1,1,0,6,5\n2,0,0,9,9\n2,1,0,9,10\n",
+    "ids near 2^63": "track_id,frame,y,x\n9000000000000000000,0,5,5\n9000000000000000000,1,6,5\n",
+}
+
+
+@pytest.mark.parametrize("text", TRACK_FILES.values(), ids=TRACK_FILES.keys())
+def test_degenerate_track_files_are_analysed(tmp_path, text):
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import analyze_tracks
+
+    path = tmp_path / "tracks.csv"
+    path.write_text(text)
+    tracemalloc.start()
+    try:
+        with strict_numerics():
+            result = analyze_tracks(read_tracks(path).with_units(pixel_size_um=1.0, frame_interval_min=1.0))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    _assert_defined(result.tracks, result.cells)
+    assert set(result.cells["track_id"]) == set(pd.read_csv(path)["track_id"])
+    assert peak < 64 * 2**20  # nothing is allocated per frame number
