@@ -337,3 +337,39 @@ def test_inputs_are_only_ever_opened_for_reading(plate, tmp_path, monkeypatch):
     monkeypatch.undo()
     assert {name for name, _ in opened} == {f"{NAMES[0]}.tif", f"{NAMES[1]}.tif", "labels.tif"}
     assert {p: file_checksum(p) for p in inputs} == before
+
+
+_DIE_IN_WORKER = textwrap.dedent(
+    """
+    import os
+
+    if os.environ.get("LEADERTRACK_TEST_DIE_ON"):  # set by test_faults: kill this worker on that movie
+        import leadertrack.pipeline as pipeline
+
+        _original = pipeline.process_movie
+
+        def process_movie(path, *args, **kwargs):
+            if os.environ["LEADERTRACK_TEST_DIE_ON"] in str(path):
+                os._exit(1)
+            return _original(path, *args, **kwargs)
+
+        pipeline.process_movie = process_movie
+    """
+)
+
+
+def test_process_worker_that_dies(plate, first_done, tmp_path, monkeypatch):
+    """A local worker process dies (os._exit) on the second movie: reported, the rest kept."""
+    out, kept, inputs = first_done
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_DIE_IN_WORKER)  # imported by each spawned worker at start-up
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(hook), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.setenv("LEADERTRACK_TEST_DIE_ON", f"{NAMES[1]}.tif")
+    summary = run_batch(_movies(plate), out, _config(), workers=2)
+    monkeypatch.undo()
+    rows = summary.set_index("movie")
+    assert rows.loc[NAMES[1], "status"] == "failed" and "worker process died" in rows.loc[NAMES[1], "error"]
+    # a dead worker breaks the whole process pool: a movie still pending then is reported with it
+    assert rows.loc[NAMES[0], "status"] == "skipped" or "worker process died" in rows.loc[NAMES[0], "error"]
+    _assert_recovers(plate, out, kept, inputs)
