@@ -21,6 +21,7 @@ import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -459,17 +460,32 @@ def _execute(
 def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, dict]]:
     # spawn: safe with threads in the parent (Qt, Dask) and the same on Linux, macOS and Windows
     pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
+    broken: list[_Job] = []
     try:
         futures = {pool.submit(_process, job): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             try:
                 row = future.result()
-            except Exception as exc:  # the worker process died (killed, out of memory)
+            except BrokenProcessPool:  # a worker died and took every unfinished movie down with it
+                broken.append(job)
+                continue
+            except Exception as exc:
                 row = _row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
             yield job.index, row
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+    for job in sorted(broken, key=lambda j: j.index):  # each again in a process of its own: only the culprit fails
+        yield job.index, _alone(job)
+
+
+def _alone(job: _Job) -> dict:
+    """Run one job in a fresh worker process; a failed row if that process dies too."""
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        try:
+            return pool.submit(_process, job).result()
+        except Exception as exc:  # the worker process died (killed, out of memory)
+            return _row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
 
 
 def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iterator[tuple[int, dict]]:
