@@ -2,7 +2,7 @@
 
 Usage::
 
-    python scripts/make_gallery.py [--samples sample_data] [--out docs/images/gallery] [--nucleus-diameter-um 9]
+    python scripts/make_gallery.py [--samples sample_data] [--out docs/images/gallery] [--nucleus-diameter-um D]
 
 For each movie ``<name>.ome.tif`` in ``--samples`` this writes ``<out>/<name>_<figure>.png`` for
 the figures of the per-movie report (``frames``, ``front``, ``distributions``, ``headings``,
@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=REPO / "sample_data")
     parser.add_argument("--out", type=Path, default=REPO / "docs" / "images" / "gallery")
     parser.add_argument(
-        "--nucleus-diameter-um", type=float, default=9.0, help="nucleus diameter; the sample movies' nuclei are 9 µm across"
+        "--nucleus-diameter-um", type=float, default=None, help="nucleus diameter (default: estimated, as leadertrack run does)"
     )
     args = parser.parse_args()
     config = RunConfig()
