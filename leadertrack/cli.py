@@ -47,6 +47,10 @@ ConfigFile = Annotated[
     typer.Option("--config", exists=True, dir_okay=False, help="TOML file with parameters (see: leadertrack config).", show_default=False),
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).")]
+Model = Annotated[
+    Optional[Path],
+    typer.Option("--model", exists=True, dir_okay=False, help="A leader model trained with 'leadertrack train' (default: the documented rule).", show_default=False),
+]
 Overwrite = Annotated[bool, typer.Option("--overwrite", help="Replace results that already exist in OUT.")]
 
 
@@ -183,6 +187,7 @@ def run(
     frame_sequence: Annotated[bool, typer.Option("--frame-sequence", help="INPUT is a folder holding one movie as one TIFF per frame (t000.tif, t001.tif, ...).")] = False,
     geometry: Geometry = "auto",
     config_file: ConfigFile = None,
+    model: Model = None,
     export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
     overwrite: Overwrite = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
@@ -215,6 +220,7 @@ def run(
         segment__nucleus_diameter_um=nucleus_diameter_um,
         segment__channel=channel,
         link__max_speed_um_per_min=max_speed_um_per_min,
+        classify__model_path=str(model) if model else None,
     )
     if exports:
         config.output.export = exports
@@ -259,6 +265,7 @@ def classify(
     frame_interval_min: FrameInterval = None,
     geometry: Geometry = "auto",
     config_file: ConfigFile = None,
+    model: Model = None,
     column: Annotated[
         Optional[list[str]],
         typer.Option("--column", help="Map a column of a CSV table to ours, e.g. --column particle=track_id (repeatable).", show_default=False),
@@ -277,7 +284,13 @@ def classify(
             _fail(f"--column {item!r}: write it as NAME_IN_FILE=OUR_NAME, e.g. particle=track_id")
         theirs, ours = item.split("=", 1)
         column_map[theirs.strip()] = ours.strip()
-    config = _build_config(config_file, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min, geometry=geometry)
+    config = _build_config(
+        config_file,
+        pixel_size_um=pixel_size_um,
+        frame_interval_min=frame_interval_min,
+        geometry=geometry,
+        classify__model_path=str(model) if model else None,
+    )
     start = time.perf_counter()
     rows = []
     for path in tracks:
@@ -296,6 +309,59 @@ def classify(
     _print_summary(summary, out, time.perf_counter() - start)
     if (summary["status"] == "failed").any():
         raise typer.Exit(1)
+
+
+@app.command()
+def report(
+    folders: Annotated[list[Path], typer.Argument(help="Result folders (OUT/<movie>) or batch folders (OUT).", show_default=False)],
+) -> None:
+    """(Re)write report.html for finished results, and index.html for a batch."""
+    from leadertrack.errors import InputError
+    from leadertrack.report import write_reports
+
+    try:
+        written = write_reports(folders)
+    except InputError as exc:
+        _fail(str(exc))
+    for path in written:
+        typer.echo(f"wrote {path}")
+
+
+@app.command()
+def train(
+    results: Annotated[list[Path], typer.Argument(help="Result folders whose calls you reviewed (corrections.csv from the napari plugin).", show_default=False)],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Model file to write (JSON; use it with --config [classify] model_path).")],
+    overwrite: Overwrite = False,
+) -> None:
+    """Train a leader model on reviewed results: their calls, overridden by your corrections."""
+    import pandas as pd
+
+    from leadertrack.errors import InputError
+    from leadertrack.model import save_model, train_model
+    from leadertrack.pipeline import read_result
+
+    if out.exists() and not overwrite:
+        _fail(f"{out} already exists; use --overwrite to replace it")
+    tables, labels, n_corrections = [], [], 0
+    try:
+        for folder in results:
+            result = read_result(folder)
+            cells = result.cells.copy()
+            calls = cells.set_index("track_id")["is_leader"].astype(bool)
+            fixes = result.corrections.set_index("track_id")["is_leader"].astype(bool)
+            calls.loc[fixes.index] = fixes
+            n_corrections += len(fixes)
+            tables.append(cells.reset_index(drop=True))
+            labels.append(calls.reindex(cells["track_id"]).reset_index(drop=True))
+        cells = pd.concat(tables, ignore_index=True)
+        model = train_model(cells, pd.concat(labels, ignore_index=True))
+        save_model(model, out)
+    except InputError as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"Trained on {len(cells)} tracks from {len(results)} result(s), {n_corrections} corrected by hand; "
+        f"cross-validated accuracy {model.cv_accuracy:.3f}. Model: {out}"
+    )
 
 
 @app.command()

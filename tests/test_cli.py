@@ -136,3 +136,48 @@ def test_console_script_help_is_readable():
     res = subprocess.run([sys.executable, "-m", "leadertrack", "run", "--help"], capture_output=True, text=True, check=True)
     assert "--pixel-size-um" in res.stdout
     assert "nucleus" in res.stdout
+
+
+def test_report_train_and_model_round_trip(movie_path, tmp_path):
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    folder = out / "wound"
+    cells = pd.read_csv(folder / "cells.csv")
+    # the user flips the most doubtful call; train learns from calls + that correction
+    doubtful = int(cells.iloc[(cells["leader_score"] - 0.5).abs().argsort()].iloc[0]["track_id"])
+    flipped = not bool(cells.set_index("track_id").loc[doubtful, "is_leader"])
+    pd.DataFrame({"track_id": [doubtful], "is_leader": [flipped]}).to_csv(folder / "corrections.csv", index=False)
+
+    res = invoke("report", out)
+    assert res.exit_code == 0, res.output
+    assert (folder / "report.html").stat().st_size > 1000 and (out / "index.html").exists()
+
+    model = tmp_path / "model.json"
+    res = invoke("train", folder, "--out", model)
+    assert res.exit_code == 0, res.output
+    assert "1 corrected by hand" in res.output and "cross-validated accuracy" in res.output
+    assert json.loads(model.read_text())["features"]
+    assert invoke("train", folder, "--out", model).exit_code == 2  # never silently replaced
+
+    res = invoke("run", movie_path, "--out", tmp_path / "again", "-q", "--no-report", "--model", model)
+    assert res.exit_code == 0, res.output
+    run_json = json.loads((tmp_path / "again" / "wound" / "run.json").read_text())
+    assert run_json["config"]["classify"]["model_path"] == str(model)
+
+
+def test_classify_tracks_without_images(tmp_path):
+    sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
+    table = tmp_path / "my_tracks.csv"
+    sim.tracks[["track_id", "frame", "y", "x"]].rename(columns={"track_id": "particle"}).to_csv(table, index=False)
+    res = invoke("classify", table, "--out", tmp_path / "out", "--column", "particle=track_id",
+                 "--pixel-size-um", str(sim.pixel_size_um), "--frame-interval-min", str(sim.frame_interval_min))
+    assert res.exit_code == 0, res.output
+    cells = pd.read_csv(tmp_path / "out" / "my_tracks" / "cells.csv")
+    assert set(sim.cells["track_id"]) == set(cells["track_id"])
+    truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    found = set(cells.loc[cells["is_leader"], "track_id"])
+    assert len(truth & found) >= 1 and len(found - truth) <= 1
+    no_frames = tmp_path / "no_frames.csv"
+    sim.tracks[["track_id", "y", "x"]].to_csv(no_frames, index=False)
+    bad = invoke("classify", no_frames, "--out", tmp_path / "out2")
+    assert bad.exit_code == 1 and "no_frames" in bad.output and "frame" in bad.output
