@@ -36,12 +36,13 @@ about 1 px) about 5% large.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean
+
+from leadertrack.io import frame_source
 
 __all__ = ["estimate_nucleus_diameter_px"]
 
@@ -61,21 +62,6 @@ _LOG_BANDWIDTH = 0.15
 _MAX_LEVEL_PX = 256 * 256
 # Pixels this many noise standard deviations above the background are foreground (crop choice).
 _FOREGROUND_SNR = 3.0
-
-
-def _frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
-    """Number of frames and a getter, for a Movie, a (T,Y,X) or (Y,X) array or a list of 2-D arrays."""
-    if hasattr(frames, "frame"):  # leadertrack.io.Movie: read lazily
-        return len(frames), frames.frame
-    if isinstance(frames, np.ndarray):
-        if frames.ndim == 2:
-            return 1, lambda t: frames
-        if frames.ndim != 3:
-            raise ValueError(f"expected a 2-D frame or a (T,Y,X) stack, got an array of shape {frames.shape}")
-        return frames.shape[0], lambda t: frames[t]
-    if isinstance(frames, Sequence):
-        return len(frames), lambda t: np.asarray(frames[t])
-    return _frame_source(np.asarray(frames))
 
 
 def _background_and_noise(image: np.ndarray) -> tuple[float, float]:
@@ -231,7 +217,7 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
     """
     if n_sample_frames < 1:
         raise ValueError(f"n_sample_frames must be at least 1, got {n_sample_frames}")
-    n_frames, get = _frame_source(frames)
+    n_frames, get = frame_source(frames)
     picks = np.unique(np.linspace(0, n_frames - 1, min(n_sample_frames, n_frames)).round().astype(int)) if n_frames else []
     diameters, weights = [], []
     for t in picks:

@@ -19,7 +19,7 @@ import math
 import re
 import threading
 import xml.etree.ElementTree as ET
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -29,7 +29,8 @@ import tifffile
 
 from leadertrack.errors import InputError
 
-__all__ = ["Movie", "LabelStack", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
+__all__ = [
+    "frame_source","Movie", "LabelStack", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
 
 #: One frame larger than this is refused before anything is allocated (a corrupt header).
 MAX_FRAME_BYTES = 2**32
@@ -867,3 +868,26 @@ def _fmt_shape(shape: Sequence[int]) -> str:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
+    """Number of frames and a frame getter, for a Movie (read lazily), a (T,Y,X) or (Y,X) array
+    or a list of 2-D arrays.
+
+    Examples
+    --------
+    >>> n, get = frame_source(np.zeros((3, 4, 5)))
+    >>> n, get(2).shape
+    (3, (4, 5))
+    """
+    if hasattr(frames, "frame"):  # leadertrack.io.Movie: read lazily
+        return len(frames), frames.frame
+    if isinstance(frames, np.ndarray):
+        if frames.ndim == 2:
+            return 1, lambda t: frames
+        if frames.ndim != 3:
+            raise ValueError(f"expected a 2-D frame or a (T,Y,X) stack, got an array of shape {frames.shape}")
+        return frames.shape[0], lambda t: frames[t]
+    if isinstance(frames, Sequence):
+        return len(frames), lambda t: np.asarray(frames[t])
+    return frame_source(np.asarray(frames))

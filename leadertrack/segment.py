@@ -8,7 +8,7 @@ detection, :mod:`leadertrack.diameter`, re-exported here) measures it from the m
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,26 +18,11 @@ from skimage.segmentation import watershed
 from skimage.transform import downscale_local_mean
 
 from leadertrack.diameter import estimate_nucleus_diameter_px
+from leadertrack.io import frame_source
 
 __all__ = ["estimate_nucleus_diameter_px", "segment_frame", "segment"]
 
 Progress = Callable[[str, int, int], None]
-
-
-def _frame_source(frames: Any) -> tuple[int, Callable[[int], np.ndarray]]:
-    """Number of frames and a getter, for a Movie, a (T,Y,X) array or a list of 2-D arrays."""
-    if isinstance(frames, np.ndarray):
-        if frames.ndim == 2:
-            return 1, lambda t: frames
-        if frames.ndim != 3:
-            raise ValueError(f"expected a 2-D frame or a (T,Y,X) stack, got an array of shape {frames.shape}")
-        return frames.shape[0], lambda t: frames[t]
-    if hasattr(frames, "frame"):  # leadertrack.io.Movie: read lazily
-        return len(frames), frames.frame
-    if isinstance(frames, Sequence):
-        return len(frames), lambda t: np.asarray(frames[t])
-    array = np.asarray(frames)
-    return _frame_source(array)
 
 
 # Detection threshold in robust standard deviations of the background noise; the smallest
@@ -289,7 +274,7 @@ def segment(
     else:
         diameter_px = nucleus_diameter_um / pixel_size_um
     is_single = isinstance(movie_or_image, np.ndarray) and movie_or_image.ndim == 2
-    n_frames, get = _frame_source(movie_or_image)
+    n_frames, get = frame_source(movie_or_image)
     first = segment_frame(get(0), nucleus_diameter_px=diameter_px, **options)
     if is_single:
         return first
