@@ -301,7 +301,6 @@ def analyze_movie(
     InputError
         The movie is empty (no signal in any frame), or the labels do not fit the movie.
     """
-    from leadertrack.classify import classify
     from leadertrack.detect import detect_frame
     from leadertrack.features import measure
     from leadertrack.diameter import estimate_nucleus_diameter_px
@@ -415,13 +414,8 @@ def analyze_movie(
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, field_um=field_um)
     _report(progress, "measure", 1, 1)
 
-    model = None
-    if config.classify.model_path:
-        from leadertrack.model import load_model
-
-        model = load_model(config.classify.model_path)
     with clock.stage("classify"):
-        tracks, cells = classify(tracks, cells, model=model, threshold=config.classify.threshold)
+        tracks, cells = _classify(tracks, cells, config)
     _report(progress, "classify", 1, 1)
 
     provenance = {
@@ -477,7 +471,6 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     MovieResult
         Without labels; divisions (``parent_track_id``) are kept.
     """
-    from leadertrack.classify import classify
     from leadertrack.features import measure
 
     config = config or RunConfig()
@@ -500,13 +493,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
     with clock.stage("measure"):
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
-    model = None
-    if config.classify.model_path:
-        from leadertrack.model import load_model
-
-        model = load_model(config.classify.model_path)
     with clock.stage("classify"):
-        tracks, cells = classify(tracks, cells, model=model, threshold=config.classify.threshold)
+        tracks, cells = _classify(tracks, cells, config)
     provenance = {
         "leadertrack_version": __version__,
         "versions": _versions(),
@@ -528,6 +516,18 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     for message in warn:
         warnings.warn(f"{trackset.name}: {message}", UserWarning, stacklevel=2)
     return MovieResult(name=trackset.name, tracks=tracks, cells=cells, fronts=fronts, provenance=provenance)
+
+
+def _classify(tracks: pd.DataFrame, cells: pd.DataFrame, config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Classify with the configured model file, or the documented rule when there is none."""
+    from leadertrack.classify import classify
+
+    model = None
+    if config.classify.model_path:
+        from leadertrack.model import load_model
+
+        model = load_model(config.classify.model_path)
+    return classify(tracks, cells, model=model, threshold=config.classify.threshold)
 
 
 def _front_summary(fronts: pd.DataFrame) -> dict:
