@@ -641,6 +641,11 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
         n_grid = len(shape) - (3 if axes.endswith("YXS") else 2)
     else:  # compressed or scattered: one TIFF page per frame
         n_grid = len(shape) - len(series.keyframe.axes)
+        n_planes = math.prod(shape[:n_grid])
+        if n_planes > len(tf.pages):  # checked first: a corrupt description may claim billions of frames
+            raise InputError(
+                f"{path}: truncated or corrupt TIFF: the header describes {n_planes:,} images but the file holds {len(tf.pages)}"
+            )
     plane_shape = shape[n_grid:]
     # contiguous planes are addressed by offset, whatever the pages say (tifffile stores a (3|4,Y,X)
     # stack with axes 'TYX' as one planar RGB page); pages must hold whole planes
@@ -656,8 +661,16 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
     channel_axis = plan.channel_axis - n_grid if channel_in_plane else None
     if series.dataoffset is not None:
         return _Layout("contiguous", (path,), tuple(planes), plane_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
-    pages = [series.pages[plane] if plane < len(series.pages) else None for plane in planes]
+    pages = [_page(series, plane) for plane in planes]
     return _pages_layout(path, tf, pages, plane_shape, channel_axis, plan)
+
+
+def _page(series: Any, plane: int) -> Any:
+    """The page holding ``plane`` of ``series``, or None when the file lacks it."""
+    try:
+        return series.pages[plane]
+    except IndexError:  # tifffile's page list may claim more pages than the file has
+        return None
 
 
 def _pages_layout(
