@@ -94,6 +94,21 @@ def _imagej_lie(claim: bytes) -> Builder:
     return build
 
 
+def _claims_frames(n_frames: int) -> Builder:
+    """A zlib stack of 5 frames whose shaped description claims ``n_frames``."""
+
+    def build(tmp: Path) -> Path:
+        path = _stack(tmp, shape=(5, 6, 7), compression="zlib", metadata={"axes": "TYX"})
+        data = path.read_bytes()
+        truth = b'"shape": [5, 6, 7], "axes": "TYX"}' + b"\x00" * 6
+        claim = b'"shape":[%d,6,7],"axes":"TYX"}' % n_frames
+        assert truth in data and len(claim) <= len(truth)
+        path.write_bytes(data.replace(truth, claim.ljust(len(truth), b"\x00")))
+        return path
+
+    return build
+
+
 def _written(data: bytes, name: str = "movie.tif") -> Builder:
     def build(tmp: Path) -> Path:
         (tmp / name).write_bytes(data)
@@ -129,6 +144,8 @@ TIFF_REFUSED: dict[str, tuple[Builder, str]] = {
     "truncated at 99%": (_truncated(0.99), "truncated"),
     "zlib, truncated at 60%": (_truncated(0.6, compression="zlib"), "truncated|corrupt|cannot read"),
     "ImageJ claims 9 frames, holds 3": (_imagej_lie(b"images=9\nframes=9"), "corrupt"),
+    "zlib stack claiming 10**7 frames": (_claims_frames(9_999_999), "describes 9,999,999 images but the file holds 5"),
+    "zlib stack claiming 6 frames": (_claims_frames(6), "describes 6 images but the file holds 5"),
     "65535x65535 uint16 planes in a 400 B file": (
         lambda tmp: _patch_dims(_stack(tmp), height=65535, width=65535), "too large|truncated"
     ),
