@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import struct
 import tempfile
+from contextlib import contextmanager
 import tracemalloc
 from pathlib import Path
 
@@ -42,6 +43,30 @@ def _valid_stack(kind: str) -> bytes:
 VALID = {kind: _valid_stack(kind) for kind in _KINDS}
 
 
+@contextmanager
+def _address_space_limit(extra_bytes: int = 2 * 2**30):
+    """Cap this process's address space at its current size + ``extra_bytes`` (Linux).
+
+    A header that slips past the checks then raises MemoryError in the test, with the example
+    that caused it, instead of getting the whole test run killed by the kernel's OOM killer.
+    """
+    try:
+        import resource
+
+        status = Path("/proc/self/status").read_text()
+    except (ImportError, OSError):
+        yield
+        return
+    size_kb = int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmSize:")))
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    cap = size_kb * 1024 + extra_bytes
+    resource.setrlimit(resource.RLIMIT_AS, (cap if hard == resource.RLIM_INFINITY else min(cap, hard), hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+
+
 def _read_or_refuse(data: bytes, *, labels: bool = False) -> np.ndarray | None:
     """Read ``data`` as a movie (or labels); None when refused with a proper InputError."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -49,7 +74,8 @@ def _read_or_refuse(data: bytes, *, labels: bool = False) -> np.ndarray | None:
         path.write_bytes(data)
         tracemalloc.start()
         try:
-            array = np.asarray(read_labels(path)) if labels else read_movie(path).to_array()
+            with _address_space_limit():
+                array = np.asarray(read_labels(path)) if labels else read_movie(path).to_array()
         except InputError as exc:
             message = str(exc)
             assert message.startswith(str(path)) and "\n" not in message, message
@@ -148,3 +174,10 @@ def test_labels_of_any_type_are_read_or_refused(dtype, seed):
         else:
             assert labels.dtype.kind in "ui" and (labels >= 0).all()
             np.testing.assert_array_equal(labels, array.astype(labels.dtype))
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="the address-space cap needs Linux /proc")
+def test_the_address_space_cap_turns_runaway_allocation_into_memory_error():
+    with pytest.raises(MemoryError), _address_space_limit(extra_bytes=2**30):
+        np.empty(4 * 2**30, dtype=np.uint8)
+    np.empty(2**30, dtype=np.uint8)  # the cap is lifted again
