@@ -15,7 +15,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
-from skimage.transform import downscale_local_mean
+from skimage.transform import downscale_local_mean, resize
 
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
@@ -156,9 +156,10 @@ def segment_frame(
     2. Detection: pixels more than 6 noise standard deviations above the background (the mode
        of the darker half of the pixels, so dense monolayers work too), holes up to a nucleus
        area filled; dim nuclei are found as well as bright ones.
-    3. Splitting (``split_touching``): a watershed of the smoothed intensity seeded at the peaks
-       (at least 0.4 diameter apart) of the Laplacian of Gaussian at the nucleus scale, so
-       touching nuclei, even of different brightness, become separate objects.
+    3. Splitting (``split_touching``): a watershed of the Laplacian of Gaussian at the nucleus
+       scale, seeded at its peaks (at least 0.4 diameter apart), so touching nuclei, even of
+       different brightness, become separate objects: unlike the intensity, the blob response
+       dips between two nuclei however unequal their brightness.
     4. Refinement: each object keeps the pixels above half its mean over background, a
        per-nucleus threshold that trims the halo of bright nuclei.
     5. Filtering: objects outside ``min_area_fraction``..``max_area_fraction`` of a typical
@@ -210,7 +211,8 @@ def segment_frame(
     response, factor = _blob_response(smooth, nucleus_diameter_px=nucleus_diameter_px)
     if split_touching:
         markers = _seeds(response, factor, components, nucleus_diameter_px=nucleus_diameter_px)
-        regions = watershed(-smooth, markers, mask=detected)
+        surface = resize(response, smooth.shape, order=1, anti_aliasing=False) if factor > 1 else response
+        regions = watershed(-surface, markers, mask=detected)
     else:
         regions = components
     refined = _refine(smooth, regions, background=background, object_fraction=_OBJECT_FRACTION)

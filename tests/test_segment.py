@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
+from scipy import ndimage as ndi
 from skimage.draw import disk
 
 from leadertrack.detect import detect_frame
@@ -154,3 +155,20 @@ def test_diffuse_out_of_focus_glow_is_not_a_nucleus():
     labels = segment_frame(image, nucleus_diameter_px=20)
     assert labels.max() == 1
     assert labels[80, 50] > 0 and labels[80, 170] == 0
+
+
+@pytest.mark.parametrize("brightness_ratio", [4, 9])
+def test_bright_nucleus_between_touching_dim_ones_does_not_swallow_them(brightness_ratio):
+    # A row of three touching disks (radius 10, centres 20 px apart), the middle one brighter:
+    # a watershed of the intensity lets the bright nucleus take its dim neighbours.
+    rng = np.random.default_rng(0)
+    image = np.full((60, 100), 10.0)
+    truth = np.zeros(image.shape, dtype=int)
+    for k, x in enumerate([30, 50, 70], start=1):
+        rr, cc = disk((30, x), 10, shape=image.shape)
+        image[rr, cc] = 30.0 * (brightness_ratio if k == 2 else 1)
+        truth[rr, cc] = k
+    image = ndi.gaussian_filter(image, 1.5) + rng.normal(0, 2, image.shape)
+    labels = segment_frame(image, nucleus_diameter_px=21)
+    centres = np.round(ndi.center_of_mass(labels > 0, labels, np.arange(1, labels.max() + 1))).astype(int)
+    assert sorted(truth[tuple(centres.T)]) == [1, 2, 3]
