@@ -9,8 +9,10 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import trackpy
+from trackpy.linking.utils import SubnetOversizeException
 from trackpy.predict import NullPredict
 
+from leadertrack.errors import InputError
 from leadertrack.units import add_physical_columns
 
 __all__ = ["default_search_range_um", "link"]
@@ -158,10 +160,18 @@ def link(
     with warnings.catch_warnings():
         # trackpy 0.7's predictor uses a DataFrame.join keyword that pandas 3 deprecates.
         warnings.filterwarnings("ignore", message=".*'lsuffix' and 'rsuffix' keywords.*")
-        for done, frame in enumerate(linked_frames, start=1):
-            particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy(dtype=np.int64)
-            if progress is not None:
-                progress("link", done, len(frames))
+        done = 0
+        try:
+            for done, frame in enumerate(linked_frames, start=1):
+                particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy(dtype=np.int64)
+                if progress is not None:
+                    progress("link", done, len(frames))
+        except SubnetOversizeException:
+            raise InputError(
+                f"linking frame {done + 1}: the search range ({search_range_um:g} µm) is so large that too many "
+                "cells compete for the same links; give a smaller --max-speed-um-per-min or check "
+                "--pixel-size-um and --nucleus-diameter-um"
+            ) from None
     table["track_id"] = particle
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadertrack.errors import InputError
 from leadertrack.track import default_search_range_um, link
 
 
@@ -99,3 +100,14 @@ def test_default_search_range():
     assert default_search_range_um(nucleus_diameter_um=12.0, frame_interval_min=10.0, max_speed_um_per_min=0.5) == 5.0
     with pytest.raises(ValueError):
         default_search_range_um(nucleus_diameter_um=0.0)
+
+
+def test_a_search_range_far_too_large_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:60:3.0, 0:60:3.0]
+    frames = [
+        pd.DataFrame({"frame": t, "y": yy.ravel() + rng.normal(0, 0.3, yy.size), "x": xx.ravel() + rng.normal(0, 0.3, xx.size)})
+        for t in range(3)
+    ]
+    with pytest.raises(InputError, match=r"search range \(40 µm\) is so large"):
+        link(pd.concat(frames, ignore_index=True), search_range_um=40.0)
