@@ -277,6 +277,7 @@ def classify(
     from leadertrack.errors import InputError
     from leadertrack.formats import read_tracks
     from leadertrack.pipeline import analyze_tracks, summary_row, write_result
+    from leadertrack.report import write_report
 
     column_map = {}
     for item in column or []:
@@ -298,6 +299,8 @@ def classify(
         try:
             result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
             folder = write_result(result, out, overwrite=overwrite)
+            if config.output.report:
+                write_report(result, folder / "report.html")
         except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
             rows.append(summary_row(path.name, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
             continue

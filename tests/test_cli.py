@@ -173,6 +173,7 @@ def test_classify_tracks_without_images(tmp_path):
                  "--pixel-size-um", str(sim.pixel_size_um), "--frame-interval-min", str(sim.frame_interval_min))
     assert res.exit_code == 0, res.output
     cells = pd.read_csv(tmp_path / "out" / "my_tracks" / "cells.csv")
+    assert (tmp_path / "out" / "my_tracks" / "report.html").exists()
     assert set(sim.cells["track_id"]) == set(cells["track_id"])
     truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
     found = set(cells.loc[cells["is_leader"], "track_id"])
