@@ -13,7 +13,6 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.feature import peak_local_max
 from skimage.segmentation import watershed
 from skimage.transform import downscale_local_mean, resize
 
@@ -121,24 +120,30 @@ def _coarse(labels: np.ndarray, response: np.ndarray, factor: int) -> np.ndarray
     return labels[::factor, ::factor][: response.shape[0], : response.shape[1]]
 
 
-def _seeds(response: np.ndarray, factor: int, components: np.ndarray, *, nucleus_diameter_px: float) -> np.ndarray:
-    """Watershed markers: the blob-response peaks at least 0.4 diameter apart, and one per
-    component without a peak."""
-    peaks = peak_local_max(
-        response,
-        min_distance=max(1, int(round(_SEED_SPACING * nucleus_diameter_px / factor))),
-        exclude_border=False,
-        labels=_coarse(components, response, factor),
-    )
+def _split(
+    response: np.ndarray, factor: int, components: np.ndarray, surface: np.ndarray, *, nucleus_diameter_px: float
+) -> np.ndarray:
+    """Objects: a watershed of ``-surface`` seeded at the blob-response maxima (within 0.4
+    diameter, inside the objects) of each component holding several; the other components whole.
+    """
+    size = 2 * max(1, int(round(_SEED_SPACING * nucleus_diameter_px / factor))) + 1
+    inside = _coarse(components, response, factor) > 0
+    masked = np.where(inside, response, -np.inf)
+    peaks = np.argwhere(inside & (masked == ndi.maximum_filter(masked, size=size, mode="nearest")))
     peaks = np.minimum(peaks * factor + factor // 2, np.array(components.shape) - 1)
-    peaks = peaks[components[tuple(peaks.T)] > 0]
+    owner = components[tuple(peaks.T)]
+    peaks, owner = peaks[owner > 0], owner[owner > 0]
+    n_components = int(components.max())
+    several = np.bincount(owner, minlength=n_components + 1) > 1
+    several[0] = False
+    split = several[owner]
     markers = np.zeros(components.shape, dtype=np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    seeded = np.zeros(int(components.max()) + 1, dtype=bool)
-    seeded[components[tuple(peaks.T)]] = True
-    unseeded = (components > 0) & ~seeded[components]
-    markers[unseeded] = len(peaks) + components[unseeded]
-    return markers
+    markers[tuple(peaks[split].T)] = np.arange(1, int(split.sum()) + 1)
+    regions = watershed(-surface, markers, mask=several[components])
+    whole = (components > 0) & ~several[components]
+    numbering = np.cumsum(~several) - 1  # the whole components numbered 1.. after the split ones
+    regions[whole] = int(split.sum()) + numbering[components[whole]]
+    return regions
 
 
 def segment_frame(
@@ -210,9 +215,8 @@ def segment_frame(
     components = ndi.label(detected)[0]
     response, factor = _blob_response(smooth, nucleus_diameter_px=nucleus_diameter_px)
     if split_touching:
-        markers = _seeds(response, factor, components, nucleus_diameter_px=nucleus_diameter_px)
         surface = resize(response, smooth.shape, order=1, anti_aliasing=False) if factor > 1 else response
-        regions = watershed(-surface, markers, mask=detected)
+        regions = _split(response, factor, components, surface, nucleus_diameter_px=nucleus_diameter_px)
     else:
         regions = components
     refined = _refine(smooth, regions, background=background, object_fraction=_OBJECT_FRACTION)
