@@ -175,9 +175,10 @@ def link(
     table["track_id"] = particle
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]
-    # Contiguous ids 1..n in order of first appearance (trackpy's particle numbers have holes).
-    first_frame = table.groupby("track_id")["frame"].min().sort_values(kind="stable")
-    new_id = pd.Series(np.arange(1, len(first_frame) + 1), index=first_frame.index)
+    # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes
+    # and depend on its internal order), so the same detections always get the same ids.
+    starts = table.sort_values(["frame", "y", "x"], kind="stable").drop_duplicates("track_id")
+    new_id = pd.Series(np.arange(1, len(starts) + 1), index=starts["track_id"].to_numpy())
     table["track_id"] = table["track_id"].map(new_id).astype(np.int64)
     table = table[[*columns, "track_id"]].sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     return add_physical_columns(table, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)

@@ -111,3 +111,14 @@ def test_a_search_range_far_too_large_is_a_clear_error():
     ]
     with pytest.raises(InputError, match=r"search range \(40 µm\) is so large"):
         link(pd.concat(frames, ignore_index=True), search_range_um=40.0)
+
+
+def test_track_ids_follow_first_appearance_then_position():
+    det = pd.DataFrame(
+        {"frame": [0, 0, 1, 1, 1, 2, 2, 2], "y": [30.0, 10, 30, 10, 50, 30, 10, 50], "x": [0.0, 0, 0, 0, 0, 0, 0, 0]}
+    )
+    first = link(det, search_range_um=5)
+    shuffled = link(det.sample(frac=1, random_state=3), search_range_um=5)
+    pd.testing.assert_frame_equal(first, shuffled)
+    starts = first.groupby("track_id")[["frame", "y"]].first()
+    assert starts.to_records().tolist() == [(1, 0, 10.0), (2, 0, 30.0), (3, 1, 50.0)]
