@@ -14,38 +14,22 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from helpers import fast_config, write_plate
 
 from leadertrack.batch import config_sha256, read_unit_overrides, run_batch
-from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.io import file_checksum, list_movies
 
 GOOD = ("plate_a1", "plate_a2", "plate_b1")
 
 
-def _config() -> RunConfig:
-    config = RunConfig()
-    config.output.report = False
-    config.segment.nucleus_diameter_um = 10.0
-    config.link.search_range_um = 6.0
-    return config
+_config = fast_config
 
 
 @pytest.fixture(scope="module")
 def plate(tmp_path_factory) -> Path:
     """Three small calibrated synthetic movies, a truncated TIFF and a text file named .tif."""
-    from leadertrack.synthetic import simulate_invasion
-
-    folder = tmp_path_factory.mktemp("plate")
-    for seed, name in enumerate(GOOD):
-        sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(150.0, 150.0), frame_interval_min=2.0, seed=seed)
-        tifffile.imwrite(
-            folder / f"{name}.tif",
-            sim.image,
-            imagej=True,
-            metadata={"axes": "TYX", "finterval": 120.0, "unit": "um"},
-            resolution=(1.0, 1.0),
-        )
+    folder = write_plate(tmp_path_factory.mktemp("plate"), GOOD, n_frames=8, field_um=(150.0, 150.0))
     payload = (folder / f"{GOOD[0]}.tif").read_bytes()
     (folder / "corrupt.tif").write_bytes(payload[: len(payload) // 2])
     (folder / "fake.tif").write_text("well,pixel_size\nA1,0.65\n")

@@ -17,35 +17,21 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import tifffile
+from helpers import fast_config, write_plate
 
 from leadertrack.batch import run_batch
-from leadertrack.config import RunConfig
 from leadertrack.io import file_checksum
 from leadertrack.pipeline import is_result_folder
 
 NAMES = ("well_a", "well_b")
 
 
-def _config() -> RunConfig:
-    config = RunConfig()
-    config.output.report = False
-    config.segment.nucleus_diameter_um = 10.0
-    config.link.search_range_um = 6.0
-    return config
+_config = fast_config
 
 
 @pytest.fixture(scope="module")
 def plate(tmp_path_factory) -> Path:
-    from leadertrack.synthetic import simulate_invasion
-
-    folder = tmp_path_factory.mktemp("plate")
-    for seed, name in enumerate(NAMES):
-        sim = simulate_invasion(geometry="planar", n_frames=5, field_um=(120.0, 120.0), frame_interval_min=2.0, seed=seed)
-        tifffile.imwrite(
-            folder / f"{name}.tif", sim.image, imagej=True, metadata={"axes": "TYX", "finterval": 120.0, "unit": "um"},
-            resolution=(1.0, 1.0),
-        )
-    return folder
+    return write_plate(tmp_path_factory.mktemp("plate"), NAMES, n_frames=5, field_um=(120.0, 120.0))
 
 
 def _movies(plate: Path) -> list[Path]:
