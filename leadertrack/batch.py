@@ -32,7 +32,8 @@ from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.formats._atomic import atomic_write
 
-__all__ = ["run_batch", "read_unit_overrides", "write_summary", "config_sha256", "SUMMARY_FILE"]
+__all__ = [
+    "run_batch", "read_unit_overrides", "summary_row", "write_summary", "config_sha256", "SUMMARY_FILE"]
 
 SUMMARY_FILE = "summary.csv"
 CHECKSUM_CACHE = ".leadertrack-checksums.json"
@@ -144,7 +145,7 @@ def run_batch(
         name = movie_name(path)
         if name in first_with_name:
             error = f"{path}: another movie of this batch, {first_with_name[name]}, has the same name {name!r}; rename one"
-            rows[index] = _row(name, path, "failed", error=error)
+            rows[index] = summary_row(name, path, "failed", error=error)
             continue
         first_with_name[name] = path
         jobs.append(
@@ -311,8 +312,8 @@ def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
     except _Cancelled:
         raise
     except Exception as exc:  # one bad movie must not stop the batch
-        return _row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
-    row = _row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
+        return summary_row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
+    row = summary_row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
     return {**row, "input_sha256": checksum}
 
 
@@ -332,10 +333,10 @@ def _finished(job: _Job, checksum: str) -> dict | None:
     else:
         changed = " and ".join(w for w, same in (("input", same_input), ("configuration", same_config)) if not same)
         note = f"kept the existing result made with another {changed}; use --overwrite to redo it"
-    return _row(job.name, job.shown, "skipped", error=note, provenance=provenance if same_input else None, out=job.out)
+    return summary_row(job.name, job.shown, "skipped", error=note, provenance=provenance if same_input else None, out=job.out)
 
 
-def _row(
+def summary_row(
     name: str,
     path: str | Path,
     status: str,
@@ -345,7 +346,7 @@ def _row(
     provenance: dict | None = None,
     out: Path | None = None,
 ) -> dict:
-    """One line of ``summary.csv``."""
+    """One line of ``summary.csv``; ``out`` is the output folder (the result is ``out/name``)."""
     row: dict[str, Any] = {"movie": name, "input": str(path), "status": status, "error": error, "seconds": round(seconds, 2)}
     if provenance is not None:
         counts = provenance.get("counts", {})
@@ -471,7 +472,7 @@ def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, di
                 broken.append(job)
                 continue
             except Exception as exc:
-                row = _row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
+                row = summary_row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
             yield job.index, row
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -485,7 +486,7 @@ def _alone(job: _Job) -> dict:
         try:
             return pool.submit(_process, job).result()
         except Exception as exc:  # the worker process died (killed, out of memory)
-            return _row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
+            return summary_row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
 
 
 def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iterator[tuple[int, dict]]:
@@ -521,7 +522,7 @@ def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iter
             try:
                 row = future.result()
             except Exception as exc:  # KilledWorker, lost connection, ...
-                row = _row(job.name, job.shown, "failed", error=f"Dask worker failed: {_one_line(exc)}")
+                row = summary_row(job.name, job.shown, "failed", error=f"Dask worker failed: {_one_line(exc)}")
             yield job.index, row
     finally:
         client.close()

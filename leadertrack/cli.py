@@ -273,10 +273,10 @@ def classify(
     overwrite: Overwrite = False,
 ) -> None:
     """Measure and classify tracks you already have (no images): leaders, followers, the front."""
-    from leadertrack.batch import write_summary
+    from leadertrack.batch import summary_row, write_summary
     from leadertrack.errors import InputError
     from leadertrack.formats import read_tracks
-    from leadertrack.pipeline import analyze_tracks, summary_row, write_result
+    from leadertrack.pipeline import analyze_tracks, write_result
     from leadertrack.report import write_report
 
     column_map = {}
@@ -302,9 +302,9 @@ def classify(
             if config.output.report:
                 write_report(result, folder / "report.html")
         except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
-            rows.append(summary_row(path.name, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
+            rows.append(summary_row(path.name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
             continue
-        rows.append(summary_row(result.name, "ok", result=result, seconds=time.perf_counter() - began, out_dir=folder))
+        rows.append(summary_row(result.name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out))
     try:
         summary = write_summary(rows, out)
     except OSError as exc:

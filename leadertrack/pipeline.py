@@ -807,28 +807,6 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
 # --------------------------------------------------------------------------- files to result folders
 
 
-def summary_row(name: str, status: str, *, result: MovieResult | None = None, error: str = "", seconds: float = 0.0, out_dir: Path | None = None) -> dict:
-    """One row of ``summary.csv``."""
-    row: dict[str, Any] = {"movie": name, "status": status, "error": error, "seconds": round(seconds, 2)}
-    if result is not None:
-        counts = result.provenance.get("counts", {})
-        n_tracks = counts.get("tracks", 0)
-        n_leaders = counts.get("leaders", 0)
-        row.update(
-            frames=counts.get("frames", 0),
-            detections=counts.get("detections", 0),
-            tracks=n_tracks,
-            leaders=n_leaders,
-            leader_fraction=round(n_leaders / n_tracks, 4) if n_tracks else 0.0,
-            geometry=result.provenance.get("front", {}).get("geometry"),
-            median_front_speed_um_per_min=result.provenance.get("front", {}).get("median_front_speed_um_per_min"),
-            warnings=len(result.provenance.get("warnings", [])),
-        )
-    if out_dir is not None:
-        row["result"] = str(out_dir)
-    return row
-
-
 def process_movie(
     path: Path,
     out: Path,
@@ -860,17 +838,10 @@ def process_movie(
         result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
         _write_tables(result, tmp, config.output.export)
         if config.output.report:
-            _write_report(result, tmp)
+            from leadertrack.report import write_report
+
+            write_report(result, tmp / "report.html")
     return result
-
-
-def _write_report(result: MovieResult, folder: Path) -> None:
-    """Write report.html when the report module is available."""
-    try:
-        from leadertrack.report import write_report
-    except ImportError:
-        return
-    write_report(result, folder / "report.html")
 
 
 def run(
