@@ -24,7 +24,9 @@ class _OwnVelocityPredict(NullPredict):
     trackpy's ``NearestVelocityPredict`` lends a new or just-relinked cell the velocity of its
     nearest neighbour; next to a follower that jumped (two nuclei merged for a frame) that throws
     the prediction off by more than the search range and cuts the leader's track into pieces.
-    A cell's own history has no such coupling; a cell seen once is predicted where it is.
+    A cell's own history has no such coupling. The velocity of a short history is shrunk by
+    ``steps / (steps + 1)``: a single step is mostly jitter, and extrapolating it in full in a
+    dense sheet swaps neighbours.
     """
 
     def __init__(self, pos_columns: list[str], span: int = 3) -> None:
@@ -45,7 +47,10 @@ class _OwnVelocityPredict(NullPredict):
             seen = self.history.get(point.track.id) if point.track is not None else None
             if seen is not None and len(seen) >= 2:
                 (t_first, p_first), (t_last, p_last) = seen[0], seen[-1]
-                position = position + (p_last - p_first) / (t_last - t_first) * (t1 - point.t)
+                steps = len(seen) - 1
+                # shrink the velocity of short histories, where a step is mostly jitter
+                velocity = (p_last - p_first) / (t_last - t_first) * steps / (steps + 1)
+                position = position + velocity * (t1 - point.t)
             predicted.append(position)
         return np.array(predicted)
 
@@ -151,7 +156,16 @@ def link(
     present = dict(tuple(by_frame))
     first, last = min(present), max(present)
     frames = [present.get(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1)]
-    options = {"search_range": search_range_um / pixel_size_um, "memory": memory, "pos_columns": ["y", "x"]}
+    search_range_px = search_range_um / pixel_size_um
+    options = {
+        "search_range": search_range_px,
+        "memory": memory,
+        "pos_columns": ["y", "x"],
+        # in a dense sheet a few subnetworks get too large to solve: trackpy then shrinks the
+        # search range for those cells only, step by step, down to a tenth of it
+        "adaptive_stop": 0.1 * search_range_px,
+        "adaptive_step": 0.9,
+    }
     if predict:
         linked_frames = _OwnVelocityPredict(pos_columns=["y", "x"]).link_df_iter(iter(frames), **options)
     else:

@@ -102,15 +102,31 @@ def test_default_search_range():
         default_search_range_um(nucleus_diameter_um=0.0)
 
 
-def test_a_search_range_far_too_large_is_a_clear_error():
+def _grid_frames(n_frames: int) -> pd.DataFrame:
+    """400 cells 3 px apart, jiggling 0.3 px."""
     rng = np.random.default_rng(0)
     yy, xx = np.mgrid[0:60:3.0, 0:60:3.0]
-    frames = [
-        pd.DataFrame({"frame": t, "y": yy.ravel() + rng.normal(0, 0.3, yy.size), "x": xx.ravel() + rng.normal(0, 0.3, xx.size)})
-        for t in range(3)
-    ]
+    return pd.concat(
+        [
+            pd.DataFrame({"frame": t, "y": yy.ravel() + rng.normal(0, 0.3, yy.size), "x": xx.ravel() + rng.normal(0, 0.3, xx.size)})
+            for t in range(n_frames)
+        ],
+        ignore_index=True,
+    )
+
+
+def test_a_dense_sheet_with_a_generous_search_range_still_links():
+    # a 12 px search range over cells 3 px apart: trackpy's subnetworks are too large to solve
+    # until the adaptive search shrinks the range for them
+    tracks = link(_grid_frames(3), search_range_um=12.0)
+    assert tracks["track_id"].nunique() == 400
+    node = (tracks["y"] / 3).round() * 100 + (tracks["x"] / 3).round()  # the grid point each row belongs to
+    assert (node.groupby(tracks["track_id"]).nunique() == 1).all()  # every track stays with one cell
+
+
+def test_a_search_range_far_too_large_is_a_clear_error():
     with pytest.raises(InputError, match=r"search range \(40 µm\) is so large"):
-        link(pd.concat(frames, ignore_index=True), search_range_um=40.0)
+        link(_grid_frames(3), search_range_um=40.0)
 
 
 def test_track_ids_follow_first_appearance_then_position():
