@@ -223,8 +223,7 @@ def test_napari_sample_is_the_repository_sample_movie():
     from leadertrack_napari._sample import radial_invasion
 
     shipped = Path(__file__).resolve().parents[1] / "sample_data" / "invasion_radial.ome.tif"
-    if not shipped.exists():
-        pytest.skip(f"{shipped} not present (made by scripts/make_sample_data.py)")
+    assert shipped.exists(), f"{shipped} is part of the repository (scripts/make_sample_data.py)"
     [(image, _, _)] = radial_invasion()
     assert np.array_equal(image, tifffile.imread(shipped))
 
