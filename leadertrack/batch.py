@@ -30,7 +30,7 @@ import pandas as pd
 
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
-from leadertrack.formats._atomic import atomic_write
+from leadertrack.atomic import atomic_write
 
 __all__ = [
     "run_batch", "read_unit_overrides", "summary_row", "write_summary", "config_sha256", "SUMMARY_FILE"]

@@ -27,6 +27,7 @@ import pandas as pd
 import tifffile
 
 from leadertrack import __version__
+from leadertrack.atomic import replace_path
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.units import add_physical_columns, honest_column_names
@@ -598,13 +599,7 @@ def staging_folder(out: Path, name: str, *, overwrite: bool) -> Iterator[Path]:
     tmp.mkdir()
     try:
         yield tmp
-        if final.exists():
-            trash = out / f".{name}.old-{uuid.uuid4().hex[:8]}"
-            os.replace(final, trash)
-            os.replace(tmp, final)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, final)
+        replace_path(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

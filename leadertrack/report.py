@@ -16,8 +16,6 @@ from __future__ import annotations
 import base64
 import html
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +25,7 @@ import pandas as pd
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from leadertrack.atomic import atomic_write
 from leadertrack.units import honest_column_names
 
 __all__ = [
@@ -726,23 +725,9 @@ def report_html(result: Any) -> str:
     )
 
 
-def _write_atomic(text: str, path: Path) -> Path:
-    """Write ``text`` to ``path`` through a temporary file in the same folder, then rename.
-
-    On any failure (a full disk, ...) the temporary file is removed and ``path`` is untouched.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".partial", delete=False, encoding="utf-8")
-    try:
-        with tmp:
-            tmp.write(text)
-        os.chmod(tmp.name, 0o644)  # readable like any other output, not private like a temporary file
-        os.replace(tmp.name, path)
-    except BaseException:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
-    return path
+def _write_text(text: str, path: Path) -> Path:
+    """Write ``text`` atomically: a failure (a full disk, ...) leaves ``path`` as it was."""
+    return atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
 def write_report(result: Any, path: Path) -> Path:
@@ -760,7 +745,7 @@ def write_report(result: Any, path: Path) -> Path:
     pathlib.Path
         ``path``.
     """
-    return _write_atomic(report_html(result), Path(path))
+    return _write_text(report_html(result), Path(path))
 
 
 def write_folder_report(folder: Path) -> Path:
@@ -887,7 +872,7 @@ def write_batch_index(summary: pd.DataFrame, out: Path) -> Path:
         f"<p>{len(summary)} movies: {tally}. The same table is in <a href='summary.csv'>summary.csv</a>.</p>"
         f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
     )
-    return _write_atomic(page, out / "index.html")
+    return _write_text(page, out / "index.html")
 
 
 def _blank_if_missing(value: Any) -> Any:

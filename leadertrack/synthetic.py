@@ -29,8 +29,6 @@ import dataclasses
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -41,6 +39,8 @@ import numpy as np
 import pandas as pd
 from scipy import ndimage
 from scipy.spatial import cKDTree
+
+from leadertrack.atomic import atomic_write
 
 __all__ = [
     "SAMPLES",
@@ -974,19 +974,6 @@ def random_scenario(seed: int, *, difficulty: str = "medium", geometry: str | No
 # saving
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _stem(path: Path) -> str:
     name = path.name
     for suffix in (".ome.tiff", ".ome.tif", ".tiff", ".tif"):
@@ -1037,9 +1024,9 @@ def save_simulation(sim: Simulation, path: str | Path, *, truth_dir: str | Path 
             compressionargs={"level": 9}, predictor=predictor, photometric="minisblack",
         )
 
-    _atomic_write(path, tiff(sim.image, True))
-    _atomic_write(Path(f"{stem}_truth_labels.tif"), tiff(sim.labels, False))
+    atomic_write(path, tiff(sim.image, True))
+    atomic_write(Path(f"{stem}_truth_labels.tif"), tiff(sim.labels, False))
     for name, table in (("tracks", sim.tracks), ("cells", sim.cells), ("fronts", sim.fronts)):
-        _atomic_write(Path(f"{stem}_truth_{name}.csv"), lambda tmp, table=table: table.to_csv(tmp, index=False, float_format="%.5g"))
+        atomic_write(Path(f"{stem}_truth_{name}.csv"), lambda tmp, table=table: table.to_csv(tmp, index=False, float_format="%.5g"))
     params = json.dumps(sim.params, indent=2, default=float)
-    _atomic_write(Path(f"{stem}_truth_params.json"), lambda tmp: tmp.write_text(params + "\n", encoding="utf-8"))
+    atomic_write(Path(f"{stem}_truth_params.json"), lambda tmp: tmp.write_text(params + "\n", encoding="utf-8"))

@@ -349,6 +349,7 @@ def test_methods_text_names_what_was_used() -> None:
 
 
 def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import leadertrack.atomic as atomic
     import leadertrack.report as report
 
     path = tmp_path / "report.html"
@@ -357,8 +358,8 @@ def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path: Path
     def disk_full(src: str, dst: str) -> None:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(report.os, "replace", disk_full)
+    monkeypatch.setattr(atomic.os, "replace", disk_full)
     with pytest.raises(OSError, match="No space left"):
-        report._write_atomic("new report", path)
+        report._write_text("new report", path)
     assert path.read_text(encoding="utf-8") == "old report"
     assert list(tmp_path.iterdir()) == [path]

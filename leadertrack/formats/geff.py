@@ -20,7 +20,7 @@ from geff_spec import Axis, DisplayHint, PropMetadata
 
 from leadertrack import __version__
 from leadertrack.errors import InputError
-from leadertrack.formats._atomic import atomic_write
+from leadertrack.atomic import atomic_write
 from leadertrack.formats.graph import lineage_ids, parent_map, track_edges, tracks_from_graph
 from leadertrack.formats.trackmate import space_unit_um, time_unit_min
 from leadertrack.formats.trackset import (

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from leadertrack.errors import InputError
-from leadertrack.formats._atomic import atomic_write
+from leadertrack.atomic import atomic_write
 from leadertrack.formats.trackset import (
     TrackSet,
     broadcast_cells,

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from leadertrack.errors import InputError
-from leadertrack.formats._atomic import atomic_write
+from leadertrack.atomic import atomic_write
 from leadertrack.formats.graph import lineage_ids, parent_map, track_edges, tracks_from_graph
 from leadertrack.formats.trackset import (
     TrackSet,

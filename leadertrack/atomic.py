@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["atomic_write"]
+__all__ = ["atomic_write", "replace_path"]
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
@@ -29,13 +29,7 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         write(tmp)
-        if path.is_dir():
-            trash = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
-            os.replace(path, trash)
-            os.replace(tmp, path)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        replace_path(tmp, path)
     except BaseException:
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
@@ -43,3 +37,18 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
             tmp.unlink(missing_ok=True)
         raise
     return path
+
+
+def replace_path(tmp: Path, path: Path) -> None:
+    """Move the finished ``tmp`` (file or folder) to ``path``, replacing what is there.
+
+    A folder in the way is first renamed aside and removed only after ``tmp`` took its place, so
+    ``path`` is always either the old or the new content, never a mix.
+    """
+    if path.is_dir():
+        trash = path.with_name(f".{path.name}.old-{uuid.uuid4().hex[:8]}")
+        os.replace(path, trash)
+        os.replace(tmp, path)
+        shutil.rmtree(trash, ignore_errors=True)
+    else:
+        os.replace(tmp, path)
