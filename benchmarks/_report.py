@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import os
 import platform
-import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
 
 import pandas as pd
+
+from leadertrack.atomic import atomic_write
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
 HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (`python benchmarks/run_all.py`). Ratios compare methods measured in the same run on the same machine.\n"
@@ -45,8 +46,4 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
         text = before + block + after
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as tmp:
-        tmp.write(text)
-    os.chmod(tmp.name, 0o644)
-    os.replace(tmp.name, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))

@@ -419,37 +419,30 @@ def analyze_movie(
         tracks, cells = _classify(tracks, cells, config)
     _report(progress, "classify", 1, 1)
 
-    provenance = {
-        "leadertrack_version": __version__,
-        "versions": _versions(),
-        "input": {
+    provenance = _provenance(
+        movie.name,
+        input_info={
             "path": source,
             "name": movie.name,
             "shape": list(movie.shape),
             "dtype": str(movie.dtype),
             **{k: v for k, v in movie.metadata.items() if _jsonable(v)},
         },
-        "units": units_info,
-        "nucleus_diameter_um": diameter_um,
-        "nucleus_diameter_source": diameter_source,
-        "search_range_um": search_range_um,
-        "search_range_source": "user" if link_cfg.search_range_um else "derived",
-        "front": _front_summary(fronts),
-        "config": config.model_dump(mode="json"),
-        "counts": {
-            "frames": n_frames,
-            "detections": int(len(table)),
-            "tracks": int(len(cells)),
-            "leaders": int(cells["is_leader"].sum()) if len(cells) else 0,
-            "frames_without_cells": empty_frames,
+        units_info=units_info,
+        details={
+            "nucleus_diameter_um": diameter_um,
+            "nucleus_diameter_source": diameter_source,
+            "search_range_um": search_range_um,
+            "search_range_source": "user" if link_cfg.search_range_um else "derived",
         },
-        "timings_s": clock.seconds,
-        "warnings": warn,
-        "started": started.isoformat(timespec="seconds"),
-        "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    }
-    for message in warn:
-        warnings.warn(f"{movie.name}: {message}", UserWarning, stacklevel=2)
+        config=config,
+        fronts=fronts,
+        cells=cells,
+        counts={"frames": n_frames, "detections": int(len(table)), "frames_without_cells": empty_frames},
+        clock=clock,
+        warn=warn,
+        started=started,
+    )
     return MovieResult(
         name=movie.name, tracks=tracks, cells=cells, fronts=fronts, labels=label_stack, provenance=provenance, movie=movie
     )
@@ -496,27 +489,60 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
     with clock.stage("classify"):
         tracks, cells = _classify(tracks, cells, config)
-    provenance = {
+    provenance = _provenance(
+        trackset.name,
+        input_info={"name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source},
+        units_info=units_info,
+        details={},
+        config=config,
+        fronts=fronts,
+        cells=cells,
+        counts={"frames": int(tracks["frame"].nunique()) if len(tracks) else 0, "detections": int(len(tracks))},
+        clock=clock,
+        warn=warn,
+        started=started,
+    )
+    return MovieResult(name=trackset.name, tracks=tracks, cells=cells, fronts=fronts, provenance=provenance)
+
+
+def _provenance(
+    name: str,
+    *,
+    input_info: dict,
+    units_info: dict,
+    details: dict,
+    config: RunConfig,
+    fronts: pd.DataFrame,
+    cells: pd.DataFrame,
+    counts: dict,
+    clock: _Stopwatch,
+    warn: list[str],
+    started: datetime,
+) -> dict:
+    """The content of ``run.json``; also emits each warning as a ``UserWarning``."""
+    counts = {
+        "frames": counts["frames"],
+        "detections": counts["detections"],
+        "tracks": int(len(cells)),
+        "leaders": int(cells["is_leader"].sum()) if len(cells) else 0,
+        **{k: v for k, v in counts.items() if k not in ("frames", "detections")},
+    }
+    for message in warn:
+        warnings.warn(f"{name}: {message}", UserWarning, stacklevel=3)
+    return {
         "leadertrack_version": __version__,
         "versions": _versions(),
-        "input": {"name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source},
+        "input": input_info,
         "units": units_info,
+        **details,
         "front": _front_summary(fronts),
         "config": config.model_dump(mode="json"),
-        "counts": {
-            "frames": int(tracks["frame"].nunique()) if len(tracks) else 0,
-            "detections": int(len(tracks)),
-            "tracks": int(len(cells)),
-            "leaders": int(cells["is_leader"].sum()) if len(cells) else 0,
-        },
+        "counts": counts,
         "timings_s": clock.seconds,
         "warnings": warn,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    for message in warn:
-        warnings.warn(f"{trackset.name}: {message}", UserWarning, stacklevel=2)
-    return MovieResult(name=trackset.name, tracks=tracks, cells=cells, fronts=fronts, provenance=provenance)
 
 
 def _classify(tracks: pd.DataFrame, cells: pd.DataFrame, config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
