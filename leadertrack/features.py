@@ -26,8 +26,11 @@ Per cell-frame (added to the tracks table):
     the outward net displacement / path, in [-1, 1]. A sheet drifting as a whole is neither fast
     nor persistent relative to itself; a cell outrunning it is.
 ``n_ahead_same_way``
-    Cells in the cone ahead along the cell's own relative motion that move the same way
-    (cosine > 0.5) at at least half its speed: the cell is trailing somebody.
+    Cells within ``CONE_RADIUS_SPACINGS`` spacings in the cone (half-angle
+    ``TRAIL_HALF_ANGLE_DEG``, 60°) ahead along the cell's own relative motion that move the same
+    way (cosine > 0.5) at at least half its speed: the cell is trailing somebody. The cone is
+    wider than the outward one because in a strand more than one cell wide the cell in front of a
+    follower sits diagonally ahead of it, not straight ahead.
 
 Per track (the cells table): see :func:`measure`.
 """
@@ -41,7 +44,7 @@ from scipy.spatial import cKDTree
 from leadertrack.errors import InputError
 from leadertrack.front import Front, find_front, position_columns
 
-__all__ = ["measure", "window_half_frames", "WINDOW_MIN", "MIN_WINDOW_FRAMES", "CONE_RADIUS_SPACINGS"]
+__all__ = ["CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "WINDOW_MIN", "measure", "window_half_frames"]
 
 WINDOW_MIN = 30.0
 """Length of the sliding window for per-frame outward speed and persistence, in minutes."""
@@ -52,6 +55,9 @@ CONE_RADIUS_SPACINGS = 2.5
 CONE_HALF_ANGLE_DEG = 40.0
 """Half-angle of the ahead/behind cone around the outward direction."""
 _CONE_COS = np.cos(np.deg2rad(CONE_HALF_ANGLE_DEG))
+TRAIL_HALF_ANGLE_DEG = 60.0
+"""Half-angle of the cone around a cell's own motion in which a cell moving the same way makes it a trailer."""
+_TRAIL_COS = np.cos(np.deg2rad(TRAIL_HALF_ANGLE_DEG))
 AT_FRONT_SPACINGS = 1.0
 """A cell is at the front when it is less than this many cell spacings behind it."""
 
@@ -119,7 +125,7 @@ def _cone_counts(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per cell: neighbours in the cone ahead, in the cone behind, and ahead moving the same way.
 
-    "Ahead moving the same way": the neighbour lies in the cone around the cell's own ``motion``
+    "Ahead moving the same way": the neighbour lies in the trailing cone (``TRAIL_HALF_ANGLE_DEG``) around the cell's own ``motion``
     (drift-removed window displacement), and its motion has a cosine > 0.5 with the cell's and at
     least half its length.
     """
@@ -144,7 +150,7 @@ def _cone_counts(
         along = np.einsum("ij,ij->i", d, m[a]) / np.maximum(np.linalg.norm(d, axis=1) * na, 1e-12)
         ahead[idx] = np.bincount(a[cos > _CONE_COS], minlength=len(idx))
         behind[idx] = np.bincount(a[cos < -_CONE_COS], minlength=len(idx))
-        same[idx] = np.bincount(a[(along > _CONE_COS) & alike], minlength=len(idx))
+        same[idx] = np.bincount(a[(along > _TRAIL_COS) & alike], minlength=len(idx))
     return ahead, behind, same
 
 
