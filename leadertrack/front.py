@@ -30,11 +30,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 from scipy import ndimage as ndi
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
+from skimage.measure import LineModelND, find_contours, ransac
 
 from leadertrack.errors import InputError
 
-__all__ = ["Front", "find_front", "typical_spacing_um", "position_columns"]
+__all__ = ["Front", "find_front", "position_columns", "typical_spacing_um"]
 
 FRONT_QUANTILE = 0.95
 """Quantile of the outward coordinate (planar) or radius (radial) that marks the front in a bin."""
@@ -44,6 +47,8 @@ DENSE_FRACTION = 0.4
 """Cells with fewer neighbours than this fraction of the frame's median are not part of the collective."""
 BORDER_SPACINGS = 2.0
 """A front closer than this many cell spacings to the image border is the border, not a front."""
+EDGE_LEVEL = 1.5
+"""The edge of a sheet is traced where the distance to the nearest cell reaches this many spacings."""
 _GAP_DENSITY = 0.2
 """Bins with fewer cells than this fraction of the typical bin are part of a scratch gap."""
 
@@ -310,85 +315,126 @@ def _perpendicular_basis(direction: np.ndarray) -> np.ndarray:
     return q[:, 1:].T
 
 
-def _flatness(positions: np.ndarray, direction: np.ndarray, spacing: float) -> float:
-    """Robust spread across lateral bins of the sheet's edge (high quantile along ``direction``)."""
-    s = positions @ direction
-    lateral = positions @ _perpendicular_basis(direction)[0]
-    bins = np.floor((lateral - lateral.min()) / (4 * spacing)).astype(int)
-    edge = pd.Series(s).groupby(bins).agg(lambda v: np.quantile(v, FRONT_QUANTILE) if len(v) >= 3 else np.nan).dropna()
-    if len(edge) < 2:
-        return np.inf
-    return float(np.median(np.abs(edge - edge.median())))
+def _edge_points(cells: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float) -> np.ndarray:
+    """(M, 2) points along the edge of the 2-D collective inside the field, evenly spaced.
+
+    The edge is traced (marching squares, :func:`skimage.measure.find_contours`) where the
+    distance to the nearest cell reaches ``EDGE_LEVEL`` cell spacings: beyond the gaps inside a
+    jiggled sheet, at a fixed offset outside its edge, so the traced line is parallel to the edge.
+    The field border is not traced (contours end where they meet it).
+    """
+    step = spacing / 2
+    axes = [np.arange(a + step / 2, b, step) for a, b in zip(lo, hi)]
+    if min(len(a) for a in axes) < 2 or len(cells) == 0:
+        return np.empty((0, 2))
+    grid = np.stack(np.meshgrid(*axes, indexing="ij"), -1).reshape(-1, 2)
+    dist = cKDTree(cells).query(grid)[0].reshape(len(axes[0]), len(axes[1]))
+    contours = find_contours(dist, EDGE_LEVEL * spacing)
+    if not contours:
+        return np.empty((0, 2))
+    return np.concatenate(contours) * step + lo + step / 2
+
+
+def _edge_normal(edge: np.ndarray, cells: np.ndarray, spacing: float) -> np.ndarray | None:
+    """Unit normal of a straight line fitted to the traced ``edge`` by RANSAC, pointing away from ``cells``.
+
+    :func:`skimage.measure.ransac`: fingers, strands and holes in the sheet are outliers. None
+    with too few points to fit.
+    """
+    if len(edge) < 4:
+        return None
+    model, _ = ransac(edge, LineModelND, min_samples=2, residual_threshold=2 * spacing, max_trials=200, rng=0)
+    if model is None:
+        return None
+    tangent = model.direction / np.linalg.norm(model.direction)
+    normal = np.array([-tangent[1], tangent[0]])
+    return -normal if np.median(edge @ normal) < np.median(cells @ normal) else normal
+
+
+def _rim(cells: np.ndarray, edge: np.ndarray, spacing: float) -> np.ndarray:
+    """The cells next to the traced edge (the first row of the collective; the field border is not traced)."""
+    return cells[cKDTree(edge).query(cells)[0] < (EDGE_LEVEL + 0.5) * spacing]
+
+
+def _straighten(normal: np.ndarray, rims: list[tuple[np.ndarray, float]], spacing: float) -> np.ndarray:
+    """Turn ``normal`` until the rims, seen along the line perpendicular to it, have no slope left.
+
+    Each rim (with the sign of its outward direction along ``normal``: -1 for the facing sheet of
+    a scratch) is a profile: its front-most cell in bins one cell spacing wide. The slope is the
+    Theil-Sen estimate pooled over the rims (the median of the slopes between all pairs of bins
+    of the same rim; the two edges of a scratch are parallel): fingers and strands are outlying
+    bins, as wide as they are, and a ragged edge scatters evenly about its line.
+    """
+    for _ in range(5):
+        tangent = np.array([normal[1], -normal[0]])
+        slopes = []
+        for rim, sign in rims:
+            profile = pd.Series(sign * (rim @ normal)).groupby(np.floor(rim @ tangent / spacing)).max()
+            x, y = (profile.index.to_numpy() + 0.5) * spacing, sign * profile.to_numpy()
+            i, j = np.triu_indices(len(x), 1)
+            slopes.append((y[j] - y[i]) / (x[j] - x[i]))
+        slopes = np.concatenate(slopes)
+        if len(slopes) < 3:
+            break
+        slope = float(np.median(slopes))
+        normal = normal - slope * tangent
+        normal /= np.linalg.norm(normal)
+        if abs(slope) < 1e-3:
+            break
+    return normal
 
 
 def _planar_direction(
-    positions: np.ndarray, frames: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float
+    positions: np.ndarray, frames: np.ndarray, dense: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float
 ) -> tuple[np.ndarray, int, float | None, str] | None:
-    """Outward direction of a 2-D sheet (or the axis of a scratch) from the free space in the first frames.
+    """Outward direction of a 2-D sheet (or the axis of a scratch) from its edge in the first frame.
 
-    One sheet: the direction from the cells' centroid to the centroid of the free space. Two
-    sheets (scratch): the cells fall in two groups with free space between them; the direction
-    joins the groups. Either way it is then refined (within 30°) to make the edge straightest.
-    Returns (unit direction, number of fronts, gap middle along it, reason) or None.
+    A straight line is fitted robustly to the traced edge of the collective (:func:`_edge_points`,
+    :func:`_edge_normal`) and straightened on the cells of its rim (:func:`_straighten`); the
+    outward normal is perpendicular to it, away from the cells. Two sheets (scratch): the cells
+    fall in two groups (connected within 2.5 cell spacings) with free space between them; their
+    edges are parallel, so one axis is fitted to both (the first front is the sheet at low
+    coordinates). Returns (unit direction, number of fronts, gap middle along it, reason) or None
+    when no edge lies inside the field.
     """
-    unique = np.unique(frames)
-    early = positions[frames <= unique[min(2, len(unique) - 1)]]
-    first = positions[frames == unique[0]]
-    step = spacing
-    grid = np.stack(np.meshgrid(*[np.arange(l + step / 2, h, step) for l, h in zip(lo, hi)], indexing="ij"), -1).reshape(-1, 2)
-    dist, _ = cKDTree(first).query(grid)
-    free = grid[dist > 2 * spacing]
-    if len(free) < 10 or len(first) < 10:
+    first_frame = frames == np.unique(frames)[0]
+    first, cells = positions[first_frame], positions[first_frame & dense]
+    if len(first) < 10:
         return None
-    centroid = first.mean(axis=0)
-    # two groups of cells (connected within 2.5 cell spacings) with free space between them?
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-
+    edge = _edge_points(cells, lo, hi, spacing)
+    if len(edge) == 0:
+        return None
+    # two groups of cells with free space between them?
     pairs = cKDTree(first).query_pairs(2.5 * spacing, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(first), len(first)))
     _, component = connected_components(graph, directed=False)
     sizes = np.bincount(component)
     order = np.argsort(sizes)[::-1]
-    two = None
-    groups = np.full(len(first), -1)
     if len(sizes) >= 2 and sizes[order[1]] >= 0.2 * len(first):
-        groups[component == order[0]], groups[component == order[1]] = 0, 1
-        axis = first[groups == 1].mean(axis=0) - first[groups == 0].mean(axis=0)
-        axis /= np.linalg.norm(axis)
-        if axis @ np.array([1.0, 1.0]) < 0:  # front 1 is the sheet at low coordinates
-            axis, groups = -axis, np.where(groups >= 0, 1 - groups, -1)
-        s = first @ axis
-        if np.quantile(s[groups == 1], 0.02) - np.quantile(s[groups == 0], 0.98) > 2 * spacing:
-            two = axis
-    if two is not None:
-        direction = two
-    else:
-        direction = free.mean(axis=0) - centroid
-        if np.linalg.norm(direction) == 0:
-            return None
-        direction /= np.linalg.norm(direction)
-    # refine: the angle (within 30°) that makes the edge(s) straightest
-    step_deg = 2.5
-    base = np.deg2rad(np.round(np.rad2deg(np.arctan2(direction[0], direction[1])) / step_deg) * step_deg)
-    best, best_score = np.array([np.sin(base), np.cos(base)]), np.inf
-    for delta in np.deg2rad(np.arange(-30, 30 + step_deg, step_deg)):
-        d = np.array([np.sin(base + delta), np.cos(base + delta)])
-        if two is None:
-            score = _flatness(early, d, spacing)
-        else:
-            s = early @ d
-            mid = (np.quantile(first[groups == 0] @ d, 0.98) + np.quantile(first[groups == 1] @ d, 0.02)) / 2
-            score = _flatness(early[s <= mid], d, spacing) + _flatness(-early[s > mid], -d, spacing)
-        if score < best_score:
-            best, best_score = d, score
-    best = np.where(np.abs(best) < 1e-9, 0.0, best)
-    angle = np.rad2deg(np.arctan2(best[0], best[1])) % 360
-    if two is None:
-        return best, 1, None, f"one sheet; free space on one side; outward at {angle:.0f}° (0° = +x, 90° = +y)"
-    s = first @ best
-    mid = (np.quantile(s[groups == 0], 0.98) + np.quantile(s[groups == 1], 0.02)) / 2
-    return best, 2, float(mid), f"two sheets facing each other across a gap; axis at {angle:.0f}° (0° = +x, 90° = +y)"
+        groups = np.select([component == order[0], component == order[1]], [0, 1], -1)
+        nearest = cKDTree(first).query(edge)[1]  # the cell (and so the sheet) each edge point belongs to
+        normals = [_edge_normal(edge[groups[nearest] == k], first[groups == k], spacing) for k in (0, 1)]
+        if normals[0] is not None and normals[1] is not None:
+            axis = normals[0] - normals[1]
+            axis /= np.linalg.norm(axis)
+            if axis @ np.array([1.0, 1.0]) < 0:  # front 1 is the sheet at low coordinates
+                axis, groups = -axis, np.where(groups >= 0, 1 - groups, -1)
+            sheet = groups[dense[first_frame]]
+            rims = [(_rim(cells[sheet == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
+            axis = _straighten(axis, rims, spacing)
+            s = first @ axis
+            low, high = np.quantile(s[groups == 0], 0.98), np.quantile(s[groups == 1], 0.02)
+            if high - low > 2 * spacing:
+                axis = np.where(np.abs(axis) < 1e-9, 0.0, axis)
+                angle = np.rad2deg(np.arctan2(axis[0], axis[1])) % 360
+                reason = f"two sheets facing each other across a gap; axis at {angle:.0f}° (0° = +x, 90° = +y)"
+                return axis, 2, float((low + high) / 2), reason
+    normal = _edge_normal(edge, first, spacing)
+    if normal is None:
+        return None
+    normal = _straighten(normal, [(_rim(cells, edge, spacing), 1.0)], spacing)
+    angle = np.rad2deg(np.arctan2(normal[0], normal[1])) % 360
+    return normal, 1, None, f"one sheet; its edge is a line with free space beyond; outward at {angle:.0f}° (0° = +x, 90° = +y)"
 
 
 def _smooth(profiles: np.ndarray, *, circular: bool, lateral_ndim: int) -> np.ndarray:
@@ -557,7 +603,7 @@ def find_front(
     T = len(frame_values)
 
     if geometry == "planar":
-        found = _planar_direction(positions, frames, lo, hi, spacing) if ndim == 2 else None
+        found = _planar_direction(positions, frames, dense, lo, hi, spacing) if ndim == 2 else None
         if found is not None:
             direction, n_fronts, gap, reason = found
         else:  # 3-D, or no free space to orient by: the axis away from the most covered side
