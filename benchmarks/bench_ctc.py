@@ -38,13 +38,13 @@ import pandas as pd
 import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section  # noqa: E402
+from _report import machine_line, table, write_section
 
-from leadertrack.config import RunConfig  # noqa: E402
-from leadertrack.ctc import write_ctc  # noqa: E402
-from leadertrack.detect import detect  # noqa: E402
-from leadertrack.segment import estimate_nucleus_diameter_px, segment  # noqa: E402
-from leadertrack.track import default_search_range_um, link  # noqa: E402
+from leadertrack.config import RunConfig
+from leadertrack.ctc import write_ctc
+from leadertrack.detect import detect
+from leadertrack.segment import estimate_nucleus_diameter_px, segment
+from leadertrack.track import default_search_range_um, link
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctc"
 # Pixel size (µm) and frame interval (min) from the CTC dataset descriptions.
@@ -124,7 +124,7 @@ def run_trackpy(movie: np.ndarray, *, diameter_px: float, search_range_px: float
     from skimage.segmentation import expand_labels
 
     trackpy.quiet()
-    diameter = int(round(diameter_px)) | 1
+    diameter = round(diameter_px) | 1
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

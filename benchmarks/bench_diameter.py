@@ -28,11 +28,11 @@ import pandas as pd
 import tifffile
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section  # noqa: E402
+from _report import machine_line, table, write_section
 
-from leadertrack import read_movie  # noqa: E402
-from leadertrack.diameter import estimate_nucleus_diameter_px  # noqa: E402
-from leadertrack.synthetic import DIFFICULTIES, random_scenario, simulate_invasion  # noqa: E402
+from leadertrack import read_movie
+from leadertrack.diameter import estimate_nucleus_diameter_px
+from leadertrack.synthetic import DIFFICULTIES, random_scenario, simulate_invasion
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
@@ -139,14 +139,14 @@ def main() -> None:
     text = "\n\n".join([
         "## Nucleus diameter estimated from the movie",
         machine_line(),
-        "Truth is the median equivalent diameter (2 sqrt(area / pi)) of the ground-truth masks; "
+        ("Truth is the median equivalent diameter (2 sqrt(area / pi)) of the ground-truth masks; "
         "for simulated movies the nominal diameter (nucleus_diameter_um / pixel_size_um) is shown too "
         "(masks of touching simulated nuclei are clipped, so the mask truth is a little smaller). "
         "Estimator: `leadertrack.diameter.estimate_nucleus_diameter_px` (scale-space blob detection); the "
         "inscribed-disk estimate it replaced read 253 px on the planar sample and 102 px on the radial one, "
         "where a dense sheet or spheroid core is one thresholded object. "
         "Times include reading the 5 sampled frames. `python benchmarks/bench_diameter.py "
-        f"--seeds {args.seeds}`.",
+        f"--seeds {args.seeds}`."),
         table(real, floatfmt=".2f"),
         f"Simulated scenarios (`random_scenario(seed, difficulty=...)`, seeds 0-{args.seeds - 1}); target: within {100 * TOLERANCE:.0f}% of the truth.",
         table(summary, floatfmt=".2f"),

@@ -31,11 +31,11 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section  # noqa: E402
+from _report import machine_line, table, write_section
 
-from leadertrack.evaluate import leader_agreement, truth_track_ids  # noqa: E402
-from leadertrack.pipeline import analyze_movie  # noqa: E402
-from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion  # noqa: E402
+from leadertrack.evaluate import leader_agreement, truth_track_ids
+from leadertrack.pipeline import analyze_movie
+from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
 
 GEOMETRIES = ("planar", "scratch", "radial")
 DIFFICULTIES = ("easy", "medium", "hard")
@@ -131,17 +131,16 @@ def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: floa
     imports, work = (textwrap.dedent(part) for part in METHODS[method])
     work = work.replace("PATH", repr(str(path))).replace("DIAMETER_PX", repr(diameter_um / pixel_size_um))
     work = work.replace("DIAMETER_UM", repr(diameter_um))
-    script = "\n".join(
-        [
-            "import json, resource, time, warnings",
-            "warnings.simplefilter('ignore')",
-            imports,
-            "start = time.perf_counter()",
-            work,
-            "seconds = time.perf_counter() - start",
-            "print(json.dumps({'seconds': seconds, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))",
-        ]
-    )
+    lines = [
+        "import json, resource, time, warnings",
+        "warnings.simplefilter('ignore')",
+        imports,
+        "start = time.perf_counter()",
+        work,
+        "seconds = time.perf_counter() - start",
+        "print(json.dumps({'seconds': seconds, 'rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))",
+    ]
+    script = "\n".join(lines)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     numbers = json.loads(out.stdout.strip().splitlines()[-1])
     return numbers["seconds"], numbers["rss_mb"]
@@ -149,11 +148,11 @@ def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: floa
 
 def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     cases = [
-        ("frames", dict(n_frames=20, field_um=(256.0, 256.0))),
-        ("frames", dict(n_frames=40, field_um=(256.0, 256.0))),
-        ("frames", dict(n_frames=80, field_um=(256.0, 256.0))),
-        ("size", dict(n_frames=20, field_um=(512.0, 512.0))),
-        ("size", dict(n_frames=20, field_um=(1024.0, 1024.0))),
+        ("frames", {"n_frames": 20, "field_um": (256.0, 256.0)}),
+        ("frames", {"n_frames": 40, "field_um": (256.0, 256.0)}),
+        ("frames", {"n_frames": 80, "field_um": (256.0, 256.0)}),
+        ("size", {"n_frames": 20, "field_um": (512.0, 512.0)}),
+        ("size", {"n_frames": 20, "field_um": (1024.0, 1024.0)}),
     ]
     if quick:
         cases = cases[:2]

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-__all__ = ["detect_frame", "detect"]
+__all__ = ["detect", "detect_frame"]
 
 COLUMNS = ["frame", "label", "y", "x", "area_px", "mean_intensity"]
 
@@ -59,15 +59,17 @@ def detect_frame(labels: np.ndarray, intensity: np.ndarray | None = None, *, fra
     present = np.flatnonzero(area)
     label = present if values is None else values[present]
     present, label = present[label > 0], label[label > 0]
-    yy, xx = np.indices(labels.shape)
+    pixels = np.flatnonzero(flat if values is None else values[flat])  # the objects' pixels only
+    ids = flat[pixels]
+    row, col = np.divmod(pixels, labels.shape[1])
     area_present = area[present]
-    y = np.bincount(flat, weights=yy.ravel(), minlength=size)[present] / area_present
-    x = np.bincount(flat, weights=xx.ravel(), minlength=size)[present] / area_present
+    y = np.bincount(ids, weights=row, minlength=size)[present] / area_present
+    x = np.bincount(ids, weights=col, minlength=size)[present] / area_present
     if intensity is None:
         mean_intensity = np.full(present.size, np.nan)
     else:
-        weights = np.asarray(intensity, dtype=np.float64).ravel()
-        mean_intensity = np.bincount(flat, weights=weights, minlength=size)[present] / area_present
+        weights = np.asarray(intensity).ravel()[pixels]
+        mean_intensity = np.bincount(ids, weights=weights, minlength=size)[present] / area_present
     return pd.DataFrame(
         {
             "frame": np.full(present.size, frame, dtype=np.int64),
@@ -76,7 +78,8 @@ def detect_frame(labels: np.ndarray, intensity: np.ndarray | None = None, *, fra
             "x": x,
             "area_px": area_present.astype(np.int64),
             "mean_intensity": mean_intensity,
-        }
+        },
+        copy=False,
     )
 
 

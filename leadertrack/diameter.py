@@ -36,6 +36,7 @@ about 1 px) about 5% large.
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
@@ -111,7 +112,7 @@ def _busiest_part(level: np.ndarray, *, max_px: int, threshold: float) -> tuple[
 def _scale_space(image: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
     """``image`` smoothed with Gaussians of increasing ``sigmas``, each from the one before."""
     smooth = [ndi.gaussian_filter(image, sigmas[0], truncate=3.0)]
-    for previous, sigma in zip(sigmas[:-1], sigmas[1:]):
+    for previous, sigma in itertools.pairwise(sigmas):
         smooth.append(ndi.gaussian_filter(smooth[-1], np.sqrt(sigma**2 - previous**2), truncate=3.0))
     return np.stack(smooth)
 

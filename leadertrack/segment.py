@@ -9,17 +9,17 @@ detection, :mod:`leadertrack.diameter`, re-exported here) measures it from the m
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import reduce
 from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
-from skimage.segmentation import relabel_sequential, watershed
-from skimage.transform import downscale_local_mean, resize
+from skimage.segmentation import watershed
 
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
-__all__ = ["estimate_nucleus_diameter_px", "segment_frame", "segment"]
+__all__ = ["estimate_nucleus_diameter_px", "segment", "segment_frame"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -67,12 +67,13 @@ def _background(smooth: np.ndarray) -> tuple[float, float]:
     more than half of a dense monolayer; the noise comes from the spread of the pixels below
     the level (median absolute deviation), which nuclei never contaminate.
     """
-    low, high = np.percentile(smooth[::2, ::2], [0.1, 50.0])
+    sample = smooth[::2, ::2]
+    low, high = np.percentile(sample, [0.1, 50.0])
     if not high > low:
         return float(high), 0.0
-    counts, edges = np.histogram(smooth[::2, ::2], bins=256, range=(low, high))
+    counts, edges = np.histogram(sample, bins=256, range=(low, high))
     background = float(edges[np.argmax(counts)] + 0.5 * (edges[1] - edges[0]))
-    below = smooth[smooth < background]
+    below = sample[sample < background]
     noise_sd = 1.4826 * float(np.median(background - below)) if below.size else 0.0
     return background, noise_sd
 
@@ -97,27 +98,37 @@ def _refine(smooth: np.ndarray, regions: np.ndarray, *, background: float, objec
     """Within each region keep the pixels above ``object_fraction`` of its mean over background.
 
     Each nucleus gets its own threshold, which trims the blurred halo of bright nuclei without
-    losing dim ones.
+    losing dim ones. Region ids need not be contiguous.
     """
-    n = int(regions.max())
-    if n == 0:
-        return np.zeros(regions.shape, dtype=bool)
-    mean = np.asarray(ndi.mean(smooth, regions, np.arange(1, n + 1)))
-    threshold = np.concatenate([[np.inf], background + object_fraction * (mean - background)])
-    return smooth > threshold[regions]
+    inside = regions > 0
+    ids, values = regions[inside], smooth[inside]
+    area = np.bincount(ids, minlength=1)
+    mean = np.divide(np.bincount(ids, weights=values, minlength=1), area, out=np.zeros(area.size), where=area > 0)
+    refined = np.zeros(regions.shape, dtype=bool)
+    refined[inside] = values > background + object_fraction * (mean[ids] - background)
+    return refined
+
+
+def _blocks(image: np.ndarray, factor: int, combine: np.ufunc) -> np.ndarray:
+    """``combine`` (``np.add``, ``np.logical_or``) of the pixels of each ``factor`` x ``factor``
+    block; the image is extended by its edge values to whole blocks."""
+    pad = [(0, -n % factor) for n in image.shape]
+    padded = np.pad(image, pad, mode="edge") if any(after for _, after in pad) else image
+    return reduce(combine, (padded[i::factor, j::factor] for i in range(factor) for j in range(factor)))
 
 
 def _blob_response(smooth: np.ndarray, *, nucleus_diameter_px: float) -> tuple[np.ndarray, int]:
     """Scale-normalised Laplacian of Gaussian at the nucleus scale, and its block size.
 
     sigma = d / 2√2, the scale at which the LoG of a disk of diameter d peaks. It is computed on
-    the image block-averaged down to about 3 px per sigma, for speed. At that scale the LoG
+    the image block-averaged down to 2-4 px per sigma, for speed (a Gaussian that wide is still
+    well sampled). At that scale the LoG
     ignores nucleoli and chromatin texture, separates touching nuclei, and is weak on diffuse
     out-of-focus glow, however bright.
     """
     sigma = nucleus_diameter_px / (2.0 * np.sqrt(2.0))
-    factor = max(1, int(sigma // 3))
-    small = downscale_local_mean(smooth, (factor, factor)) if factor > 1 else smooth
+    factor = max(1, round(sigma / 3))
+    small = _blocks(smooth, factor, np.add) / factor**2 if factor > 1 else smooth
     scale = sigma / factor
     return -scale**2 * ndi.gaussian_laplace(small, scale, truncate=3.0), factor
 
@@ -127,10 +138,19 @@ def _coarse(labels: np.ndarray, response: np.ndarray, factor: int) -> np.ndarray
     return labels[::factor, ::factor][: response.shape[0], : response.shape[1]]
 
 
+def _box(mask: np.ndarray) -> tuple[slice, slice] | None:
+    """Bounding box of the True pixels of a 2-D mask (None when there are none)."""
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+
 def _peaks(response: np.ndarray, factor: int, labels: np.ndarray, *, nucleus_diameter_px: float) -> tuple[np.ndarray, np.ndarray]:
     """Maxima of ``response`` within 0.4 diameter inside the objects of ``labels``: their
     full-resolution positions and the object each lies in, strongest first."""
-    size = 2 * max(1, int(round(_SEED_SPACING * nucleus_diameter_px / factor))) + 1
+    size = 2 * max(1, round(_SEED_SPACING * nucleus_diameter_px / factor)) + 1
     inside = _coarse(labels, response, factor) > 0
     masked = np.where(inside, response, -np.inf)
     peaks = np.argwhere(inside & (masked == ndi.maximum_filter(masked, size=size, mode="nearest")))
@@ -140,9 +160,29 @@ def _peaks(response: np.ndarray, factor: int, labels: np.ndarray, *, nucleus_dia
     return peaks[owner > 0], owner[owner > 0]
 
 
-def _surface(response: np.ndarray, factor: int, shape: tuple[int, ...]) -> np.ndarray:
-    """``response`` back at full resolution."""
-    return resize(response, shape, order=1, anti_aliasing=False) if factor > 1 else response
+def _watershed(
+    response: np.ndarray, factor: int, peaks: np.ndarray, owner: np.ndarray, objects: np.ndarray, mask: np.ndarray
+) -> np.ndarray:
+    """Watershed of ``-response`` from markers 1..n at ``peaks`` (full-resolution positions,
+    in the objects ``owner``) within ``mask``, on the block grid of ``response`` and inside the
+    bounding box of the mask. Ids are not contiguous.
+
+    The surface is the coarse response itself, so flooding it block by block loses nothing but
+    the position of a boundary within a block. Each full-resolution pixel of the mask gets the
+    marker of its block, provided that marker lies in the pixel's own object of ``objects``;
+    the other pixels (at the rim of a block shared by two objects) get 0.
+    """
+    blocks = mask if factor == 1 else _blocks(mask, factor, np.logical_or)
+    box = _box(blocks)
+    parts = np.zeros(blocks.shape, dtype=np.int32)
+    if box is not None:
+        markers = np.zeros(blocks.shape, dtype=np.int32)
+        markers[tuple((peaks // factor).T)] = np.arange(1, len(peaks) + 1)
+        parts[box] = watershed(-response[box], markers[box], mask=blocks[box])
+    if factor > 1:
+        parts = np.repeat(np.repeat(parts, factor, axis=0), factor, axis=1)[: mask.shape[0], : mask.shape[1]]
+    own = mask & (parts > 0) & (np.concatenate([[0], owner])[parts] == objects)
+    return np.where(own, parts, 0)
 
 
 def _split(
@@ -150,18 +190,17 @@ def _split(
 ) -> np.ndarray:
     """Objects: a watershed of the blob response seeded at its maxima (within 0.4 diameter,
     inside the objects) of each component holding several; the other components whole.
+    Ids are not contiguous.
     """
     peaks, owner = _peaks(response, factor, components, nucleus_diameter_px=nucleus_diameter_px)
     several = np.bincount(owner, minlength=int(components.max()) + 1) > 1
     several[0] = False
+    if not several.any():
+        return components
     split = several[owner]
-    markers = np.zeros(components.shape, dtype=np.int32)
-    markers[tuple(peaks[split].T)] = np.arange(1, int(split.sum()) + 1)
-    regions = watershed(-_surface(response, factor, components.shape), markers, mask=several[components])
-    whole = (components > 0) & ~several[components]
-    numbering = np.cumsum(~several) - 1  # the whole components numbered 1.. after the split ones
-    regions[whole] = int(split.sum()) + numbering[components[whole]]
-    return regions
+    mask = several[components]
+    parts = _watershed(response, factor, peaks[split], owner[split], components, mask)
+    return np.where(mask, np.where(parts > 0, parts + int(components.max()), 0), components)
 
 
 def _split_large(
@@ -179,17 +218,26 @@ def _split_large(
 
     In a dense sheet the nucleus-scale response can be nearly flat over a patch of nuclei, so
     the first watershed leaves them merged; a finer scale separates them, but on single nuclei
-    it would also split chromatin texture, so it is used only where the area calls for it.
+    it would also split chromatin texture, so it is used only where the area calls for it, and
+    computed only around those objects. Ids are not contiguous.
     """
     area = np.bincount(regions[refined], minlength=int(regions.max()) + 1)
     area[0] = 0
     n_nuclei = np.floor(area / (_AREA_PER_NUCLEUS * typical_area)).astype(np.int64)
     large = n_nuclei >= 2
-    if not large.any():
+    box = _box(large[regions])
+    if box is None:
         return regions
-    response, factor = _blob_response(smooth, nucleus_diameter_px=_FINE_SCALE * nucleus_diameter_px)
-    peaks, owner = _peaks(response, factor, np.where(large[regions], regions, 0), nucleus_diameter_px=nucleus_diameter_px)
-    strong = response[tuple((peaks // factor).T)] >= _FINE_CONTRAST * (smooth[tuple(peaks.T)] - background)
+    # the finer response inside the box, from the smoothed image around it (the filter's reach)
+    reach = int(np.ceil(3.0 * _FINE_SCALE * nucleus_diameter_px / (2.0 * np.sqrt(2.0)))) + 2
+    outer = tuple(slice(max(0, w.start - reach), min(n, w.stop + reach)) for w, n in zip(box, regions.shape))
+    inner = tuple(slice(w.start - o.start, w.stop - o.start) for w, o in zip(box, outer))
+    response, factor = _blob_response(smooth[outer], nucleus_diameter_px=_FINE_SCALE * nucleus_diameter_px)
+    local = regions[outer]
+    candidates = np.zeros(local.shape, dtype=local.dtype)
+    candidates[inner] = np.where(large[local[inner]], local[inner], 0)
+    peaks, owner = _peaks(response, factor, candidates, nucleus_diameter_px=nucleus_diameter_px)
+    strong = response[tuple((peaks // factor).T)] >= _FINE_CONTRAST * (smooth[outer][tuple(peaks.T)] - background)
     peaks, owner = peaks[strong], owner[strong]
     order = np.argsort(owner, kind="stable")  # by object, strongest first within each
     peaks, owner = peaks[order], owner[order]
@@ -200,12 +248,10 @@ def _split_large(
     peaks, owner = peaks[several[owner]], owner[several[owner]]
     if owner.size == 0:
         return regions
-    markers = np.zeros(regions.shape, dtype=np.int32)
-    markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
-    parts = watershed(-_surface(response, factor, regions.shape), markers, mask=several[regions])
-    # a part keeps only the pixels of the object its seed lies in
-    inside = np.concatenate([[0], owner])[parts] == regions
-    return relabel_sequential(np.where(inside & (parts > 0), parts + int(regions.max()), regions))[0]
+    parts = _watershed(response, factor, peaks, owner, local, several[local])
+    regions = regions.copy()
+    regions[outer] = np.where(parts > 0, parts + int(regions.max()), local)
+    return regions
 
 
 def segment_frame(
@@ -289,8 +335,9 @@ def segment_frame(
     refined = _refine(smooth, regions, background=background, object_fraction=_OBJECT_FRACTION)
     labels = np.where(_fill_holes(refined, max_size=int(typical_area)), regions, 0)
     area = np.bincount(labels.ravel())
-    blob = np.zeros(area.size)
-    blob[1:] = ndi.maximum(response, _coarse(labels, response, factor), np.arange(1, area.size))
+    blob = np.full(area.size, -np.inf, dtype=response.dtype)
+    coarse = _coarse(labels, response, factor)
+    np.maximum.at(blob, coarse[coarse > 0], response[coarse > 0])
     keep = (area >= min_area_fraction * typical_area) & (area <= max_area_fraction * typical_area)
     keep &= blob >= _BLOB_THRESHOLD * noise_sd
     keep[0] = False
