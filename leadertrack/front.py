@@ -4,12 +4,16 @@ The front is the edge of the cell collective (the cells with at least ``DENSE_FR
 the typical number of neighbours: strands and single invaders do not drag it outward), found from
 cell positions alone:
 
-* **planar**: the sheet fills one side of the field; its outward normal points away from the
-  side the cells cover. The field is cut into lateral bins a few cell spacings wide, and in each
-  bin the front is a high quantile (0.95) of the cells' outward coordinate, smoothed across bins
-  and over time. A ragged edge therefore keeps its shape.
+* **planar**: the sheet fills one side of the field, entering at any angle. Its outward normal
+  is perpendicular to a straight line fitted robustly to the sheet's edge in the first frames
+  (RANSAC, then a Theil-Sen slope of the front-most cells), so fingers and a ragged edge do not
+  tilt it, and the image border, where no edge is traced, does not count. The field is cut into
+  lateral bins a few cell spacings wide, and in each bin the front is a high quantile (0.95) of
+  the cells' outward coordinate, smoothed across bins and over time. A ragged edge therefore
+  keeps its shape.
 * **two planar fronts** (scratch / wound assay): two sheets cover opposite sides of the field
-  with a cell-free gap between them; each has its own front, normals facing each other.
+  with a cell-free gap between them; their edges are parallel and share one fitted axis; each
+  has its own front, normals facing each other.
 * **radial** (spheroid, 2-D or 3-D): the centre is the centroid of the dense core; the front
   radius is the 0.95 quantile of the cells' radius in each angular sector (by direction in 3-D).
 
@@ -397,13 +401,20 @@ def _planar_direction(
     coordinates). Returns (unit direction, number of fronts, gap middle along it, reason) or None
     when no edge lies inside the field.
     """
-    first_frame = frames == np.unique(frames)[0]
+    unique = np.unique(frames)
+    first_frame = frames == unique[0]
     first, cells = positions[first_frame], positions[first_frame & dense]
     if len(first) < 10:
         return None
     edge = _edge_points(cells, lo, hi, spacing)
     if len(edge) == 0:
         return None
+    # the rims of the first quarter of the movie (up to 5 frames) all count: each frame's edge is a new sample
+    later = [
+        (positions[(frames == f) & dense], _edge_points(positions[(frames == f) & dense], lo, hi, spacing))
+        for f in unique[1 : min(5, max(1, len(unique) // 4))]
+    ]
+    later = [(c, e) for c, e in later if len(e)]
     # two groups of cells with free space between them?
     pairs = cKDTree(first).query_pairs(2.5 * spacing, output_type="ndarray")
     graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(first), len(first)))
@@ -419,12 +430,17 @@ def _planar_direction(
             axis /= np.linalg.norm(axis)
             if axis @ np.array([1.0, 1.0]) < 0:  # front 1 is the sheet at low coordinates
                 axis, groups = -axis, np.where(groups >= 0, 1 - groups, -1)
-            sheet = groups[dense[first_frame]]
-            rims = [(_rim(cells[sheet == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
-            axis = _straighten(axis, rims, spacing)
             s = first @ axis
             low, high = np.quantile(s[groups == 0], 0.98), np.quantile(s[groups == 1], 0.02)
             if high - low > 2 * spacing:
+                sheet = groups[dense[first_frame]]
+                rims = [(_rim(cells[sheet == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
+                for c, e in later:  # later frames: each side of the gap's middle is one sheet
+                    mid = (low + high) / 2
+                    rims += [(_rim(c[c @ axis <= mid], e[e @ axis <= mid], spacing), 1.0), (_rim(c[c @ axis > mid], e[e @ axis > mid], spacing), -1.0)]
+                axis = _straighten(axis, rims, spacing)
+                s = first @ axis
+                low, high = np.quantile(s[groups == 0], 0.98), np.quantile(s[groups == 1], 0.02)
                 axis = np.where(np.abs(axis) < 1e-9, 0.0, axis)
                 angle = np.rad2deg(np.arctan2(axis[0], axis[1])) % 360
                 reason = f"two sheets facing each other across a gap; axis at {angle:.0f}° (0° = +x, 90° = +y)"
@@ -432,7 +448,7 @@ def _planar_direction(
     normal = _edge_normal(edge, first, spacing)
     if normal is None:
         return None
-    normal = _straighten(normal, [(_rim(cells, edge, spacing), 1.0)], spacing)
+    normal = _straighten(normal, [(_rim(c, e, spacing), 1.0) for c, e in [(cells, edge), *later]], spacing)
     angle = np.rad2deg(np.arctan2(normal[0], normal[1])) % 360
     return normal, 1, None, f"one sheet; its edge is a line with free space beyond; outward at {angle:.0f}° (0° = +x, 90° = +y)"
 

@@ -209,3 +209,24 @@ def test_typical_spacing_is_the_lattice_constant(noise):
     pts = np.concatenate([pts + rng.normal(0, noise, pts.shape) for _ in range(2)])
     frames = np.repeat([0, 1], len(pts) // 2)
     assert typical_spacing_um(pts, frames) == pytest.approx(10.0, rel=0.1)
+
+
+def test_real_scratch_assay_axis_is_not_tilted(shared_data):
+    """Real wound-healing assay: the gap runs along y, so both fronts face along x (within 3°)."""
+    tifffile = pytest.importorskip("tifffile")
+    from scipy import ndimage as ndi
+
+    path = shared_data / "scratch_assay" / "scratch-assay-labeled-10T-2Ch.tiff"
+    if not path.exists():
+        pytest.skip(f"{path} not found")
+    labels = tifffile.imread(path)[2]  # (C, T, Y, X): channel 2 = nuclei instance labels
+    pixel_um = 0.619
+    rows = []
+    for t, frame in enumerate(labels):
+        ids = np.unique(frame[frame > 0])
+        rows += [(t, y * pixel_um, x * pixel_um) for y, x in ndi.center_of_mass(frame > 0, frame, ids)]
+    det = pd.DataFrame(rows, columns=["frame", "y_um", "x_um"])
+    front = find_front(det, field_um=(labels.shape[1] * pixel_um, labels.shape[2] * pixel_um))
+    assert front.n_fronts == 2
+    assert angle_error_deg(front.normal(1), np.array([0.0, 1.0])) < 3.0
+    assert angle_error_deg(front.normal(2), np.array([0.0, -1.0])) < 3.0
