@@ -194,3 +194,39 @@ def test_dense_hexagonal_sheet_of_touching_nuclei_is_split_finer(seed):
     hit = truth[tuple(centroids.T)]
     assert len(centres) == 52
     assert np.unique(hit[hit > 0]).size >= 28
+
+
+@pytest.mark.parametrize(("seed", "angle_deg"), [(0, 0.0), (1, 35.0), (2, 90.0)])
+def test_overlapping_bright_and_dim_nuclei_are_cut_at_their_neck(seed, angle_deg):
+    # An elongated bright nucleus overlapping a dim round one behind it (intensities add where
+    # they overlap): the nucleus-scale blob response has one maximum, the mask a neck.
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:120, :120].astype(float)
+    angle = np.deg2rad(angle_deg)
+    along, across = np.cos(angle), np.sin(angle)
+    centres = [np.array([60.0, 60.0]) - 9.0 * np.array([across, along]), np.array([60.0, 60.0]) + 11.0 * np.array([across, along])]
+    image = np.full(yy.shape, 10.0)
+    for (cy, cx), half_length, brightness in zip(centres, [13.0, 9.0], [120.0, 40.0]):
+        u = (yy - cy) * across + (xx - cx) * along
+        v = -(yy - cy) * along + (xx - cx) * across
+        inside = (u / half_length) ** 2 + (v / 8.0) ** 2 <= 1
+        image[inside] += brightness
+    image = ndi.gaussian_filter(image, 1.0) + rng.normal(0, 2, image.shape)
+    labels = segment_frame(image, nucleus_diameter_px=17)
+    owners = [labels[tuple(np.round(c).astype(int))] for c in centres]
+    assert labels.max() == 2
+    assert owners[0] > 0 and owners[1] > 0 and owners[0] != owners[1]
+
+
+@pytest.mark.parametrize(("seed", "aspect"), [(0, 1.3), (1, 1.6), (2, 1.8)])
+def test_a_single_elongated_textured_nucleus_stays_whole(seed, aspect):
+    # Convex, however elongated and textured: no neck, so no cut.
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:100, :140].astype(float)
+    inside = ((yy - 50) / 9.0) ** 2 + ((xx - 70) / (9.0 * aspect)) ** 2 <= 1
+    texture = ndi.gaussian_filter(rng.normal(0, 1, yy.shape), 1.5)
+    image = 10.0 + inside * (80.0 + 25.0 * texture / texture.std())
+    image = ndi.gaussian_filter(image, 1.0) + rng.normal(0, 2, image.shape)
+    labels = segment_frame(image, nucleus_diameter_px=18)
+    assert labels.max() == 1
+    assert labels[50, 70] == 1
