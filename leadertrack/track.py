@@ -13,6 +13,7 @@ from trackpy.linking.utils import SubnetOversizeException
 from trackpy.predict import NullPredict
 
 from leadertrack.errors import InputError
+from leadertrack.stitch import close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
 __all__ = ["default_search_range_um", "link"]
@@ -53,6 +54,32 @@ class _OwnVelocityPredict(NullPredict):
                 position = position + velocity * (t1 - point.t)
             predicted.append(position)
         return np.array(predicted)
+
+
+def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int) -> pd.Series:
+    """Track ids after undoing merges and closing gaps (:mod:`leadertrack.stitch`)."""
+    order = table.sort_values(["track_id", "frame"], kind="stable")
+    stretch = merge_split_segments(order, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
+    # cut every track before and after each shared stretch, close gaps without the stretches,
+    # then give each stretch to the cell whose track it interrupted
+    segment = (order["track_id"].ne(order["track_id"].shift()) | stretch.ne(stretch.shift())).cumsum()
+    kept = stretch.eq(0)
+    joined = close_gaps(
+        order[kept].assign(track_id=segment[kept]), max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
+    )
+    ids = joined.reindex(order.index)
+    by_track = ids.groupby(order["track_id"])
+    before, after = by_track.ffill(), by_track.bfill()
+    taken = set(zip(ids[kept], order.loc[kept, "frame"]))
+    fresh = int(np.nanmax(ids.to_numpy(dtype=float), initial=0))
+    for _, rows in order[~kept].groupby(stretch[~kept]):
+        frames = rows["frame"].to_list()
+        owners = [before[rows.index[0]], after[rows.index[-1]]]
+        free = [o for o in owners if pd.notna(o) and not any((o, f) in taken for f in frames)]
+        fresh += not free
+        ids[rows.index] = free[0] if free else fresh
+        taken.update((ids[rows.index[0]], f) for f in frames)
+    return ids.astype(np.int64).reindex(table.index)
 
 
 def default_search_range_um(
@@ -100,6 +127,7 @@ def link(
     memory: int = 3,
     predict: bool = True,
     min_track_length: int = 1,
+    max_gap_frames: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> pd.DataFrame:
     """Link detections over frames into tracks (trackpy).
@@ -187,6 +215,8 @@ def link(
                 "--pixel-size-um and --nucleus-diameter-um"
             ) from None
     table["track_id"] = particle
+    gap_frames = 2 * (memory + 1) if max_gap_frames is None else max_gap_frames
+    table["track_id"] = _stitch(table, max_distance_px=search_range_px, max_gap_frames=gap_frames)
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]
     # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes

@@ -59,10 +59,10 @@ def test_velocity_prediction_keeps_a_fast_mover_past_a_bystander(predict):
     assert _recovered(tracks) is predict
 
 
-@pytest.mark.parametrize(("memory", "n_tracks"), [(3, 1), (1, 2), (0, 2)])
-def test_gap_of_two_frames_closed_by_memory(memory, n_tracks):
+@pytest.mark.parametrize(("memory", "max_gap_frames", "n_tracks"), [(3, 0, 1), (1, 0, 2), (0, 0, 2), (1, None, 1), (1, 3, 1)])
+def test_gap_of_two_frames_closed_by_memory_or_stitching(memory, max_gap_frames, n_tracks):
     detections = _lines([(20, 20)], [(1, 1)], 10, drop={(0, 4), (0, 5)})
-    tracks = link(detections, search_range_um=5.0, memory=memory)
+    tracks = link(detections, search_range_um=5.0, memory=memory, max_gap_frames=max_gap_frames)
     assert tracks["track_id"].nunique() == n_tracks
     assert len(tracks) == 8
 
@@ -138,3 +138,47 @@ def test_track_ids_follow_first_appearance_then_position():
     pd.testing.assert_frame_equal(first, shuffled)
     starts = first.groupby("track_id")[["frame", "y"]].first()
     assert starts.to_records().tolist() == [(1, 0, 10.0), (2, 0, 30.0), (3, 1, 50.0)]
+
+
+def _crossing(n_frames=16, merged=range(3, 8), seed=0):
+    """Two cells crossing diagonally; while they overlap (``merged`` frames) one detection sits midway."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for t in range(n_frames):
+        a = np.array([40.0 + 2 * t, 3.0 * t]) + rng.normal(0, 0.2, 2)
+        b = np.array([60.0 - 2 * t, 3.0 * t]) + rng.normal(0, 0.2, 2)
+        if t in merged:
+            rows.append({"frame": t, "y": (a[0] + b[0]) / 2, "x": (a[1] + b[1]) / 2, "truth": -1})
+        else:
+            rows += [{"frame": t, "y": a[0], "x": a[1], "truth": 0}, {"frame": t, "y": b[0], "x": b[1], "truth": 1}]
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_two_cells_crossing_through_a_merge_keep_their_identities(seed):
+    # the merged object lasts 5 frames (longer than memory): without stitching the cell that
+    # lost the object ends, and which cell the other track follows after the split is a coin toss
+    tracks = link(_crossing(seed=seed), search_range_um=8.0)
+    alone = tracks[tracks["truth"] >= 0]
+    assert _recovered(alone)
+    assert alone["track_id"].nunique() == 2
+    assert len(tracks) == len(_crossing(seed=seed))  # the shared object is kept, on one of the two tracks
+    unstitched = link(_crossing(seed=seed), search_range_um=8.0, max_gap_frames=0)
+    assert unstitched["track_id"].nunique() > 2
+
+
+def test_a_track_broken_for_longer_than_memory_is_stitched_back():
+    # missing for 5 frames (memory 3): trackpy alone starts a new track, gap closing joins them,
+    # following the cell's velocity (4 px/frame, so it reappears 24 px from where it vanished)
+    detections = _lines([(20, 10), (60, 10)], [(0, 4), (0, 4)], 16, drop={(0, t) for t in range(6, 11)})
+    assert link(detections, search_range_um=5.0, max_gap_frames=0)["track_id"].nunique() == 3
+    tracks = link(detections, search_range_um=5.0)
+    assert _recovered(tracks) and tracks["track_id"].nunique() == 2
+
+
+def test_gap_closing_does_not_join_a_track_to_a_cell_elsewhere():
+    # one cell vanishes for good; another appears 5 frames later 3 search ranges away: two tracks
+    first = pd.DataFrame({"frame": range(6), "y": 20.0, "x": 10.0, "truth": 0})
+    second = pd.DataFrame({"frame": range(10, 16), "y": 35.0, "x": 10.0, "truth": 1})
+    tracks = link(pd.concat([first, second]), search_range_um=5.0)
+    assert _recovered(tracks) and tracks["track_id"].nunique() == 2
