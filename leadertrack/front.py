@@ -391,10 +391,11 @@ def _straighten(normal: np.ndarray, rims: list[tuple[np.ndarray, float]], spacin
 def _planar_direction(
     positions: np.ndarray, frames: np.ndarray, dense: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float
 ) -> tuple[np.ndarray, int, float | None, str] | None:
-    """Outward direction of a 2-D sheet (or the axis of a scratch) from its edge in the first frame.
+    """Outward direction of a 2-D sheet (or the axis of a scratch) from its edge in the first frames.
 
-    A straight line is fitted robustly to the traced edge of the collective (:func:`_edge_points`,
-    :func:`_edge_normal`) and straightened on the cells of its rim (:func:`_straighten`); the
+    A straight line is fitted robustly to the traced edge of the collective in the first frame
+    (:func:`_edge_points`, :func:`_edge_normal`) and straightened on the cells of its rim in the
+    first quarter of the movie (up to 5 frames; :func:`_straighten`); the
     outward normal is perpendicular to it, away from the cells. Two sheets (scratch): the cells
     fall in two groups (connected within 2.5 cell spacings) with free space between them; their
     edges are parallel, so one axis is fitted to both (the first front is the sheet at low
@@ -409,7 +410,7 @@ def _planar_direction(
     edge = _edge_points(cells, lo, hi, spacing)
     if len(edge) == 0:
         return None
-    # the rims of the first quarter of the movie (up to 5 frames) all count: each frame's edge is a new sample
+    # each frame's edge is a new sample of the same direction
     later = [
         (positions[(frames == f) & dense], _edge_points(positions[(frames == f) & dense], lo, hi, spacing))
         for f in unique[1 : min(5, max(1, len(unique) // 4))]
@@ -435,8 +436,8 @@ def _planar_direction(
             if high - low > 2 * spacing:
                 sheet = groups[dense[first_frame]]
                 rims = [(_rim(cells[sheet == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
+                mid = (low + high) / 2
                 for c, e in later:  # later frames: each side of the gap's middle is one sheet
-                    mid = (low + high) / 2
                     rims += [(_rim(c[c @ axis <= mid], e[e @ axis <= mid], spacing), 1.0), (_rim(c[c @ axis > mid], e[e @ axis > mid], spacing), -1.0)]
                 axis = _straighten(axis, rims, spacing)
                 s = first @ axis
