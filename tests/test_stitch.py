@@ -1,0 +1,82 @@
+"""Tests for leadertrack.stitch: gap closing and undoing merges, on hand-made track tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.stitch import close_gaps, merge_split_segments
+
+
+def _track(track_id, frames, start, velocity):
+    frames = np.asarray(list(frames))
+    y, x = (np.asarray(start, float)[:, None] + np.outer(velocity, frames - frames[0])).tolist()
+    return pd.DataFrame({"track_id": track_id, "frame": frames, "y": y, "x": x})
+
+
+def _table(*tracks):
+    return pd.concat(tracks, ignore_index=True).sort_values(["track_id", "frame"], ignore_index=True)
+
+
+def test_the_assignment_is_global_not_greedy():
+    # end 1 is closest to start 3 (2 px; start 4 is 3 px away), but end 2 can only reach start 3:
+    # a greedy choice would leave end 2 and start 4 alone, the cheapest total joins 1-4 and 2-3
+    tracks = _table(
+        _track(1, range(5), (50, 10), (0, 0)),
+        _track(2, range(5), (50, 16), (0, 0)),
+        _track(3, range(8, 12), (50, 12.0), (0, 0)),
+        _track(4, range(8, 12), (50, 7.0), (0, 0)),
+    )
+    ids = close_gaps(tracks, max_distance_px=2.0, max_gap_frames=5)
+    assert dict(zip(tracks["track_id"], ids)) == {1: 1, 2: 2, 3: 2, 4: 1}
+
+
+def test_joins_follow_each_end_velocity():
+    # two cells moving apart vanish for 6 frames; each comes back where its own velocity says
+    tracks = _table(
+        _track(1, range(6), (50, 10), (2, 3)),
+        _track(2, range(6), (60, 10), (-2, 3)),
+        _track(3, range(12, 16), (50 + 2 * 12, 10 + 3 * 12), (2, 3)),
+        _track(4, range(12, 16), (60 - 2 * 12, 10 + 3 * 12), (-2, 3)),
+    )
+    ids = close_gaps(tracks, max_distance_px=3.0, max_gap_frames=8)
+    assert dict(zip(tracks["track_id"], ids)) == {1: 1, 2: 2, 3: 1, 4: 2}
+
+
+@pytest.mark.parametrize(("gap", "max_gap_frames", "joined"), [(4, 5, True), (6, 5, False), (1, 1, True)])
+def test_only_gaps_up_to_max_gap_frames_are_closed(gap, max_gap_frames, joined):
+    tracks = _table(_track(1, range(5), (10, 10), (1, 0)), _track(2, range(4 + gap, 9 + gap), (10 + 4 + gap, 10), (1, 0)))
+    ids = close_gaps(tracks, max_distance_px=2.0, max_gap_frames=max_gap_frames)
+    assert (ids.nunique() == 1) is joined
+
+
+def test_tracks_overlapping_in_time_are_never_joined():
+    tracks = _table(_track(1, range(6), (10, 10), (0, 0)), _track(2, range(5, 10), (10, 10), (0, 0)))
+    assert close_gaps(tracks, max_distance_px=5.0, max_gap_frames=5).nunique() == 2
+
+
+def test_chains_take_the_smallest_id_and_keep_the_index():
+    tracks = _table(
+        _track(7, range(3), (10, 10), (0, 1)),
+        _track(3, range(5, 8), (10, 15), (0, 1)),
+        _track(5, range(10, 13), (10, 20), (0, 1)),
+    ).set_index(pd.Index(range(100, 109)))
+    ids = close_gaps(tracks, max_distance_px=2.0, max_gap_frames=3)
+    assert ids.index.equals(tracks.index)
+    assert set(ids) == {3}
+
+
+def test_a_merge_then_split_is_found_and_a_neighbour_that_just_leaves_is_not():
+    # track 1 absorbs track 2 (ends next to it) for 3 frames; track 3 splits off afterwards
+    merged = _table(
+        _track(1, range(12), (0, 0), (0, 1)),
+        _track(2, range(6), (4, 0), (0, 1)),
+        _track(3, range(9, 12), (4, 9), (0, 1)),
+    )
+    stretch = merge_split_segments(merged, max_distance_px=5.0, max_gap_frames=5)
+    assert merged.loc[stretch > 0, "track_id"].eq(1).all()
+    assert sorted(merged.loc[stretch > 0, "frame"]) == [6, 7, 8]
+    # without a split the ending neighbour is just gone: nothing to undo
+    gone = merged[merged["track_id"] != 3]
+    assert merge_split_segments(gone, max_distance_px=5.0, max_gap_frames=5).eq(0).all()
