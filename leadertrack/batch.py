@@ -28,12 +28,18 @@ from typing import Any
 
 import pandas as pd
 
+from leadertrack.atomic import atomic_write
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
-from leadertrack.atomic import atomic_write
 
 __all__ = [
-    "run_batch", "read_unit_overrides", "summary_row", "write_summary", "config_sha256", "SUMMARY_FILE"]
+    "SUMMARY_FILE",
+    "config_sha256",
+    "read_unit_overrides",
+    "run_batch",
+    "summary_row",
+    "write_summary",
+]
 
 SUMMARY_FILE = "summary.csv"
 CHECKSUM_CACHE = ".leadertrack-checksums.json"
@@ -311,7 +317,7 @@ def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
         )
     except _Cancelled:
         raise
-    except Exception as exc:  # one bad movie must not stop the batch
+    except Exception as exc:  # noqa: BLE001 - one bad movie must not stop the batch
         return summary_row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
     row = summary_row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
     return {**row, "input_sha256": checksum}
@@ -471,7 +477,7 @@ def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, di
             except BrokenProcessPool:  # a worker died and took every unfinished movie down with it
                 broken.append(job)
                 continue
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - the worker process died
                 row = summary_row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
             yield job.index, row
     finally:
@@ -485,13 +491,14 @@ def _alone(job: _Job) -> dict:
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
             return pool.submit(_process, job).result()
-        except Exception as exc:  # the worker process died (killed, out of memory)
+        except Exception as exc:  # noqa: BLE001 - the worker process died (killed, out of memory)
             return summary_row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
 
 
 def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iterator[tuple[int, dict]]:
     try:
-        from dask.distributed import Client, LocalCluster, as_completed as dask_completed
+        from dask.distributed import Client, LocalCluster
+        from dask.distributed import as_completed as dask_completed
     except ImportError as exc:
         raise InputError("--scheduler needs Dask: pip install 'leadertrack[dask]'") from exc
     cluster = None
@@ -521,7 +528,7 @@ def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iter
             job = futures[future]
             try:
                 row = future.result()
-            except Exception as exc:  # KilledWorker, lost connection, ...
+            except Exception as exc:  # noqa: BLE001 - KilledWorker, lost connection, ...
                 row = summary_row(job.name, job.shown, "failed", error=f"Dask worker failed: {_one_line(exc)}")
             yield job.index, row
     finally:

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 import numpy as np
 import tifffile
@@ -30,7 +30,16 @@ import tifffile
 from leadertrack.errors import InputError
 
 __all__ = [
-    "frame_source","Movie", "LabelStack", "read_movie", "read_labels", "list_movies", "file_checksum", "is_tiff_name", "movie_name"]
+    "LabelStack",
+    "Movie",
+    "file_checksum",
+    "frame_source",
+    "is_tiff_name",
+    "list_movies",
+    "movie_name",
+    "read_labels",
+    "read_movie",
+]
 
 #: One frame larger than this is refused before anything is allocated (a corrupt header).
 MAX_FRAME_BYTES = 2**32
@@ -536,7 +545,7 @@ class _TiffWarnings(logging.Filter):
 
     _DAMAGE = re.compile(r"invalid|corrupt|incorrect|truncat|failed|missing", re.IGNORECASE)
 
-    def __enter__(self) -> _TiffWarnings:
+    def __enter__(self) -> Self:
         self.records: list[str] = []
         self._thread = threading.get_ident()
         logging.getLogger("tifffile").addFilter(self)

@@ -10,7 +10,13 @@ import tifffile
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.evaluate import leader_agreement, truth_track_ids
-from leadertrack.pipeline import analyze_movie, apply_corrections, process_movie, read_result, write_result
+from leadertrack.pipeline import (
+    analyze_movie,
+    apply_corrections,
+    process_movie,
+    read_result,
+    write_result,
+)
 from leadertrack.synthetic import simulate_invasion
 
 
@@ -171,3 +177,117 @@ def test_corrections_flip_and_retrain(result):
     assert "retrained" in retrained.provenance
     with pytest.raises(InputError, match="do not exist"):
         apply_corrections(result, pd.DataFrame({"track_id": [99999], "is_leader": [True]}))
+
+
+# --------------------------------------------------------------------------- memory follows the frame
+
+
+@pytest.fixture(scope="module")
+def small_movie():
+    return simulate_invasion(geometry="planar", n_frames=8, field_um=(100.0, 140.0), frame_interval_min=2.0, seed=2)
+
+
+def _small_config(sim) -> RunConfig:
+    config = RunConfig()
+    config.units.pixel_size_um = sim.pixel_size_um
+    config.units.frame_interval_min = sim.frame_interval_min
+    config.segment.nucleus_diameter_um = 10.0
+    config.link.search_range_um = 6.0
+    return config
+
+
+def test_stored_tables_keep_integers_in_32_bits_and_positions_in_64(result):
+    for table in (result.tracks, result.cells):
+        ints = [name for name, dtype in table.dtypes.items() if dtype.kind in "iu"]
+        assert ints, "no integer column at all"
+        assert {str(table[name].dtype) for name in ints} == {"int32"}, table.dtypes[ints]
+    for name in ("y", "x", "y_um", "x_um", "time_min", "mean_intensity", "speed_um_per_min"):
+        assert result.tracks[name].dtype == np.float64, name
+
+
+def test_columns_set_aside_during_measuring_come_back_on_their_own_rows(result):
+    tracks = result.tracks
+    pixel, interval = result.provenance["units"]["pixel_size_um"], result.provenance["units"]["frame_interval_min"]
+    np.testing.assert_allclose(tracks["y_um"], tracks["y"] * pixel)
+    np.testing.assert_allclose(tracks["x_um"], tracks["x"] * pixel)
+    np.testing.assert_allclose(tracks["time_min"], tracks["frame"] * interval)
+    np.testing.assert_allclose(tracks["area_um2"], tracks["area_px"] * pixel**2)
+    assert list(tracks.columns[:11]) == [
+        "frame", "label", "y", "x", "area_px", "mean_intensity", "track_id", "time_min", "y_um", "x_um", "area_um2",
+    ]
+
+
+def test_compact_integers_keeps_values_and_leaves_large_ones_alone():
+    from leadertrack.pipeline import compact_integers
+
+    table = pd.DataFrame({"frame": np.arange(5), "big": np.arange(5) * 2**33, "y": np.linspace(0, 1, 5), "ok": [True] * 5})
+    small = compact_integers(table)
+    assert [str(d) for d in small.dtypes] == ["int32", "int64", "float64", "bool"]
+    pd.testing.assert_frame_equal(small, table, check_dtype=False)
+    assert small.to_csv(index=False) == table.to_csv(index=False)
+    assert compact_integers(table.iloc[:0]).dtypes["frame"] == np.int32
+
+
+def test_detections_are_freed_before_measuring(small_movie, monkeypatch):
+    import gc
+    import weakref
+
+    import leadertrack.detect
+    import leadertrack.features
+    import leadertrack.track
+
+    held: list[weakref.ref] = []
+    real_detect, real_link, real_measure = (
+        leadertrack.detect.detect_frame, leadertrack.track.link, leadertrack.features.measure,
+    )
+
+    def detect_frame(*args, **kwargs):
+        table = real_detect(*args, **kwargs)
+        held.append(weakref.ref(table))
+        return table
+
+    def link(detections, **kwargs):
+        held.append(weakref.ref(detections))
+        return real_link(detections, **kwargs)
+
+    alive_at_measure: list[int] = []
+
+    def measure(tracks, **kwargs):
+        gc.collect()
+        alive_at_measure.append(sum(ref() is not None for ref in held))
+        return real_measure(tracks, **kwargs)
+
+    monkeypatch.setattr(leadertrack.detect, "detect_frame", detect_frame)
+    monkeypatch.setattr(leadertrack.track, "link", link)
+    monkeypatch.setattr(leadertrack.features, "measure", measure)
+    analyze_movie(small_movie.image, _small_config(small_movie))
+    assert len(held) == small_movie.image.shape[0] + 1  # one table per frame, and the table linked
+    assert alive_at_measure == [0]
+
+
+def test_labels_stream_to_disk_one_frame_at_a_time(small_movie, monkeypatch, tmp_path):
+    import gc
+    import weakref
+
+    import leadertrack.segment
+
+    frames: list[weakref.ref] = []
+    alive_before: list[int] = []
+    real_segment = leadertrack.segment.segment_frame
+
+    def segment_frame(image, **kwargs):
+        gc.collect()
+        alive_before.append(sum(ref() is not None for ref in frames))
+        labels = np.asarray(real_segment(image, **kwargs), dtype=np.uint32)  # what the sink stores, unconverted
+        frames.append(weakref.ref(labels))
+        return labels
+
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    path = tmp_path / "labels.tif"
+    result = analyze_movie(small_movie.image, _small_config(small_movie), labels_path=path)
+    n = small_movie.image.shape[0]
+    assert max(alive_before) <= 1  # at most the frame just written is still referenced, never all of them
+    assert not isinstance(result.labels, np.ndarray) or isinstance(result.labels, np.memmap)
+    with tifffile.TiffFile(path) as tf:
+        assert len(tf.pages) == n
+    assert np.array_equal(np.asarray(result.labels[n - 1]), tifffile.imread(path, key=n - 1))
