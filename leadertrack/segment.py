@@ -341,7 +341,11 @@ def segment_frame(
        at the peaks of a response at half that scale, as many as their area holds nuclei.
     4. Refinement: each object keeps the pixels above half its mean over background, a
        per-nucleus threshold that trims the halo of bright nuclei.
-    5. Filtering: objects outside ``min_area_fraction``..``max_area_fraction`` of a typical
+    5. Necks (``split_touching``): an object whose mask narrows between two lobes, each at
+       least 0.65 nucleus radii deep, to under 0.7 of the thinner lobe's depth is cut there
+       (overlapping nuclei, or a dim nucleus beside a bright one, that the blob response left
+       as one); a convex nucleus, however elongated, has no neck.
+    6. Filtering: objects outside ``min_area_fraction``..``max_area_fraction`` of a typical
        nucleus area (pi d^2 / 4) are dropped, and so are objects whose nucleus-scale blob
        response stays below 3 noise standard deviations (diffuse out-of-focus glow). Nuclei
        touching the image border are kept.
