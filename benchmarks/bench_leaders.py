@@ -168,11 +168,11 @@ def main() -> None:
     text = "\n\n".join([
         "## Leaders (front + features + classifier) on simulated assays",
         machine_line(),
-        f"Ground-truth tracks from `random_scenario` (seeds 1000-{999 + args.seeds} per cell of the table), "
+        (f"Ground-truth tracks from `random_scenario` (seeds 1000-{999 + args.seeds} per cell of the table), "
         "default parameters, geometry `auto`. Per-track precision / recall / F1 (mean over movies), per-frame "
         "precision / recall / F1, average precision (AP) of `leader_score`, and the naive rule \"top-k tracks by outward displacement\" "
         "(k = true number of leaders) in the same run. `python benchmarks/bench_leaders.py --seeds "
-        f"{args.seeds}`.",
+        f"{args.seeds}`."),
         table(summary),
     ])
     write_section("leaders", text)

@@ -50,10 +50,14 @@ import pandas as pd
 from scipy.spatial import cKDTree
 
 from leadertrack.errors import InputError
-from leadertrack.features import CONE_RADIUS_SPACINGS, MIN_WINDOW_FRAMES, window_half_frames
+from leadertrack.features import (
+    CONE_RADIUS_SPACINGS,
+    MIN_WINDOW_FRAMES,
+    window_half_frames,
+)
 from leadertrack.front import position_columns, typical_spacing_um
 
-__all__ = ["classify", "leader_episodes", "LEADER_TRACK_MIN_FRACTION", "CRITERIA"]
+__all__ = ["CRITERIA", "LEADER_TRACK_MIN_FRACTION", "classify", "leader_episodes"]
 
 LEADER_TRACK_MIN_FRACTION = 0.3
 """A track is a leader when it is in the leader state in at least this fraction of its frames."""

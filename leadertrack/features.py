@@ -24,7 +24,10 @@ Per cell-frame (added to the tracks table):
     The same for the motion relative to the collective advance (the median outward window speed
     of the cells within three spacings behind the front is taken out of every step); the last is
     the outward net displacement / path, in [-1, 1]. A sheet drifting as a whole is neither fast
-    nor persistent relative to itself; a cell outrunning it is.
+    nor persistent relative to itself; a cell outrunning it is. Path lengths (and so all
+    persistences) are corrected for the localisation noise estimated from the tracks
+    (:func:`localisation_noise_um`), so jittery positions do not make a slow, straight cell look
+    like a wanderer.
 ``n_ahead_same_way``
     Cells within ``CONE_RADIUS_SPACINGS`` spacings in the cone (half-angle
     ``TRAIL_HALF_ANGLE_DEG``, 60°) ahead along the cell's own relative motion that move the same
@@ -44,7 +47,10 @@ from scipy.spatial import cKDTree
 from leadertrack.errors import InputError
 from leadertrack.front import Front, find_front, position_columns
 
-__all__ = ["CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "WINDOW_MIN", "measure", "window_half_frames"]
+__all__ = [
+    "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "WINDOW_MIN", "localisation_noise_um", "measure",
+    "window_half_frames",
+]
 
 WINDOW_MIN = 30.0
 """Length of the sliding window for per-frame outward speed and persistence, in minutes."""
@@ -72,7 +78,7 @@ def window_half_frames(frame_interval_min: float) -> int:
     """
     if not np.isfinite(frame_interval_min) or frame_interval_min <= 0:
         return MIN_WINDOW_FRAMES // 2
-    return max(MIN_WINDOW_FRAMES // 2, int(round(WINDOW_MIN / 2 / frame_interval_min)))
+    return max(MIN_WINDOW_FRAMES // 2, round(WINDOW_MIN / 2 / frame_interval_min))
 
 
 def _validate(tracks: pd.DataFrame) -> None:
@@ -92,24 +98,57 @@ def _velocity(pos: np.ndarray, time: np.ndarray, start: np.ndarray, end: np.ndar
     return np.nan_to_num(v)
 
 
-def _window(pos, time, start, end, *, half: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _window(pos, time, start, end, *, half: int, noise_um: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Net displacement, path length and time span over ``2 * half + 1`` frames centred on each row.
 
     The path is measured in steps of ``max(1, half // 2)`` frames, so that localisation noise at
-    high frame rates does not inflate it (and deflate persistence).
+    high frame rates does not inflate it (and deflate persistence); what localisation noise of
+    ``noise_um`` per axis still adds to each step (``2 d noise_um**2`` to its squared length in
+    ``d`` dimensions) is taken out in quadrature, and the noise floor (the noise of one
+    displacement, ``sqrt(2 d) noise_um``) is added to the path once: a cell moving less than the
+    noise has no measurable direction, so its persistence stays low.
     """
     i = np.arange(len(pos))
     lo, hi = np.maximum(i - half, start), np.minimum(i + half, end)
     stride = max(1, half // 2)
+    excess = 2 * pos.shape[1] * noise_um**2
     path = np.zeros(len(pos))
     a = lo
     while True:
         b = np.minimum(a + stride, hi)
         if not (b > a).any():
             break
-        path += np.linalg.norm(pos[b] - pos[a], axis=1)
+        squared = np.sum((pos[b] - pos[a]) ** 2, axis=1)
+        path += np.where(b > a, np.sqrt(np.maximum(squared - excess, 0.0)), 0.0)
         a = b
-    return pos[hi] - pos[lo], path, time[hi] - time[lo]
+    return pos[hi] - pos[lo], path + np.sqrt(excess), time[hi] - time[lo]
+
+
+def localisation_noise_um(pos: np.ndarray, start: np.ndarray, end: np.ndarray) -> float:
+    """Localisation noise per axis (µm), estimated from the tracks themselves.
+
+    Noise of ``s`` per axis adds ``2 d s**2`` to the mean squared displacement at every lag, so
+    ``2 MSD(1) - MSD(2) = 2 d s**2`` for cells whose own motion is diffusive at short lags (most of
+    a sheet); persistent motion only lowers it. The median over tracks of at least 3 frames.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> pos = np.cumsum(rng.normal(0, 1.0, (4000, 2)), axis=0) + rng.normal(0, 0.5, (4000, 2))
+    >>> starts = np.repeat(np.arange(0, 4000, 40), 40)
+    >>> round(localisation_noise_um(pos, starts, starts + 39), 1)
+    0.5
+    """
+    i = np.arange(len(pos))
+    one = i + 1 <= end
+    two = i + 2 <= end
+    d1 = np.where(one, np.sum((pos[np.minimum(i + 1, len(pos) - 1)] - pos) ** 2, axis=1), np.nan)
+    d2 = np.where(two, np.sum((pos[np.minimum(i + 2, len(pos) - 1)] - pos) ** 2, axis=1), np.nan)
+    per_track = pd.DataFrame({"d1": d1, "d2": d2, "track": start}).groupby("track").mean().dropna()
+    if per_track.empty:
+        return 0.0
+    excess = np.median(2 * per_track["d1"] - per_track["d2"])
+    return float(np.sqrt(max(excess, 0.0) / (2 * pos.shape[1])))
 
 
 def _drift_removed(pos, time, start, outward, collective: float) -> np.ndarray:
@@ -279,20 +318,23 @@ def measure(
 
     steps = np.diff(time)[np.diff(tid) == 0]
     half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0)
-    net, path, span = _window(pos, time, start, end, half=half)
+    noise = localisation_noise_um(pos, start, end)
+    net, path, span = _window(pos, time, start, end, half=half, noise_um=noise)
     per_min = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 0.0)
     out["window_outward_speed_um_per_min"] = np.einsum("ij,ij->i", net, outward) * per_min
     out["window_speed_um_per_min"] = np.linalg.norm(net, axis=1) * per_min
-    out["window_persistence"] = np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf)
+    out["window_persistence"] = np.clip(np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf), 0, 1)
     # the collective advance: cells along the edge of the collective, just behind the front
     dist = out["front_distance_um"].to_numpy()
     edge = np.isfinite(dist) & (dist >= 0) & (dist <= 3 * spacing)
     w_out = out["window_outward_speed_um_per_min"].to_numpy()
     collective = float(np.median(w_out[edge] if edge.sum() >= 10 else w_out))
-    rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half)
+    rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half, noise_um=noise)
     out["relative_outward_speed_um_per_min"] = np.einsum("ij,ij->i", rel_net, outward) * per_min
-    out["relative_persistence"] = np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf)
-    out["relative_outward_persistence"] = np.einsum("ij,ij->i", rel_net, outward) / np.where(rel_path > 0, rel_path, np.inf)
+    out["relative_persistence"] = np.clip(np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf), 0, 1)
+    out["relative_outward_persistence"] = np.clip(
+        np.einsum("ij,ij->i", rel_net, outward) / np.where(rel_path > 0, rel_path, np.inf), -1, 1
+    )
 
     ahead, behind, same = _cone_counts(pos, outward, rel_net, frames, CONE_RADIUS_SPACINGS * spacing)
     out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same

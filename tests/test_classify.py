@@ -54,7 +54,7 @@ def run(t, **kwargs):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_leaders_found_followers_and_decoys_not(seed):
-    tracks, cells = run(assay(seed))
+    _tracks, cells = run(assay(seed))
     c = cells.set_index("track_id")
     assert sorted(c.index[c.is_leader]) == [1, 2]
     assert not c.loc[[101, 102, 103, 104, 900], "is_leader"].any()
@@ -67,7 +67,7 @@ def test_leaders_found_followers_and_decoys_not(seed):
 
 
 def test_per_frame_state_and_roles():
-    tracks, cells = run(assay(3))
+    tracks, _cells = run(assay(3))
     lead = tracks[tracks.track_id == 1]
     assert lead["is_leader"].mean() >= LEADER_TRACK_MIN_FRACTION
     assert set(tracks["role"]) <= {"leader", "follower", "other"}
@@ -77,7 +77,7 @@ def test_per_frame_state_and_roles():
 
 
 def test_zero_invaders_gives_zero_leaders():
-    tracks, cells = run(assay(4, n_leaders=2, decoy=False, invade=False))
+    _tracks, cells = run(assay(4, n_leaders=2, decoy=False, invade=False))
     assert cells["is_leader"].sum() == 0
     assert (cells["follows_track_id"] == 0).all()
 
@@ -112,7 +112,7 @@ def test_daughter_born_at_the_front_does_not_lead():
 
 def test_threshold_and_missing_columns():
     tracks, cells = run(assay(7))
-    strict_tracks, strict = classify(tracks, cells, threshold=1.0)
+    _strict_tracks, strict = classify(tracks, cells, threshold=1.0)
     assert strict["is_leader"].sum() <= cells["is_leader"].sum()
     with pytest.raises(InputError, match="threshold"):
         classify(tracks, cells, threshold=2.0)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from leadertrack.errors import InputError
-from leadertrack.features import measure, window_half_frames
+from leadertrack.features import localisation_noise_um, measure, window_half_frames
 
 
 def scene(seed: int = 0, *, ndim: int = 2) -> pd.DataFrame:
@@ -32,7 +32,7 @@ def scene(seed: int = 0, *, ndim: int = 2) -> pd.DataFrame:
 
 
 def test_velocity_speed_and_front_distance():
-    tracks, cells, fronts = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
+    tracks, _cells, fronts = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
     mover = tracks[tracks.track_id == 1]
     assert mover["speed_um_per_min"].to_numpy() == pytest.approx(2.0)
     assert mover["vx_um_per_min"].to_numpy() == pytest.approx(2.0)
@@ -44,7 +44,7 @@ def test_velocity_speed_and_front_distance():
 
 
 def test_track_features():
-    tracks, cells, _ = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
+    _tracks, cells, _ = measure(scene(), geometry="planar", field_um=(200.0, 400.0))
     c = cells.set_index("track_id")
     assert c.loc[1, "persistence"] == pytest.approx(1.0)
     assert c.loc[1, "directionality"] == pytest.approx(1.0)
@@ -69,7 +69,7 @@ def test_trailing_and_tip():
 
 
 def test_3d_uses_volume_density():
-    tracks, cells, _ = measure(scene(ndim=3), geometry="radial")
+    tracks, _cells, _ = measure(scene(ndim=3), geometry="radial")
     assert "vz_um_per_min" in tracks and "local_density_per_1000um3" in tracks
     assert "local_density_per_100um2" not in tracks
 
@@ -100,3 +100,41 @@ def test_bad_tables(change, message):
 @pytest.mark.parametrize(("dt", "half"), [(5.0, 3), (1.0, 15), (60.0, 2), (float("nan"), 2)])
 def test_window_follows_frame_interval(dt, half):
     assert window_half_frames(dt) == half
+
+
+@pytest.mark.parametrize("noise_um", [0.0, 0.5, 2.0])
+def test_localisation_noise_recovered_from_the_tracks(noise_um):
+    rng = np.random.default_rng(11)
+    n_tracks, n_frames = 200, 30
+    pos = np.cumsum(rng.normal(0, 1.0, (n_tracks * n_frames, 2)), axis=0) + rng.normal(0, noise_um, (n_tracks * n_frames, 2))
+    start = np.repeat(np.arange(0, n_tracks * n_frames, n_frames), n_frames)
+    assert localisation_noise_um(pos, start, start + n_frames - 1) == pytest.approx(noise_um, abs=0.15)
+
+
+def test_jitter_does_not_make_a_slow_persistent_cell_wander():
+    """A cell at 0.3 µm/min (1.5 µm a frame) with 1.5 µm of localisation noise still moves outward persistently."""
+    rng = np.random.default_rng(3)
+    t = scene(3)
+    t = t[t.track_id >= 100]
+    frames = np.arange(10)
+    slow = pd.DataFrame({"track_id": 7, "frame": frames, "time_min": 5.0 * frames, "y_um": 100.0,
+                         "x_um": 70.0 + 0.3 * 5.0 * frames})
+    t = pd.concat([t, slow], ignore_index=True)
+    t[["y_um", "x_um"]] += rng.normal(0, 1.5, (len(t), 2))
+    tracks, _, _ = measure(t, geometry="planar", field_um=(200.0, 400.0))
+    p = tracks.loc[tracks.track_id == 7, "relative_outward_persistence"]
+    assert p.median() > 0.5
+    assert tracks["relative_outward_persistence"].between(-1, 1).all()
+
+
+def test_a_follower_diagonally_behind_its_leader_trails_it():
+    """In a strand two cells wide, the cell in front of a follower is ahead and to the side (~50°)."""
+    frames = np.arange(10)
+    rows = [(1, f, 5.0 * f, 100.0, 80.0 + 2.5 * f) for f in frames]  # leader
+    rows += [(2, f, 5.0 * f, 112.0, 70.0 + 2.5 * f) for f in frames]  # 10 µm behind, 12 µm aside
+    sheet = [(100 + i, f, 5.0 * f, 5.0 + 10 * (i % 20), 5.0 + 10 * (i // 20)) for i in range(120) for f in frames]
+    t = pd.DataFrame(rows + sheet, columns=["track_id", "frame", "time_min", "y_um", "x_um"])
+    tracks, _, _ = measure(t, geometry="planar", field_um=(200.0, 300.0))
+    same = tracks.groupby("track_id")["n_ahead_same_way"].mean()
+    assert same[2] > 0.5
+    assert same[1] == 0
