@@ -118,3 +118,17 @@ def test_threshold_and_missing_columns():
         classify(tracks, cells, threshold=2.0)
     with pytest.raises(InputError, match="measure"):
         classify(tracks.drop(columns=["n_ahead_same_way"]), cells)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_leaders_survive_jitter_and_a_broken_track(seed):
+    """Localisation noise of 0.2 cell spacing (about the leader's step per frame) and a leader track cut in two
+    (as a tracker would) change nothing. Without the noise correction of the path lengths seeds 0 and 1 lose leaders."""
+    rng = np.random.default_rng(100 + seed)
+    t = assay(seed)
+    t[["y_um", "x_um"]] += rng.normal(0, 2.0, (len(t), 2))
+    t.loc[(t.track_id == 1) & (t.frame >= N_FRAMES // 2), "track_id"] = 51
+    _tracks, cells = run(t)
+    c = cells.set_index("track_id")
+    assert sorted(c.index[c.is_leader]) == [1, 2, 51]
+    assert not c.loc[[101, 102, 103, 104, 900], "is_leader"].any()
