@@ -59,10 +59,14 @@ class _OwnVelocityPredict(NullPredict):
 def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int) -> pd.Series:
     """Track ids after undoing merges and closing gaps (:mod:`leadertrack.stitch`)."""
     order = table.sort_values(["track_id", "frame"], kind="stable")
+    # every gap trackpy's memory bridged is decided again, with both sides' velocities
+    step = order["frame"].diff()
+    piece = (order["track_id"].ne(order["track_id"].shift()) | ((step > 1) & (step <= max_gap_frames))).cumsum()
+    order = order.assign(track_id=piece)
     stretch = merge_split_segments(order, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
     # cut every track before and after each shared stretch, close gaps without the stretches,
     # then give each stretch to the cell whose track it interrupted
-    segment = (order["track_id"].ne(order["track_id"].shift()) | stretch.ne(stretch.shift())).cumsum()
+    segment = (piece.ne(piece.shift()) | stretch.ne(stretch.shift())).cumsum()
     kept = stretch.eq(0)
     joined = close_gaps(
         order[kept].assign(track_id=segment[kept]), max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
@@ -144,12 +148,20 @@ def link(
     frame_interval_min
         Time between frames in minutes, for the ``time_min`` column.
     memory
-        Frames a cell may vanish and still be linked to its track (gap closing).
+        Frames a cell may vanish and still be linked to its track by trackpy.
     predict
-        Predict each cell's position from its velocity over the last two frames
-        (``trackpy.predict.NearestVelocityPredict``), so fast persistent movers are kept.
+        Predict each cell's position from its own velocity over its last three steps, so fast
+        persistent movers are kept.
     min_track_length
-        Tracks with fewer detections are dropped.
+        Tracks with fewer detections (after gap closing) are dropped.
+    max_gap_frames
+        Gap closing after trackpy (:mod:`leadertrack.stitch`): a track end may continue as a
+        track starting up to this many frames later when both extrapolated across the gap
+        (own velocities) meet within the search range per square root of the gap; all joins are
+        chosen together by one linear assignment. Gaps trackpy's memory bridged are decided again
+        the same way, and a track that swallowed an ending neighbour until a new track split off
+        it is cut there, so that both cells keep their identities through the merge. ``None``
+        (default) = ``2 * (memory + 1)``; ``0`` = trackpy's links only.
     progress
         ``progress("link", done, total)`` is called after each frame.
 
@@ -216,7 +228,8 @@ def link(
             ) from None
     table["track_id"] = particle
     gap_frames = 2 * (memory + 1) if max_gap_frames is None else max_gap_frames
-    table["track_id"] = _stitch(table, max_distance_px=search_range_px, max_gap_frames=gap_frames)
+    if gap_frames > 0:
+        table["track_id"] = _stitch(table, max_distance_px=search_range_px, max_gap_frames=gap_frames)
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]
     # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes
