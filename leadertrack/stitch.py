@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linear_sum_assignment
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import (
+    connected_components,
+    min_weight_full_bipartite_matching,
+)
+from scipy.spatial import cKDTree
 
 __all__ = ["close_gaps", "merge_split_segments"]
 
@@ -35,6 +38,62 @@ def _end_states(tracks: pd.DataFrame, *, first: bool, span: int) -> pd.DataFrame
         },
         index=near.index,
     )
+
+
+def _candidates(
+    ends: pd.DataFrame, starts: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Allowed (end, start) pairs (positions in ``ends`` / ``starts``) and their costs.
+
+    The cost is the mean of two squared distances: the end carried forward over the gap against
+    the start, and the start carried back against the end, each with its own velocity; divided
+    by the gap, since what cannot be predicted adds up like a random walk. Allowed up to
+    ``max_distance_px ** 2``. Found with a k-d tree per start frame, so only near pairs are
+    ever compared.
+    """
+    limit = max_distance_px**2
+    end_frame, start_frame = ends["frame"].to_numpy(), starts["frame"].to_numpy()
+    end_pos, start_pos = ends[["y", "x"]].to_numpy(), starts[["y", "x"]].to_numpy()
+    end_v, start_v = ends[["vy", "vx"]].to_numpy(), starts[["vy", "vx"]].to_numpy()
+    by_frame = pd.Series(np.arange(len(starts))).groupby(start_frame).apply(np.asarray).to_dict()
+    trees = {t: cKDTree(start_pos[j]) for t, j in by_frame.items()}
+    ends_by_frame = pd.Series(np.arange(len(ends))).groupby(end_frame).apply(np.asarray).to_dict()
+    found_i, found_j = [], []
+    for gap in range(1, max_gap_frames + 1):
+        for t, i in ends_by_frame.items():
+            if t + gap not in trees:
+                continue
+            # the forward squared distance is at most twice the allowed mean of the two
+            hits = trees[t + gap].query_ball_point(end_pos[i] + end_v[i] * gap, np.sqrt(2 * limit * gap))
+            for row, near in zip(i, hits):
+                found_i += [row] * len(near)
+                found_j += [by_frame[t + gap][k] for k in near]
+    end_i, start_j = np.asarray(found_i, dtype=np.int64), np.asarray(found_j, dtype=np.int64)
+    gap = (start_frame[start_j] - end_frame[end_i])[:, None]
+    forward = start_pos[start_j] - end_pos[end_i] - end_v[end_i] * gap
+    backward = start_pos[start_j] - start_v[start_j] * gap - end_pos[end_i]
+    cost = ((forward**2).sum(axis=1) + (backward**2).sum(axis=1)) / 2 / gap[:, 0]
+    keep = cost <= limit
+    return end_i[keep], start_j[keep], cost[keep]
+
+
+def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cheapest joins among candidate pairs, each end and start used at most once, leaving one
+    alone costing ``alone``: u-track's square matrix (joins, ends alone / starts alone, transposed
+    joins), solved sparse with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`."""
+    rows, end_at = np.unique(end_i, return_inverse=True)
+    cols, start_at = np.unique(start_j, return_inverse=True)
+    n_end, n_start = len(rows), len(cols)
+    # every full matching has n_end + n_start edges, so one offset keeps the optimum and makes
+    # the zero-cost entries real edges
+    offset = 1.0 + float(cost.max(initial=0.0)) + alone
+    r = np.concatenate([end_at, np.arange(n_end), n_end + np.arange(n_start), n_end + start_at])
+    c = np.concatenate([start_at, n_start + np.arange(n_end), np.arange(n_start), n_start + end_at])
+    w = np.concatenate([cost, np.full(n_end + n_start, alone), np.zeros(len(cost))]) + offset
+    graph = csr_matrix((w, (r, c)), shape=(n_end + n_start,) * 2)
+    row, col = min_weight_full_bipartite_matching(graph)
+    joined = (row < n_end) & (col < n_start)
+    return rows[row[joined]], cols[col[joined]]
 
 
 def close_gaps(
@@ -86,38 +145,14 @@ def close_gaps(
         return ids.copy()
     ends = _end_states(tracks, first=False, span=span)
     starts = _end_states(tracks, first=True, span=span)
-    gap = starts["frame"].to_numpy()[None, :] - ends["frame"].to_numpy()[:, None]
-    cost = np.zeros(gap.shape)
-    for axis in ("y", "x"):
-        end_at, start_at = ends[axis].to_numpy()[:, None], starts[axis].to_numpy()[None, :]
-        end_v, start_v = ends["v" + axis].to_numpy()[:, None], starts["v" + axis].to_numpy()[None, :]
-        # the end carried forward over the gap against the start, and the start carried back
-        cost += ((start_at - end_at - end_v * gap) ** 2 + (start_at - start_v * gap - end_at) ** 2) / 2
-    # what cannot be predicted adds up like a random walk: per frame of gap, the squared distance
-    # may grow by one squared search range
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cost = np.where(gap >= 1, cost / gap, np.inf)
-    allowed = (gap >= 1) & (gap <= max_gap_frames) & (cost <= max_distance_px**2)
-    rows, cols = np.nonzero(allowed.any(axis=1))[0], np.nonzero(allowed.any(axis=0))[0]
-    if not len(rows):
+    end_i, start_j, cost = _candidates(ends, starts, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
+    if not len(cost):
         return ids.copy()
-    # Square problem: [joins | end left alone] over [joins | start left alone], as in u-track.
-    n_end, n_start = len(rows), len(cols)
-    block = np.where(allowed[np.ix_(rows, cols)], cost[np.ix_(rows, cols)], np.inf)
-    alone = max_distance_px**2
-    big = np.full((n_end + n_start, n_start + n_end), np.inf)
-    big[:n_end, :n_start] = block
-    big[:n_end, n_start:] = np.where(np.eye(n_end, dtype=bool), alone, np.inf)
-    big[n_end:, :n_start] = np.where(np.eye(n_start, dtype=bool), alone, np.inf)
-    big[n_end:, n_start:] = np.where(np.isfinite(block.T), 0.0, np.inf)  # lower-right: transposed joins
-    finite = np.where(np.isfinite(big), big, 1e12)
-    r, c = linear_sum_assignment(finite)
-    joined = (r < n_end) & (c < n_start) & np.isfinite(big[r, c])
-    old = ends.index.to_numpy()
-    a = old[rows[r[joined]]]
-    b = starts.index.to_numpy()[cols[c[joined]]]
-    if not len(a):
+    chosen_end, chosen_start = _assign(end_i, start_j, cost, alone=max_distance_px**2)
+    if not len(chosen_end):
         return ids.copy()
+    a = ends.index.to_numpy()[chosen_end]
+    b = starts.index.to_numpy()[chosen_start]
     unique = np.unique(ids.to_numpy())
     position = pd.Series(np.arange(len(unique)), index=unique)
     graph = coo_matrix((np.ones(len(a)), (position[a].to_numpy(), position[b].to_numpy())), shape=(len(unique),) * 2)
@@ -167,39 +202,44 @@ def merge_split_segments(tracks: pd.DataFrame, *, max_distance_px: float, max_ga
     >>> merge_split_segments(t, max_distance_px=3, max_gap_frames=5).groupby(t["frame"]).max().tolist()
     [0, 0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0]
     """
-    stretch = pd.Series(0, index=tracks.index, dtype=np.int64)
     if tracks.empty or max_gap_frames < 1:
-        return stretch
+        return pd.Series(0, index=tracks.index, dtype=np.int64)
     ends = _end_states(tracks, first=False, span=span)
     starts = _end_states(tracks, first=True, span=span)
     frame = tracks["frame"].to_numpy(dtype=np.int64)
     track = tracks["track_id"].to_numpy()
     yx = tracks[["y", "x"]].to_numpy(dtype=float)
-    rows_at = {t: np.flatnonzero(frame == t) for t in np.unique(frame)}
-    row_of = pd.Series(np.arange(len(tracks)), index=pd.MultiIndex.from_arrays([track, frame]))
-    starts_at = starts.groupby("frame").groups
+    rows_at = {t: np.asarray(rows) for t, rows in pd.Series(np.arange(len(tracks))).groupby(frame).groups.items()}
+    trees: dict[int, cKDTree] = {}
+    row_of = dict(zip(zip(track.tolist(), frame.tolist()), range(len(tracks))))
+    start_ids = starts.index.to_numpy()
+    starts_at = pd.Series(np.arange(len(starts))).groupby(starts["frame"].to_numpy()).apply(np.asarray).to_dict()
+    start_yx = starts[["y", "x"]].to_numpy(dtype=float)
     taken = np.zeros(len(tracks), dtype=bool)
-    number = 0
-    for b, end in ends.sort_values(["frame", "y", "x"], kind="stable").iterrows():
-        t_merge = int(end["frame"]) + 1
-        here = rows_at.get(t_merge)
-        if here is None:
+    number = np.zeros(len(tracks), dtype=np.int64)
+    count = 0
+    order = ends.sort_values(["frame", "y", "x"], kind="stable")
+    predicted = order[["y", "x"]].to_numpy() + order[["vy", "vx"]].to_numpy()
+    for b, t_end, guess in zip(order.index, order["frame"].to_numpy(), predicted):
+        t_merge = int(t_end) + 1
+        if t_merge not in rows_at:
             continue
-        here = here[(track[here] != b) & ~taken[here]]
-        predicted = np.array([end["y"] + end["vy"], end["x"] + end["vx"]])
-        distance = np.hypot(*(yx[here] - predicted).T)
-        if not len(here) or distance.min() > max_distance_px:
+        if t_merge not in trees:
+            trees[t_merge] = cKDTree(yx[rows_at[t_merge]])
+        near = rows_at[t_merge][trees[t_merge].query_ball_point(guess, max_distance_px)]
+        near = near[(track[near] != b) & ~taken[near]]
+        if not len(near):
             continue
-        a = track[here[np.argmin(distance)]]
+        a = track[near[np.argmin(np.hypot(*(yx[near] - guess).T))]]
         for t_split in range(t_merge + 1, t_merge + max_gap_frames + 1):
-            if (a, t_split - 1) not in row_of.index or (a, t_split) not in row_of.index:
+            if (a, t_split - 1) not in row_of or (a, t_split) not in row_of:
                 break
-            before = yx[row_of[(a, t_split - 1)]]
-            candidates = [c for c in starts_at.get(t_split, []) if c != a]
-            if any(np.hypot(*(starts.loc[c, ["y", "x"]].to_numpy(dtype=float) - before)) <= max_distance_px for c in candidates):
-                number += 1
-                shared = row_of.loc[[(a, t) for t in range(t_merge, t_split)]].to_numpy()
+            new = starts_at.get(t_split, np.empty(0, dtype=np.int64))
+            new = new[start_ids[new] != a]
+            if (np.hypot(*(start_yx[new] - yx[row_of[(a, t_split - 1)]]).T) <= max_distance_px).any():
+                shared = [row_of[(a, t)] for t in range(t_merge, t_split)]
                 taken[shared] = True
-                stretch.iloc[shared] = number
+                count += 1
+                number[shared] = count
                 break
-    return stretch
+    return pd.Series(number, index=tracks.index)
