@@ -1,4 +1,4 @@
-"""Close gaps after linking: join track ends to later track starts by one linear assignment."""
+"""After linking: join track ends to later track starts (gap closing) and undo merged objects."""
 
 from __future__ import annotations
 
@@ -106,21 +106,22 @@ def close_gaps(
     """Join each track's end to at most one later track's start (gap closing, as in TrackMate).
 
     A track ending in frame ``t0`` may continue as a track starting in frame ``t1`` with
-    ``1 <= t1 - t0 <= max_gap_frames``. Both ends are extrapolated across the gap with
-    its own recent velocity; the mean square distance between the end carried forward over the gap
-    and the start, and between the start carried back and the end, divided by the gap (what
-    cannot be predicted adds up like a random walk), is the cost of the join, allowed up to
-    ``max_distance_px ** 2``. One linear
-    assignment (:func:`scipy.optimize.linear_sum_assignment`) over all ends and starts, where
-    leaving an end or a start unjoined costs ``max_distance_px ** 2``, picks the joins; chains of
-    joined tracks become one track.
+    ``1 <= t1 - t0 <= max_gap_frames``. Each side is extrapolated across the gap with its own
+    recent velocity; the mean square distance between the end carried forward and the start, and
+    between the start carried back and the end, divided by the gap (what cannot be predicted adds
+    up like a random walk), is the cost of the join, allowed up to ``max_distance_px ** 2``. One
+    assignment over all ends and starts (u-track's square cost matrix, solved sparse with
+    :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`), where leaving an end or a
+    start unjoined costs ``max_distance_px ** 2``, picks the joins; chains of joined tracks
+    become one track.
 
     Parameters
     ----------
     tracks
         ``track_id``, ``frame``, ``y``, ``x`` (pixels); one row per track and frame.
     max_distance_px
-        Largest distance between the two extrapolated ends, in pixels (the linking search range).
+        Allowed root mean square miss of the extrapolations per square root of the gap, in
+        pixels (the linking search range).
     max_gap_frames
         Largest frame difference between an end and the start it is joined to.
     span
