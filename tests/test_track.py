@@ -182,3 +182,31 @@ def test_gap_closing_does_not_join_a_track_to_a_cell_elsewhere():
     second = pd.DataFrame({"frame": range(10, 16), "y": 35.0, "x": 10.0, "truth": 1})
     tracks = link(pd.concat([first, second]), search_range_um=5.0)
     assert _recovered(tracks) and tracks["track_id"].nunique() == 2
+
+
+def test_stitched_ids_do_not_depend_on_input_order():
+    detections = _crossing(seed=4)
+    pd.testing.assert_frame_equal(
+        link(detections, search_range_um=8.0),
+        link(detections.sample(frac=1.0, random_state=1), search_range_um=8.0),
+    )
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_every_detection_kept_once_and_no_track_twice_in_a_frame(seed):
+    # a crowded random walk with dropouts: stitching and merge undoing must never put one
+    # track in two places at once, nor lose or duplicate a detection
+    rng = np.random.default_rng(seed)
+    position = rng.uniform(0, 60, (40, 2))
+    rows = []
+    for t in range(20):
+        position = position + rng.normal(0, 1.5, position.shape)
+        seen = rng.random(len(position)) > 0.15
+        rows.append(pd.DataFrame({"frame": t, "y": position[seen, 0], "x": position[seen, 1], "label": np.flatnonzero(seen) + 1}))
+    detections = pd.concat(rows, ignore_index=True)
+    tracks = link(detections, search_range_um=6.0)
+    assert not tracks.duplicated(["track_id", "frame"]).any()
+    assert len(tracks) == len(detections)
+    assert tracks[["frame", "label"]].sort_values(["frame", "label"]).to_numpy().tolist() == (
+        detections[["frame", "label"]].sort_values(["frame", "label"]).to_numpy().tolist()
+    )
