@@ -127,9 +127,12 @@ def _window(pos, time, start, end, *, half: int, noise_um: float = 0.0) -> tuple
 def localisation_noise_um(pos: np.ndarray, start: np.ndarray, end: np.ndarray) -> float:
     """Localisation noise per axis (µm), estimated from the tracks themselves.
 
-    Noise of ``s`` per axis adds ``2 d s**2`` to the mean squared displacement at every lag, so
-    ``2 MSD(1) - MSD(2) = 2 d s**2`` for cells whose own motion is diffusive at short lags (most of
-    a sheet); persistent motion only lowers it. The median over tracks of at least 3 frames.
+    Noise of ``s`` per axis makes consecutive steps of a track anti-correlated: their mean dot
+    product is ``-d s**2`` in ``d`` dimensions, while steps of a cell moving diffusively (most of a
+    sheet) are uncorrelated and those of a persistent cell positively correlated (so persistence
+    only lowers the estimate). Each track's steady drift (its mean step) is taken out first, and
+    the bias that removing it adds (``-1 / (n - 1)`` of the step variance for ``n`` steps) is
+    corrected. The median over tracks of at least 3 frames.
 
     Examples
     --------
@@ -140,15 +143,19 @@ def localisation_noise_um(pos: np.ndarray, start: np.ndarray, end: np.ndarray) -
     0.5
     """
     i = np.arange(len(pos))
-    one = i + 1 <= end
-    two = i + 2 <= end
-    d1 = np.where(one, np.sum((pos[np.minimum(i + 1, len(pos) - 1)] - pos) ** 2, axis=1), np.nan)
-    d2 = np.where(two, np.sum((pos[np.minimum(i + 2, len(pos) - 1)] - pos) ** 2, axis=1), np.nan)
-    per_track = pd.DataFrame({"d1": d1, "d2": d2, "track": start}).groupby("track").mean().dropna()
+    has_next = i + 1 <= end
+    steps = np.where(has_next[:, None], pos[np.minimum(i + 1, len(pos) - 1)] - pos, np.nan)
+    n_steps = end - start
+    mean_step = (pos[end] - pos[start]) / np.maximum(n_steps, 1)[:, None]
+    steps = steps - mean_step  # a steady drift is not noise
+    has_pair = i + 2 <= end
+    pair = np.where(has_pair, np.sum(steps * steps[np.minimum(i + 1, len(pos) - 1)], axis=1), np.nan)
+    table = pd.DataFrame({"c0": np.sum(steps**2, axis=1), "c1": pair, "n": n_steps, "track": start})
+    per_track = table[table["n"] >= 2].groupby("track").mean()
     if per_track.empty:
         return 0.0
-    excess = np.median(2 * per_track["d1"] - per_track["d2"])
-    return float(np.sqrt(max(excess, 0.0) / (2 * pos.shape[1])))
+    variance = -per_track["c1"] - per_track["c0"] / (per_track["n"] - 1)
+    return float(np.sqrt(max(float(np.median(variance)), 0.0) / pos.shape[1]))
 
 
 def _drift_removed(pos, time, start, outward, collective: float) -> np.ndarray:

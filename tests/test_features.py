@@ -102,11 +102,14 @@ def test_window_follows_frame_interval(dt, half):
     assert window_half_frames(dt) == half
 
 
+@pytest.mark.parametrize("drift_um", [0.0, 3.0])
 @pytest.mark.parametrize("noise_um", [0.0, 0.5, 2.0])
-def test_localisation_noise_recovered_from_the_tracks(noise_um):
+def test_localisation_noise_recovered_from_the_tracks(noise_um, drift_um):
+    """Random walkers with localisation noise; a steady drift of the whole sheet (3 µm a frame) is not noise."""
     rng = np.random.default_rng(11)
     n_tracks, n_frames = 200, 30
-    pos = np.cumsum(rng.normal(0, 1.0, (n_tracks * n_frames, 2)), axis=0) + rng.normal(0, noise_um, (n_tracks * n_frames, 2))
+    steps = rng.normal(0, 1.0, (n_tracks * n_frames, 2)) + [drift_um, 0.0]
+    pos = np.cumsum(steps, axis=0) + rng.normal(0, noise_um, (n_tracks * n_frames, 2))
     start = np.repeat(np.arange(0, n_tracks * n_frames, n_frames), n_frames)
     assert localisation_noise_um(pos, start, start + n_frames - 1) == pytest.approx(noise_um, abs=0.15)
 
