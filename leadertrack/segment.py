@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage as ndi
+from skimage import measure
 from skimage.segmentation import watershed
 
 from leadertrack.diameter import estimate_nucleus_diameter_px
@@ -318,6 +319,26 @@ def _split_necks(labels: np.ndarray, *, nucleus_diameter_px: float) -> np.ndarra
     return result
 
 
+def _largest_pieces(labels: np.ndarray) -> np.ndarray:
+    """Each object reduced to its largest connected piece.
+
+    Splitting on a block grid can give an object a stray sliver across a gap (a block shared
+    by two objects); refinement can leave a speck cut off from its nucleus.
+    """
+    pieces = measure.label(labels, connectivity=1)
+    n_pieces = int(pieces.max())
+    owner = np.zeros(n_pieces + 1, dtype=np.int64)
+    owner[pieces.ravel()] = labels.ravel()
+    if np.unique(owner[1:]).size == n_pieces:  # every object in one piece
+        return labels
+    size = np.bincount(pieces.ravel(), minlength=n_pieces + 1)
+    order = np.lexsort((-size[1:], owner[1:])) + 1  # by object, largest piece first
+    first = np.concatenate([[True], owner[order][1:] != owner[order][:-1]])
+    keep = np.zeros(n_pieces + 1, dtype=bool)
+    keep[order[first]] = True
+    return np.where(keep[pieces], labels, 0)
+
+
 def segment_frame(
     image: np.ndarray,
     *,
@@ -404,6 +425,7 @@ def segment_frame(
     labels = np.where(_fill_holes(refined, max_size=int(typical_area)), regions, 0)
     if split_touching:
         labels = _split_necks(labels, nucleus_diameter_px=nucleus_diameter_px)
+        labels = _largest_pieces(labels)
     area = np.bincount(labels.ravel())
     blob = np.full(area.size, -np.inf, dtype=response.dtype)
     coarse = _coarse(labels, response, factor)

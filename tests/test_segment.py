@@ -230,3 +230,19 @@ def test_a_single_elongated_textured_nucleus_stays_whole(seed, aspect):
     labels = segment_frame(image, nucleus_diameter_px=18)
     assert labels.max() == 1
     assert labels[50, 70] == 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_objects_split_on_the_block_grid_are_each_one_piece(seed):
+    # Two pairs of nuclei (26 px) 1 px apart, which the smoothing bridges: each pair is one
+    # component, split on 3 x 3 px blocks; a block straddling the gap must not leave a sliver
+    # of one nucleus attached to the other.
+    rng = np.random.default_rng(seed)
+    image = np.full((90, 160), 10.0)
+    for centre in [(30, 30), (30, 56), (58, 84), (58, 110)]:
+        image[disk(centre, 13, shape=image.shape)] = rng.uniform(60, 120)
+    image += rng.normal(0, 2, image.shape)
+    labels = segment_frame(image, nucleus_diameter_px=26, smoothing_fraction=0.02)
+    assert labels.max() == 4
+    for label in range(1, 5):
+        assert ndi.label(labels == label)[1] == 1
