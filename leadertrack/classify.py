@@ -17,7 +17,10 @@ persistent         ``clip((P - 0.3) / 0.4, 0, 1)``                             P
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
 neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which
 the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way,
-see :mod:`leadertrack.features`). The motion criteria are per track, because a window of a few
+see :mod:`leadertrack.features`); in frames where the cone reach ahead leaves the image
+(``ahead_in_view`` False) nobody can be seen ahead, so ``f`` there is the fraction of the track's
+other frames in which it trails (a follower whose leader has left the field still follows). The
+motion criteria are per track, because a window of a few
 frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
 collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
@@ -97,9 +100,14 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
     steps = np.diff(time)[np.diff(tid) == 0]
     width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
-    trailing = pd.Series((tracks["n_ahead_same_way"].to_numpy() > 0).astype(float))
-    trailing = trailing.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
-    not_trailing = np.clip(1.5 - 2 * trailing.to_numpy(), 0, 1)
+    # where the cone ahead leaves the image nobody can be seen ahead: the cell trails there as often as it did
+    # in the frames that showed what is ahead of it
+    seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
+    trails = pd.Series(np.where(seen, tracks["n_ahead_same_way"].to_numpy() > 0, np.nan))
+    rolling = trails.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
+    usual = trails.groupby(tid).transform("mean").fillna(0.0)
+    trailing = np.where(seen, rolling.to_numpy(), usual.to_numpy())
+    not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
     n_movie_frames = tracks["frame"].nunique()

@@ -28,6 +28,10 @@ Per cell-frame (added to the tracks table):
     persistences) are corrected for the localisation noise estimated from the tracks
     (:func:`localisation_noise_um`), so jittery positions do not make a slow, straight cell look
     like a wanderer.
+``ahead_in_view``
+    Whether the trailing cone's reach, ahead along the cell's motion, lies inside the image
+    (``field_um``); where it does not, nobody can be seen ahead of the cell: a follower whose
+    leader has left the field would look like a leader.
 ``n_ahead_same_way``
     Cells within ``CONE_RADIUS_SPACINGS`` spacings in the cone (half-angle
     ``TRAIL_HALF_ANGLE_DEG``, 60°) ahead along the cell's own relative motion that move the same
@@ -200,6 +204,15 @@ def _cone_counts(
     return ahead, behind, same
 
 
+def _ahead_in_view(pos: np.ndarray, motion: np.ndarray, reach: float, field_um: tuple[float, ...] | None) -> np.ndarray:
+    """Per cell: whether the point ``reach`` ahead along its motion lies inside the image (True without a field)."""
+    if field_um is None or len(field_um) != pos.shape[1]:
+        return np.ones(len(pos), bool)
+    length = np.linalg.norm(motion, axis=1, keepdims=True)
+    tip = pos + reach * motion / np.where(length > 0, length, np.inf)
+    return np.all((tip >= 0) & (tip <= np.asarray(field_um, float)), axis=1)
+
+
 def _density(pos: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
     """Neighbours (excluding the cell) within ``radius`` in the same frame."""
     counts = np.zeros(len(pos))
@@ -344,6 +357,7 @@ def measure(
     )
 
     ahead, behind, same = _cone_counts(pos, outward, rel_net, frames, CONE_RADIUS_SPACINGS * spacing)
+    out["ahead_in_view"] = _ahead_in_view(pos, rel_net, CONE_RADIUS_SPACINGS * spacing, field_um)
     out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same
     out["is_tip"] = (ahead == 0) & (behind >= 1)
 

@@ -132,3 +132,19 @@ def test_leaders_survive_jitter_and_a_broken_track(seed):
     c = cells.set_index("track_id")
     assert sorted(c.index[c.is_leader]) == [1, 2, 51]
     assert not c.loc[[101, 102, 103, 104, 900], "is_leader"].any()
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_follower_does_not_lead_once_its_leader_has_left_the_image(seed):
+    """Leader 1 leaves the image half way through; from then on its follower 101 is the most advanced cell of its
+    strand, but the image ends within its cone reach, so nobody could be seen ahead of it: it is judged on the
+    frames where it was seen trailing, and does not lead."""
+    t = assay(seed)
+    t = t[~((t.track_id == 1) & (t.frame >= N_FRAMES // 2))]
+    tracks, cells, _ = measure(t, field_um=(400.0, 400.0))
+    late = (tracks.track_id == 101) & (tracks.frame >= N_FRAMES // 2)
+    tracks.loc[late, "ahead_in_view"] = False  # as if the image ended just ahead of it
+    _tracks, cells = classify(tracks, cells)
+    c = cells.set_index("track_id")
+    assert not c.loc[101, "is_leader"]
+    assert c.loc[2, "is_leader"]
