@@ -210,3 +210,35 @@ def test_every_detection_kept_once_and_no_track_twice_in_a_frame(seed):
     assert tracks[["frame", "label"]].sort_values(["frame", "label"]).to_numpy().tolist() == (
         detections[["frame", "label"]].sort_values(["frame", "label"]).to_numpy().tolist()
     )
+
+
+def test_real_cells_with_five_frame_holes_are_stitched_back_whole(shared_data):
+    # Cell Tracking Challenge GOWT1 ground-truth objects (real ES-cell nuclei and motion), 40
+    # frames; 5 consecutive detections removed from every other track, longer than memory
+    import tifffile
+
+    folder = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01_GT" / "TRA"
+    if not folder.is_dir():
+        pytest.skip(f"CTC GOWT1 ground truth not found at {folder}")
+    from leadertrack.detect import detect
+
+    labels = np.stack([tifffile.imread(folder / f"man_track{t:03d}.tif") for t in range(40)])
+    detections = detect(labels).rename(columns={"label": "truth"}).assign(label=lambda d: d["truth"])
+    holes = set()
+    for i, (truth, rows) in enumerate(detections.groupby("truth")):
+        if i % 2 == 0 and len(rows) >= 20:
+            start = int(rows["frame"].min()) + 5
+            holes |= {(truth, t) for t in range(start, start + 5)}
+    damaged = {truth for truth, _ in holes}
+    kept = detections[[(g, t) not in holes for g, t in zip(detections["truth"], detections["frame"])]]
+    diameter_px = 2 * np.sqrt(detections["area_px"].median() / np.pi)
+
+    def whole(tracks):
+        pieces = tracks[tracks["truth"].isin(damaged)].groupby("truth")["track_id"].nunique()
+        return float(pieces.eq(1).mean())
+
+    stitched = link(kept, search_range_um=diameter_px)
+    assert len(damaged) >= 8
+    assert whole(link(kept, search_range_um=diameter_px, max_gap_frames=0)) == 0.0
+    assert whole(stitched) >= 0.9
+    assert stitched.groupby("track_id")["truth"].nunique().eq(1).mean() >= 0.95
