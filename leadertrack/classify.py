@@ -19,7 +19,8 @@ neighbouring cells, ``f`` = the fraction of frames in the motion window (about 3
 the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way,
 see :mod:`leadertrack.features`); in frames where the cone reach ahead leaves the image
 (``ahead_in_view`` False) nobody can be seen ahead, so ``f`` there is the fraction of the track's
-other frames in which it trails (a follower whose leader has left the field still follows). The
+other frames in which it trails, if it was seen for at least the motion window (a follower whose
+leader has left the field still follows). The
 motion criteria are per track, because a window of a few
 frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
@@ -105,8 +106,11 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
     trails = pd.Series(np.where(seen, tracks["n_ahead_same_way"].to_numpy() > 0, np.nan))
     rolling = trails.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
-    usual = trails.groupby(tid).transform("mean").fillna(0.0)
-    trailing = np.where(seen, rolling.to_numpy(), usual.to_numpy())
+    usual = trails.groupby(tid).transform("mean").to_numpy()
+    # a track seen for less than the window says too little: there, what the cone shows counts as it is
+    seen_long = pd.Series(seen).groupby(tid).transform("sum").to_numpy() >= width
+    as_is = tracks["n_ahead_same_way"].to_numpy() > 0
+    trailing = np.where(seen, rolling.to_numpy(), np.where(seen_long, usual, as_is))
     not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
