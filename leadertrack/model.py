@@ -20,7 +20,7 @@ import pandas as pd
 
 from leadertrack.errors import InputError
 
-__all__ = ["LeaderModel", "train_model", "save_model", "load_model", "DEFAULT_FEATURES", "MODEL_FORMAT_VERSION", "MAX_MODEL_BYTES"]
+__all__ = ["DEFAULT_FEATURES", "MAX_MODEL_BYTES", "MODEL_FORMAT_VERSION", "LeaderModel", "load_model", "save_model", "train_model"]
 
 MODEL_FORMAT_VERSION = 1
 #: A model file larger than this is refused unread (a logistic model takes a few kB).
@@ -69,7 +69,8 @@ class LeaderModel:
             When ``cells`` lacks a feature the model needs.
         """
         x = _matrix(cells, self.features, fill=self.fill)
-        from scipy.special import expit  # the logistic function, without overflow for extreme features
+        # the logistic function, without overflow for extreme features
+        from scipy.special import expit
 
         return expit(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
