@@ -76,13 +76,19 @@ def _background(smooth: np.ndarray) -> tuple[float, float]:
 
     The level is the mode of the darker half of the pixels, so it stays right when nuclei cover
     more than half of a dense monolayer; the noise comes from the spread of the pixels below
-    the level (median absolute deviation), which nuclei never contaminate.
+    the level (median absolute deviation), which nuclei never contaminate. The 256-bin histogram
+    is smoothed over 128 / sqrt(n) bins for n sampled pixels when that is more than one bin (images
+    smaller than about 256 x 256), so that there a single pixel cannot move the mode (and with it
+    the threshold) by several bins.
     """
     sample = smooth[::2, ::2]
     low, high = np.percentile(sample, [0.1, 50.0])
     if not high > low:
         return float(high), 0.0
     counts, edges = np.histogram(sample, bins=256, range=(low, high))
+    width = 128 / np.sqrt(sample.size)
+    if width > 1:
+        counts = ndi.gaussian_filter1d(counts.astype(float), width, mode="constant")
     background = float(edges[np.argmax(counts)] + 0.5 * (edges[1] - edges[0]))
     below = sample[sample < background]
     noise_sd = 1.4826 * float(np.median(background - below)) if below.size else 0.0

@@ -246,3 +246,16 @@ def test_objects_split_on_the_block_grid_are_each_one_piece(seed):
     assert labels.max() == 4
     for label in range(1, 5):
         assert ndi.label(labels == label)[1] == 1
+
+
+@pytest.mark.parametrize("seed", [2, 12, 25, 27])
+def test_small_noisy_image_gives_no_noise_objects(seed):
+    # On a 48 x 48 frame the background histogram holds only 576 sampled pixels: its mode must
+    # not fall into a sparse low bin, which would put the threshold into the noise.
+    # (An unsmoothed 256-bin histogram found 3-4 objects here for one of these diameters.)
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:48, :48]
+    discs = ((yy - 12) ** 2 + (xx - 10) ** 2 <= 16) | ((yy - 30) ** 2 + (xx - 30) ** 2 <= 16)
+    image = rng.normal(10.0, 1.0, discs.shape).astype(np.float32) + 100.0 * discs
+    for diameter in np.linspace(7.8, 8.2, 9):
+        assert segment_frame(image, nucleus_diameter_px=diameter).max() == 2
