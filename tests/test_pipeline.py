@@ -291,3 +291,28 @@ def test_labels_stream_to_disk_one_frame_at_a_time(small_movie, monkeypatch, tmp
     with tifffile.TiffFile(path) as tf:
         assert len(tf.pages) == n
     assert np.array_equal(np.asarray(result.labels[n - 1]), tifffile.imread(path, key=n - 1))
+
+
+def test_result_tables_read_in_chunks_equal_one_read(result, tmp_path, monkeypatch):
+    import leadertrack.pipeline
+
+    folder = write_result(result, tmp_path)
+    whole = read_result(folder)
+    monkeypatch.setattr(leadertrack.pipeline, "CSV_CHUNK_ROWS", 97)
+    chunked = read_result(folder)
+    assert len(chunked.tracks) > 10 * 97
+    pd.testing.assert_frame_equal(chunked.tracks, whole.tracks)
+    pd.testing.assert_frame_equal(chunked.cells, whole.cells)
+    assert chunked.tracks["frame"].dtype == np.int64 and chunked.tracks["y"].dtype == np.float64
+
+
+def test_chunks_that_disagree_on_a_type_are_read_again_whole(tmp_path, monkeypatch):
+    import leadertrack.pipeline
+
+    path = tmp_path / "tracks.csv"
+    path.write_text("track_id,note\n1,5\n2,7\n3,seven\n4,9\n", encoding="utf-8")
+    monkeypatch.setattr(leadertrack.pipeline, "CSV_CHUNK_ROWS", 2)
+    table = leadertrack.pipeline._read_csv(path)
+    expected = pd.read_csv(path)
+    assert table["note"].tolist() == expected["note"].tolist() == ["5", "7", "seven", "9"]
+    assert table["track_id"].tolist() == [1, 2, 3, 4]
