@@ -59,7 +59,7 @@ class SegmentConfig(_Section):
     max_area_fraction: float = Field(
         5.0, gt=0, description="Objects larger than this multiple of a typical nucleus area are dropped."
     )
-    split_touching: bool = Field(True, description="Split touching nuclei with a distance-transform watershed.")
+    split_touching: bool = Field(True, description="Split touching nuclei: a watershed of the nucleus-scale blob response, then cuts at necks.")
 
 
 class LinkConfig(_Section):
@@ -73,6 +73,12 @@ class LinkConfig(_Section):
         None, gt=0, description="Largest displacement between frames in µm. None = derive it (see max_speed_um_per_min)."
     )
     memory: int = Field(3, ge=0, description="Frames a cell may vanish and still be linked to its track (gap closing).")
+    max_gap_frames: int | None = Field(
+        None,
+        ge=0,
+        description="Longest gap (frames) closed after linking by one assignment of track ends to later track starts, "
+        "which also undoes merges of two touching nuclei. None = 2 x (memory + 1); 0 = trackpy's links only.",
+    )
     predict: bool = Field(True, description="Predict each cell's next position from its recent velocity.")
     min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")
 

@@ -399,6 +399,7 @@ def analyze_movie(
             pixel_size_um=pixel_size,
             frame_interval_min=interval,
             memory=link_cfg.memory,
+            max_gap_frames=link_cfg.max_gap_frames,
             predict=link_cfg.predict,
             min_track_length=link_cfg.min_track_length,
         )

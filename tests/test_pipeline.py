@@ -316,3 +316,23 @@ def test_chunks_that_disagree_on_a_type_are_read_again_whole(tmp_path, monkeypat
     expected = pd.read_csv(path)
     assert table["note"].tolist() == expected["note"].tolist() == ["5", "7", "seven", "9"]
     assert table["track_id"].tolist() == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(("max_gap_frames", "n_tracks"), [(None, 2), (0, 3)])
+def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
+    # Two cells 20 px apart; the first vanishes for 5 frames, longer than trackpy's memory (3):
+    # the default gap closing (up to 2 x (memory + 1) frames) joins it again, 0 leaves two pieces.
+    yy, xx = np.mgrid[:48, :64]
+    labels = np.zeros((14, 48, 64), np.uint32)
+    for t in range(14):
+        if not 5 <= t < 10:
+            labels[t][(yy - 14) ** 2 + (xx - 8 - 2 * t) ** 2 <= 9] = 1
+        labels[t][(yy - 34) ** 2 + (xx - 8 - 2 * t) ** 2 <= 9] = 2
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um = 1.0
+    config.units.frame_interval_min = 1.0
+    config.link.search_range_um = 6.0
+    config.link.max_gap_frames = max_gap_frames
+    result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
+    assert result.tracks["track_id"].nunique() == n_tracks
