@@ -299,10 +299,9 @@ def measure(
     _validate(tracks)
     if front is None:
         front = find_front(tracks, geometry=geometry, field_um=field_um)
-    out = tracks.copy()
+    out = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     if "time_min" not in out.columns:
         out["time_min"] = out["frame"].astype(float)
-    out = out.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     cols = position_columns(out)
     names = [c[0] for c in cols]
     pos = out[cols].to_numpy(float)
@@ -361,6 +360,9 @@ def measure(
     out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same
     out["is_tip"] = (ahead == 0) & (behind >= 1)
 
+    # the per-row intermediates are as large as the table itself: free them before the per-track pass
+    del v, neighbours, net, path, span, per_min, rel_net, rel_path, ahead, behind, same, dist, edge, w_out, per_row
+    del tid, first, last, end, frames, front_id
     cells = _cells(out, pos, time, outward, start, spacing)
     return out, cells, front.table.copy()
 

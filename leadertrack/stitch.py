@@ -15,28 +15,34 @@ __all__ = ["close_gaps", "merge_split_segments"]
 
 
 def _end_states(tracks: pd.DataFrame, *, first: bool, span: int) -> pd.DataFrame:
-    """Frame, position and velocity (px/frame) at one end of every track.
+    """Frame, position and velocity (px/frame) at one end of every track, indexed by track id.
 
     The velocity is the mean over the last (or first) ``span`` steps (0 for a one-frame track).
+    Works on sorted positions of the four columns, so no copy of the table is made.
     """
-    ordered = tracks.sort_values(["track_id", "frame"], kind="stable")
-    grouped = ordered.groupby("track_id", sort=True)
-    edge = grouped.head(span + 1) if first else grouped.tail(span + 1)
-    ends = edge.groupby("track_id", sort=True)
-    near = ends.first() if first else ends.last()
-    far = ends.last() if first else ends.first()
-    dt = (near["frame"] - far["frame"]).to_numpy(dtype=float)
+    track = tracks["track_id"].to_numpy()
+    frame = tracks["frame"].to_numpy(dtype=np.int64)
+    order = np.lexsort((frame, track))
+    sorted_track = track[order]
+    begin = np.flatnonzero(np.r_[True, sorted_track[1:] != sorted_track[:-1]])
+    stop = np.r_[begin[1:], len(order)] - 1
+    near = begin if first else stop
+    far = np.minimum(begin + span, stop) if first else np.maximum(stop - span, begin)
+    near, far = order[near], order[far]
+    y = tracks["y"].to_numpy(dtype=float)
+    x = tracks["x"].to_numpy(dtype=float)
+    dt = (frame[near] - frame[far]).astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         scale = np.where(dt != 0, 1.0 / dt, 0.0)
     return pd.DataFrame(
         {
-            "frame": near["frame"].to_numpy(dtype=np.int64),
-            "y": near["y"].to_numpy(dtype=float),
-            "x": near["x"].to_numpy(dtype=float),
-            "vy": (near["y"] - far["y"]).to_numpy(dtype=float) * scale,
-            "vx": (near["x"] - far["x"]).to_numpy(dtype=float) * scale,
+            "frame": frame[near],
+            "y": y[near],
+            "x": x[near],
+            "vy": (y[near] - y[far]) * scale,
+            "vx": (x[near] - x[far]) * scale,
         },
-        index=near.index,
+        index=pd.Index(sorted_track[begin], name="track_id"),
     )
 
 
@@ -58,23 +64,25 @@ def _candidates(
     by_frame = pd.Series(np.arange(len(starts))).groupby(start_frame).apply(np.asarray).to_dict()
     trees = {t: cKDTree(start_pos[j]) for t, j in by_frame.items()}
     ends_by_frame = pd.Series(np.arange(len(ends))).groupby(end_frame).apply(np.asarray).to_dict()
-    found_i, found_j = [], []
+    found_i, found_j, found_cost = [], [], []
     for gap in range(1, max_gap_frames + 1):
         for t, i in ends_by_frame.items():
             if t + gap not in trees:
                 continue
             # the forward squared distance is at most twice the allowed mean of the two
             hits = trees[t + gap].query_ball_point(end_pos[i] + end_v[i] * gap, np.sqrt(2 * limit * gap))
-            for row, near in zip(i, hits):
-                found_i += [row] * len(near)
-                found_j += [by_frame[t + gap][k] for k in near]
-    end_i, start_j = np.asarray(found_i, dtype=np.int64), np.asarray(found_j, dtype=np.int64)
-    gap = (start_frame[start_j] - end_frame[end_i])[:, None]
-    forward = start_pos[start_j] - end_pos[end_i] - end_v[end_i] * gap
-    backward = start_pos[start_j] - start_v[start_j] * gap - end_pos[end_i]
-    cost = ((forward**2).sum(axis=1) + (backward**2).sum(axis=1)) / 2 / gap[:, 0]
-    keep = cost <= limit
-    return end_i[keep], start_j[keep], cost[keep]
+            end_i = np.repeat(i, [len(near) for near in hits])
+            start_j = by_frame[t + gap][np.concatenate(hits).astype(np.int64)]
+            forward = start_pos[start_j] - end_pos[end_i] - end_v[end_i] * gap
+            backward = start_pos[start_j] - start_v[start_j] * gap - end_pos[end_i]
+            cost = ((forward**2).sum(axis=1) + (backward**2).sum(axis=1)) / 2 / gap
+            keep = cost <= limit
+            found_i.append(end_i[keep])
+            found_j.append(start_j[keep])
+            found_cost.append(cost[keep])
+    if not found_cost:
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64), np.empty(0)
+    return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_cost)
 
 
 def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: float) -> tuple[np.ndarray, np.ndarray]:
@@ -155,11 +163,10 @@ def close_gaps(
     a = ends.index.to_numpy()[chosen_end]
     b = starts.index.to_numpy()[chosen_start]
     unique = np.unique(ids.to_numpy())
-    position = pd.Series(np.arange(len(unique)), index=unique)
-    graph = coo_matrix((np.ones(len(a)), (position[a].to_numpy(), position[b].to_numpy())), shape=(len(unique),) * 2)
+    graph = coo_matrix((np.ones(len(a)), (np.searchsorted(unique, a), np.searchsorted(unique, b))), shape=(len(unique),) * 2)
     _, component = connected_components(graph, directed=False)
     smallest = pd.Series(unique).groupby(component).transform("min").to_numpy()
-    return ids.map(pd.Series(smallest, index=unique)).astype(ids.dtype)
+    return pd.Series(smallest[np.searchsorted(unique, ids.to_numpy())], index=ids.index, dtype=ids.dtype)
 
 
 def merge_split_segments(tracks: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int, span: int = 3) -> pd.Series:
@@ -210,9 +217,10 @@ def merge_split_segments(tracks: pd.DataFrame, *, max_distance_px: float, max_ga
     frame = tracks["frame"].to_numpy(dtype=np.int64)
     track = tracks["track_id"].to_numpy()
     yx = tracks[["y", "x"]].to_numpy(dtype=float)
-    rows_at = {t: np.asarray(rows) for t, rows in pd.Series(np.arange(len(tracks))).groupby(frame).groups.items()}
+    by_frame = np.argsort(frame, kind="stable")
+    frame_sorted = frame[by_frame]
     trees: dict[int, cKDTree] = {}
-    row_of = dict(zip(zip(track.tolist(), frame.tolist()), range(len(tracks))))
+    row_of = _RowLookup(track, frame)
     start_ids = starts.index.to_numpy()
     starts_at = pd.Series(np.arange(len(starts))).groupby(starts["frame"].to_numpy()).apply(np.asarray).to_dict()
     start_yx = starts[["y", "x"]].to_numpy(dtype=float)
@@ -223,24 +231,47 @@ def merge_split_segments(tracks: pd.DataFrame, *, max_distance_px: float, max_ga
     predicted = order[["y", "x"]].to_numpy() + order[["vy", "vx"]].to_numpy()
     for b, t_end, guess in zip(order.index, order["frame"].to_numpy(), predicted):
         t_merge = int(t_end) + 1
-        if t_merge not in rows_at:
+        low, high = np.searchsorted(frame_sorted, [t_merge, t_merge + 1])
+        if low == high:
             continue
+        here = by_frame[low:high]
         if t_merge not in trees:
-            trees[t_merge] = cKDTree(yx[rows_at[t_merge]])
-        near = rows_at[t_merge][trees[t_merge].query_ball_point(guess, max_distance_px)]
+            trees[t_merge] = cKDTree(yx[here])
+        near = here[trees[t_merge].query_ball_point(guess, max_distance_px)]
         near = near[(track[near] != b) & ~taken[near]]
         if not len(near):
             continue
         a = track[near[np.argmin(np.hypot(*(yx[near] - guess).T))]]
+        # rows of track a from the merge on (-1 where a has no detection)
+        rows = row_of(a, np.arange(t_merge, t_merge + max_gap_frames + 1))
         for t_split in range(t_merge + 1, t_merge + max_gap_frames + 1):
-            if (a, t_split - 1) not in row_of or (a, t_split) not in row_of:
+            if rows[t_split - 1 - t_merge] < 0 or rows[t_split - t_merge] < 0:
                 break
             new = starts_at.get(t_split, np.empty(0, dtype=np.int64))
             new = new[start_ids[new] != a]
-            if (np.hypot(*(start_yx[new] - yx[row_of[(a, t_split - 1)]]).T) <= max_distance_px).any():
-                shared = [row_of[(a, t)] for t in range(t_merge, t_split)]
+            if (np.hypot(*(start_yx[new] - yx[rows[t_split - 1 - t_merge]]).T) <= max_distance_px).any():
+                shared = rows[: t_split - t_merge]
                 taken[shared] = True
                 count += 1
                 number[shared] = count
                 break
     return pd.Series(number, index=tracks.index)
+
+
+class _RowLookup:
+    """Row position of (track, frame) pairs, -1 where absent: sorted int64 keys, 16 bytes a row
+    (a dict keyed by tuples costs over 200)."""
+
+    def __init__(self, track: np.ndarray, frame: np.ndarray) -> None:
+        self.first = int(frame.min())
+        self.width = int(frame.max()) - self.first + 1
+        key = track.astype(np.int64) * self.width + (frame - self.first)
+        self.order = np.argsort(key, kind="stable")
+        self.key = key[self.order]
+
+    def __call__(self, track: int, frames: np.ndarray) -> np.ndarray:
+        inside = (frames >= self.first) & (frames < self.first + self.width)
+        key = int(track) * self.width + (np.clip(frames, self.first, self.first + self.width - 1) - self.first)
+        at = np.minimum(np.searchsorted(self.key, key), len(self.key) - 1)
+        found = inside & (self.key[at] == key)
+        return np.where(found, self.order[at], -1)

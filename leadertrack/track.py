@@ -57,33 +57,69 @@ class _OwnVelocityPredict(NullPredict):
 
 
 def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int) -> pd.Series:
-    """Track ids after undoing merges and closing gaps (:mod:`leadertrack.stitch`)."""
-    order = table.sort_values(["track_id", "frame"], kind="stable")
+    """Track ids after undoing merges and closing gaps (:mod:`leadertrack.stitch`).
+
+    Works on numpy arrays of the four columns it needs, in (track, frame) order, so a long movie
+    costs a few tens of bytes per detection on top of the table.
+    """
+    track = table["track_id"].to_numpy()
+    frame = table["frame"].to_numpy(dtype=np.int64)
+    order = np.lexsort((frame, track))
+    track, frame = track[order], frame[order]
     # every gap trackpy's memory bridged is decided again, with both sides' velocities
-    step = order["frame"].diff()
-    piece = (order["track_id"].ne(order["track_id"].shift()) | ((step > 1) & (step <= max_gap_frames))).cumsum()
-    order = order.assign(track_id=piece)
-    stretch = merge_split_segments(order, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
+    step = np.diff(frame)
+    piece = np.cumsum(np.r_[True, (track[1:] != track[:-1]) | ((step > 1) & (step <= max_gap_frames))])
+    del track, step
+    sorted_table = pd.DataFrame(
+        {
+            "track_id": piece,
+            "frame": frame,
+            "y": table["y"].to_numpy(dtype=float)[order],
+            "x": table["x"].to_numpy(dtype=float)[order],
+        }
+    )
+    stretch = merge_split_segments(
+        sorted_table, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
+    ).to_numpy()
     # cut every track before and after each shared stretch, close gaps without the stretches,
     # then give each stretch to the cell whose track it interrupted
-    segment = (piece.ne(piece.shift()) | stretch.ne(stretch.shift())).cumsum()
-    kept = stretch.eq(0)
+    segment = np.cumsum(np.r_[True, (piece[1:] != piece[:-1]) | (stretch[1:] != stretch[:-1])])
+    kept = stretch == 0
     joined = close_gaps(
-        order[kept].assign(track_id=segment[kept]), max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
+        sorted_table[kept].assign(track_id=segment[kept]), max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
     )
-    ids = joined.reindex(order.index)
-    by_track = ids.groupby(order["track_id"])
-    before, after = by_track.ffill(), by_track.bfill()
-    taken = set(zip(ids[kept], order.loc[kept, "frame"]))
-    fresh = int(np.nanmax(ids.to_numpy(dtype=float), initial=0))
-    for _, rows in order[~kept].groupby(stretch[~kept]):
-        frames = rows["frame"].to_list()
-        owners = [before[rows.index[0]], after[rows.index[-1]]]
-        free = [o for o in owners if pd.notna(o) and not any((o, f) in taken for f in frames)]
+    del sorted_table, segment
+    ids = np.full(len(order), np.nan)
+    ids[joined.index.to_numpy()] = joined.to_numpy(dtype=float)
+    fresh = int(np.nanmax(ids, initial=0))
+    # each row's nearest kept row before and after it in the same piece
+    position = np.arange(len(ids))
+    before = np.maximum.accumulate(np.where(kept, position, -1))
+    after = np.minimum.accumulate(np.where(kept, position, len(ids))[::-1])[::-1]
+    width = int(frame.max()) + 1
+    taken = np.sort(ids[kept].astype(np.int64) * width + frame[kept])
+    given: set[int] = set()
+
+    def is_free(owner: int, frames: np.ndarray) -> bool:
+        key = owner * width + frames
+        at = np.minimum(np.searchsorted(taken, key), len(taken) - 1)
+        return not (taken[at] == key).any() and given.isdisjoint(key.tolist())
+
+    stretch_rows = np.flatnonzero(~kept)
+    stretch_rows = stretch_rows[np.argsort(stretch[stretch_rows], kind="stable")]
+    for rows in np.split(stretch_rows, np.flatnonzero(np.diff(stretch[stretch_rows])) + 1):
+        if not len(rows):
+            continue
+        frames = frame[rows]
+        first, last = before[rows[0]], after[rows[-1]]
+        owners = [int(ids[r]) for r in (first, last) if 0 <= r < len(ids) and piece[r] == piece[rows[0]]]
+        free = [o for o in owners if is_free(o, frames)]
         fresh += not free
-        ids[rows.index] = free[0] if free else fresh
-        taken.update((ids[rows.index[0]], f) for f in frames)
-    return ids.astype(np.int64).reindex(table.index)
+        ids[rows] = free[0] if free else fresh
+        given.update((int(ids[rows[0]]) * width + frames).tolist())
+    out = np.empty(len(ids), dtype=np.int64)
+    out[order] = ids
+    return pd.Series(out, index=table.index)
 
 
 def default_search_range_um(
