@@ -214,6 +214,8 @@ def _memory_row(
         "peak RSS (MB)": found["peak_mb"],
         "peak minus imports (MB)": above,
         "peak while segmenting (MB)": found["stages"].get("link", float("nan")),
+        "peak by end of link (MB)": found["stages"].get("measure", float("nan")),
+        "peak by end of measure (MB)": found["stages"].get("classify", float("nan")),
         "KB per cell-frame above imports": 1024 * above / found["detections"] if found["detections"] else float("nan"),
         "seconds": found["seconds"],
         "error": found["error"],
@@ -323,8 +325,12 @@ def main() -> None:
                 f"It failed: {row['error']} (address space capped at {args.limit_gb:g} GB, {args.timeout_min:g} min per movie)."
                 if row["error"]
                 else f"Peak {row['peak RSS (MB)']:.0f} MB, of which {row['peak minus imports (MB)']:.0f} MB above the imports "
-                f"({row['KB per cell-frame above imports']:.2f} KB per cell-frame)."
+                f"({row['KB per cell-frame above imports']:.2f} KB per cell-frame); by the end of `link` "
+                f"{row['peak by end of link (MB)']:.0f} MB, of `measure` {row['peak by end of measure (MB)']:.0f} MB."
             )
+            + " Earlier measurements of this case with the same child process: 1140 MB before the memory work "
+            "(HEAD 5cb46b5), 923 MB at 31c49fb (before gap closing in `link`), 1068 MB at a79385c (gap closing in "
+            "`link`, which alone reached 828 MB)."
         )
     markdown = f"""
 ## Batch: throughput and memory (`benchmarks/bench_batch.py`)
@@ -353,8 +359,8 @@ linking starts: what the frames cost; the rest of the peak is the per cell-frame
 {_growth_sentence(ok, mem_size) if len(ok[ok["frame size"] == f"{mem_size}x{mem_size} uint16"]) > 1 else ""}.
 Frames are not accumulated (the peak while segmenting stays flat); what grows is the per
 cell-frame table that measuring and classifying need whole (features over each track's time
-window and over each frame's neighbours), at its peak inside `measure`, which holds the table,
-its copy with the feature columns and float64 work arrays of every cell-frame at once.{long_note}
+window and over each frame's neighbours): the sorted table with its feature columns and float64
+work arrays of every cell-frame inside `measure`, then the classifier's inputs.{long_note}
 Load average during the run: {load_start} at the start, {load_end} at the end (2 cores).
 """
     if args.quick:

@@ -85,10 +85,11 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     # then give each stretch to the cell whose track it interrupted
     segment = np.cumsum(np.r_[True, (piece[1:] != piece[:-1]) | (stretch[1:] != stretch[:-1])])
     kept = stretch == 0
-    joined = close_gaps(
-        sorted_table[kept].assign(track_id=segment[kept]), max_distance_px=max_distance_px, max_gap_frames=max_gap_frames
-    )
+    sorted_table["track_id"] = segment
+    without_stretches = sorted_table[kept]
     del sorted_table, segment
+    joined = close_gaps(without_stretches, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
+    del without_stretches
     ids = np.full(len(order), np.nan)
     ids[joined.index.to_numpy()] = joined.to_numpy(dtype=float)
     fresh = int(np.nanmax(ids, initial=0))
@@ -96,6 +97,7 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     position = np.arange(len(ids))
     before = np.maximum.accumulate(np.where(kept, position, -1))
     after = np.minimum.accumulate(np.where(kept, position, len(ids))[::-1])[::-1]
+    frame = frame - frame.min()
     width = int(frame.max()) + 1
     taken = np.sort(ids[kept].astype(np.int64) * width + frame[kept])
     given: set[int] = set()
