@@ -312,11 +312,13 @@ def measure(
     start = np.maximum.accumulate(np.where(first, np.arange(len(out)), 0))
     last = np.r_[tid[1:] != tid[:-1], True]
     end = np.minimum.accumulate(np.where(last, np.arange(len(out)), len(out))[::-1])[::-1]
+    del first, last
 
     # each track belongs to one front: the one most of its positions are assigned to
     per_row = front.assign(pos, frames)
     majority = pd.Series(per_row).groupby(tid).agg(lambda s: int(s.mode().iloc[0]))
     front_id = majority.reindex(tid).to_numpy().astype(int)
+    del per_row, majority
     outward = front.outward(pos, frames, front_id)
     spacing = front.spacing_um
 
@@ -328,12 +330,14 @@ def measure(
     out["front_distance_um"] = front.distance(pos, frames, front_id)
     out["front_rank"] = out.groupby(["frame", "front_id"])["front_distance_um"].rank(method="min")
     out["outward_speed_um_per_min"] = np.einsum("ij,ij->i", v, outward)
+    del v, front_id  # the per-row intermediates are as large as the table: each is freed once used
     radius = 2.0 * spacing
     neighbours = _density(pos, frames, radius)
     if len(cols) == 2:
         out["local_density_per_100um2"] = neighbours / (np.pi * radius**2) * 100.0
     else:
         out["local_density_per_1000um3"] = neighbours / (4 / 3 * np.pi * radius**3) * 1000.0
+    del neighbours
 
     steps = np.diff(time)[np.diff(tid) == 0]
     half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0)
@@ -343,26 +347,26 @@ def measure(
     out["window_outward_speed_um_per_min"] = np.einsum("ij,ij->i", net, outward) * per_min
     out["window_speed_um_per_min"] = np.linalg.norm(net, axis=1) * per_min
     out["window_persistence"] = np.clip(np.linalg.norm(net, axis=1) / np.where(path > 0, path, np.inf), 0, 1)
+    del net, path, span
     # the collective advance: cells along the edge of the collective, just behind the front
     dist = out["front_distance_um"].to_numpy()
     edge = np.isfinite(dist) & (dist >= 0) & (dist <= 3 * spacing)
     w_out = out["window_outward_speed_um_per_min"].to_numpy()
     collective = float(np.median(w_out[edge] if edge.sum() >= 10 else w_out))
+    del dist, edge, w_out
     rel_net, rel_path, _ = _window(_drift_removed(pos, time, start, outward, collective), time, start, end, half=half, noise_um=noise)
     out["relative_outward_speed_um_per_min"] = np.einsum("ij,ij->i", rel_net, outward) * per_min
     out["relative_persistence"] = np.clip(np.linalg.norm(rel_net, axis=1) / np.where(rel_path > 0, rel_path, np.inf), 0, 1)
     out["relative_outward_persistence"] = np.clip(
         np.einsum("ij,ij->i", rel_net, outward) / np.where(rel_path > 0, rel_path, np.inf), -1, 1
     )
+    del rel_path, per_min
 
     ahead, behind, same = _cone_counts(pos, outward, rel_net, frames, CONE_RADIUS_SPACINGS * spacing)
     out["ahead_in_view"] = _ahead_in_view(pos, rel_net, CONE_RADIUS_SPACINGS * spacing, field_um)
     out["n_ahead"], out["n_behind"], out["n_ahead_same_way"] = ahead, behind, same
     out["is_tip"] = (ahead == 0) & (behind >= 1)
-
-    # the per-row intermediates are as large as the table itself: free them before the per-track pass
-    del v, neighbours, net, path, span, per_min, rel_net, rel_path, ahead, behind, same, dist, edge, w_out, per_row
-    del tid, first, last, end, frames, front_id
+    del rel_net, ahead, behind, same, tid, end, frames
     cells = _cells(out, pos, time, outward, start, spacing)
     return out, cells, front.table.copy()
 
@@ -378,13 +382,14 @@ def _cells(out: pd.DataFrame, pos: np.ndarray, time: np.ndarray, outward: np.nda
     # direction of each step relative to the outward direction where it started
     prev_out = np.roll(outward, 1, axis=0)
     cos = np.where(moved, np.einsum("ij,ij->i", steps, prev_out) / np.where(moved, step_len, 1.0), np.nan)
+    del steps, prev_out, moved
     at_front = out["front_distance_um"].to_numpy() <= AT_FRONT_SPACINGS * spacing
     frame_dt = pd.Series(np.r_[np.nan, np.diff(time)]).where(~pd.Series(start == np.arange(len(pos)))).groupby(tid).median()
     g = pd.DataFrame({
         "track_id": tid, "frame": out["frame"].to_numpy(), "time": time, "speed": out["speed_um_per_min"].to_numpy(),
         "step": step_len, "cos": cos, "dist": out["front_distance_um"].to_numpy(), "at_front": at_front,
         "front_id": out["front_id"].to_numpy(),
-    }).groupby("track_id", sort=True)
+    }, copy=False).groupby("track_id", sort=True)
     cells = pd.DataFrame({
         "first_frame": g["frame"].min(),
         "last_frame": g["frame"].max(),
