@@ -228,12 +228,15 @@ def link(
     if table.empty:
         linked = table.assign(track_id=pd.Series(dtype=np.int64))
         return add_physical_columns(linked, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
-    # Every frame number, empty ones included, so that memory counts frames, not detections.
-    by_frame = table.assign(_row=np.arange(len(table))).groupby("frame", sort=True)
-    empty = table.iloc[:0].assign(_row=np.arange(0))
-    present = dict(tuple(by_frame))
+    # Every frame number, empty ones included, so that memory counts frames, not detections. trackpy
+    # gets only the columns it reads, and each frame is let go once handed over.
+    needed = table[["frame", "y", "x"]].assign(_row=np.arange(len(table)))
+    present = dict(tuple(needed.groupby("frame", sort=True)))
+    empty = needed.iloc[:0]
+    del needed
     first, last = min(present), max(present)
-    frames = [present.get(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1)]
+    n_frames = last - first + 1
+    frames = (present.pop(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1))
     search_range_px = search_range_um / pixel_size_um
     options = {
         "search_range": search_range_px,
@@ -245,9 +248,9 @@ def link(
         "adaptive_step": 0.9,
     }
     if predict:
-        linked_frames = _OwnVelocityPredict(pos_columns=["y", "x"]).link_df_iter(iter(frames), **options)
+        linked_frames = _OwnVelocityPredict(pos_columns=["y", "x"]).link_df_iter(frames, **options)
     else:
-        linked_frames = trackpy.link_df_iter(iter(frames), **options)
+        linked_frames = trackpy.link_df_iter(frames, **options)
     particle = np.empty(len(table), dtype=np.int64)
     with warnings.catch_warnings():
         # trackpy 0.7's predictor uses a DataFrame.join keyword that pandas 3 deprecates.
@@ -257,7 +260,7 @@ def link(
             for done, frame in enumerate(linked_frames, start=1):
                 particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy(dtype=np.int64)
                 if progress is not None:
-                    progress("link", done, len(frames))
+                    progress("link", done, n_frames)
         except SubnetOversizeException:
             raise InputError(
                 f"linking frame {done + 1}: the search range ({search_range_um:g} µm) is so large that too many "
@@ -272,7 +275,7 @@ def link(
     table = table[lengths >= min_track_length]
     # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes
     # and depend on its internal order), so the same detections always get the same ids.
-    starts = table.sort_values(["frame", "y", "x"], kind="stable").drop_duplicates("track_id")
+    starts = table[["frame", "y", "x", "track_id"]].sort_values(["frame", "y", "x"], kind="stable").drop_duplicates("track_id")
     new_id = pd.Series(np.arange(1, len(starts) + 1), index=starts["track_id"].to_numpy())
     table["track_id"] = table["track_id"].map(new_id).astype(np.int64)
     table = table[[*columns, "track_id"]].sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
