@@ -25,7 +25,8 @@ motion criteria are per track, because a window of a few
 frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
 collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
-tracks long enough to judge (see below; mostly cells that do not invade); ``v`` = the median
+tracks long enough to judge (see below; mostly cells that do not invade), times
+sqrt(median judged length / track length) for shorter tracks, whose mean is noisier; ``v`` = the median
 ``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
@@ -122,8 +123,11 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     judged = per_track[lengths >= required]  # long enough to say how a cell moves
     null = judged if len(judged) >= 10 else per_track
     spread = 1.4826 * float(np.median(np.abs(null - null.median()))) if len(null) else 0.0
+    # the mean of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
+    typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
+    spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
-    if spread > 0 and v_ref > 0:
+    if (spread > 0).all() and v_ref > 0:
         fast = np.minimum(np.clip((v_track / spread - 1) / 4, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
     else:
         fast = np.zeros(len(tracks))

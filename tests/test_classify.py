@@ -148,3 +148,26 @@ def test_follower_does_not_lead_once_its_leader_has_left_the_image(seed):
     c = cells.set_index("track_id")
     assert not c.loc[101, "is_leader"]
     assert c.loc[2, "is_leader"]
+
+
+def test_a_short_track_needs_a_clearer_outward_speed_than_a_long_one():
+    # The mean outward speed of a short track is a noisier estimate (spread ~ 1/sqrt(length)):
+    # 4.5 sigma of the long tracks' spread is fast for a 120-frame track, not for a 40-frame one.
+    from scipy.stats import norm
+
+    from leadertrack.classify import _criteria
+
+    bulk = norm.ppf(np.linspace(0.02, 0.98, 30)) * 0.1
+    rows = []
+    for track_id, (v, n) in enumerate([*((v, 120) for v in bulk), (0.45, 120), (0.45, 40)], start=1):
+        frames = np.arange(n)
+        rows.append(pd.DataFrame({
+            "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
+            "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
+            "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": 0.5,
+            "relative_outward_persistence": 0.9,
+        }))
+    tracks = pd.concat(rows, ignore_index=True)
+    fast = tracks.assign(fast=_criteria(tracks, spacing=10.0)["fast_outward"]).groupby("track_id")["fast"].mean()
+    assert fast[31] >= 0.5
+    assert fast[32] < 0.5
