@@ -80,3 +80,31 @@ def test_a_merge_then_split_is_found_and_a_neighbour_that_just_leaves_is_not():
     # without a split the ending neighbour is just gone: nothing to undo
     gone = merged[merged["track_id"] != 3]
     assert merge_split_segments(gone, max_distance_px=5.0, max_gap_frames=5).eq(0).all()
+
+
+def _walks_with_holes(seed, *, n_cells=30, n_frames=40):
+    """Random walks on a grid of cells, each missing a few frames (new track ids after a hole)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for cell in range(n_cells):
+        yx = np.array([20.0 * (cell // 6), 20.0 * (cell % 6)]) + np.cumsum(rng.normal(0, 0.5, (n_frames, 2)), axis=0)
+        seen = rng.random(n_frames) > 0.1
+        piece = np.cumsum(np.r_[True, seen[1:] & ~seen[:-1]])
+        for t in np.flatnonzero(seen):
+            rows.append((1000 * cell + piece[t], t, *yx[t]))
+    return pd.DataFrame(rows, columns=["track_id", "frame", "y", "x"])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_results_do_not_depend_on_row_order_or_where_frames_start(seed):
+    tracks = _walks_with_holes(seed)
+    shuffled = tracks.sample(frac=1.0, random_state=seed)
+    shifted = tracks.assign(frame=tracks["frame"] - 17)
+    options = {"max_distance_px": 3.0, "max_gap_frames": 4}
+    ids = close_gaps(tracks, **options)
+    assert ids.nunique() < tracks["track_id"].nunique()  # some holes were closed
+    assert close_gaps(shuffled, **options).reindex(tracks.index).equals(ids)
+    assert close_gaps(shifted, **options).equals(ids)
+    stretch = merge_split_segments(tracks, **options)
+    assert merge_split_segments(shuffled, **options).reindex(tracks.index).equals(stretch)
+    assert merge_split_segments(shifted, **options).equals(stretch)
