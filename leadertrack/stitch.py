@@ -46,6 +46,11 @@ def _end_states(tracks: pd.DataFrame, *, first: bool, span: int) -> pd.DataFrame
     )
 
 
+def _positions_by(values: np.ndarray) -> dict:
+    """Positions ``0..len(values) - 1`` grouped by value: ``{value: array of positions}``."""
+    return pd.Series(np.arange(len(values))).groupby(values).apply(np.asarray).to_dict()
+
+
 def _candidates(
     ends: pd.DataFrame, starts: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -61,9 +66,9 @@ def _candidates(
     end_frame, start_frame = ends["frame"].to_numpy(), starts["frame"].to_numpy()
     end_pos, start_pos = ends[["y", "x"]].to_numpy(), starts[["y", "x"]].to_numpy()
     end_v, start_v = ends[["vy", "vx"]].to_numpy(), starts[["vy", "vx"]].to_numpy()
-    by_frame = pd.Series(np.arange(len(starts))).groupby(start_frame).apply(np.asarray).to_dict()
+    by_frame = _positions_by(start_frame)
     trees = {t: cKDTree(start_pos[j]) for t, j in by_frame.items()}
-    ends_by_frame = pd.Series(np.arange(len(ends))).groupby(end_frame).apply(np.asarray).to_dict()
+    ends_by_frame = _positions_by(end_frame)
     found_i, found_j, found_cost = [], [], []
     for gap in range(1, max_gap_frames + 1):
         for t, i in ends_by_frame.items():
@@ -222,7 +227,7 @@ def merge_split_segments(tracks: pd.DataFrame, *, max_distance_px: float, max_ga
     trees: dict[int, cKDTree] = {}
     row_of = _RowLookup(track, frame)
     start_ids = starts.index.to_numpy()
-    starts_at = pd.Series(np.arange(len(starts))).groupby(starts["frame"].to_numpy()).apply(np.asarray).to_dict()
+    starts_at = _positions_by(starts["frame"].to_numpy())
     start_yx = starts[["y", "x"]].to_numpy(dtype=float)
     taken = np.zeros(len(tracks), dtype=bool)
     number = np.zeros(len(tracks), dtype=np.int64)
