@@ -5,14 +5,14 @@ units, magnifications, frame rates and cell types. A cell is in the **leader sta
 when all four criteria hold (each is a soft score in [0, 1], the frame score is their minimum, the
 state is ``frame score >= 0.5``):
 
-=================  ==========================================================  ===================
-criterion          soft score                                                  passes (0.5) when
-=================  ==========================================================  ===================
-at the front       ``1 - clip(d / (2 s), 0, 1)``                               d <= 1 spacing
-not trailing       ``clip(1.5 - 2 f, 0, 1)``                                   f <= 0.5
-outward, fast      ``min(clip((V / σ - 1) / 4, 0, 1), clip(V / (0.6 v), 0, 1))``    V >= 3 σ and 0.3 v
-persistent         ``clip((P - 0.3) / 0.4, 0, 1)``                             P >= 0.5
-=================  ==========================================================  ===================
+=============  ==========================================================================  ===================================
+criterion      soft score                                                                  passes (0.5) when
+=============  ==========================================================================  ===================================
+at the front   ``1 - clip(d / (2 s), 0, 1)``                                               d <= 1 spacing
+not trailing   ``clip(1.5 - 2 f, 0, 1)``                                                   f <= 0.5
+outward, fast  ``min(max(clip((V / σ - 1) / 4, 0, 1), steady), clip(V / (0.6 v), 0, 1))``  (V >= 3 σ or steady) and V >= 0.3 v
+persistent     ``clip((P - 0.3) / 0.4, 0, 1)``                                             P >= 0.5
+=============  ==========================================================================  ===================================
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
 neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which
@@ -27,7 +27,14 @@ frames cannot tell a persistent leader from a cell wandering at random: ``V`` = 
 collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
 tracks long enough to judge (see below; mostly cells that do not invade), times
 sqrt(median judged length / track length) for shorter tracks, whose mean is noisier; ``v`` = the median
-``window_speed_um_per_min`` of all cells; ``P`` = the track's mean
+``window_speed_um_per_min`` of all cells;
+``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
+outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
+``D >= 2 s``, where ``t`` = V / (standard deviation of the track's window speeds /
+sqrt(frames / window frames)) is the track's own t statistic (about N(0, 1) for a cell that
+does not invade) and ``D`` = V times the track's duration. The spread σ is between tracks, and
+identity switches in found tracks inflate it; a slow leader that outruns the sheet frame after
+frame is caught by ``steady`` even when σ hides it. ``P`` = the track's mean
 ``relative_outward_persistence`` (outward net displacement / path over the window, relative to
 the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
 Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames, at
@@ -68,6 +75,10 @@ LEADER_TRACK_MIN_FRACTION = 0.3
 """A track is a leader when it is in the leader state in at least this fraction of its frames."""
 FOLLOW_MIN_FRACTION = 0.3
 """A track follows a leader when it trails it in at least this fraction of its frames."""
+STEADY_MIN_T = 8.0
+"""A track outruns the collective steadily when the t statistic of its outward window speeds reaches this."""
+STEADY_MIN_SPACINGS = 2.0
+"""... and it got at least this many cell spacings ahead of the collective over its duration."""
 CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
@@ -91,6 +102,25 @@ def _reference_speed(speeds: np.ndarray) -> float:
         return 0.0
     median = float(np.median(speeds))
     return median if median > 0 else float(np.mean(speeds))
+
+
+def _steady_outward(
+    v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, *, window_frames: int, spacing: float
+) -> np.ndarray:
+    """Per row: the soft score that its track outran the collective steadily (``steady`` in the module docstring).
+
+    ``t`` = mean / (standard deviation / sqrt(independent windows)) of the track's relative
+    outward window speeds, passing at ``STEADY_MIN_T``; the distance gained on the collective
+    (mean speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings.
+    """
+    g = pd.Series(v_rel).groupby(tid)
+    mean, sd, n = g.mean(), g.std(), g.size()
+    duration = pd.Series(time).groupby(tid).agg(lambda v: v.max() - v.min())
+    windows = np.maximum(n / window_frames, 1.0)
+    t = np.divide(mean * np.sqrt(windows), sd, out=np.where(mean > 0, np.inf, 0.0), where=sd.to_numpy() > 0)
+    consistent = np.clip(0.5 * t / STEADY_MIN_T, 0, 1)
+    ahead = np.clip(0.5 * mean * duration / (STEADY_MIN_SPACINGS * spacing), 0, 1) if spacing > 0 else 0.0 * mean
+    return np.minimum(consistent, ahead).reindex(tid).to_numpy()
 
 
 def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
@@ -127,8 +157,10 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    steady = _steady_outward(v_rel, tid, time, window_frames=width, spacing=spacing)
     if (spread > 0).all() and v_ref > 0:
-        fast = np.minimum(np.clip((v_track / spread - 1) / 4, 0, 1), np.clip(v_track / v_ref / 0.6, 0, 1))
+        beyond_spread = np.clip((v_track / spread - 1) / 4, 0, 1)
+        fast = np.minimum(np.maximum(beyond_spread, steady), np.clip(v_track / v_ref / 0.6, 0, 1))
     else:
         fast = np.zeros(len(tracks))
     persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
