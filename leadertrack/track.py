@@ -16,7 +16,10 @@ from leadertrack.errors import InputError
 from leadertrack.stitch import close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
-__all__ = ["default_search_range_um", "link"]
+__all__ = ["SEARCH_RANGE_DIAMETERS", "default_search_range_um", "link"]
+
+SEARCH_RANGE_DIAMETERS = 1.5
+"""Default linking search range, in nucleus diameters (when no top speed is given)."""
 
 
 class _OwnVelocityPredict(NullPredict):
@@ -133,9 +136,10 @@ def default_search_range_um(
     """Largest displacement between two frames that linking should consider, in µm.
 
     With a known top speed and frame interval this is ``max_speed_um_per_min *
-    frame_interval_min``; otherwise one nucleus diameter, which covers fast persistent leaders
-    (about half to one diameter per frame) once the velocity predictor has seen them move, and
-    stays below the spacing of nuclei in a monolayer.
+    frame_interval_min``; otherwise ``SEARCH_RANGE_DIAMETERS`` (1.5) nucleus diameters. Leaders
+    in movies taken every 10-15 min move about one diameter per frame and more, and the first
+    link of a track is made before the velocity predictor has seen it move; where candidates
+    crowd (a dense sheet), trackpy's adaptive search shrinks the range for that subnetwork.
 
     Parameters
     ----------
@@ -149,7 +153,7 @@ def default_search_range_um(
     Examples
     --------
     >>> default_search_range_um(nucleus_diameter_um=10)
-    10.0
+    15.0
     >>> default_search_range_um(nucleus_diameter_um=10, frame_interval_min=5, max_speed_um_per_min=1.5)
     7.5
     """
@@ -157,7 +161,7 @@ def default_search_range_um(
         raise ValueError(f"nucleus_diameter_um must be positive, got {nucleus_diameter_um}")
     if max_speed_um_per_min is not None and frame_interval_min is not None:
         return float(max_speed_um_per_min * frame_interval_min)
-    return float(nucleus_diameter_um)
+    return float(SEARCH_RANGE_DIAMETERS * nucleus_diameter_um)
 
 
 def link(

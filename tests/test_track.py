@@ -96,7 +96,7 @@ def test_link_rejects_a_table_without_positions():
 
 
 def test_default_search_range():
-    assert default_search_range_um(nucleus_diameter_um=12.0) == 12.0
+    assert default_search_range_um(nucleus_diameter_um=12.0) == 18.0
     assert default_search_range_um(nucleus_diameter_um=12.0, frame_interval_min=10.0, max_speed_um_per_min=0.5) == 5.0
     with pytest.raises(ValueError):
         default_search_range_um(nucleus_diameter_um=0.0)
@@ -242,3 +242,20 @@ def test_real_cells_with_five_frame_holes_are_stitched_back_whole(shared_data):
     assert whole(link(kept, search_range_um=diameter_px, max_gap_frames=0)) == 0.0
     assert whole(stitched) >= 0.9
     assert stitched.groupby("track_id")["truth"].nunique().eq(1).mean() >= 0.95
+
+
+def test_default_search_range_links_a_leader_moving_more_than_a_diameter_per_frame():
+    # A leader alone ahead of a still sheet moves 1.3 nucleus diameters per frame (slow frame
+    # rates do this): with the default range it is one track from its first frame, and the sheet's
+    # nuclei (1.5 diameters apart) keep their own tracks.
+    diameter = 10.0
+    sheet = [(y, x) for y in np.arange(0.0, 150, 15) for x in np.arange(0.0, 60, 15)]
+    rows = []
+    for f in range(8):
+        rows += [(f, y, x) for y, x in sheet]
+        rows.append((f, 75.0, 80.0 + 13.0 * f))
+    det = pd.DataFrame(rows, columns=["frame", "y", "x"])
+    tracks = link(det, search_range_um=default_search_range_um(nucleus_diameter_um=diameter))
+    leader = tracks[tracks.x >= 80]
+    assert leader.track_id.nunique() == 1 and len(leader) == 8
+    assert tracks.groupby("track_id").size().eq(8).all()
