@@ -150,25 +150,31 @@ def test_follower_does_not_lead_once_its_leader_has_left_the_image(seed):
     assert c.loc[2, "is_leader"]
 
 
+def _fast_outward(speeds: list, *, spacing: float, window_speed: float) -> pd.Series:
+    """``fast_outward`` per track (ids 1, 2, ...) of outward cells at the front with these relative
+    outward window speeds (one value per frame, one frame per minute, or one value for all frames)."""
+    from leadertrack.classify import _criteria
+
+    rows = []
+    for track_id, (v, n) in enumerate(speeds, start=1):
+        frames = np.arange(n)
+        rows.append(pd.DataFrame({
+            "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
+            "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
+            "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": window_speed,
+            "relative_outward_persistence": 0.9,
+        }))
+    tracks = pd.concat(rows, ignore_index=True)
+    return tracks.assign(fast=_criteria(tracks, spacing=spacing)["fast_outward"]).groupby("track_id")["fast"].mean()
+
+
 def test_a_short_track_needs_a_clearer_outward_speed_than_a_long_one():
     # The mean outward speed of a short track is a noisier estimate (spread ~ 1/sqrt(length)):
     # 4.5 sigma of the long tracks' spread is fast for a 120-frame track, not for a 40-frame one.
     from scipy.stats import norm
 
-    from leadertrack.classify import _criteria
-
     bulk = norm.ppf(np.linspace(0.02, 0.98, 30)) * 0.1
-    rows = []
-    for track_id, (v, n) in enumerate([*((v, 120) for v in bulk), (0.45, 120), (0.45, 40)], start=1):
-        frames = np.arange(n)
-        rows.append(pd.DataFrame({
-            "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
-            "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
-            "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": 0.5,
-            "relative_outward_persistence": 0.9,
-        }))
-    tracks = pd.concat(rows, ignore_index=True)
-    fast = tracks.assign(fast=_criteria(tracks, spacing=10.0)["fast_outward"]).groupby("track_id")["fast"].mean()
+    fast = _fast_outward([*((v, 120) for v in bulk), (0.45, 120), (0.45, 40)], spacing=10.0, window_speed=0.5)
     assert fast[31] >= 0.5
     assert fast[32] < 0.5
 
@@ -178,26 +184,17 @@ def test_a_slow_steady_leader_is_fast_even_when_jumpy_tracks_widen_the_spread():
     # sigma ~ 0.15 µm/min, so 3 sigma = 0.45). A cell gaining 0.3 µm/min on the sheet in every window,
     # 3.5 spacings over its track, still outruns it; the same mean from one jump does not, nor does a
     # steady drift that never gets two spacings ahead.
-    from leadertrack.classify import STEADY_MIN_SPACINGS, _criteria
+    from leadertrack.classify import STEADY_MIN_SPACINGS
 
     rng = np.random.default_rng(4)
     n, spacing = 60, 5.0
-    speeds = [rng.normal(0, 0.15) + rng.normal(0, 0.3, n) for _ in range(30)]
+    bulk = [rng.normal(0, 0.15) + rng.normal(0, 0.3, n) for _ in range(30)]
     steady_leader = 0.3 + rng.normal(0, 0.03, n)
     one_jump = np.r_[np.full(n - 6, 0.0), np.full(6, 3.0)]
     slow_drift = 0.05 + rng.normal(0, 0.005, n)
     assert 0.05 * (n - 1) < STEADY_MIN_SPACINGS * spacing < 0.3 * (n - 1)
-    rows = []
-    for track_id, v in enumerate([*speeds, steady_leader, one_jump, slow_drift], start=1):
-        frames = np.arange(n)
-        rows.append(pd.DataFrame({
-            "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
-            "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
-            "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": 0.3,
-            "relative_outward_persistence": 0.9,
-        }))
-    tracks = pd.concat(rows, ignore_index=True)
-    fast = tracks.assign(fast=_criteria(tracks, spacing=spacing)["fast_outward"]).groupby("track_id")["fast"].mean()
+    speeds = [(v, n) for v in [*bulk, steady_leader, one_jump, slow_drift]]
+    fast = _fast_outward(speeds, spacing=spacing, window_speed=0.3)
     assert fast[31] >= 0.5  # steady leader
     assert fast[32] < 0.5  # one jump
     assert fast[33] < 0.5  # steady but slow
