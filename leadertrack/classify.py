@@ -78,7 +78,7 @@ FOLLOW_MIN_FRACTION = 0.3
 STEADY_MIN_T = 8.0
 """A track outruns the collective steadily when the t statistic of its outward window speeds reaches this."""
 STEADY_MIN_SPACINGS = 2.0
-"""... and it got at least this many cell spacings ahead of the collective over its duration."""
+"""A steady track must also have gained at least this many cell spacings on the collective over its duration."""
 CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
@@ -115,7 +115,8 @@ def _steady_outward(
     """
     g = pd.Series(v_rel).groupby(tid)
     mean, sd, n = g.mean(), g.std(), g.size()
-    duration = pd.Series(time).groupby(tid).agg(lambda v: v.max() - v.min())
+    times = pd.Series(time).groupby(tid)
+    duration = times.max() - times.min()
     windows = np.maximum(n / window_frames, 1.0)
     t = np.divide(mean * np.sqrt(windows), sd, out=np.where(mean > 0, np.inf, 0.0), where=sd.to_numpy() > 0)
     consistent = np.clip(0.5 * t / STEADY_MIN_T, 0, 1)

@@ -9,6 +9,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 import trackpy
+from scipy.optimize import linear_sum_assignment
 from trackpy.linking.utils import SubnetOversizeException
 from trackpy.predict import NullPredict
 
@@ -64,12 +65,11 @@ def _assign_subnet(source_set: set, dest_set: set, search_range: float, max_size
 
     The same objective as trackpy's recursive solver (a source left unlinked costs
     ``search_range ** 2``; a destination left over starts a new track), solved with
-    :func:`scipy.optimize.linear_sum_assignment` instead of enumerating every combination, which
-    takes seconds per frame in dense sheets. A subnetwork larger than ``max_size`` still raises
-    ``SubnetOversizeException``, so trackpy's adaptive search shrinks the range there as before.
+    :func:`scipy.optimize.linear_sum_assignment` (polynomial time) instead of enumerating the
+    combinations (exponential in the subnetwork's size). A subnetwork larger than ``max_size``
+    still raises ``SubnetOversizeException``, so trackpy's adaptive search shrinks the range there
+    as before.
     """
-    from scipy.optimize import linear_sum_assignment
-
     sources, dests = list(source_set), list(dest_set)
     if len(sources) > max_size:
         raise SubnetOversizeException(f"Subnetwork contains {len(sources)} points")
