@@ -1,0 +1,56 @@
+"""Run every benchmark with the settings behind ``docs/benchmarks.md`` and rewrite its sections.
+
+One process per script, one after the other, so that each measures on a quiet machine; a script
+that fails is reported and the others still run (exit status 1 at the end). About 45 minutes on
+2 cores, most of it the 2,000-frame movie of ``bench_batch.py --long`` (leave it out with
+``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent.
+
+Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+COMMANDS: list[list[str]] = [
+    ["bench_ctc.py"],
+    ["bench_leaders.py", "--seeds", "16"],
+    ["bench_diameter.py", "--seeds", "40"],
+    ["bench_pipeline.py", "--seeds", "5"],
+    ["bench_pipeline.py", "--seeds", "5", "--first-seed", "200", "--skip-speed"],
+    ["bench_batch.py", "--long"],
+]
+"""Script and arguments of each benchmark, in the order they run."""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--no-long", action="store_true", help="bench_batch without the 2,000-frame movie")
+    parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
+    args = parser.parse_args(argv)
+    commands = [[a for a in c if not (args.no_long and a == "--long")] for c in COMMANDS]
+    failed = []
+    for command in commands:
+        line = [sys.executable, str(HERE / command[0]), *command[1:]]
+        print("$ python benchmarks/" + " ".join(command), flush=True)
+        if args.dry_run:
+            continue
+        start = time.perf_counter()
+        status = subprocess.run(line).returncode
+        print(f"  exit {status} after {time.perf_counter() - start:.0f} s", flush=True)
+        if status != 0:
+            failed.append(command[0])
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
