@@ -105,16 +105,17 @@ def _reference_speed(speeds: np.ndarray) -> float:
 
 
 def _steady_outward(
-    v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, *, window_frames: int, spacing: float
+    v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, mean: pd.Series, n: pd.Series, *, window_frames: int,
+    spacing: float,
 ) -> np.ndarray:
     """Per row: the soft score that its track outran the collective steadily (``steady`` in the module docstring).
 
     ``t`` = mean / (standard deviation / sqrt(independent windows)) of the track's relative
     outward window speeds, passing at ``STEADY_MIN_T``; the distance gained on the collective
-    (mean speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings.
+    (mean speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings. ``mean`` and ``n``
+    are each track's mean of ``v_rel`` and its number of rows, by track id.
     """
-    g = pd.Series(v_rel).groupby(tid)
-    mean, sd, n = g.mean(), g.std(), g.size()
+    sd = pd.Series(v_rel).groupby(tid).std()
     times = pd.Series(time).groupby(tid)
     duration = times.max() - times.min()
     windows = np.maximum(n / window_frames, 1.0)
@@ -158,7 +159,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
-    steady = _steady_outward(v_rel, tid, time, window_frames=width, spacing=spacing)
+    steady = _steady_outward(v_rel, tid, time, per_track, lengths, window_frames=width, spacing=spacing)
     if (spread > 0).all() and v_ref > 0:
         beyond_spread = np.clip((v_track / spread - 1) / 4, 0, 1)
         fast = np.minimum(np.maximum(beyond_spread, steady), np.clip(v_track / v_ref / 0.6, 0, 1))

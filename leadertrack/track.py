@@ -14,7 +14,7 @@ from trackpy.linking.utils import SubnetOversizeException
 from trackpy.predict import NullPredict
 
 from leadertrack.errors import InputError
-from leadertrack.stitch import close_gaps, merge_split_segments
+from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
 __all__ = ["SEARCH_RANGE_DIAMETERS", "default_search_range_um", "link"]
@@ -134,28 +134,21 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     position = np.arange(len(ids))
     before = np.maximum.accumulate(np.where(kept, position, -1))
     after = np.minimum.accumulate(np.where(kept, position, len(ids))[::-1])[::-1]
-    frame = frame - frame.min()
-    width = int(frame.max()) + 1
-    taken = np.sort(ids[kept].astype(np.int64) * width + frame[kept])
-    given: set[int] = set()
-
-    def is_free(owner: int, frames: np.ndarray) -> bool:
-        key = owner * width + frames
-        at = np.minimum(np.searchsorted(taken, key), len(taken) - 1)
-        return not (taken[at] == key).any() and given.isdisjoint(key.tolist())
-
     stretch_rows = np.flatnonzero(~kept)
-    stretch_rows = stretch_rows[np.argsort(stretch[stretch_rows], kind="stable")]
-    for rows in np.split(stretch_rows, np.flatnonzero(np.diff(stretch[stretch_rows])) + 1):
-        if not len(rows):
-            continue
-        frames = frame[rows]
-        first, last = before[rows[0]], after[rows[-1]]
-        owners = [int(ids[r]) for r in (first, last) if 0 <= r < len(ids) and piece[r] == piece[rows[0]]]
-        free = [o for o in owners if is_free(o, frames)]
-        fresh += not free
-        ids[rows] = free[0] if free else fresh
-        given.update((int(ids[rows[0]]) * width + frames).tolist())
+    if len(stretch_rows):
+        taken = _RowLookup(ids[kept].astype(np.int64), frame[kept])  # (track, frame) pairs held outside stretches
+        given: set[tuple[int, int]] = set()  # ... and those handed out with a stretch
+        stretch_rows = stretch_rows[np.argsort(stretch[stretch_rows], kind="stable")]
+        for rows in np.split(stretch_rows, np.flatnonzero(np.diff(stretch[stretch_rows])) + 1):
+            frames = frame[rows]
+            first, last = before[rows[0]], after[rows[-1]]
+            owners = [int(ids[r]) for r in (first, last) if 0 <= r < len(ids) and piece[r] == piece[rows[0]]]
+            free = [
+                o for o in owners if (taken(o, frames) < 0).all() and given.isdisjoint((o, f) for f in frames.tolist())
+            ]
+            fresh += not free
+            ids[rows] = free[0] if free else fresh
+            given.update((int(ids[rows[0]]), f) for f in frames.tolist())
     out = np.empty(len(ids), dtype=np.int64)
     out[order] = ids
     return pd.Series(out, index=table.index)
