@@ -213,12 +213,12 @@ def test_typical_spacing_is_the_lattice_constant(noise):
 
 def test_real_scratch_assay_axis_is_not_tilted(shared_data):
     """Real wound-healing assay: the gap runs along y, so both fronts face along x (within 3°)."""
-    tifffile = pytest.importorskip("tifffile")
+    import tifffile
     from scipy import ndimage as ndi
 
     path = shared_data / "scratch_assay" / "scratch-assay-labeled-10T-2Ch.tiff"
     if not path.exists():
-        pytest.skip(f"{path} not found")
+        pytest.skip(f"real data file {path} not found (../shared/data is incomplete on this machine)")
     labels = tifffile.imread(path)[2]  # (C, T, Y, X): channel 2 = nuclei instance labels
     pixel_um = 0.619
     rows = []

@@ -21,13 +21,13 @@ SCRATCH_PIXEL_UM = 0.619
 
 @pytest.fixture(scope="module")
 def scratch_tracks(shared_data) -> tuple[pd.DataFrame, tuple[float, float]]:
-    tifffile = pytest.importorskip("tifffile")
-    trackpy = pytest.importorskip("trackpy")
+    import tifffile
+    import trackpy
     from scipy import ndimage as ndi
 
     path = shared_data / "scratch_assay" / "scratch-assay-labeled-10T-2Ch.tiff"
     if not path.exists():
-        pytest.skip(f"{path} not found")
+        pytest.skip(f"real data file {path} not found (../shared/data is incomplete on this machine)")
     labels = tifffile.imread(path)[2]  # (C, T, Y, X): channel 2 = nuclei instance labels
     rows = []
     for t, frame in enumerate(labels):
@@ -78,10 +78,10 @@ def test_scratch_cells_at_the_fronts_move_into_the_gap(scratch_tracks):
 
 
 def spheroid(shared_data, n: int) -> tuple[pd.DataFrame, np.ndarray, float]:
-    sio = pytest.importorskip("scipy.io")
+    import scipy.io as sio
     path = shared_data / "spheroid_tracks" / f"Alltrajdata{n}.mat"
     if not path.exists():
-        pytest.skip(f"{path} not found")
+        pytest.skip(f"real data file {path} not found (../shared/data is incomplete on this machine)")
     m = sio.loadmat(path)
     d = m["data_sPos"]
     d = d[np.isfinite(d[:, [0, 1, 2, 6, 7]]).all(axis=1)]

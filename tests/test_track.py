@@ -219,7 +219,7 @@ def test_real_cells_with_five_frame_holes_are_stitched_back_whole(shared_data):
 
     folder = shared_data / "ctc" / "Fluo-N2DH-GOWT1" / "01_GT" / "TRA"
     if not folder.is_dir():
-        pytest.skip(f"CTC GOWT1 ground truth not found at {folder}")
+        pytest.skip(f"real data: CTC GOWT1 ground truth not found at {folder} (../shared/data is incomplete on this machine)")
     from leadertrack.detect import detect
 
     labels = np.stack([tifffile.imread(folder / f"man_track{t:03d}.tif") for t in range(40)])
