@@ -68,10 +68,15 @@ def _write_movie(path: Path, movie: np.ndarray) -> None:
     )
 
 
+def _back_and_forth(n_base: int, n_frames: int) -> np.ndarray:
+    """Indices into ``n_base`` frames played forward, then backward, and so on, for ``n_frames`` frames."""
+    cycle = np.r_[np.arange(n_base), np.arange(n_base - 2, 0, -1)]
+    return cycle[np.arange(n_frames) % len(cycle)]
+
+
 def _write_long_movie(path: Path, base: np.ndarray, n_frames: int) -> None:
     """A long movie played back and forth over ``base`` (motion stays continuous), written lazily."""
-    cycle = np.r_[np.arange(len(base)), np.arange(len(base) - 2, 0, -1)]
-    order = cycle[np.arange(n_frames) % len(cycle)]
+    order = _back_and_forth(len(base), n_frames)
     shape = (n_frames, *base.shape[1:])
     with tifffile.TiffWriter(path, imagej=True) as writer:
         writer.write(
@@ -97,8 +102,7 @@ def _write_long_ome(path: Path, *, n_frames: int, size_px: int, pixel_size_um: f
         frame_interval_min=FRAME_INTERVAL_MIN,
         seed=seed,
     ).image
-    cycle = np.r_[np.arange(len(base)), np.arange(len(base) - 2, 0, -1)]
-    order = cycle[np.arange(n_frames) % len(cycle)]
+    order = _back_and_forth(len(base), n_frames)
     metadata = {
         "axes": "TYX",
         "PhysicalSizeX": pixel_size_um,
