@@ -735,7 +735,11 @@ def _read_frames(layout: _Layout, frames: Sequence[int], dtype: np.dtype) -> Ite
         elif layout.kind == "pages":
             with tifffile.TiffFile(file, mode="rb") as tf:
                 for t in frames:
-                    yield _select(tf.pages[layout.pages[t]].asarray(), layout)
+                    page = tf.pages[layout.pages[t]]
+                    # checked before decoding: a damaged page may claim millions of rows
+                    if math.prod(page.shape) != math.prod(layout.page_shape):
+                        raise InputError(f"{file}: damaged TIFF: frame {t} claims shape {page.shape}, not {layout.page_shape}")
+                    yield _select(page.asarray(), layout)
         else:
             for t in frames:
                 file = layout.files[t]
