@@ -22,11 +22,12 @@ see :mod:`leadertrack.features`); in frames where the cone reach ahead leaves th
 other frames in which it trails, if it was seen for at least the motion window (a follower whose
 leader has left the field still follows). The
 motion criteria are per track, because a window of a few
-frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's mean
+frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's median
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
-collective advance of the edge); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
+collective advance of the edge; the median, because an identity switch in a found track is a jump
+of one cell spacing that shifts the mean of every track it hits, not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
 tracks long enough to judge (see below; mostly cells that do not invade), times
-sqrt(median judged length / track length) for shorter tracks, whose mean is noisier; ``v`` = the median
+sqrt(median judged length / track length) for shorter tracks, whose median is noisier; ``v`` = the median
 ``window_speed_um_per_min`` of all cells;
 ``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
 outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
@@ -113,7 +114,7 @@ def _steady_outward(
     ``t`` = mean / (standard deviation / sqrt(independent windows)) of the track's relative
     outward window speeds, passing at ``STEADY_MIN_T``; the distance gained on the collective
     (mean speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings. ``mean`` and ``n``
-    are each track's mean of ``v_rel`` and its number of rows, by track id.
+    are each track's median of ``v_rel`` and its number of rows, by track id.
     """
     sd = pd.Series(v_rel).groupby(tid).std()
     times = pd.Series(time).groupby(tid)
@@ -150,12 +151,14 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     n_movie_frames = tracks["frame"].nunique()
     required = min(width, max(MIN_WINDOW_FRAMES, n_movie_frames // 2))
     lengths = pd.Series(tid).groupby(tid).size()
-    per_track = pd.Series(v_rel).groupby(tid).mean()
+    # the median, not the mean: an identity switch in a found track is one jump of a cell spacing, which
+    # moves the mean of every track it hits (and so the spread between tracks) but not the median
+    per_track = pd.Series(v_rel).groupby(tid).median()
     v_track = per_track.reindex(tid).to_numpy()
     judged = per_track[lengths >= required]  # long enough to say how a cell moves
     null = judged if len(judged) >= 10 else per_track
     spread = 1.4826 * float(np.median(np.abs(null - null.median()))) if len(null) else 0.0
-    # the mean of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
+    # the median of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
     p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
