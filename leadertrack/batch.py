@@ -102,7 +102,9 @@ def run_batch(
         Label masks for a batch of exactly one movie (segmentation is skipped).
     workers
         None or 1: one movie after another in this process (per-stage progress is reported).
-        N > 1: N local processes. 0: one process per core. Worker processes are started with
+        N > 1: N local processes. 0: one process per core. A batch of one movie runs in this
+        process, and the N cores (0: all) segment its frames in threads instead; the results do
+        not depend on it. Worker processes are started with
         ``spawn`` (as Dask does), so a script using them must call ``run_batch`` under
         ``if __name__ == "__main__":``.
     scheduler
@@ -294,8 +296,9 @@ def config_sha256(config: RunConfig | dict) -> str:
 # --------------------------------------------------------------------------- one movie
 
 
-def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
-    """Analyse one movie (or skip it when already done); never raises except to cancel."""
+def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: int = 1) -> dict:
+    """Analyse one movie (or skip it when already done), segmenting ``threads`` frames at a time; never raises
+    except to cancel."""
     from leadertrack.io import file_checksum
     from leadertrack.pipeline import process_movie
 
@@ -314,6 +317,7 @@ def _process(job: _Job, progress: ProgressCallback | None = None) -> dict:
             overwrite=job.overwrite,
             checksum=checksum,
             progress=_guard(progress),
+            threads=threads,
         )
     except _Cancelled:
         raise
@@ -458,8 +462,9 @@ def _execute(
     if scheduler is not None:
         yield from _on_dask(jobs, scheduler=scheduler, n_workers=n_workers)
     elif n_workers is None or n_workers <= 1 or len(jobs) == 1:
+        # one movie: the cores asked for segment its frames instead
         for job in jobs:
-            yield job.index, _process(job, progress)
+            yield job.index, _process(job, progress, threads=n_workers or 1)
     else:
         yield from _on_processes(jobs, n_workers=n_workers)
 

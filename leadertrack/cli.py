@@ -191,7 +191,7 @@ def run(
     export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
     overwrite: Overwrite = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
-    workers: Annotated[int, typer.Option(help="Movies processed in parallel on this machine (0 = one per core; 1 = one after another, with per-stage progress).", min=0)] = 0,
+    workers: Annotated[int, typer.Option(help="Movies processed in parallel on this machine (0 = one per core; 1 = one after another, with per-stage progress). A single movie gets these cores for its frames.", min=0)] = 0,
     scheduler: Annotated[
         Optional[str],
         typer.Option(help="Run the movies on Dask: 'local' starts a LocalCluster for the run, or give a scheduler address (tcp://host:port).", show_default=False),

@@ -144,6 +144,40 @@ class _FiniteFrames:
         return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
 
 
+def _in_order(
+    work: Callable[[np.ndarray], np.ndarray] | None, images: Iterator[np.ndarray], threads: int
+) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """``(image, work(image))`` for each image, in order; ``threads`` images at a time (0 = one per core).
+
+    At most two images per thread are read ahead, so memory follows the frame size, not the movie
+    length. Without ``work`` the images pass through with ``None``.
+    """
+    if work is None:
+        yield from ((image, None) for image in images)
+        return
+    threads = (os.cpu_count() or 1) if threads == 0 else threads
+    if threads <= 1:
+        yield from ((image, work(image)) for image in images)
+        return
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="leadertrack-segment") as pool:
+        pending: deque = deque()
+        try:
+            for image in images:
+                pending.append((image, pool.submit(work, image)))
+                if len(pending) >= 2 * threads:
+                    image, done = pending.popleft()
+                    yield image, done.result()
+            while pending:
+                image, done = pending.popleft()
+                yield image, done.result()
+        finally:
+            for _, future in pending:  # cancelled or failed: do not segment the frames read ahead
+                future.cancel()
+
+
 def _first(frames: list[int], n: int = 10) -> str:
     return ", ".join(map(str, frames[:n])) + (" ..." if len(frames) > n else "")
 
@@ -274,6 +308,7 @@ def analyze_movie(
     labels: Any = None,
     labels_path: Path | None = None,
     progress: ProgressCallback | None = None,
+    threads: int = 1,
 ) -> MovieResult:
     """Find, track, measure and classify every cell of one movie.
 
@@ -292,6 +327,9 @@ def analyze_movie(
         (``result.labels`` then reads it lazily).
     progress
         ``progress(stage, done, total)``, called as the work advances; raising in it cancels.
+    threads
+        Frames segmented at the same time (scikit-image and SciPy release the GIL in their
+        filters and watershed). The results do not depend on it; 0 = one per core.
 
     Returns
     -------
@@ -349,19 +387,21 @@ def analyze_movie(
     detections: list[pd.DataFrame] = []
     empty_frames: list[int] = []
     any_signal = labels is not None
+    def segmented(image: np.ndarray) -> np.ndarray:
+        return segment_frame(
+            image,
+            nucleus_diameter_px=diameter_px,
+            smoothing_fraction=seg.smoothing_fraction,
+            min_area_fraction=seg.min_area_fraction,
+            max_area_fraction=seg.max_area_fraction,
+            split_touching=seg.split_touching,
+        )
+
     with clock.stage("segment" if labels is None else "detect"):
-        for t in range(n_frames):
-            image = frames.frame(t)
+        images = (frames.frame(t) for t in range(n_frames))
+        for t, (image, frame_labels) in enumerate(_in_order(segmented if labels is None else None, images, threads)):
             if labels is None:
                 any_signal = any_signal or _has_signal(image)
-                frame_labels = segment_frame(
-                    image,
-                    nucleus_diameter_px=diameter_px,
-                    smoothing_fraction=seg.smoothing_fraction,
-                    min_area_fraction=seg.min_area_fraction,
-                    max_area_fraction=seg.max_area_fraction,
-                    split_touching=seg.split_touching,
-                )
             else:
                 frame_labels = _checked_labels(np.asarray(labels[t]), source=labels_source, frame=t)
             sink.add(frame_labels)
@@ -907,11 +947,13 @@ def process_movie(
     overwrite: bool = False,
     checksum: str | None = None,
     progress: ProgressCallback | None = None,
+    threads: int = 1,
 ) -> MovieResult:
     """Analyse the movie at ``path`` and write ``out/<stem>/`` atomically.
 
     The label stack is streamed into the staging folder frame by frame, so memory follows the
     frame size, not the movie length. ``run.json`` records the input's SHA-256 checksum.
+    ``threads``: frames segmented at the same time (:func:`analyze_movie`).
     """
     from leadertrack.io import file_checksum, read_movie
 
@@ -924,7 +966,9 @@ def process_movie(
         frame_interval_min=config.units.frame_interval_min,
     )
     with staging_folder(Path(out), movie.name, overwrite=overwrite) as tmp:
-        result = analyze_movie(movie, config, labels=labels, labels_path=tmp / "labels.tif", progress=progress)
+        result = analyze_movie(
+            movie, config, labels=labels, labels_path=tmp / "labels.tif", progress=progress, threads=threads
+        )
         result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
         _write_tables(result, tmp, config.output.export)
         if config.output.report:

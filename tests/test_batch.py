@@ -321,3 +321,27 @@ def test_labels_need_a_single_movie(tmp_path):
 def test_inputs_are_untouched(plate, plate_checksums, serial):
     assert sorted(os.listdir(plate)) == sorted(["corrupt.tif", "fake.tif", *(f"{n}.tif" for n in GOOD)])
     assert {p.name: file_checksum(p) for p in plate.iterdir()} == plate_checksums
+
+
+def test_a_single_movie_gets_the_workers_for_its_frames(plate, serial, tmp_path, monkeypatch):
+    import threading
+
+    import leadertrack.segment
+
+    real_segment = leadertrack.segment.segment_frame
+    threads_used: set[str] = set()
+
+    def segment_frame(image, **kwargs):
+        threads_used.add(threading.current_thread().name)
+        return real_segment(image, **kwargs)
+
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    summary = run_batch([plate / f"{GOOD[0]}.tif"], tmp_path, _config(), workers=2)
+    assert _status(summary) == {GOOD[0]: "ok"}
+    assert threads_used and all(name.startswith("leadertrack-segment") for name in threads_used)
+    ours, theirs = _renumbered(tmp_path / GOOD[0]), _renumbered(serial[0] / GOOD[0])
+    for table in ours:
+        pd.testing.assert_frame_equal(ours[table], theirs[table], check_exact=False, rtol=1e-9)
+    threads_used.clear()
+    run_batch([plate / f"{GOOD[0]}.tif"], tmp_path / "one", _config(), workers=1)
+    assert threads_used == {"MainThread"}

@@ -336,3 +336,55 @@ def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
     config.link.max_gap_frames = max_gap_frames
     result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
     assert result.tracks["track_id"].nunique() == n_tracks
+
+
+def test_frames_segmented_in_threads_give_the_same_result(small_movie, monkeypatch):
+    import threading
+
+    import leadertrack.segment
+
+    real_segment = leadertrack.segment.segment_frame
+    in_flight, most_in_flight, threads_used = [0], [0], set()
+    lock = threading.Lock()
+
+    def segment_frame(image, **kwargs):
+        with lock:
+            in_flight[0] += 1
+            most_in_flight[0] = max(most_in_flight[0], in_flight[0])
+            threads_used.add(threading.current_thread().name)
+        try:
+            return real_segment(image, **kwargs)
+        finally:
+            with lock:
+                in_flight[0] -= 1
+
+    config = _small_config(small_movie)
+    serial = analyze_movie(small_movie.image, config)
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    threaded = analyze_movie(small_movie.image, config, threads=3)
+    assert all(name.startswith("leadertrack-segment") for name in threads_used)
+    assert most_in_flight[0] <= 3
+    np.testing.assert_array_equal(np.asarray(threaded.labels), np.asarray(serial.labels))
+    pd.testing.assert_frame_equal(threaded.tracks, serial.tracks)
+    pd.testing.assert_frame_equal(threaded.cells, serial.cells)
+
+
+def test_cancelling_a_threaded_run_stops_segmenting(small_movie, monkeypatch):
+    import leadertrack.segment
+
+    real_segment = leadertrack.segment.segment_frame
+    segmented: list[int] = []
+
+    def segment_frame(image, **kwargs):
+        segmented.append(1)
+        return real_segment(image, **kwargs)
+
+    def progress(stage, done, total):
+        if stage == "segment" and done == 1:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    with pytest.raises(KeyboardInterrupt):
+        analyze_movie(small_movie.image, _small_config(small_movie), progress=progress, threads=2)
+    # frame 0 finished, at most the 2 x 2 frames read ahead were started, never the rest of the movie
+    assert len(segmented) <= 1 + 2 * 2 < small_movie.image.shape[0]
