@@ -21,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 COMMANDS: list[list[str]] = [
     ["bench_ctc.py"],
     ["bench_leaders.py", "--seeds", "16"],
+    ["bench_leaders.py", "--seeds", "16", "--first-seed", "3000"],
     ["bench_diameter.py", "--seeds", "40"],
     ["bench_pipeline.py", "--seeds", "5"],
     ["bench_pipeline.py", "--seeds", "5", "--first-seed", "200", "--skip-speed"],
