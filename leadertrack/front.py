@@ -241,7 +241,11 @@ class Front:
             i0 = np.minimum(np.floor(f).astype(int), max(n - 2, 0))
             w = f - i0
             i1 = np.minimum(i0 + 1, n - 1)
-            return (1 - w) * profiles[:, rows, i0] + w * profiles[:, rows, i1]
+            left, right = profiles[:, rows, i0], profiles[:, rows, i1]
+            between = (1 - w) * left + w * right
+            # beside a bin without a front (on the image border) a cell takes its own bin's front
+            nearest = np.where(w < 0.5, left, right)
+            return np.where(np.isnan(between), nearest, between)
         idx = tuple(np.clip(np.rint(coord[:, k]).astype(int), 0, s - 1) for k, s in enumerate(self.lateral_shape))
         flat = np.ravel_multi_index(idx, self.lateral_shape)
         return profiles[:, rows, flat]
@@ -309,6 +313,23 @@ def _dense(positions: np.ndarray, frames: np.ndarray, spacing: float) -> np.ndar
 def _beyond_field(points: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     """True where a point (last axis = coordinates) lies outside the field box."""
     return ((points < lo) | (points > hi)).any(axis=-1)
+
+
+def _extent_along(points: np.ndarray, direction: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the line through each point along the unit ``direction`` enters and leaves the field box.
+
+    Returns the lowest and highest ``s`` with ``point + s * direction`` inside the box (NaN for a
+    line that misses it), per point.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = (lo - points) / direction
+        b = (hi - points) / direction
+    inside = (points >= lo) & (points <= hi)  # an axis the line runs across: no limit when inside the slab
+    parallel = direction == 0
+    enter = np.where(parallel, np.where(inside, -np.inf, np.inf), np.minimum(a, b)).max(axis=-1)
+    leave = np.where(parallel, np.where(inside, np.inf, -np.inf), np.maximum(a, b)).min(axis=-1)
+    missed = enter > leave
+    return np.where(missed, np.nan, enter), np.where(missed, np.nan, leave)
 
 
 def _perpendicular_basis(direction: np.ndarray) -> np.ndarray:
@@ -671,11 +692,16 @@ def find_front(
                 mid = (front.profiles[0] - front.profiles[1]) / 2
                 front.midline = np.where(np.isfinite(mid), mid, gap)
         if field_um is not None:
-            # a front lying on the image border is the border: no front there
+            # a front lying on the image border ahead is the border (the sheet fills the field there): no front
+            # there. A front behind the field's back edge stays: there the sheet has not entered the field
+            # (a corner beside an oblique sheet), and every cell in view is ahead of it.
             centres = lat_lo + (np.array(np.unravel_index(np.arange(n_bins), shape)).T + 0.5) * lat_width
+            back, ahead = _extent_along(centres @ basis, direction, lo, hi)
             for k, sign in enumerate(front.signs):
-                points = (sign * front.profiles[k])[..., None] * direction + (centres @ basis)[None]
-                front.profiles[k][_beyond_field(points + BORDER_SPACINGS * spacing * sign * direction, lo, hi)] = np.nan
+                front_along = sign * front.profiles[k]  # along ``direction``; this front faces ``sign * direction``
+                margin = BORDER_SPACINGS * spacing
+                on_border = front_along + margin > ahead if sign > 0 else front_along - margin < back
+                front.profiles[k][on_border] = np.nan
         tables = []
         for k in range(n_fronts):
             position = _nanmedian_rows(front.profiles[k])

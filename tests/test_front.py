@@ -178,6 +178,28 @@ def test_image_border_is_not_a_front():
     assert np.isnan(front.distance(np.array([[150.0, 290.0]]), np.array([0]))).all()
 
 
+def test_a_corner_the_sheet_never_reached_is_ahead_of_the_front():
+    """An oblique sheet filling one corner of the field: lateral strips beside it show only free
+    space (the sheet lies behind the field's edge there), so a cell running into the far corners is
+    ahead of the front, not at the image border. Its distance is measured, not NaN (issue 3)."""
+    rng = np.random.default_rng(8)
+    normal = np.array([1.0, 1.0]) / np.sqrt(2)
+    ys, xs = np.meshgrid(np.arange(5.0, 300, 10), np.arange(5.0, 400, 10), indexing="ij")
+    lattice = np.column_stack([ys.ravel(), xs.ravel()])
+    lattice = lattice[lattice @ normal < 150]
+    rows = []
+    for f in range(4):
+        p = lattice + rng.normal(0, 1.0, lattice.shape) + f * normal
+        rows += [(f, float(f), y, x) for y, x in p]
+    front = find_front(pd.DataFrame(rows, columns=["frame", "time_min", "y_um", "x_um"]), field_um=(300.0, 400.0))
+    assert front.geometry == "planar"
+    assert angle_error_deg(front.normal(1), normal) < 5.0
+    corners = np.array([[20.0, 370.0], [280.0, 30.0]])  # along the normal 276 and 219 µm; the edge is at ~150
+    d = front.distance(corners, np.array([0, 0]))
+    assert np.isfinite(d).all()
+    assert d[0] < -100 and d[1] < -50
+
+
 def test_user_choice_overrides_auto():
     rng = np.random.default_rng(6)
     front = find_front(sheet(rng), geometry="radial", field_um=(300.0, 300.0))
