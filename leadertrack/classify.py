@@ -107,6 +107,32 @@ def _reference_speed(speeds: np.ndarray) -> float:
     return median if median > 0 else float(np.mean(speeds))
 
 
+def _centred_mean(values: np.ndarray, tid: np.ndarray, width: int) -> np.ndarray:
+    """Per row: the mean of the finite ``values`` of its track within ``width`` (odd) rows centred on it.
+
+    Rows of a track are taken in their order in the table; NaN where the window holds no finite
+    value. The same as pandas' ``rolling(width, center=True, min_periods=1).mean()`` per track,
+    without a Python call per track.
+    """
+    order = np.argsort(tid, kind="stable")
+    v, g = values[order], tid[order]
+    finite = np.isfinite(v)
+    sums = np.r_[0.0, np.cumsum(np.where(finite, v, 0.0))]
+    counts = np.r_[0, np.cumsum(finite)]
+    rows = np.arange(len(v))
+    first = np.r_[True, g[1:] != g[:-1]]
+    start = np.maximum.accumulate(np.where(first, rows, 0))
+    last = np.r_[g[1:] != g[:-1], True]
+    end = np.minimum.accumulate(np.where(last, rows, len(v))[::-1])[::-1] + 1
+    half = width // 2
+    lo, hi = np.maximum(rows - half, start), np.minimum(rows + half + 1, end)
+    n = counts[hi] - counts[lo]
+    mean = np.divide(sums[hi] - sums[lo], n, out=np.full(len(v), np.nan), where=n > 0)
+    out = np.empty(len(v))
+    out[order] = mean
+    return out
+
+
 def _steady_outward(
     v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, mean: pd.Series, n: pd.Series, *, window_frames: int,
     spacing: float,
@@ -141,12 +167,12 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     # in the frames that showed what is ahead of it
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
     trails = pd.Series(np.where(seen, tracks["n_ahead_same_way"].to_numpy() > 0, np.nan))
-    rolling = trails.groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
+    rolling = _centred_mean(trails.to_numpy(), tid, width)
     usual = trails.groupby(tid).transform("mean").to_numpy()
     # a track seen for less than the window says too little: there, what the cone shows counts as it is
     seen_long = pd.Series(seen).groupby(tid).transform("sum").to_numpy() >= width
     as_is = tracks["n_ahead_same_way"].to_numpy() > 0
-    trailing = np.where(seen, rolling.to_numpy(), np.where(seen_long, usual, as_is))
+    trailing = np.where(seen, rolling, np.where(seen_long, usual, as_is))
     not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
@@ -347,7 +373,10 @@ def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:
     time = lead["time_min"] if "time_min" in lead else lead["frame"].astype(float)
     lead = lead.assign(_time=time)
     g = lead.groupby(["track_id", "leader_episode"], sort=True)
-    dt = t.groupby("track_id")["time_min" if "time_min" in t else "frame"].apply(lambda s: float(np.median(np.diff(s))) if len(s) > 1 else 1.0)
+    clock = t["time_min" if "time_min" in t else "frame"].to_numpy(float)
+    same_track = t["track_id"].to_numpy()[1:] == t["track_id"].to_numpy()[:-1]
+    steps = pd.Series(np.diff(clock)[same_track], index=t["track_id"].to_numpy()[1:][same_track])
+    dt = steps.groupby(level=0).median().reindex(t["track_id"].unique()).fillna(1.0)
     eps = pd.DataFrame({
         "first_frame": g["frame"].min(),
         "last_frame": g["frame"].max(),

@@ -316,7 +316,9 @@ def measure(
 
     # each track belongs to one front: the one most of its positions are assigned to
     per_row = front.assign(pos, frames)
-    majority = pd.Series(per_row).groupby(tid).agg(lambda s: int(s.mode().iloc[0]))
+    votes = pd.DataFrame({"track_id": tid, "front": per_row}).value_counts().reset_index(name="n")
+    majority = votes.sort_values(["track_id", "n", "front"], ascending=[True, False, True]).drop_duplicates("track_id")
+    majority = majority.set_index("track_id")["front"]  # ties: the lower front id, as Series.mode
     front_id = majority.reindex(tid).to_numpy().astype(int)
     del per_row, majority
     outward = front.outward(pos, frames, front_id)

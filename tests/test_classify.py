@@ -232,3 +232,15 @@ def test_a_follower_whose_leader_vanishes_for_a_third_of_the_movie_stays_a_follo
     assert 0.3 <= c.loc[101, "leader_fraction"] < LEADER_TRACK_MIN_FRACTION
     assert not c.loc[101, "is_leader"]
     assert c.loc[1, "is_leader"] and c.loc[2, "is_leader"]
+
+
+def test_centred_mean_is_pandas_rolling_per_track():
+    from leadertrack.classify import _centred_mean
+
+    rng = np.random.default_rng(3)
+    tid = rng.permutation(np.repeat([5, 1, 9, 2], [12, 1, 7, 30]))
+    values = np.where(rng.random(len(tid)) < 0.3, np.nan, rng.integers(0, 2, len(tid)).astype(float))
+    values[tid == 9] = np.nan  # a track never seen: NaN throughout
+    for width in (1, 3, 7, 31):
+        expected = pd.Series(values).groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
+        np.testing.assert_allclose(_centred_mean(values, tid, width), expected.to_numpy(), equal_nan=True)
