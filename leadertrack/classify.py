@@ -25,7 +25,8 @@ motion criteria are per track, because a window of a few
 frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's median
 ``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
 collective advance of the edge; the median, because an identity switch in a found track is a jump
-of one cell spacing that shifts the mean of every track it hits, not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the
+of one cell spacing that shifts the mean of every track it hits, not the median); ``σ`` = the
+robust spread (1.4826 MAD) of ``V`` over the
 tracks long enough to judge (see below; mostly cells that do not invade), times
 sqrt(median judged length / track length) for shorter tracks, whose median is noisier; ``v`` = the median
 ``window_speed_um_per_min`` of all cells;
@@ -134,23 +135,23 @@ def _centred_mean(values: np.ndarray, tid: np.ndarray, width: int) -> np.ndarray
 
 
 def _steady_outward(
-    v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, mean: pd.Series, n: pd.Series, *, window_frames: int,
+    v_rel: np.ndarray, tid: np.ndarray, time: np.ndarray, median: pd.Series, n: pd.Series, *, window_frames: int,
     spacing: float,
 ) -> np.ndarray:
     """Per row: the soft score that its track outran the collective steadily (``steady`` in the module docstring).
 
-    ``t`` = mean / (standard deviation / sqrt(independent windows)) of the track's relative
+    ``t`` = median / (standard deviation / sqrt(independent windows)) of the track's relative
     outward window speeds, passing at ``STEADY_MIN_T``; the distance gained on the collective
-    (mean speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings. ``mean`` and ``n``
-    are each track's median of ``v_rel`` and its number of rows, by track id.
+    (median speed times duration) passes at ``STEADY_MIN_SPACINGS`` cell spacings. ``median`` and
+    ``n`` are each track's median of ``v_rel`` and its number of rows, by track id.
     """
     sd = pd.Series(v_rel).groupby(tid).std()
     times = pd.Series(time).groupby(tid)
     duration = times.max() - times.min()
     windows = np.maximum(n / window_frames, 1.0)
-    t = np.divide(mean * np.sqrt(windows), sd, out=np.where(mean > 0, np.inf, 0.0), where=sd.to_numpy() > 0)
+    t = np.divide(median * np.sqrt(windows), sd, out=np.where(median > 0, np.inf, 0.0), where=sd.to_numpy() > 0)
     consistent = np.clip(0.5 * t / STEADY_MIN_T, 0, 1)
-    ahead = np.clip(0.5 * mean * duration / (STEADY_MIN_SPACINGS * spacing), 0, 1) if spacing > 0 else 0.0 * mean
+    ahead = np.clip(0.5 * median * duration / (STEADY_MIN_SPACINGS * spacing), 0, 1) if spacing > 0 else 0.0 * median
     return np.minimum(consistent, ahead).reindex(tid).to_numpy()
 
 

@@ -387,6 +387,7 @@ def analyze_movie(
     detections: list[pd.DataFrame] = []
     empty_frames: list[int] = []
     any_signal = labels is not None
+
     def segmented(image: np.ndarray) -> np.ndarray:
         return segment_frame(
             image,

@@ -640,10 +640,11 @@ def _analyze_or_cancel(
 ) -> Any:
     """Worker body: the analysis named ``name`` and its napari layers, or None when cancelled.
 
-    Labels stream to ``labels_path`` frame by frame instead of piling up in memory.
+    Labels stream to ``labels_path`` frame by frame instead of piling up in memory; frames are
+    segmented on every core.
     """
     try:
-        result = replace(analyze(movie, config, labels_path=labels_path, progress=progress), name=name)
+        result = replace(analyze(movie, config, labels_path=labels_path, progress=progress, threads=0), name=name)
     except _Cancelled:
         return None
     return result, _build_layers(result)

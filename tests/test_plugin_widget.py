@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
@@ -98,10 +100,22 @@ def _run_and_wait(widget, qtbot):
 
 
 def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
-    viewer_and_widget, qtbot, small_movie, make_napari_viewer, tmp_path
+    viewer_and_widget, qtbot, small_movie, make_napari_viewer, tmp_path, monkeypatch
 ):
     from leadertrack.pipeline import read_result
 
+    import threading
+
+    import leadertrack.segment
+
+    real_segment = leadertrack.segment.segment_frame
+    segmented_in: set[str] = set()
+
+    def segment_frame(image, **kwargs):
+        segmented_in.add(threading.current_thread().name)
+        return real_segment(image, **kwargs)
+
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
     assert widget.image_choice.currentText() == "movie"
@@ -116,6 +130,8 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
 
     assert widget.result is not None, widget.status.text()
     assert {"segment", "link", "classify"} <= set(stages)
+    # every core segments frames (on a one-core machine the worker thread itself does)
+    assert segmented_in and all(name.startswith("leadertrack-segment") for name in segmented_in) == (os.cpu_count() > 1)
     assert max(bar_values) == len(small_movie.image)  # the napari progress bar counted the frames
     assert widget.progress_bar is None  # closed when the run finished
     expected = {"movie labels", "movie tracks", "movie leaders", "movie selected"}
