@@ -108,3 +108,35 @@ def test_results_do_not_depend_on_row_order_or_where_frames_start(seed):
     stretch = merge_split_segments(tracks, **options)
     assert merge_split_segments(shuffled, **options).reindex(tracks.index).equals(stretch)
     assert merge_split_segments(shifted, **options).equals(stretch)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_joins_are_the_optimum_of_the_whole_square_assignment(seed):
+    """Solving each group of ends and starts that share candidates on its own gives the optimum of
+    u-track's square matrix over all of them (solved here densely, in one piece)."""
+    from scipy.optimize import linear_sum_assignment
+
+    from leadertrack.stitch import _assign
+
+    rng = np.random.default_rng(seed)
+    pairs = sorted({(int(rng.integers(0, 60)), int(rng.integers(0, 60))) for _ in range(150)})
+    end_i, start_j = (np.array(p) for p in zip(*pairs))
+    end_i, start_j = end_i * 7 + 3, start_j * 5 + 1000  # ids, not positions
+    alone = 10.0
+    cost = rng.uniform(0, alone, len(pairs))
+    ends, starts = np.unique(end_i), np.unique(start_j)
+    n, m = len(ends), len(starts)
+    forbidden = 1e9
+    square = np.full((n + m, m + n), forbidden)
+    square[np.searchsorted(ends, end_i), np.searchsorted(starts, start_j)] = cost
+    square[np.arange(n), m + np.arange(n)] = alone  # an end left alone
+    square[n + np.arange(m), np.arange(m)] = alone  # a start left alone
+    square[n:, m:] = np.where(square[:n, :m].T < forbidden, 0.0, forbidden)
+    r, c = linear_sum_assignment(square)
+    best = square[r, c].sum()
+
+    joined_end, joined_start = _assign(end_i, start_j, cost, alone=alone)
+    assert len(set(joined_end)) == len(joined_end) and len(set(joined_start)) == len(joined_start)
+    lookup = dict(zip(zip(end_i.tolist(), start_j.tolist()), cost))
+    total = sum(lookup[p] for p in zip(joined_end.tolist(), joined_start.tolist())) + alone * (n + m - 2 * len(joined_end))
+    assert total == pytest.approx(best)
