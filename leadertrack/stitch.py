@@ -96,8 +96,9 @@ def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: 
     alone``, so the best joins are a minimum-weight matching on those gains (u-track's square cost
     matrix has the same optimum). It is solved as a linear programme (HiGHS dual simplex, sparse):
     the constraint matrix of a bipartite matching is totally unimodular, so the optimal vertex is
-    a matching. (``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` can run for hours on
-    the layered graphs gap closing makes in dense sheets: scipy issue 26147.)
+    a matching. (``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` had not finished after
+    16 minutes on the gap closing of one simulated movie: its feasibility check takes exponential
+    time on layered graphs, scipy issue 26147.)
     """
     gain = np.asarray(cost, float) - 2.0 * alone
     useful = np.flatnonzero(gain < 0)
