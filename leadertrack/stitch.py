@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import linprog
-from scipy.sparse import coo_matrix, vstack
-from scipy.sparse.csgraph import connected_components
+from scipy.sparse import coo_matrix, csr_matrix
+from scipy.sparse.csgraph import (
+    connected_components,
+    min_weight_full_bipartite_matching,
+)
 from scipy.spatial import cKDTree
 
 __all__ = ["close_gaps", "merge_split_segments"]
@@ -90,33 +92,21 @@ def _candidates(
 
 def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: float) -> tuple[np.ndarray, np.ndarray]:
     """The cheapest joins among candidate pairs, each end and start used at most once, leaving one
-    alone costing ``alone``.
-
-    Joining an end to a start instead of leaving both alone changes the total by ``cost - 2 *
-    alone``, so the best joins are a minimum-weight matching on those gains (u-track's square cost
-    matrix has the same optimum). It is solved as a linear programme (HiGHS dual simplex, sparse):
-    the constraint matrix of a bipartite matching is totally unimodular, so the optimal vertex is
-    a matching. (``scipy.sparse.csgraph.min_weight_full_bipartite_matching`` had not finished after
-    16 minutes on the gap closing of one simulated movie: its feasibility check takes exponential
-    time on layered graphs, scipy issue 26147.)
-    """
-    gain = np.asarray(cost, float) - 2.0 * alone
-    useful = np.flatnonzero(gain < 0)
-    if len(useful) == 0:
-        return np.empty(0, dtype=np.asarray(end_i).dtype), np.empty(0, dtype=np.asarray(start_j).dtype)
-    end_i, start_j, gain = np.asarray(end_i)[useful], np.asarray(start_j)[useful], gain[useful]
+    alone costing ``alone``: u-track's square matrix (joins, ends alone / starts alone, transposed
+    joins), solved sparse with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`."""
     rows, end_at = np.unique(end_i, return_inverse=True)
     cols, start_at = np.unique(start_j, return_inverse=True)
-    pair = np.arange(len(gain))
-    once = vstack([  # each end, then each start, in at most one join
-        coo_matrix((np.ones(len(gain)), (end_at, pair)), shape=(len(rows), len(gain))),
-        coo_matrix((np.ones(len(gain)), (start_at, pair)), shape=(len(cols), len(gain))),
-    ]).tocsc()
-    solved = linprog(gain, A_ub=once, b_ub=np.ones(once.shape[0]), bounds=(0, 1), method="highs-ds")
-    if not solved.success:  # cannot happen for a bounded feasible matching problem; join nothing rather than guess
-        return np.empty(0, dtype=end_i.dtype), np.empty(0, dtype=start_j.dtype)
-    joined = solved.x > 0.5
-    return rows[end_at[joined]], cols[start_at[joined]]
+    n_end, n_start = len(rows), len(cols)
+    # every full matching has n_end + n_start edges, so one offset keeps the optimum and makes
+    # the zero-cost entries real edges
+    offset = 1.0 + float(cost.max(initial=0.0)) + alone
+    r = np.concatenate([end_at, np.arange(n_end), n_end + np.arange(n_start), n_end + start_at])
+    c = np.concatenate([start_at, n_start + np.arange(n_end), np.arange(n_start), n_start + end_at])
+    w = np.concatenate([cost, np.full(n_end + n_start, alone), np.zeros(len(cost))]) + offset
+    graph = csr_matrix((w, (r, c)), shape=(n_end + n_start,) * 2)
+    row, col = min_weight_full_bipartite_matching(graph)
+    joined = (row < n_end) & (col < n_start)
+    return rows[row[joined]], cols[col[joined]]
 
 
 def close_gaps(
@@ -133,9 +123,10 @@ def close_gaps(
     recent velocity; the mean square distance between the end carried forward and the start, and
     between the start carried back and the end, divided by the gap (what cannot be predicted adds
     up like a random walk), is the cost of the join, allowed up to ``max_distance_px ** 2``. One
-    assignment over all ends and starts (u-track's, solved as a sparse linear programme), where
-    leaving an end or a start unjoined costs ``max_distance_px ** 2``, picks the joins; chains of
-    joined tracks become one track.
+    assignment over all ends and starts (u-track's square cost matrix, solved sparse with
+    :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`), where leaving an end or a
+    start unjoined costs ``max_distance_px ** 2``, picks the joins; chains of joined tracks
+    become one track.
 
     Parameters
     ----------
