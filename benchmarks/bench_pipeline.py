@@ -126,34 +126,19 @@ METHODS = {
         analyze_movie(PATH, config)
         """,
     ),
-    # every core, as `leadertrack run movie.tif` does (frames segmented in threads), against trackpy's
-    # own parallel locate (tp.batch processes="auto")
-    "trackpy_all_cores": (
-        """
-        import trackpy as tp
-        from leadertrack.io import read_movie
-        tp.quiet()
-        """,
-        """
-        movie = read_movie(PATH)
-        size = int(DIAMETER_PX) // 2 * 2 + 1
-        found = tp.batch([movie.frame(t) for t in range(len(movie))], size, processes="auto")
-        tp.link(found, DIAMETER_PX, memory=3)
-        """,
-    ),
-    "leadertrack_all_cores": (
-        """
-        from leadertrack.config import RunConfig
-        from leadertrack.pipeline import analyze_movie
-        import leadertrack.classify, leadertrack.features, leadertrack.segment, leadertrack.track, leadertrack.diameter
-        """,
-        """
-        config = RunConfig()
-        config.segment.nucleus_diameter_um = DIAMETER_UM
-        analyze_movie(PATH, config, threads=0)
-        """,
-    ),
 }
+
+
+def _on_every_core(method: str, one_core: str, every_core: str) -> tuple[str, str]:
+    imports, work = METHODS[method]
+    assert one_core in work
+    return imports, work.replace(one_core, every_core)
+
+
+# every core, as `leadertrack run movie.tif` does (frames segmented in threads), against trackpy's
+# own parallel locate
+METHODS["trackpy_all_cores"] = _on_every_core("trackpy", "processes=1", 'processes="auto"')
+METHODS["leadertrack_all_cores"] = _on_every_core("leadertrack", "analyze_movie(PATH, config)", "analyze_movie(PATH, config, threads=0)")
 
 
 # Peak RSS of the child itself: ru_maxrss survives fork + exec, so on Linux it would report the

@@ -69,6 +69,7 @@ from leadertrack.errors import InputError
 from leadertrack.features import (
     CONE_RADIUS_SPACINGS,
     MIN_WINDOW_FRAMES,
+    track_bounds,
     window_half_frames,
 )
 from leadertrack.front import position_columns, typical_spacing_um
@@ -116,15 +117,12 @@ def _centred_mean(values: np.ndarray, tid: np.ndarray, width: int) -> np.ndarray
     without a Python call per track.
     """
     order = np.argsort(tid, kind="stable")
-    v, g = values[order], tid[order]
+    v = values[order]
     finite = np.isfinite(v)
     sums = np.r_[0.0, np.cumsum(np.where(finite, v, 0.0))]
     counts = np.r_[0, np.cumsum(finite)]
     rows = np.arange(len(v))
-    first = np.r_[True, g[1:] != g[:-1]]
-    start = np.maximum.accumulate(np.where(first, rows, 0))
-    last = np.r_[g[1:] != g[:-1], True]
-    end = np.minimum.accumulate(np.where(last, rows, len(v))[::-1])[::-1] + 1
+    start, end = track_bounds(tid[order])
     half = width // 2
     lo, hi = np.maximum(rows - half, start), np.minimum(rows + half + 1, end)
     n = counts[hi] - counts[lo]

@@ -53,7 +53,7 @@ from leadertrack.front import Front, find_front, position_columns
 
 __all__ = [
     "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "WINDOW_MIN", "localisation_noise_um", "measure",
-    "window_half_frames",
+    "track_bounds", "window_half_frames",
 ]
 
 WINDOW_MIN = 30.0
@@ -222,6 +222,16 @@ def _density(pos: np.ndarray, frames: np.ndarray, radius: float) -> np.ndarray:
     return counts
 
 
+def track_bounds(tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row of a table sorted by track: the index of its track's first row and one past its last."""
+    rows = np.arange(len(tid))
+    first = np.r_[True, tid[1:] != tid[:-1]]
+    last = np.r_[tid[1:] != tid[:-1], True]
+    start = np.maximum.accumulate(np.where(first, rows, 0))
+    end = np.minimum.accumulate(np.where(last, rows, len(tid))[::-1])[::-1] + 1
+    return start, end
+
+
 def _track_dynamics(pos: np.ndarray, time: np.ndarray) -> tuple[float, float]:
     """Persistence time (min; velocity autocorrelation falls below 1/e) and MSD exponent of one track."""
     n = len(pos)
@@ -308,11 +318,8 @@ def measure(
     time = out["time_min"].to_numpy(float)
     frames = out["frame"].to_numpy().astype(int)
     tid = out["track_id"].to_numpy()
-    first = np.r_[True, tid[1:] != tid[:-1]]
-    start = np.maximum.accumulate(np.where(first, np.arange(len(out)), 0))
-    last = np.r_[tid[1:] != tid[:-1], True]
-    end = np.minimum.accumulate(np.where(last, np.arange(len(out)), len(out))[::-1])[::-1]
-    del first, last
+    start, end = track_bounds(tid)
+    end = end - 1  # the track's last row
 
     # each track belongs to one front: the one most of its positions are assigned to
     per_row = front.assign(pos, frames)

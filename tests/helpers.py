@@ -19,6 +19,23 @@ def fast_config() -> RunConfig:
     return config
 
 
+def segmenting_threads(monkeypatch) -> list[str]:
+    """Spy on segmentation: the returned list gets the name of the thread of every ``segment_frame`` call."""
+    import threading
+
+    import leadertrack.segment
+
+    real_segment = leadertrack.segment.segment_frame
+    names: list[str] = []
+
+    def segment_frame(image, **kwargs):
+        names.append(threading.current_thread().name)
+        return real_segment(image, **kwargs)
+
+    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    return names
+
+
 def write_plate(folder: Path, names: Sequence[str], *, n_frames: int, field_um: tuple[float, float]) -> Path:
     """Write one small calibrated (ImageJ: 1 µm/px, 2 min/frame) simulated movie per name."""
     from leadertrack.synthetic import simulate_invasion

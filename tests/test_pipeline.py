@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import tifffile
+from helpers import segmenting_threads
 
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
@@ -370,20 +371,12 @@ def test_frames_segmented_in_threads_give_the_same_result(small_movie, monkeypat
 
 
 def test_cancelling_a_threaded_run_stops_segmenting(small_movie, monkeypatch):
-    import leadertrack.segment
-
-    real_segment = leadertrack.segment.segment_frame
-    segmented: list[int] = []
-
-    def segment_frame(image, **kwargs):
-        segmented.append(1)
-        return real_segment(image, **kwargs)
+    segmented = segmenting_threads(monkeypatch)
 
     def progress(stage, done, total):
         if stage == "segment" and done == 1:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
     with pytest.raises(KeyboardInterrupt):
         analyze_movie(small_movie.image, _small_config(small_movie), progress=progress, threads=2)
     # frame 0 finished, at most the 2 x 2 frames read ahead were started, never the rest of the movie

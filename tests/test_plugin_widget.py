@@ -104,18 +104,9 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
 ):
     from leadertrack.pipeline import read_result
 
-    import threading
+    from helpers import segmenting_threads
 
-    import leadertrack.segment
-
-    real_segment = leadertrack.segment.segment_frame
-    segmented_in: set[str] = set()
-
-    def segment_frame(image, **kwargs):
-        segmented_in.add(threading.current_thread().name)
-        return real_segment(image, **kwargs)
-
-    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    segmented_in = segmenting_threads(monkeypatch)
     viewer, widget = viewer_and_widget
     _add_movie(viewer, small_movie)
     assert widget.image_choice.currentText() == "movie"
