@@ -90,10 +90,20 @@ def _candidates(
     return np.concatenate(found_i), np.concatenate(found_j), np.concatenate(found_cost)
 
 
+# whole-number weights up to 2**30: any sum of up to 2**23 of them is still exact in float64
+_WEIGHT_STEPS = float(2**30)
+
+
 def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: float) -> tuple[np.ndarray, np.ndarray]:
     """The cheapest joins among candidate pairs, each end and start used at most once, leaving one
     alone costing ``alone``: u-track's square matrix (joins, ends alone / starts alone, transposed
-    joins), solved sparse with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`."""
+    joins), solved sparse with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
+
+    The weights given to the solver are whole numbers (``_WEIGHT_STEPS`` steps across their
+    range). Its LAPJVsp algorithm compares reduced costs exactly; on fractional weights with many
+    near-ties it ran for more than 16 minutes on one simulated movie (314,339 candidate joins)
+    that takes under a second with whole-number weights. Rounding moves a weight by at most half
+    a step, a two-billionth of the largest."""
     rows, end_at = np.unique(end_i, return_inverse=True)
     cols, start_at = np.unique(start_j, return_inverse=True)
     n_end, n_start = len(rows), len(cols)
@@ -103,6 +113,7 @@ def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: 
     r = np.concatenate([end_at, np.arange(n_end), n_end + np.arange(n_start), n_end + start_at])
     c = np.concatenate([start_at, n_start + np.arange(n_end), np.arange(n_start), n_start + end_at])
     w = np.concatenate([cost, np.full(n_end + n_start, alone), np.zeros(len(cost))]) + offset
+    w = np.rint(w * (_WEIGHT_STEPS / w.max()))
     graph = csr_matrix((w, (r, c)), shape=(n_end + n_start,) * 2)
     row, col = min_weight_full_bipartite_matching(graph)
     joined = (row < n_end) & (col < n_start)

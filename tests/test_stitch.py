@@ -140,3 +140,26 @@ def test_joins_are_the_optimum_of_the_whole_square_assignment(seed):
     lookup = dict(zip(zip(end_i.tolist(), start_j.tolist()), cost))
     total = sum(lookup[p] for p in zip(joined_end.tolist(), joined_start.tolist())) + alone * (n + m - 2 * len(joined_end))
     assert total == pytest.approx(best)
+
+
+def test_the_solver_gets_whole_number_weights(monkeypatch):
+    """scipy's LAPJVsp compares reduced costs exactly: on fractional weights with near-ties it ran
+    for more than 16 minutes on one simulated movie. The weights it gets must be whole numbers,
+    exact in float64 (below 2**53 even summed over every row), and still pick the cheaper join."""
+    import leadertrack.stitch as stitch
+
+    seen = []
+    solve = stitch.min_weight_full_bipartite_matching
+
+    def spy(graph):
+        seen.append(graph.data.copy())
+        return solve(graph)
+
+    monkeypatch.setattr(stitch, "min_weight_full_bipartite_matching", spy)
+    end_i, start_j = np.array([1, 1, 2]), np.array([10, 11, 11])
+    cost = np.array([0.1234567, 0.1234568, 3.3])  # end 1 to start 10 is cheaper by 1e-7
+    joined_end, joined_start = stitch._assign(end_i, start_j, cost, alone=5.0)
+    assert dict(zip(joined_end.tolist(), joined_start.tolist())) == {1: 10, 2: 11}
+    (weights,) = seen
+    assert np.array_equal(weights, np.round(weights))
+    assert weights.min() > 0 and weights.max() * len(weights) < 2**53
