@@ -95,7 +95,7 @@ def spheroid(shared_data, n: int) -> tuple[pd.DataFrame, np.ndarray, float]:
     return tracks, centre_xyz[::-1].copy(), float(m["eventHorizon"][0, 0])
 
 
-@pytest.mark.parametrize("n", [1])
+@pytest.mark.parametrize("n", [1, 2])
 def test_spheroid_leaders_beyond_radius_move_outward(shared_data, n):
     """3-D analysis around the spheroid's known centre; shuffling identities removes the signal."""
     tracks, centre_zyx, radius = spheroid(shared_data, n)
