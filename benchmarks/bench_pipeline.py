@@ -13,7 +13,7 @@ Speed: on the same movie, in one run, each in its own process (peak memory = max
 Reported as ratios, plus how time and memory grow with frames, image size and cell count.
 
 Run: ``python benchmarks/bench_pipeline.py [--seeds N] [--quick]``; writes the ``pipeline`` and
-``speed`` sections of ``docs/benchmarks.md``. ``--first-seed K --skip-speed`` measures seeds K..K+N-1
+``speed`` sections of ``docs/benchmarks.md`` (``--quick`` only prints them). ``--first-seed K --skip-speed`` measures seeds K..K+N-1
 instead, in a section of their own (``pipeline-seeds-K``): movies nobody looked at while choosing
 the defaults.
 """
@@ -75,7 +75,7 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
 
 
 def accuracy(seeds: int, first_seed: int = 0) -> pd.DataFrame:
-    rows = []
+    rows, stage_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for geometry in GEOMETRIES:
             for difficulty in DIFFICULTIES:
@@ -110,8 +110,11 @@ METHODS = {
         """
         movie = read_movie(PATH)
         size = int(DIAMETER_PX) // 2 * 2 + 1
+        located = time.perf_counter()
         found = tp.batch([movie.frame(t) for t in range(len(movie))], size, processes=1)
+        linked = time.perf_counter()
         tp.link(found, DIAMETER_PX, memory=3)
+        stages = {"locate": linked - located, "link": time.perf_counter() - linked, "found_per_frame": len(found) / len(movie)}
         """,
     ),
     "leadertrack": (
@@ -123,7 +126,7 @@ METHODS = {
         """
         config = RunConfig()
         config.segment.nucleus_diameter_um = DIAMETER_UM
-        analyze_movie(PATH, config)
+        stages = analyze_movie(PATH, config).provenance["timings_s"]
         """,
     ),
 }
@@ -153,8 +156,9 @@ def peak_rss_mb():
 """
 
 
-def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: float) -> tuple[float, float]:
-    """Wall seconds (imports excluded) and peak RSS (MB) of one method, in a fresh process."""
+def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: float) -> tuple[float, float, dict]:
+    """Wall seconds (imports excluded), peak RSS (MB) and seconds per stage (the ``stages`` dict
+    the method's work leaves, if any) of one method, in a fresh process."""
     imports, work = (textwrap.dedent(part) for part in METHODS[method])
     work = work.replace("PATH", repr(str(path))).replace("DIAMETER_PX", repr(diameter_um / pixel_size_um))
     work = work.replace("DIAMETER_UM", repr(diameter_um))
@@ -166,15 +170,15 @@ def time_method(method: str, path: Path, diameter_um: float, pixel_size_um: floa
         work,
         "seconds = time.perf_counter() - start",
         PEAK_RSS_MB,
-        "print(json.dumps({'seconds': seconds, 'rss_mb': peak_rss_mb()}))",
+        "print(json.dumps({'seconds': seconds, 'rss_mb': peak_rss_mb(), 'stages': globals().get('stages', {})}))",
     ]
     script = "\n".join(lines)
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     numbers = json.loads(out.stdout.strip().splitlines()[-1])
-    return numbers["seconds"], numbers["rss_mb"]
+    return numbers["seconds"], numbers["rss_mb"], numbers["stages"]
 
 
-def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
+def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     cases = [
         ("frames", {"n_frames": 20, "field_um": (256.0, 256.0)}),
         ("frames", {"n_frames": 40, "field_um": (256.0, 256.0)}),
@@ -184,7 +188,7 @@ def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
     ]
     if quick:
         cases = cases[:2]
-    rows = []
+    rows, stage_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for axis, options in cases:
             sim = simulate_invasion(geometry="planar", difficulty="medium", seed=1, pixel_size_um=1.0, **options)
@@ -192,12 +196,19 @@ def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
             save_simulation(sim, path)
             row = {"varies": axis, "frames": sim.image.shape[0], "size_px": f"{sim.image.shape[1]}x{sim.image.shape[2]}",
                    "cells_per_frame": round(len(sim.tracks) / sim.image.shape[0])}
+            stage_row = {key: row[key] for key in ("frames", "size_px", "cells_per_frame")}
             for method in METHODS:
-                seconds, rss = time_method(method, path, sim.nucleus_diameter_um, sim.pixel_size_um)
+                seconds, rss, stages = time_method(method, path, sim.nucleus_diameter_um, sim.pixel_size_um)
                 row[f"{method}_s"] = seconds
                 row[f"{method}_mb"] = rss
-            print(row, flush=True)
+                if method in ("trackpy", "leadertrack"):  # one core: the stages of the end-to-end times above
+                    found = stages.pop("found_per_frame", None)
+                    stage_row.update({f"{method} {stage} (s)": value for stage, value in stages.items()})
+                    if found is not None:
+                        stage_row[f"{method} nuclei found per frame"] = found
+            print(row, stage_row, flush=True)
             rows.append(row)
+            stage_rows.append(stage_row)
     table_ = pd.DataFrame(rows)
     ratios = pd.DataFrame(
         {
@@ -213,13 +224,16 @@ def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame]:
             "peak MB floor": table_["floor_mb"],
         }
     )
-    return table_, ratios
+    stages = pd.DataFrame(stage_rows)
+    stages["leadertrack segment / trackpy locate"] = stages["leadertrack segment (s)"] / stages["trackpy locate (s)"]
+    stages["leadertrack link / trackpy link"] = stages["leadertrack link (s)"] / stages["trackpy link (s)"]
+    return table_, ratios, stages
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3, help="random scenarios per geometry and difficulty")
-    parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="fewer cases (a smoke run); print, do not write docs/benchmarks.md")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
@@ -227,6 +241,13 @@ def main() -> None:
         help="first scenario seed; other than 0 it writes its own section (movies never looked at while tuning)",
     )
     args = parser.parse_args()
+
+    def publish(name: str, markdown: str) -> None:
+        if args.quick:
+            print(markdown)
+        else:
+            write_section(name, markdown)
+
     if not args.skip_accuracy:
         rows = accuracy(1 if args.quick else args.seeds, args.first_seed)
         summary = (
@@ -236,7 +257,7 @@ def main() -> None:
         )
         first, last = rows["seed"].min(), rows["seed"].max()
         held_out = args.first_seed != 0
-        write_section(
+        publish(
             f"pipeline-seeds-{args.first_seed}" if held_out else "pipeline",
             ("## Leaders from images, end to end, on held-out seeds" if held_out else "## Leaders from images, end to end")
             + "\n\n" + machine_line() + "\n\n"
@@ -252,8 +273,8 @@ def main() -> None:
             + (f" --first-seed {args.first_seed} --skip-speed`." if held_out else "`."),
         )
     if not args.skip_speed:
-        raw, ratios = speed(args.quick)
-        write_section(
+        raw, ratios, stages = speed(args.quick)
+        publish(
             "speed",
             "## Speed and memory, end to end\n\n" + machine_line() + "\n\n"
             "Same movie, same run, each method in its own process, imports not timed. `floor` = read every frame and smooth it once; "
@@ -262,7 +283,13 @@ def main() -> None:
             "faster than plain trackpy. `all cores`: leadertrack segmenting frames in threads (`threads=0`, what "
             "`leadertrack run movie.tif` does) against trackpy locating in processes (`tp.batch(processes=\"auto\")`); "
             f"this machine has {os.cpu_count()} cores.\n\n" + table(ratios, ".2f") + "\n\nRaw seconds and peak RSS (MB):\n\n"
-            + table(raw, ".2f"),
+            + table(raw, ".2f")
+            + "\n\nSeconds per stage, one core (the same runs as `trackpy_s` and `leadertrack_s`): leadertrack's own "
+            "timings (`run.json`: `timings_s`; `measure` includes finding the front), trackpy's locate (`tp.batch`) "
+            "and link (`tp.link`). The last two columns say where the end-to-end ratio comes from. Plain trackpy links only "
+            "the nuclei its locate finds (compare `cells_per_frame`), without velocity prediction, gap closing or undoing "
+            "merges.\n\n"
+            + table(stages, ".2f"),
         )
 
 
