@@ -13,9 +13,9 @@ Speed: on the same movie, in one run, each in its own process (peak memory = max
 Reported as ratios, plus how time and memory grow with frames, image size and cell count.
 
 Run: ``python benchmarks/bench_pipeline.py [--seeds N] [--quick]``; writes the ``pipeline`` and
-``speed`` sections of ``docs/benchmarks.md`` (``--quick`` only prints them). ``--first-seed K --skip-speed`` measures seeds K..K+N-1
-instead, in a section of their own (``pipeline-seeds-K``): movies nobody looked at while choosing
-the defaults.
+``speed`` sections of ``docs/benchmarks.md`` (``--quick`` only prints them). ``--first-seed K
+--skip-speed`` measures seeds K..K+N-1 instead, in a section of their own (``pipeline-seeds-K``):
+movies nobody looked at while choosing the defaults.
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
 
 
 def accuracy(seeds: int, first_seed: int = 0) -> pd.DataFrame:
-    rows, stage_rows = [], []
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for geometry in GEOMETRIES:
             for difficulty in DIFFICULTIES:
