@@ -19,21 +19,36 @@ def fast_config() -> RunConfig:
     return config
 
 
-def segmenting_threads(monkeypatch) -> list[str]:
+class SegmentCalls(list):
+    """Names of the threads of the ``segment_frame`` calls, and how many ran at once at most."""
+
+    most_at_once = 0
+
+
+def segmenting_threads(monkeypatch) -> SegmentCalls:
     """Spy on segmentation: the returned list gets the name of the thread of every ``segment_frame`` call."""
     import threading
 
     import leadertrack.segment
 
     real_segment = leadertrack.segment.segment_frame
-    names: list[str] = []
+    calls = SegmentCalls()
+    running = [0]
+    lock = threading.Lock()
 
     def segment_frame(image, **kwargs):
-        names.append(threading.current_thread().name)
-        return real_segment(image, **kwargs)
+        with lock:
+            calls.append(threading.current_thread().name)
+            running[0] += 1
+            calls.most_at_once = max(calls.most_at_once, running[0])
+        try:
+            return real_segment(image, **kwargs)
+        finally:
+            with lock:
+                running[0] -= 1
 
     monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
-    return names
+    return calls
 
 
 def write_plate(folder: Path, names: Sequence[str], *, n_frames: int, field_um: tuple[float, float]) -> Path:

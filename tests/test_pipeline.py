@@ -340,31 +340,12 @@ def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
 
 
 def test_frames_segmented_in_threads_give_the_same_result(small_movie, monkeypatch):
-    import threading
-
-    import leadertrack.segment
-
-    real_segment = leadertrack.segment.segment_frame
-    in_flight, most_in_flight, threads_used = [0], [0], set()
-    lock = threading.Lock()
-
-    def segment_frame(image, **kwargs):
-        with lock:
-            in_flight[0] += 1
-            most_in_flight[0] = max(most_in_flight[0], in_flight[0])
-            threads_used.add(threading.current_thread().name)
-        try:
-            return real_segment(image, **kwargs)
-        finally:
-            with lock:
-                in_flight[0] -= 1
-
     config = _small_config(small_movie)
     serial = analyze_movie(small_movie.image, config)
-    monkeypatch.setattr(leadertrack.segment, "segment_frame", segment_frame)
+    threads_used = segmenting_threads(monkeypatch)
     threaded = analyze_movie(small_movie.image, config, threads=3)
     assert all(name.startswith("leadertrack-segment") for name in threads_used)
-    assert most_in_flight[0] <= 3
+    assert threads_used.most_at_once <= 3
     np.testing.assert_array_equal(np.asarray(threaded.labels), np.asarray(serial.labels))
     pd.testing.assert_frame_equal(threaded.tracks, serial.tracks)
     pd.testing.assert_frame_equal(threaded.cells, serial.cells)
