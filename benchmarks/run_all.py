@@ -1,7 +1,7 @@
 """Run every benchmark with the settings behind ``docs/benchmarks.md`` and rewrite its sections.
 
 One process per script, one after the other, so that each measures on a quiet machine; a script
-that fails is reported and the others still run (exit status 1 at the end). About 55 minutes on
+that fails is reported and the others still run (exit status 1 at the end). About an hour on
 2 cores, most of it the 2,000-frame movie of ``bench_batch.py --long`` (leave it out with
 ``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent.
 
@@ -26,6 +26,7 @@ COMMANDS: list[list[str]] = [
     ["bench_pipeline.py", "--seeds", "5"],
     ["bench_pipeline.py", "--seeds", "5", "--first-seed", "200", "--skip-speed"],
     ["bench_pipeline.py", "--seeds", "5", "--first-seed", "400", "--skip-speed"],
+    ["bench_foreign.py", "--movies", "20"],
     ["bench_batch.py", "--long"],
 ]
 """Script and arguments of each benchmark, in the order they run."""
