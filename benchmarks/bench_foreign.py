@@ -144,8 +144,7 @@ def simulate(seed: int, geometry: str) -> ForeignMovie:
             at = np.searchsorted(fine, time - k * lag).clip(0, len(fine) - 1)
             cells.append(path[s, at])
     cells = np.array(cells) + _ou(rng, (len(cells),), n_frames, wobble, keep)
-    strand_ids = np.arange(len(cells))
-    leaders = set(int(i) for i in np.r_[0, np.cumsum(n_follow + 1)[:-1]])
+    leaders = {int(i) for i in np.r_[0, np.cumsum(n_follow + 1)[:-1]]}
 
     # decoys: as fast as leaders, but their heading drifts within 10-30 min
     n_decoys = int(rng.integers(0, 4))
