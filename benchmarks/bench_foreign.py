@@ -4,7 +4,8 @@ The package's defaults were chosen on its own simulator; issue 3 asks that they 
 they were never tuned to. This script makes such movies with a deliberately different model,
 written separately and kept small:
 
-- **look**: nuclei are Gaussian spots (no sharp edge, no chromatin texture), Poisson photon noise
+- **look**: nuclei are Gaussian spots (sigma a quarter of the diameter: no sharp edge, no chromatin
+  texture), Poisson photon noise
   on a flat background, no PSF, bleaching or gradient;
 - **sheet**: cells on a jittered square grid (not hexagonal) that advances as a whole at the
   front speed, slower with depth, each cell wobbling about its place (Ornstein-Uhlenbeck);
@@ -82,7 +83,7 @@ def simulate(seed: int, geometry: str) -> ForeignMovie:
     """One randomised movie of the second simulator (see the module docstring)."""
     rng = np.random.default_rng(seed)
     d = rng.uniform(8.0, 14.0)  # nucleus diameter, µm
-    pixel = rng.uniform(0.5, 1.2) * d / 10  # 8-28 px across a nucleus
+    pixel = rng.uniform(0.5, 1.2) * d / 10  # 8-20 px across a nucleus
     spacing = d * rng.uniform(1.15, 1.6)
     dt = rng.uniform(3.0, 12.0)  # min
     v_lead = rng.uniform(0.3, 1.2)  # µm/min
@@ -228,7 +229,7 @@ def one(seed: int, geometry: str, folder: Path) -> dict:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--movies", type=int, default=10, help="movies per geometry")
-    parser.add_argument("--quick", action="store_true", help="two small runs, print only")
+    parser.add_argument("--quick", action="store_true", help="one movie per geometry, print only")
     args = parser.parse_args(argv)
     n = 1 if args.quick else args.movies
     rows = []
