@@ -5,14 +5,13 @@ they were never tuned to. This script makes such movies with a deliberately diff
 written separately and kept small:
 
 - **look**: nuclei are Gaussian spots (sigma a quarter of the diameter: no sharp edge, no chromatin
-  texture), Poisson photon noise
-  on a flat background, no PSF, bleaching or gradient;
+  texture), Poisson photon noise on a flat background, no PSF, bleaching or gradient;
 - **sheet**: cells on a jittered square grid (not hexagonal) that advances as a whole at the
   front speed, slower with depth, each cell wobbling about its place (Ornstein-Uhlenbeck);
 - **strands**: a leader leaves the edge outward and its heading drifts as a random walk
-  (persistence time 2-10 times the movie's duration); its
-  followers walk *exactly in its footsteps*, one spacing apart (a follower is where the leader
-  was one spacing ago), with their own wobble;
+  (persistence time 2-10 times the movie's duration); its followers walk *exactly in its
+  footsteps*, one spacing apart (a follower is where the leader was one spacing ago), with their
+  own wobble;
 - **decoys**: cells near the edge that run as fast as leaders in a heading that drifts quickly
   (persistence time 10-30 min), so they lead no one;
 - **geometry**: a planar edge (the sheet fills one side of the field) or a spheroid (a disk
