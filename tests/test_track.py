@@ -124,6 +124,50 @@ def test_a_dense_sheet_with_a_generous_search_range_still_links():
     assert (node.groupby(tracks["track_id"]).nunique() == 1).all()  # every track stays with one cell
 
 
+def test_subnetworks_merge_the_smaller_into_the_larger():
+    # trackpy moves the source's subnetwork into the destination's whatever their sizes, so a
+    # subnetwork spanning a dense sheet is relabelled again and again; ours keeps the larger
+    from leadertrack.track import _merge_into_larger
+
+    class Point:  # trackpy's points are hashed by identity and carry their subnetwork key
+        def __init__(self, subnet):
+            self.subnet = subnet
+
+    def points(key, n):
+        return {Point(key) for _ in range(n)}
+
+    subnets = {0: (points(0, 5), points(0, 4)), 1: (points(1, 1), points(1, 1))}
+    everyone = set().union(*subnets[0], *subnets[1])
+    source, dest = next(iter(subnets[0][0])), next(iter(subnets[1][1]))
+    _merge_into_larger(source, dest, subnets)
+    assert list(subnets) == [0]
+    assert subnets[0][0] | subnets[0][1] == everyone and len(subnets[0][0]) == 6
+    assert {p.subnet for p in everyone} == {0}
+    # a point without a subnetwork joins its partner's
+    newcomer = Point(None)
+    _merge_into_larger(newcomer, dest, subnets)
+    assert newcomer in subnets[0][0] and newcomer.subnet == 0
+
+
+def test_trackpy_uses_our_merge_only_while_linking():
+    from trackpy.linking import subnet as trackpy_subnet
+
+    from leadertrack.track import _merge_into_larger
+
+    original = trackpy_subnet.assign_subnet
+    seen = []
+    link(_grid_frames(3), search_range_um=6.0, progress=lambda *_: seen.append(trackpy_subnet.assign_subnet))
+    assert seen and all(f is _merge_into_larger for f in seen)
+    assert trackpy_subnet.assign_subnet is original
+
+    def fail(*_):
+        raise RuntimeError("stop")
+
+    with pytest.raises(RuntimeError):
+        link(_grid_frames(3), search_range_um=6.0, progress=fail)
+    assert trackpy_subnet.assign_subnet is original
+
+
 def test_a_search_range_far_too_large_is_a_clear_error():
     with pytest.raises(InputError, match=r"search range \(40 µm\) is so large"):
         link(_grid_frames(3), search_range_um=40.0)
