@@ -127,7 +127,7 @@ def _merge_into_larger(source, dest, subnets: dict) -> None:
         del subnets[small]
 
 
-_LINKING = threading.Lock()
+_LINKING = threading.RLock()
 
 
 @contextmanager
