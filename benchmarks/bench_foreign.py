@@ -48,7 +48,7 @@ from scipy.spatial import cKDTree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, write_section
 
-from leadertrack.evaluate import leader_agreement
+from leadertrack.evaluate import leader_agreement, truth_labels_under
 from leadertrack.pipeline import analyze_movie
 
 FIRST_SEED = 7000
@@ -232,13 +232,11 @@ def _frame_scores(tracks: pd.DataFrame, movie: ForeignMovie) -> dict:
     """Per cell-frame leader precision / recall / F1: a found cell-frame in the leader state is right
     when the truth label under it is a leader; recall is over every frame a leader is in view."""
     frame = tracks["frame"].to_numpy()
-    y = np.clip(np.rint(tracks["y"].to_numpy()).astype(int), 0, movie.labels.shape[1] - 1)
-    x = np.clip(np.rint(tracks["x"].to_numpy()).astype(int), 0, movie.labels.shape[2] - 1)
-    under = movie.labels[frame, y, x]
-    called = tracks["is_leader"].to_numpy(bool)
-    right = called & np.isin(under, sorted(movie.leaders))
-    hits = len(set(zip(frame[right].tolist(), under[right].tolist())))  # two pieces on one leader count once
+    under = truth_labels_under(tracks, movie.labels)
     leaders = sorted(movie.leaders)
+    called = tracks["is_leader"].to_numpy(bool)
+    right = called & np.isin(under, leaders)
+    hits = len(set(zip(frame[right].tolist(), under[right].tolist())))  # two pieces on one leader count once
     in_view = sum(int(np.isin(leaders, np.unique(movie.labels[t])).sum()) for t in range(movie.labels.shape[0]))
     precision = right.sum() / called.sum() if called.any() else 1.0
     recall = hits / in_view if in_view else 1.0

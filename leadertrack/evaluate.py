@@ -7,7 +7,23 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["truth_track_ids", "precision_recall_f1", "leader_agreement"]
+__all__ = ["truth_labels_under", "truth_track_ids", "precision_recall_f1", "leader_agreement"]
+
+
+def truth_labels_under(tracks: pd.DataFrame, truth_labels: np.ndarray) -> np.ndarray:
+    """For each row of ``tracks`` (``frame``, ``y``, ``x`` in pixels): the ground-truth label at its
+    position, rounded to the nearest pixel and clipped to the image (0 = background).
+
+    Examples
+    --------
+    >>> labels = np.zeros((1, 4, 4), int); labels[0, 1, 1] = 7
+    >>> truth_labels_under(pd.DataFrame({"frame": [0, 0], "y": [1.2, 3.0], "x": [0.9, 9.0]}), labels).tolist()
+    [7, 0]
+    """
+    frame = tracks["frame"].to_numpy(int)
+    y = np.clip(np.rint(tracks["y"].to_numpy(float)).astype(int), 0, truth_labels.shape[1] - 1)
+    x = np.clip(np.rint(tracks["x"].to_numpy(float)).astype(int), 0, truth_labels.shape[2] - 1)
+    return np.asarray(truth_labels)[frame, y, x]
 
 
 def truth_track_ids(tracks: pd.DataFrame, truth_labels: np.ndarray) -> pd.Series:
@@ -34,10 +50,7 @@ def truth_track_ids(tracks: pd.DataFrame, truth_labels: np.ndarray) -> pd.Series
     >>> truth_track_ids(t, labels).to_dict()
     {1: 7}
     """
-    frame = tracks["frame"].to_numpy(int)
-    y = np.clip(np.rint(tracks["y"].to_numpy(float)).astype(int), 0, truth_labels.shape[1] - 1)
-    x = np.clip(np.rint(tracks["x"].to_numpy(float)).astype(int), 0, truth_labels.shape[2] - 1)
-    under = pd.Series(np.asarray(truth_labels)[frame, y, x], index=tracks.index)
+    under = pd.Series(truth_labels_under(tracks, truth_labels), index=tracks.index)
     return under.groupby(tracks["track_id"].to_numpy()).agg(lambda s: int(s.mode().iloc[0]))
 
 
