@@ -15,33 +15,31 @@ persistent     ``clip((P - 0.3) / 0.4, 0, 1)``                                  
 =============  ==========================================================================  ===================================
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
-neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which
-the cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way,
-see :mod:`leadertrack.features`); in frames where the cone reach ahead leaves the image
-(``ahead_in_view`` False) nobody can be seen ahead, so ``f`` there is the fraction of the track's
-other frames in which it trails, if it was seen for at least the motion window (a follower whose
-leader has left the field still follows). The
-motion criteria are per track, because a window of a few
-frames cannot tell a persistent leader from a cell wandering at random: ``V`` = the track's median
-``relative_outward_speed_um_per_min`` (outward speed over a ~30 min window, relative to the
-collective advance of the edge; the median, because an identity switch in a found track is a jump
-of one cell spacing that shifts the mean of every track it hits, not the median); ``σ`` = the
-robust spread (1.4826 MAD) of ``V`` over the
-tracks long enough to judge (see below; mostly cells that do not invade), times
-sqrt(median judged length / track length) for shorter tracks, whose median is noisier; ``v`` = the median
-``window_speed_um_per_min`` of all cells;
-``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
+neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which the
+cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way, see
+:mod:`leadertrack.features`); in frames where the cone reach ahead leaves the image
+(``ahead_in_view`` False) nobody can be seen ahead, so ``f`` there is ``f`` of the last frame
+before that showed what is ahead (at the track's start, of the first one after), if the track was
+seen for at least the motion window (a follower whose leader has left the field still follows; a
+cell that took the lead before the image ended ahead of it still leads). The motion criteria are
+per track, because a window of a few frames cannot tell a persistent leader from a cell wandering
+at random: ``V`` = the track's median ``relative_outward_speed_um_per_min`` (outward speed over a
+~30 min window, relative to the collective advance of the edge; the median, because an identity
+switch in a found track is a jump of one cell spacing that shifts the mean of every track it hits,
+not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the tracks long enough to
+judge (see below; mostly cells that do not invade), times sqrt(median judged length / track length)
+for shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all
+cells; ``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
 outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
-``D >= 2 s``, where ``t`` = V / (standard deviation of the track's window speeds /
-sqrt(frames / window frames)) is the track's own t statistic (about N(0, 1) for a cell that
-does not invade) and ``D`` = V times the track's duration. The spread σ is between tracks, and
-identity switches in found tracks inflate it; a slow leader that outruns the sheet frame after
-frame is caught by ``steady`` even when σ hides it. ``P`` = the track's mean
-``relative_outward_persistence`` (outward net displacement / path over the window, relative to
-the collective advance: about 0.9 for a leader, about 0 for a cell wandering at random).
-Tracks shorter than the motion window (about 30 min, at least ``MIN_WINDOW_FRAMES`` frames, at
-most half the movie) cannot lead: too short to judge persistence.
-Daughters of a division (``parent_track_id != 0``) cannot lead during their first
+``D >= 2 s``, where ``t`` = V / (standard deviation of the track's window speeds / sqrt(frames / window
+frames)) is the track's own t statistic (about N(0, 1) for a cell that does not invade) and ``D`` =
+V times the track's duration. The spread σ is between tracks, and identity switches in found tracks
+inflate it; a slow leader that outruns the sheet frame after frame is caught by ``steady`` even
+when σ hides it. ``P`` = the track's mean ``relative_outward_persistence`` (outward net
+displacement / path over the window, relative to the collective advance: about 0.9 for a leader,
+about 0 for a cell wandering at random). Tracks shorter than the motion window (about 30 min, at
+least ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge
+persistence. Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
 A **track** is a leader when it is in the leader state in at least
@@ -162,16 +160,17 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
     steps = np.diff(time)[np.diff(tid) == 0]
     width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
-    # where the cone ahead leaves the image nobody can be seen ahead: the cell trails there as often as it did
-    # in the frames that showed what is ahead of it
+    # where the cone ahead leaves the image nobody can be seen ahead: there the cell trails as it did when
+    # last seen
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
     trails = pd.Series(np.where(seen, tracks["n_ahead_same_way"].to_numpy() > 0, np.nan))
     rolling = _centred_mean(trails.to_numpy(), tid, width)
-    usual = trails.groupby(tid).transform("mean").to_numpy()
+    # as in the last frame that showed what is ahead (at a track's start, the first one), over its window
+    last_seen = pd.Series(np.where(seen, rolling, np.nan)).groupby(tid).ffill().groupby(tid).bfill().to_numpy()
     # a track seen for less than the window says too little: there, what the cone shows counts as it is
     seen_long = pd.Series(seen).groupby(tid).transform("sum").to_numpy() >= width
     as_is = tracks["n_ahead_same_way"].to_numpy() > 0
-    trailing = np.where(seen, rolling, np.where(seen_long, usual, as_is))
+    trailing = np.where(seen, rolling, np.where(seen_long, last_seen, as_is))
     not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))

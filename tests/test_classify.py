@@ -150,6 +150,39 @@ def test_follower_does_not_lead_once_its_leader_has_left_the_image(seed):
     assert c.loc[2, "is_leader"]
 
 
+def _not_trailing_in_the_dark(trails: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """``not_trailing`` per frame of one outward cell at the front, one frame per minute, that has somebody
+    ahead moving the same way in the frames ``trails`` and whose cone shows what is ahead in the frames ``seen``."""
+    from leadertrack.classify import _criteria
+
+    frames = np.arange(len(trails))
+    tracks = pd.DataFrame({
+        "track_id": 1, "frame": frames, "time_min": frames.astype(float), "front_distance_um": 0.0,
+        "ahead_in_view": seen, "n_ahead_same_way": (trails & seen).astype(int),
+        "relative_outward_speed_um_per_min": 0.5, "window_speed_um_per_min": 0.5, "relative_outward_persistence": 0.9,
+    })
+    return _criteria(tracks, spacing=10.0)["not_trailing"].to_numpy()
+
+
+def test_a_cell_that_took_the_lead_keeps_it_where_the_image_ends_ahead_of_it():
+    """A follower overtakes half way through (nobody ahead from minute 60 on) and from minute 90 its cone
+    reaches past the image. There it counts as it was just before, leading, not as over its whole track
+    (trailing in 60 of its 90 seen minutes, which gave not_trailing 0.17)."""
+    n = 120
+    trails, seen = np.arange(n) < 60, np.arange(n) < 90
+    not_trailing = _not_trailing_in_the_dark(trails, seen)
+    assert np.all(not_trailing[90:] == 1.0)
+    assert np.all(not_trailing[:40] == 0.0)
+
+
+def test_a_follower_keeps_trailing_long_after_the_image_ends_ahead_of_it():
+    """Trailing while its cone was in the image (40 minutes), then 80 minutes with nothing to see ahead,
+    far longer than the motion window: it still trails, as in the last frames it was seen."""
+    n = 120
+    trails, seen = np.ones(n, bool), np.arange(n) < 40
+    assert np.all(_not_trailing_in_the_dark(trails, seen) == 0.0)
+
+
 def _fast_outward(speeds: list, *, spacing: float, window_speed: float) -> pd.Series:
     """``fast_outward`` per track (ids 1, 2, ...) of outward cells at the front with these relative
     outward window speeds (one value per frame, one frame per minute, or one value for all frames)."""
