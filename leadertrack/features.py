@@ -44,6 +44,8 @@ Per track (the cells table): see :func:`measure`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy.spatial import cKDTree
@@ -232,33 +234,139 @@ def track_bounds(tid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return start, end
 
 
-def _track_dynamics(pos: np.ndarray, time: np.ndarray) -> tuple[float, float]:
-    """Persistence time (min; velocity autocorrelation falls below 1/e) and MSD exponent of one track."""
+_LAG_LOOP_MAX = 32
+"""Tracks whose lags all stay within this are measured together, one vectorised pass per lag;
+longer tracks one by one, with FFT correlations (the work of a direct sum grows as length squared)."""
+
+
+def _lag_means(
+    values: np.ndarray,
+    owner: np.ndarray,
+    limit: np.ndarray,
+    max_lag: np.ndarray,
+    combine: Callable[[np.ndarray, np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """(tracks, largest ``max_lag``) table: for each track k and lag L in 1..``max_lag[k]`` (column
+    L - 1), the mean of ``combine(values[i], values[i + L])`` over the rows ``i`` of track k
+    (``owner[i] == k``; a track's rows are contiguous and in order) with ``i + L <= limit[k]``;
+    NaN beyond ``max_lag[k]``. One vectorised pass per lag, over the rows of the tracks reaching it."""
+    n_tracks = len(limit)
+    table = np.full((n_tracks, int(max_lag.max(initial=0))), np.nan)
+    for lag in range(1, table.shape[1] + 1):
+        i = np.flatnonzero(max_lag[owner] >= lag)
+        i = i[i + lag <= limit[owner[i]]]
+        sums = np.bincount(owner[i], weights=combine(values[i], values[i + lag]), minlength=n_tracks)
+        counts = np.bincount(owner[i], minlength=n_tracks)
+        use = lag <= max_lag
+        table[use, lag - 1] = sums[use] / counts[use]
+    return table
+
+
+def _autocorrelation_sums(x: np.ndarray) -> np.ndarray:
+    """``sum_i x[i] . x[i + L]`` for every lag L in 0..len(x) - 1, by FFT (rows of ``x`` are vectors)."""
+    n = len(x)
+    spectrum = np.fft.rfft(x, n=2 * n, axis=0)
+    return np.fft.irfft((spectrum * spectrum.conj()).real.sum(axis=1), n=2 * n)[:n]
+
+
+def _one_track_lag_means(pos: np.ndarray, acf_lags: int, msd_lags: int) -> tuple[np.ndarray, np.ndarray]:
+    """Mean step products (lags 1..``acf_lags``) and mean squared displacements (lags
+    1..``msd_lags``) of one track, from FFT correlations: what :func:`_lag_means` gives."""
     n = len(pos)
-    if n < 4:
-        return np.nan, np.nan
-    dt = float(np.median(np.diff(time)))
     steps = np.diff(pos, axis=0)
-    norm = np.mean(np.einsum("ij,ij->i", steps, steps))
-    max_lag = max(1, (n - 1) // 2)
-    persistence_time = np.nan
-    if norm > 0:
-        acf = np.array([np.mean(np.einsum("ij,ij->i", steps[:-lag], steps[lag:])) / norm for lag in range(1, max_lag + 1)])
-        acf = np.concatenate([[1.0], acf])
-        below = np.flatnonzero(acf < np.exp(-1))
-        if len(below):
-            k = below[0]
-            frac = (acf[k - 1] - np.exp(-1)) / (acf[k - 1] - acf[k])
-            persistence_time = (k - 1 + frac) * dt
-        else:
-            persistence_time = max_lag * dt  # still correlated at the longest lag measured
-    lags = np.arange(1, max(2, n // 3) + 1)
-    msd = np.array([np.mean(np.sum((pos[lag:] - pos[:-lag]) ** 2, axis=1)) for lag in lags])
-    good = msd > 0
-    exponent = np.nan
-    if good.sum() >= 3:
-        exponent = float(np.polyfit(np.log(lags[good] * dt), np.log(msd[good]), 1)[0])
-    return float(persistence_time), exponent
+    step_products = _autocorrelation_sums(steps)[1 : acf_lags + 1] / (n - 1 - np.arange(1, acf_lags + 1))
+    centred = pos - pos[0]  # small numbers, and exactly 0 for a cell that never moves
+    square = np.r_[0.0, np.cumsum((centred**2).sum(axis=1))]
+    lags = np.arange(1, msd_lags + 1)
+    # sum over pairs (i, i + L) of |x_i|^2 + |x_(i+L)|^2 - 2 x_i . x_(i+L)
+    pair_squares = square[n - lags] + square[n] - square[lags]
+    msd = (pair_squares - 2.0 * _autocorrelation_sums(centred)[lags]) / (n - lags)
+    return step_products, np.maximum(msd, 0.0)
+
+
+def _dynamics_from_lag_means(
+    step_products: np.ndarray, norm: np.ndarray, msd: np.ndarray, n: np.ndarray, dt: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Persistence time and MSD exponent (see :func:`_track_dynamics`) of tracks (rows) from their
+    mean step products and mean squared displacements by lag (columns from lag 1, NaN beyond
+    each track's lags), mean squared step ``norm``, length ``n`` and time step ``dt``."""
+    enough = n >= 4
+    longest = np.maximum(1, (n - 1) // 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        acf = np.column_stack([np.ones(len(n)), step_products / norm[:, None]])
+        below = acf < np.exp(-1)  # NaN compares False
+        k = np.argmax(below, axis=1)  # the first lag below (lag 0 never is)
+        rows = np.arange(len(n))
+        before, after = acf[rows, np.maximum(k - 1, 0)], acf[rows, k]
+        crossing = (k - 1 + (before - np.exp(-1)) / (before - after)) * dt
+    persistence_time = np.where(below.any(axis=1), crossing, longest * dt)
+    persistence_time = np.where(enough & (norm > 0), persistence_time, np.nan)
+
+    good = msd > 0  # NaN compares False
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(good, np.log(np.arange(1, msd.shape[1] + 1)[None, :] * dt[:, None]), 0.0)
+        y = np.where(good, np.log(msd), 0.0)
+        count = good.sum(axis=1)
+        sx, sy = x.sum(axis=1), y.sum(axis=1)
+        exponent = (count * (x * y).sum(axis=1) - sx * sy) / (count * (x * x).sum(axis=1) - sx * sx)
+    return persistence_time, np.where(enough & (count >= 3), exponent, np.nan)
+
+
+def _track_dynamics(pos: np.ndarray, first: np.ndarray, last: np.ndarray, dt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Persistence time and MSD exponent of every track.
+
+    Parameters
+    ----------
+    pos
+        Positions (µm), sorted by track, then time.
+    first, last
+        Each track's first and last row.
+    dt
+        Each track's median time step (min).
+
+    Returns
+    -------
+    persistence_time, msd_exponent
+        Per track: the lag time (min) at which the velocity autocorrelation falls below 1/e,
+        interpolated between lags (the longest lag measured, half the steps, when it never does);
+        and the least-squares slope of log MSD against log lag time, over lags up to a third of
+        the frames (1 diffusive, 2 ballistic). NaN for tracks under 4 frames.
+    """
+    n = last - first + 1
+    owner = np.repeat(np.arange(len(first)), n)
+    acf_lags = np.where(n >= 4, np.maximum(1, (n - 1) // 2), 0)
+    msd_lags = np.where(n >= 4, np.maximum(2, n // 3), 0)
+    # row r holds the step pos[r + 1] - pos[r]; a track's own steps are its rows first..last - 1
+    steps = np.zeros_like(pos)
+    steps[:-1] = np.diff(pos, axis=0)
+    own_step = np.arange(len(pos)) < last[owner]
+    norm = np.bincount(owner, weights=np.where(own_step, _dot(steps, steps), 0.0), minlength=len(first)) / np.maximum(n - 1, 1)
+    # short tracks together, lag by lag; each long one by itself
+    short = np.maximum(acf_lags, msd_lags) <= _LAG_LOOP_MAX
+    persistence_time, msd_exponent = _dynamics_from_lag_means(
+        _lag_means(steps, owner, last - 1, np.where(short, acf_lags, 0), _dot),
+        norm,
+        _lag_means(pos, owner, last, np.where(short, msd_lags, 0), _squared_distance),
+        n,
+        dt,
+    )
+    for k in np.flatnonzero(~short):
+        step_products, msd = _one_track_lag_means(pos[first[k] : last[k] + 1], acf_lags[k], msd_lags[k])
+        one = slice(k, k + 1)
+        (persistence_time[k],), (msd_exponent[k],) = _dynamics_from_lag_means(
+            step_products[None], norm[one], msd[None], n[one], dt[one]
+        )
+    return persistence_time, msd_exponent
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise dot product."""
+    return np.einsum("ij,ij->i", a, b)
+
+
+def _squared_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise squared distance."""
+    return ((b - a) ** 2).sum(axis=1)
 
 
 def measure(
@@ -411,10 +519,10 @@ def _cells(out: pd.DataFrame, pos: np.ndarray, time: np.ndarray, outward: np.nda
     net = np.linalg.norm(pos[lasts] - pos[firsts], axis=1)
     path = g["step"].sum().to_numpy()
     cells["persistence"] = np.where(path > 0, net / np.where(path > 0, path, 1.0), 0.0)
-    dynamics = [_track_dynamics(pos[a : b + 1], time[a : b + 1]) for a, b in zip(firsts, lasts)]
-    cells["persistence_time_min"] = [d[0] for d in dynamics]
+    persistence_time, msd_exponent = _track_dynamics(pos, firsts, lasts, frame_dt.reindex(cells.index).to_numpy())
+    cells["persistence_time_min"] = persistence_time
     cells["directionality"] = g["cos"].mean()
-    cells["msd_exponent"] = [d[1] for d in dynamics]
+    cells["msd_exponent"] = msd_exponent
     cells["front_distance_um"] = g["dist"].median()
     cells["time_at_front_min"] = g["at_front"].sum() * frame_dt.reindex(cells.index).fillna(0.0)
     cells["front_id"] = g["front_id"].first()

@@ -141,3 +141,62 @@ def test_a_follower_diagonally_behind_its_leader_trails_it():
     same = tracks.groupby("track_id")["n_ahead_same_way"].mean()
     assert same[2] > 0.5
     assert same[1] == 0
+
+
+def _dynamics_of_one_track(pos: np.ndarray, time: np.ndarray) -> tuple[float, float]:
+    """Reference: persistence time and MSD exponent of one track, written out lag by lag."""
+    n = len(pos)
+    if n < 4:
+        return np.nan, np.nan
+    dt = float(np.median(np.diff(time)))
+    steps = np.diff(pos, axis=0)
+    norm = np.mean((steps**2).sum(axis=1))
+    max_lag = max(1, (n - 1) // 2)
+    persistence_time = np.nan
+    if norm > 0:
+        acf = [1.0] + [np.mean((steps[:-lag] * steps[lag:]).sum(axis=1)) / norm for lag in range(1, max_lag + 1)]
+        below = [k for k, a in enumerate(acf) if a < np.exp(-1)]
+        if below:
+            k = below[0]
+            persistence_time = (k - 1 + (acf[k - 1] - np.exp(-1)) / (acf[k - 1] - acf[k])) * dt
+        else:
+            persistence_time = max_lag * dt
+    lags = np.arange(1, max(2, n // 3) + 1)
+    msd = np.array([np.mean(((pos[lag:] - pos[:-lag]) ** 2).sum(axis=1)) for lag in lags])
+    good = msd > 0
+    exponent = np.polyfit(np.log(lags[good] * dt), np.log(msd[good]), 1)[0] if good.sum() >= 3 else np.nan
+    return persistence_time, exponent
+
+
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_persistence_time_and_msd_exponent_of_all_tracks_at_once_match_one_by_one(ndim):
+    """Tracks of 1-300 frames (short ones measured together lag by lag, long ones by FFT), random
+    walks of every persistence, cells that never move and straight runners: the same values as the
+    one-track formulas."""
+    from leadertrack.features import _LAG_LOOP_MAX, _track_dynamics
+
+    rng = np.random.default_rng(ndim)
+    tracks = [(np.cumsum(rng.normal(size=(250, ndim)), axis=0), np.arange(250) * 3.0)]  # long, first
+    for k in range(160):
+        n = int(rng.integers(1, 61)) if k % 2 else int(rng.integers(1, 301))
+        kind = k % 5
+        if kind == 0:
+            pos = np.full((n, ndim), 123.4)  # never moves
+        elif kind == 1:
+            pos = 500.0 + np.outer(np.arange(n), rng.normal(size=ndim))  # straight
+        else:
+            turn = 0.3 if kind == 2 else 3.0
+            velocity = np.cumsum(rng.normal(size=(n, ndim)) * turn, axis=0) + rng.normal(size=ndim)
+            pos = 800.0 + np.cumsum(velocity, axis=0)
+        time = np.cumsum(rng.choice([2.0, 2.0, 4.0], n))
+        tracks.append((pos, time))
+    lengths = np.array([len(p) for p, _ in tracks])
+    assert (lengths // 3 > _LAG_LOOP_MAX).sum() > 20 and ((lengths >= 4) & (lengths // 2 <= _LAG_LOOP_MAX)).sum() > 20
+    first = np.r_[0, np.cumsum(lengths)[:-1]]
+    dt = np.array([np.median(np.diff(t)) if len(t) > 1 else np.nan for _, t in tracks])
+    pos = np.concatenate([p for p, _ in tracks])
+    persistence_time, msd_exponent = _track_dynamics(pos, first, first + lengths - 1, dt)
+    expected = np.array([_dynamics_of_one_track(p, t) for p, t in tracks])
+    np.testing.assert_allclose(persistence_time, expected[:, 0], rtol=1e-7, atol=1e-9)
+    np.testing.assert_allclose(msd_exponent, expected[:, 1], rtol=1e-7, atol=1e-9)
+    assert np.isfinite(expected).all(axis=1).sum() > 80
