@@ -163,14 +163,13 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     # where the cone ahead leaves the image nobody can be seen ahead: there the cell trails as it did when
     # last seen
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
-    trails = pd.Series(np.where(seen, tracks["n_ahead_same_way"].to_numpy() > 0, np.nan))
-    rolling = _centred_mean(trails.to_numpy(), tid, width)
+    ahead = tracks["n_ahead_same_way"].to_numpy() > 0
+    rolling = _centred_mean(np.where(seen, ahead, np.nan), tid, width)
     # as in the last frame that showed what is ahead (at a track's start, the first one), over its window
     last_seen = pd.Series(np.where(seen, rolling, np.nan)).groupby(tid).ffill().groupby(tid).bfill().to_numpy()
     # a track seen for less than the window says too little: there, what the cone shows counts as it is
     seen_long = pd.Series(seen).groupby(tid).transform("sum").to_numpy() >= width
-    as_is = tracks["n_ahead_same_way"].to_numpy() > 0
-    trailing = np.where(seen, rolling, np.where(seen_long, last_seen, as_is))
+    trailing = np.where(seen, rolling, np.where(seen_long, last_seen, ahead))
     not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))

@@ -519,12 +519,13 @@ def _cells(out: pd.DataFrame, pos: np.ndarray, time: np.ndarray, outward: np.nda
     net = np.linalg.norm(pos[lasts] - pos[firsts], axis=1)
     path = g["step"].sum().to_numpy()
     cells["persistence"] = np.where(path > 0, net / np.where(path > 0, path, 1.0), 0.0)
-    persistence_time, msd_exponent = _track_dynamics(pos, firsts, lasts, frame_dt.reindex(cells.index).to_numpy())
+    frame_dt = frame_dt.reindex(cells.index)
+    persistence_time, msd_exponent = _track_dynamics(pos, firsts, lasts, frame_dt.to_numpy())
     cells["persistence_time_min"] = persistence_time
     cells["directionality"] = g["cos"].mean()
     cells["msd_exponent"] = msd_exponent
     cells["front_distance_um"] = g["dist"].median()
-    cells["time_at_front_min"] = g["at_front"].sum() * frame_dt.reindex(cells.index).fillna(0.0)
+    cells["time_at_front_min"] = g["at_front"].sum() * frame_dt.fillna(0.0)
     cells["front_id"] = g["front_id"].first()
     median_speed = float(np.nanmedian(cells["mean_speed_um_per_min"])) if len(cells) else 0.0
     cells["speed_ratio"] = cells["mean_speed_um_per_min"] / median_speed if median_speed > 0 else 0.0
