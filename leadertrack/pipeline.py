@@ -340,6 +340,7 @@ def analyze_movie(
     InputError
         The movie is empty (no signal in any frame), or the labels do not fit the movie.
     """
+    from leadertrack.checks import aliased_linking_warning
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
     from leadertrack.features import measure
@@ -467,6 +468,8 @@ def analyze_movie(
             geometry=config.front.geometry,
             field_um=field_um,
         )
+    if (message := aliased_linking_warning(tracks)) is not None:
+        warn.append(message)
     _report(progress, "measure", 1, 1)
 
     with clock.stage("classify"):
@@ -562,6 +565,7 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     MovieResult
         Without labels; divisions (``parent_track_id``) are kept.
     """
+    from leadertrack.checks import aliased_linking_warning
     from leadertrack.features import measure
 
     config = config or RunConfig()
@@ -584,6 +588,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
     with clock.stage("measure"):
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
+    if (message := aliased_linking_warning(tracks)) is not None:
+        warn.append(message)
     with clock.stage("classify"):
         tracks, cells = _classify(tracks, cells, config)
     provenance = _provenance(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadertrack.checks import aliased_linking_warning
 from leadertrack.classify import classify
 from leadertrack.features import measure
 from leadertrack.front import find_front
@@ -67,6 +68,7 @@ def test_scratch_cells_at_the_fronts_move_into_the_gap(scratch_tracks):
     a front, and the cells at the fronts move into the gap."""
     tracks, field = scratch_tracks
     tracks, cells, _ = measure(tracks, field_um=field)
+    assert aliased_linking_warning(tracks) is None  # the cells at the fronts move into the gap, not back
     tracks, cells = classify(tracks, cells)
     judged = cells[cells.n_frames >= 5]
     at_front = judged[judged.front_distance_um.abs() <= 20]
@@ -104,6 +106,7 @@ def test_spheroid_leaders_beyond_radius_move_outward(shared_data, n):
 
     def separation(table: pd.DataFrame) -> tuple[float, int, pd.DataFrame]:
         t, c, _ = measure(table, front=front)
+        assert aliased_linking_warning(t) is None
         t, c = classify(t, c)
         r = np.linalg.norm(t[["z_um", "y_um", "x_um"]].to_numpy() - centre_zyx, axis=1)
         c["radius_um"] = pd.Series(r).groupby(t["track_id"].to_numpy()).median().reindex(c.track_id).to_numpy()

@@ -1,0 +1,94 @@
+"""Checks on measured tracks: strands moving too far between frames alias in linking, and the run says so."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadertrack.checks import INWARD_MIN_TRACKS, aliased_linking_warning, inward_at_front
+from leadertrack.features import measure
+from leadertrack.track import link
+
+SPACING_UM = 12.0  # between the cells of a strand, and of the sheet
+CELLS_PER_STRAND = 8
+N_FRAMES = 20
+
+
+def strands_leaving_a_sheet(step_um: float, *, n_strands: int = 8, wander_um: float = 0.0, seed: int = 0) -> pd.DataFrame:
+    """Detections (``frame``, ``y``, ``x`` in µm) of a sheet filling x < 0 whose edge advances slowly
+    along +x, and strands of ``CELLS_PER_STRAND`` cells, one spacing apart, running ahead of it
+    along +x, ``step_um`` per frame; every cell jitters by 0.5 µm, and the cells of the sheet
+    also walk at random, ``wander_um`` per frame and axis."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    sheet_y, sheet_x = np.meshgrid(np.arange(0.0, 400.0, SPACING_UM), np.arange(-120.0, 0.0, SPACING_UM), indexing="ij")
+    walks = np.cumsum(rng.normal(0.0, wander_um, (N_FRAMES, sheet_y.size, 2)), axis=0)
+    strand_y = np.linspace(20.0, 380.0, n_strands)
+    for frame in range(N_FRAMES):
+        edge = 0.5 * frame
+        rows += [(frame, y + dy, x + edge + dx) for y, x, (dy, dx) in zip(sheet_y.ravel(), sheet_x.ravel(), walks[frame])]
+        for y in strand_y:
+            tip = edge + CELLS_PER_STRAND * SPACING_UM + step_um * frame
+            rows += [(frame, y, tip - k * SPACING_UM) for k in range(CELLS_PER_STRAND)]
+    table = pd.DataFrame(rows, columns=["frame", "y", "x"])
+    table[["y", "x"]] += rng.normal(0.0, 0.5, (len(table), 2))
+    return table
+
+
+def linked(detections: pd.DataFrame) -> pd.DataFrame:
+    """Tracks within a search range of one spacing (the default, 1.5 nucleus diameters, is often less)."""
+    return link(detections, search_range_um=SPACING_UM, frame_interval_min=5.0)
+
+
+def measured(detections: pd.DataFrame) -> pd.DataFrame:
+    tracks = linked(detections)
+    return measure(tracks[["track_id", "frame", "time_min", "y_um", "x_um"]], geometry="planar")[0]
+
+
+def test_strands_moving_more_than_half_their_spacing_per_frame_are_flagged():
+    # 8 µm per frame: the cell behind ends 4 µm from where the one ahead was, nearer than that
+    # cell's true next position, so linking joins each cell to the one behind it
+    tracks = measured(strands_leaving_a_sheet(step_um=8.0))
+    at_front, inward = inward_at_front(tracks)
+    assert inward >= INWARD_MIN_TRACKS
+    message = aliased_linking_warning(tracks)
+    assert message is not None
+    assert f"{inward} of the {at_front} tracks at the front move steadily inward" in message
+    assert "Image more often" in message
+
+
+def test_strands_moving_less_than_half_their_spacing_per_frame_are_not_flagged():
+    tracks = measured(strands_leaving_a_sheet(step_um=4.0))
+    _, inward = inward_at_front(tracks)
+    assert inward == 0
+    assert aliased_linking_warning(tracks) is None
+    # the strands really are tracked outward here: the check is not quiet because nothing moves
+    lengths = tracks.groupby("track_id").size()
+    assert (lengths >= N_FRAMES // 2).sum() >= 8 * CELLS_PER_STRAND
+
+
+def test_cells_wandering_at_random_at_the_front_are_not_flagged():
+    """A cell walking at random heads inward now and then, but not steadily."""
+    tracks = measured(strands_leaving_a_sheet(step_um=4.0, n_strands=0, wander_um=2.0))
+    at_front, inward = inward_at_front(tracks)
+    assert at_front >= 30
+    assert inward == 0
+    assert aliased_linking_warning(tracks) is None
+
+
+def test_a_run_reports_the_warning(tmp_path):
+    """analyze_tracks puts it among the run's warnings (run.json) and emits it."""
+    from leadertrack.config import RunConfig
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import analyze_tracks
+
+    detections = strands_leaving_a_sheet(step_um=8.0)
+    tracks = linked(detections)
+    path = tmp_path / "tracks.csv"
+    tracks[["track_id", "frame", "y", "x"]].to_csv(path, index=False)
+    config = RunConfig()
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 5.0
+    with pytest.warns(UserWarning, match="move steadily inward"):
+        result = analyze_tracks(read_tracks(path), config)
+    assert any("move steadily inward" in message for message in result.provenance["warnings"])
