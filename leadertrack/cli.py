@@ -5,9 +5,12 @@ Heavy modules are imported inside the commands so ``leadertrack --help`` answers
 
 from __future__ import annotations
 
+import contextlib
 import reprlib
 import sys
 import time
+import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -104,6 +107,21 @@ def _build_config(
     return config
 
 
+@contextlib.contextmanager
+def _readable_warnings() -> Iterator[None]:
+    """Warnings printed as one line, ``warning: MESSAGE``, above the progress bars, instead of
+    Python's ``FILE:LINE: UserWarning: MESSAGE`` and a line of source in the middle of a bar.
+    (Movies run in worker processes keep their warnings in ``run.json``; the summary counts them.)"""
+    from tqdm.auto import tqdm
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        tqdm.write(f"warning: {message}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
+
+
 class _ProgressBars:
     """Progress on stderr: a bar for the movies of a batch and one for the stage of the current movie."""
 
@@ -152,9 +170,11 @@ def _print_summary(summary, out: Path, seconds: float) -> None:
         return
     for row in summary.itertuples(index=False):
         if row.status == "ok":
+            n_warnings = int(getattr(row, "warnings", 0) or 0)
+            warned = f", {n_warnings} warning{'s' if n_warnings > 1 else ''} (run.json)" if n_warnings else ""
             typer.echo(
                 f"  ok       {row.movie}: {int(row.frames)} frames, {int(row.tracks)} tracks, "
-                f"{int(row.leaders)} leaders  ({row.seconds:.1f} s)"
+                f"{int(row.leaders)} leaders{warned}  ({row.seconds:.1f} s)"
             )
         elif row.status == "skipped":
             typer.echo(f"  skipped  {row.movie}: {row.error}")
@@ -232,19 +252,20 @@ def run(
     bars = _ProgressBars(enabled=not quiet)
     start = time.perf_counter()
     try:
-        summary = pipeline.run(
-            inputs,
-            out,
-            config,
-            overwrite=overwrite,
-            frame_sequence=frame_sequence,
-            labels=labels,
-            recursive=recursive,
-            workers=workers,
-            scheduler=scheduler,
-            units_csv=units_csv,
-            progress=bars,
-        )
+        with _readable_warnings():
+            summary = pipeline.run(
+                inputs,
+                out,
+                config,
+                overwrite=overwrite,
+                frame_sequence=frame_sequence,
+                labels=labels,
+                recursive=recursive,
+                workers=workers,
+                scheduler=scheduler,
+                units_csv=units_csv,
+                progress=bars,
+            )
     except (InputError, OSError) as exc:  # OSError: OUT not writable, disk full while writing summary.csv
         bars.close()
         _fail(_one_line(exc))
@@ -297,7 +318,8 @@ def classify(
     for path in tracks:
         began = time.perf_counter()
         try:
-            result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
+            with _readable_warnings():
+                result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
             folder = write_result(result, out, overwrite=overwrite)
             if config.output.report:
                 write_report(result, folder / "report.html")

@@ -108,6 +108,20 @@ def test_each_bad_movie_gets_a_clear_error_and_no_result(tmp_path):
     assert [p.name for p in out.iterdir()] == ["summary.csv"]
 
 
+def test_warnings_are_one_readable_line_each_and_counted_in_the_summary(movie_path, tmp_path):
+    """A movie without units warns twice (pixel size, frame interval): as ``warning: ...`` lines,
+    not Python's ``FILE:LINE: UserWarning`` with a line of source, and counted in the summary."""
+    bare = tmp_path / "bare.tif"
+    tifffile.imwrite(bare, tifffile.imread(movie_path))  # the same pixels, no metadata
+    res = invoke("run", bare, "--out", tmp_path / "out", "--no-report")
+    assert res.exit_code == 0, res.output
+    shown = [line for line in res.output.splitlines() if "warning: bare: no " in line]
+    assert len(shown) == 2
+    assert "UserWarning" not in res.output and "analyze_movie(" not in res.output
+    assert "2 warnings (run.json)" in res.output
+    assert len(json.loads((tmp_path / "out" / "bare" / "run.json").read_text())["warnings"]) == 2
+
+
 def test_channel_out_of_range(tmp_path):
     path = tmp_path / "two_channels.tif"
     tifffile.imwrite(path, np.zeros((3, 2, 16, 16), np.uint16), imagej=True, metadata={"axes": "TCYX"})
