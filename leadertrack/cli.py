@@ -47,7 +47,7 @@ Geometry = Annotated[
 ]
 ConfigFile = Annotated[
     Optional[Path],
-    typer.Option("--config", exists=True, dir_okay=False, help="TOML file with parameters (see: leadertrack config).", show_default=False),
+    typer.Option("--config", exists=True, dir_okay=False, help="TOML file with parameters (see: leadertrack config), or an earlier result's run.json to run with its settings.", show_default=False),
 ]
 Out = Annotated[Path, typer.Option("--out", "-o", help="Output folder (created if needed).")]
 Model = Annotated[

@@ -7,6 +7,7 @@ stores the resolved configuration so a result can be reproduced.
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Literal
@@ -113,12 +114,15 @@ class RunConfig(_Section):
 
 
 def load_config(path: str | Path) -> RunConfig:
-    """Read a TOML configuration file; unknown keys are an error.
+    """Read a TOML configuration file, or the settings of an earlier run; unknown keys are an error.
 
     Parameters
     ----------
     path
-        A TOML file with the sections of :class:`RunConfig` (``[segment]``, ``[link]``, ...).
+        A TOML file with the sections of :class:`RunConfig` (``[segment]``, ``[link]``, ...), or
+        a result's ``run.json`` (its ``config``: the settings that run was given, so that
+        ``leadertrack run movie.tif --config OUT/movie/run.json`` runs with them again; what that
+        run estimated or derived, such as the nucleus diameter, is estimated again).
 
     Returns
     -------
@@ -128,15 +132,20 @@ def load_config(path: str | Path) -> RunConfig:
     Raises
     ------
     InputError
-        The file cannot be read or is not TOML.
+        The file cannot be read, or is neither TOML nor a ``run.json``.
     pydantic.ValidationError
         A key is unknown or a value is out of range (NaN and infinity are refused too).
     """
     path = Path(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError, RecursionError) as exc:  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
+        text = path.read_text(encoding="utf-8")
+        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+    except (OSError, ValueError, RecursionError) as exc:  # JSON/TOML decode errors and UnicodeDecodeError are ValueErrors
         raise InputError(f"{path}: cannot read the configuration file: {exc or type(exc).__name__}") from None
+    if path.suffix.lower() == ".json":
+        if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
+            raise InputError(f"{path}: not a leadertrack run.json (no 'config' section); give a TOML file from 'leadertrack config'")
+        data = data["config"]
     return RunConfig.model_validate(data)
 
 

@@ -122,6 +122,19 @@ def test_warnings_are_one_readable_line_each_and_counted_in_the_summary(movie_pa
     assert len(json.loads((tmp_path / "out" / "bare" / "run.json").read_text())["warnings"]) == 2
 
 
+def test_a_run_repeats_with_the_settings_of_an_earlier_run_json(movie_path, tmp_path):
+    first = invoke("run", movie_path, "--out", tmp_path / "a", "--max-speed-um-per-min", "0.8", "-q", "--no-report")
+    assert first.exit_code == 0, first.output
+    again = invoke("run", movie_path, "--out", tmp_path / "b", "--config", tmp_path / "a" / "wound" / "run.json", "-q")
+    assert again.exit_code == 0, again.output
+    runs = [json.loads((tmp_path / out / "wound" / "run.json").read_text()) for out in ("a", "b")]
+    assert runs[1]["config"] == runs[0]["config"]
+    assert runs[1]["config"]["link"]["max_speed_um_per_min"] == 0.8
+    assert runs[1]["search_range_um"] == runs[0]["search_range_um"]
+    cells = [pd.read_csv(tmp_path / out / "wound" / "cells.csv") for out in ("a", "b")]
+    pd.testing.assert_frame_equal(cells[0], cells[1])
+
+
 def test_channel_out_of_range(tmp_path):
     path = tmp_path / "two_channels.tif"
     tifffile.imwrite(path, np.zeros((3, 2, 16, 16), np.uint16), imagej=True, metadata={"axes": "TCYX"})
