@@ -137,12 +137,13 @@ def load_config(path: str | Path) -> RunConfig:
         A key is unknown or a value is out of range (NaN and infinity are refused too).
     """
     path = Path(path)
+    is_run_json = path.suffix.lower() == ".json"
     try:
         text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix.lower() == ".json" else tomllib.loads(text)
+        data = json.loads(text) if is_run_json else tomllib.loads(text)
     except (OSError, ValueError, RecursionError) as exc:  # JSON/TOML decode errors and UnicodeDecodeError are ValueErrors
         raise InputError(f"{path}: cannot read the configuration file: {exc or type(exc).__name__}") from None
-    if path.suffix.lower() == ".json":
+    if is_run_json:
         if not isinstance(data, dict) or not isinstance(data.get("config"), dict):
             raise InputError(f"{path}: not a leadertrack run.json (no 'config' section); give a TOML file from 'leadertrack config'")
         data = data["config"]
