@@ -143,7 +143,7 @@ class _ProgressBars:
             if stage != self.stage:
                 self._close_stage()
                 self.stage = stage
-                unit = "frame" if stage == "segment" else "step"
+                unit = "frame" if stage in ("segment", "link") else "step"
                 self.bars["stage"] = tqdm(total=total, desc=f"{stage:>9}", unit=unit, position=1, leave=False, file=sys.stderr)
             bar = self.bars["stage"]
         bar.n = done

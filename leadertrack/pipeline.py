@@ -433,8 +433,7 @@ def analyze_movie(
         frame_interval_min=interval if units_info["time_calibrated"] else None,
         max_speed_um_per_min=link_cfg.max_speed_um_per_min,
     )
-    _report(progress, "link", 0, 1)
-    with clock.stage("link"):
+    with clock.stage("link"):  # reports each frame linked (then gaps are closed)
         tracks = link(
             table,
             search_range_um=search_range_um,
@@ -444,6 +443,7 @@ def analyze_movie(
             max_gap_frames=link_cfg.max_gap_frames,
             predict=link_cfg.predict,
             min_track_length=link_cfg.min_track_length,
+            progress=progress,
         )
     n_detections = len(table)
     if tracks.empty:
@@ -452,7 +452,6 @@ def analyze_movie(
         )
         raise InputError(f"{source}: {found}; nothing to measure (check the nucleus diameter, or give labels)")
     del table  # the tracks hold every detection that matters from here on
-    _report(progress, "link", 1, 1)
 
     _report(progress, "measure", 0, 1)
     field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)

@@ -351,6 +351,24 @@ def test_frames_segmented_in_threads_give_the_same_result(small_movie, monkeypat
     pd.testing.assert_frame_equal(threaded.cells, serial.cells)
 
 
+def test_linking_reports_every_frame_and_can_be_cancelled(small_movie):
+    """Linking a long movie takes minutes: the progress callback hears of each frame linked, and
+    raising in it stops the run there."""
+    n_frames = small_movie.image.shape[0]
+    heard = []
+    analyze_movie(small_movie.image, _small_config(small_movie), progress=lambda *call: heard.append(call))
+    assert [(done, total) for stage, done, total in heard if stage == "link"] == [(k, n_frames) for k in range(1, n_frames + 1)]
+    assert [stage for stage, _, _ in heard].index("link") > max(i for i, call in enumerate(heard) if call[0] == "segment")
+
+    def cancel(stage, done, total):
+        if stage == "link" and done == 3:
+            raise KeyboardInterrupt
+        assert stage in ("segment", "link")  # nothing after linking started
+
+    with pytest.raises(KeyboardInterrupt):
+        analyze_movie(small_movie.image, _small_config(small_movie), progress=cancel)
+
+
 def test_cancelling_a_threaded_run_stops_segmenting(small_movie, monkeypatch):
     segmented = segmenting_threads(monkeypatch)
 
