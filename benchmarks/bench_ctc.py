@@ -242,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
             " on SIM+/01.",
             table(results),
             f"Time to segment/locate and link, trackpy / leadertrack (> 1: leadertrack is faster): {speed}. The"
-            " simulated movies of the speed section below have nuclei of 10 px, where trackpy is the faster.",
+            " simulated movies of the speed section below have nuclei of 10-40 px, where trackpy is the faster (by"
+            " less, the larger the nuclei).",
         ]
     )
     write_section("tracking", text)

@@ -185,18 +185,22 @@ def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         ("frames", {"n_frames": 80, "field_um": (256.0, 256.0)}),
         ("size", {"n_frames": 20, "field_um": (512.0, 512.0)}),
         ("size", {"n_frames": 20, "field_um": (1024.0, 1024.0)}),
+        # the same 10 µm nuclei at finer pixels: larger nuclei in pixels, as at a higher magnification
+        ("nucleus", {"n_frames": 20, "field_um": (256.0, 256.0), "pixel_size_um": 0.5}),
+        ("nucleus", {"n_frames": 20, "field_um": (256.0, 256.0), "pixel_size_um": 0.25}),
     ]
     if quick:
         cases = cases[:2]
     rows, stage_rows = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for axis, options in cases:
-            sim = simulate_invasion(geometry="planar", difficulty="medium", seed=1, pixel_size_um=1.0, **options)
+            sim = simulate_invasion(geometry="planar", difficulty="medium", seed=1, **{"pixel_size_um": 1.0, **options})
             path = Path(tmp) / "movie.ome.tif"
             save_simulation(sim, path)
             row = {"varies": axis, "frames": sim.image.shape[0], "size_px": f"{sim.image.shape[1]}x{sim.image.shape[2]}",
+                   "nucleus_px": round(sim.nucleus_diameter_um / sim.pixel_size_um),
                    "cells_per_frame": round(len(sim.tracks) / sim.image.shape[0])}
-            stage_row = {key: row[key] for key in ("frames", "size_px", "cells_per_frame")}
+            stage_row = {key: row[key] for key in ("frames", "size_px", "nucleus_px", "cells_per_frame")}
             for method in METHODS:
                 seconds, rss, stages = time_method(method, path, sim.nucleus_diameter_um, sim.pixel_size_um)
                 row[f"{method}_s"] = seconds
@@ -214,6 +218,7 @@ def speed(quick: bool) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         {
             "frames": table_["frames"],
             "size_px": table_["size_px"],
+            "nucleus_px": table_["nucleus_px"],
             "cells_per_frame": table_["cells_per_frame"],
             "trackpy / leadertrack (speed-up)": table_["trackpy_s"] / table_["leadertrack_s"],
             "same, all cores": table_["trackpy_all_cores_s"] / table_["leadertrack_all_cores_s"],
