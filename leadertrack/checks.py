@@ -76,7 +76,7 @@ def aliased_linking_warning(tracks: pd.DataFrame) -> str | None:
     cell itself, so each cell is joined to the one behind it, and a strand running outward falls
     apart into short tracks running inward. A larger search range only helps in part (it makes
     leaving a cell unlinked costlier; on the independent simulator's four such movies, three times
-    the default range still left 21-53 tracks running inward); a shorter frame interval is the
+    the default range still left 21-31 tracks running inward); a shorter frame interval is the
     cure. A front that really retracts shows the same sign, hence a warning, not an error.
 
     Parameters
