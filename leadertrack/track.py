@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import threading
 import warnings
-from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -41,27 +40,49 @@ class _OwnVelocityPredict(NullPredict):
     def __init__(self, pos_columns: list[str], span: int = 3) -> None:
         self.pos_columns = pos_columns
         self.span = span
-        self.history: dict[int, deque] = {}
+        # the last span + 1 observations of each track, newest last, as arrays indexed by track id
+        # (trackpy numbers its tracks 0, 1, 2, ...), so that a frame is observed and predicted at once
+        self.times = np.zeros((0, span + 1))
+        self.positions = np.zeros((0, span + 1, len(pos_columns)))
+        self.seen = np.zeros(0, dtype=np.int64)
+
+    def _make_room(self, largest_id: int) -> None:
+        if largest_id < len(self.seen):
+            return
+        grow = max(largest_id + 1, 2 * len(self.seen)) - len(self.seen)
+        self.times = np.concatenate([self.times, np.zeros((grow, self.span + 1))])
+        self.positions = np.concatenate([self.positions, np.zeros((grow, *self.positions.shape[1:]))])
+        self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=np.int64)])
 
     def observe(self, frame: pd.DataFrame) -> None:
-        times = frame[self.t_column].to_numpy(dtype=float)
-        positions = frame[self.pos_columns].to_numpy(dtype=float)
-        for particle, t, pos in zip(frame["particle"].to_numpy(), times, positions):
-            self.history.setdefault(int(particle), deque(maxlen=self.span + 1)).append((t, pos))
+        ids = frame["particle"].to_numpy(dtype=np.int64)
+        if len(ids) == 0:
+            return
+        self._make_room(int(ids.max()))
+        self.times[ids, :-1] = self.times[ids, 1:]
+        self.times[ids, -1] = frame[self.t_column].to_numpy(dtype=float)
+        self.positions[ids, :-1] = self.positions[ids, 1:]
+        self.positions[ids, -1] = frame[self.pos_columns].to_numpy(dtype=float)
+        self.seen[ids] = np.minimum(self.seen[ids] + 1, self.span + 1)
 
     def predict(self, t1: float, particles: list) -> np.ndarray:
-        predicted = []
-        for point in particles:
-            position = np.asarray(point.pos, dtype=float)
-            seen = self.history.get(point.track.id) if point.track is not None else None
-            if seen is not None and len(seen) >= 2:
-                (t_first, p_first), (t_last, p_last) = seen[0], seen[-1]
-                steps = len(seen) - 1
-                # shrink the velocity of short histories, where a step is mostly jitter
-                velocity = (p_last - p_first) / (t_last - t_first) * steps / (steps + 1)
-                position = position + velocity * (t1 - point.t)
-            predicted.append(position)
-        return np.array(predicted)
+        if not particles:
+            return np.array([])
+        position = np.array([point.pos for point in particles], dtype=float)
+        ids = np.array([point.track.id if point.track is not None else -1 for point in particles], dtype=np.int64)
+        known = (ids >= 0) & (ids < len(self.seen))
+        n_seen = np.zeros(len(ids), dtype=np.int64)
+        n_seen[known] = self.seen[ids[known]]
+        moving = np.flatnonzero(n_seen >= 2)
+        if len(moving):
+            track, oldest = ids[moving], self.span + 1 - n_seen[moving]
+            steps = (n_seen[moving] - 1)[:, None]
+            elapsed = (self.times[track, -1] - self.times[track, oldest])[:, None]
+            # shrink the velocity of short histories, where a step is mostly jitter
+            velocity = (self.positions[track, -1] - self.positions[track, oldest]) / elapsed * steps / (steps + 1)
+            since = (t1 - np.array([particles[i].t for i in moving], dtype=float))[:, None]
+            position[moving] = position[moving] + velocity * since
+        return position
 
 
 def _assign_subnet(source_set: set, dest_set: set, search_range: float, max_size: int = 30, **_) -> tuple[list, list]:

@@ -47,6 +47,34 @@ def test_straight_lines_recovered_with_contract_columns():
     assert row["time_min"] == row["frame"] * 5.0 and row["x_um"] == pytest.approx(row["x"] * 0.5)
 
 
+def test_each_cell_is_predicted_from_its_own_last_steps():
+    """Over its last ``span`` steps, shrunk by steps / (steps + 1) for a short history; a cell seen
+    once, or a new one, is predicted where it is."""
+    from types import SimpleNamespace
+
+    from leadertrack.track import _OwnVelocityPredict
+
+    predictor = _OwnVelocityPredict(pos_columns=["y", "x"], span=2)
+    predictor.t_column = "frame"
+    # track 0 moves +1 in y per frame, then +4 (its last 2 steps: 5 in 2 frames); track 5 is seen
+    # twice (one step of +2 in x); track 2 once
+    for frame, rows in enumerate([[(0, 0.0, 0.0), (5, 10.0, 0.0)], [(0, 1.0, 0.0), (5, 10.0, 2.0), (2, 7.0, 7.0)],
+                                  [(0, 2.0, 0.0)], [(0, 6.0, 0.0)]]):
+        predictor.observe(pd.DataFrame(rows, columns=["particle", "y", "x"]).assign(frame=frame))
+
+    def point(track_id, t, y, x):
+        return SimpleNamespace(pos=np.array([y, x]), t=t, track=None if track_id is None else SimpleNamespace(id=track_id))
+
+    predicted = predictor.predict(5, [point(0, 3, 6.0, 0.0), point(5, 1, 10.0, 2.0), point(2, 1, 7.0, 7.0), point(None, 3, 1.0, 1.0)])
+    np.testing.assert_allclose(predicted, [
+        [6.0 + 2.5 * 2 / 3 * 2, 0.0],  # 2.5 per frame over 2 steps, shrunk by 2/3, for 2 frames
+        [10.0, 2.0 + 2.0 / 2 * 4],  # 2 per frame from 1 step, shrunk by 1/2, for 4 frames
+        [7.0, 7.0],
+        [1.0, 1.0],
+    ])
+    assert predictor.predict(5, []).size == 0
+
+
 @pytest.mark.parametrize("predict", [True, False])
 def test_velocity_prediction_keeps_a_fast_mover_past_a_bystander(predict):
     # The mover goes 8 px per frame with a 10 px search range. At frame 4 a newly appearing
