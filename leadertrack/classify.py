@@ -11,7 +11,7 @@ criterion      soft score                                                       
 at the front   ``1 - clip(d / (2 s), 0, 1)``                                               d <= 1 spacing
 not trailing   ``clip(1.5 - 2 f, 0, 1)``                                                   f <= 0.5
 outward, fast  ``min(max(clip((V / σ - 1) / 4, 0, 1), steady), clip(V / (0.6 v), 0, 1))``  (V >= 3 σ or steady) and V >= 0.3 v
-persistent     ``clip((P - 0.3) / 0.4, 0, 1)``                                             P >= 0.5
+persistent     ``max(clip((P - 0.3) / 0.4, 0, 1), oblique)``                              P >= 0.5, or P > 0 and Q >= 0.9
 =============  ==========================================================================  ===================================
 
 with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
@@ -37,7 +37,11 @@ V times the track's duration. The spread σ is between tracks, and identity swit
 inflate it; a slow leader that outruns the sheet frame after frame is caught by ``steady`` even
 when σ hides it. ``P`` = the track's mean ``relative_outward_persistence`` (outward net
 displacement / path over the window, relative to the collective advance: about 0.9 for a leader,
-about 0 for a cell wandering at random). Tracks shorter than the motion window (about 30 min, at
+about 0 for a cell wandering at random); ``Q`` = the track's mean ``relative_persistence`` (the same
+in any direction) and ``oblique = clip((Q - 0.8) / 0.2, 0, 1)`` when ``P > 0`` (else 0): a strand
+that turns aside moves outward only at an angle, and a leader at 60 degrees to the outward
+direction has ``P`` below 0.5, but it still moves in a nearly straight line, which cells
+wandering fast in a drifting direction do not (their ``Q`` stays below about 0.8). Tracks shorter than the motion window (about 30 min, at
 least ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge
 persistence. Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
@@ -82,12 +86,14 @@ STEADY_MIN_T = 8.0
 """A track outruns the collective steadily when the t statistic of its outward window speeds reaches this."""
 STEADY_MIN_SPACINGS = 2.0
 """A steady track must also have gained at least this many cell spacings on the collective over its duration."""
+OBLIQUE_MIN_PERSISTENCE = 0.9
+"""A track moving at an angle to the outward direction is persistent when its mean relative persistence reaches this."""
 CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
 _REQUIRED = (
     "track_id", "frame", "front_distance_um", "n_ahead_same_way", "relative_outward_speed_um_per_min",
-    "relative_outward_persistence", "speed_um_per_min",
+    "relative_outward_persistence", "relative_persistence", "speed_um_per_min",
 )
 
 
@@ -186,14 +192,17 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     # the median of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
-    p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    p_outward = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    p_any = pd.Series(tracks["relative_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
     steady = _steady_outward(v_rel, tid, time, per_track, lengths, window_frames=width, spacing=spacing)
     if (spread > 0).all() and v_ref > 0:
         beyond_spread = np.clip((v_track / spread - 1) / 4, 0, 1)
         fast = np.minimum(np.maximum(beyond_spread, steady), np.clip(v_track / v_ref / 0.6, 0, 1))
     else:
         fast = np.zeros(len(tracks))
-    persistent = np.clip((p_track - 0.3) / 0.4, 0, 1)
+    # straight outward, or nearly straight in any direction that still gains outward (a strand turning aside)
+    oblique = np.where(p_outward > 0, np.clip((p_any - OBLIQUE_MIN_PERSISTENCE) / 0.2 + 0.5, 0, 1), 0.0)
+    persistent = np.maximum(np.clip((p_outward - 0.3) / 0.4, 0, 1), oblique)
     # too short to judge motion: a few frames say nothing about persistence
     short = lengths.reindex(tid).to_numpy() < required
     fast, persistent = np.where(short, 0.0, fast), np.where(short, 0.0, persistent)
@@ -389,7 +398,7 @@ _WEAKNESS = {
     "at_front": "behind the front (median {dist:.0f} µm)",
     "not_trailing": "trails another cell",
     "fast_outward": "not moving outward fast ({ratio:.1f}x median speed)",
-    "persistent": "not persistent (persistence {pers:.2f})",
+    "persistent": "not persistent relative to the collective (outward {pers:.2f})",
 }
 
 
@@ -397,6 +406,7 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     """A short human reason for each track's decision."""
     n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
     ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median().astype(float)
+    outward_persistence = tracks.groupby("track_id")["relative_outward_persistence"].mean()
     reasons = []
     for row in cells.itertuples(index=False):
         rank, n = ranks.loc[row.track_id] if row.track_id in ranks.index else (np.nan, np.nan)
@@ -408,7 +418,9 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
             continue
         fracs = {name: getattr(row, f"frac_{name}") for name in CRITERIA}
         weakest = min(fracs, key=fracs.get)
-        why = _WEAKNESS[weakest].format(dist=row.front_distance_um, ratio=ratio, pers=row.persistence)
+        why = _WEAKNESS[weakest].format(
+            dist=row.front_distance_um, ratio=ratio, pers=outward_persistence.get(row.track_id, np.nan)
+        )
         if row.follows_track_id:
             why = f"follows {row.follows_track_id}; " + why
         reasons.append(f"{why}; {text}")

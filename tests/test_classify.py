@@ -14,10 +14,12 @@ N_FRAMES = 30
 DT_MIN = 5.0
 
 
-def assay(seed: int, *, n_leaders: int = 2, decoy: bool = True, invade: bool = True) -> pd.DataFrame:
+def assay(
+    seed: int, *, n_leaders: int = 2, decoy: bool = True, invade: bool = True, angle_deg: float = 0.0
+) -> pd.DataFrame:
     """A jiggling sheet (x < 100) drifting at 0.1 µm/min, leader chains (leader + 2 followers)
-    leaving it at 0.5 µm/min, 5 min per frame, and a fast random decoy at the edge. Track ids: leaders 1.., followers
-    101.., decoy 900, sheet 1000.."""
+    leaving it at 0.5 µm/min (at ``angle_deg`` to the outward direction +x), 5 min per frame, and a
+    fast random decoy at the edge. Track ids: leaders 1.., followers 101.., decoy 900, sheet 1000.."""
     rng = np.random.default_rng(seed)
     rows = []
     ys, xs = np.meshgrid(np.arange(5.0, 400, 10), np.arange(5.0, 100, 10), indexing="ij")
@@ -30,11 +32,12 @@ def assay(seed: int, *, n_leaders: int = 2, decoy: bool = True, invade: bool = T
         jiggle = 0.8 * jiggle + rng.normal(0, 0.6, sheet.shape)
         p = sheet + jiggle + [0.0, 0.1 * DT_MIN * f]
         rows += [(1000 + i, f, y, x) for i, (y, x) in enumerate(p)]
+    heading = np.array([np.sin(np.deg2rad(angle_deg)), np.cos(np.deg2rad(angle_deg))])
     for k, y0 in enumerate(lanes):
         for f in range(N_FRAMES):
-            head = 100.0 + (0.5 * DT_MIN * f if invade else 0.1 * DT_MIN * f)
+            head = np.array([y0, 100.0]) + heading * (0.5 * DT_MIN * f if invade else 0.1 * DT_MIN * f)
             for j in range(3):  # leader (j = 0) and two followers 11 µm behind it
-                y, x = y0 + rng.normal(0, 0.4), head - 11.0 * j + rng.normal(0, 0.4)
+                y, x = head - 11.0 * j * heading + rng.normal(0, 0.4, 2)
                 rows.append((1 + k if j == 0 else 101 + 2 * k + j - 1, f, y, x))
     if decoy:
         heading, p = 0.0, np.array([250.0, 104.0])
@@ -64,6 +67,27 @@ def test_leaders_found_followers_and_decoys_not(seed):
     assert c.loc[1, "group_size"] >= 2
     assert ((c.leader_score >= 0.5) == c.is_leader).all()
     assert c.leader_score.between(0, 1).all()
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_strand_that_turned_aside_still_leads(seed):
+    # At 60 degrees to the outward direction the leaders gain on the sheet at 0.15 µm/min, a third of
+    # their speed: their outward persistence relative to the sheet is about 0.3, but they move in a
+    # straight line (relative persistence about 0.95).
+    tracks, cells = run(assay(seed, angle_deg=60.0))
+    outward = tracks.groupby("track_id")["relative_outward_persistence"].mean()
+    assert outward.loc[[1, 2]].max() < 0.4
+    c = cells.set_index("track_id")
+    assert sorted(c.index[c.is_leader]) == [1, 2]
+    assert c.loc[[101, 102], "follows_track_id"].tolist() == [1, 1]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_cells_running_straight_along_the_edge_do_not_lead(seed):
+    # straight and fast, but they gain nothing outward on the sheet (relative outward persistence < 0)
+    tracks, cells = run(assay(seed, angle_deg=90.0))
+    assert (tracks.groupby("track_id")["relative_outward_persistence"].mean().loc[[1, 2]] < 0).all()
+    assert cells["is_leader"].sum() == 0
 
 
 def test_per_frame_state_and_roles():
@@ -160,6 +184,7 @@ def _not_trailing_in_the_dark(trails: np.ndarray, seen: np.ndarray) -> np.ndarra
         "track_id": 1, "frame": frames, "time_min": frames.astype(float), "front_distance_um": 0.0,
         "ahead_in_view": seen, "n_ahead_same_way": (trails & seen).astype(int),
         "relative_outward_speed_um_per_min": 0.5, "window_speed_um_per_min": 0.5, "relative_outward_persistence": 0.9,
+        "relative_persistence": 0.9,
     })
     return _criteria(tracks, spacing=10.0)["not_trailing"].to_numpy()
 
@@ -195,7 +220,7 @@ def _fast_outward(speeds: list, *, spacing: float, window_speed: float) -> pd.Se
             "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
             "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
             "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": window_speed,
-            "relative_outward_persistence": 0.9,
+            "relative_outward_persistence": 0.9, "relative_persistence": 0.9,
         }))
     tracks = pd.concat(rows, ignore_index=True)
     return tracks.assign(fast=_criteria(tracks, spacing=spacing)["fast_outward"]).groupby("track_id")["fast"].mean()
