@@ -96,8 +96,15 @@ _WEIGHT_STEPS = float(2**30)
 
 def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: float) -> tuple[np.ndarray, np.ndarray]:
     """The cheapest joins among candidate pairs, each end and start used at most once, leaving one
-    alone costing ``alone``: u-track's square matrix (joins, ends alone / starts alone, transposed
-    joins), solved sparse with :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
+    alone costing ``alone``: u-track's objective, solved sparse with
+    :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`.
+
+    Joining an end to a start saves leaving both alone, so the best joins are a matching of most
+    total saving. Each end gets a column of its own that stands for "left alone"; every end is then
+    matched, to a start or to its own column, and the cheapest such full matching is the answer.
+    (u-track's square matrix, with a dummy row per start and the transposed joins, has the same
+    optimum and twice the edges: on the 7,949 track ends of a 1024 x 1024 movie, 162,734 candidate
+    joins, it took 1.16 s against 0.35 s, with the same joins.)
 
     The weights given to the solver are whole numbers (``_WEIGHT_STEPS`` steps across their
     range). Its LAPJVsp algorithm compares reduced costs exactly; on fractional weights with many
@@ -107,16 +114,15 @@ def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: 
     rows, end_at = np.unique(end_i, return_inverse=True)
     cols, start_at = np.unique(start_j, return_inverse=True)
     n_end, n_start = len(rows), len(cols)
-    # every full matching has n_end + n_start edges, so one offset keeps the optimum and makes
-    # the zero-cost entries real edges
-    offset = 1.0 + float(cost.max(initial=0.0)) + alone
-    r = np.concatenate([end_at, np.arange(n_end), n_end + np.arange(n_start), n_end + start_at])
-    c = np.concatenate([start_at, n_start + np.arange(n_end), np.arange(n_start), n_start + end_at])
-    w = np.concatenate([cost, np.full(n_end + n_start, alone), np.zeros(len(cost))]) + offset
+    # every full matching has n_end edges, so one offset keeps the optimum and makes all weights positive
+    saving = np.concatenate([cost - 2.0 * alone, np.zeros(n_end)])
+    w = saving - saving.min() + 1.0
     w = np.rint(w * (_WEIGHT_STEPS / w.max()))
-    graph = csr_matrix((w, (r, c)), shape=(n_end + n_start,) * 2)
+    r = np.concatenate([end_at, np.arange(n_end)])
+    c = np.concatenate([start_at, n_start + np.arange(n_end)])
+    graph = csr_matrix((w, (r, c)), shape=(n_end, n_start + n_end))
     row, col = min_weight_full_bipartite_matching(graph)
-    joined = (row < n_end) & (col < n_start)
+    joined = col < n_start
     return rows[row[joined]], cols[col[joined]]
 
 
@@ -134,7 +140,7 @@ def close_gaps(
     recent velocity; the mean square distance between the end carried forward and the start, and
     between the start carried back and the end, divided by the gap (what cannot be predicted adds
     up like a random walk), is the cost of the join, allowed up to ``max_distance_px ** 2``. One
-    assignment over all ends and starts (u-track's square cost matrix, solved sparse with
+    assignment over all ends and starts (u-track's objective, solved sparse with
     :func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`), where leaving an end or a
     start unjoined costs ``max_distance_px ** 2``, picks the joins; chains of joined tracks
     become one track.
