@@ -547,7 +547,7 @@ def _front_and_rule(provenance: dict, config: dict) -> str:
     else:
         rule = (
             "by leadertrack's documented rule: a cell leads in a frame when it is at the front, trails no other "
-            "cell, and its track moves outward faster and more persistently than the collective"
+            "cell, and its track moves persistently and outward faster than the collective"
         )
     threshold = classify.get("threshold")
     text = (
