@@ -40,10 +40,11 @@ displacement / path over the window, relative to the collective advance: about 0
 about 0 for a cell wandering at random); ``Q`` = the track's mean ``relative_persistence`` (the same
 in any direction) and ``oblique = clip((Q - 0.8) / 0.2, 0, 1)`` when ``P > 0`` (else 0): a strand
 that turns aside moves outward only at an angle, and a leader at 60 degrees to the outward
-direction has ``P`` below 0.5, but it still moves in a nearly straight line, which cells
-wandering fast in a drifting direction do not (their ``Q`` stays below about 0.8). Tracks shorter than the motion window (about 30 min, at
-least ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge
-persistence. Daughters of a division (``parent_track_id != 0``) cannot lead during their first
+direction has ``P`` below 0.5, but it still moves in a nearly straight line, which a cell whose
+heading drifts within the motion window does not (most of the simulator's fast random decoys
+have ``Q`` below 0.8). Tracks shorter than the motion window (about 30 min, at least
+``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge persistence.
+Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
 
 A **track** is a leader when it is in the leader state in at least
