@@ -312,6 +312,11 @@ def analyze_movie(
 ) -> MovieResult:
     """Find, track, measure and classify every cell of one movie.
 
+    When many tracks at the front run steadily inward (:func:`leadertrack.checks.aliased_linking_warning`:
+    the cells move too far between frames) and the search range was derived, not given, the
+    tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, and the
+    run's warnings say so.
+
     Parameters
     ----------
     movie
@@ -340,11 +345,9 @@ def analyze_movie(
     InputError
         The movie is empty (no signal in any frame), or the labels do not fit the movie.
     """
-    from leadertrack.checks import aliased_linking_warning
+    from leadertrack.checks import RELINK_RANGE_FACTOR, aliased_linking_warning, inward_at_front, relinked_warning
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
-    from leadertrack.features import measure
-    from leadertrack.front import position_columns
     from leadertrack.segment import segment_frame
     from leadertrack.track import default_search_range_um, link
 
@@ -433,18 +436,20 @@ def analyze_movie(
         frame_interval_min=interval if units_info["time_calibrated"] else None,
         max_speed_um_per_min=link_cfg.max_speed_um_per_min,
     )
+    derived_range = link_cfg.search_range_um is None and link_cfg.max_speed_um_per_min is None
+    search_range_source = "derived" if link_cfg.search_range_um is None else "user"
+
+    link_options = {
+        "pixel_size_um": pixel_size,
+        "frame_interval_min": interval,
+        "memory": link_cfg.memory,
+        "max_gap_frames": link_cfg.max_gap_frames,
+        "predict": link_cfg.predict,
+        "min_track_length": link_cfg.min_track_length,
+        "progress": progress,
+    }
     with clock.stage("link"):  # reports each frame linked (then gaps are closed)
-        tracks = link(
-            table,
-            search_range_um=search_range_um,
-            pixel_size_um=pixel_size,
-            frame_interval_min=interval,
-            memory=link_cfg.memory,
-            max_gap_frames=link_cfg.max_gap_frames,
-            predict=link_cfg.predict,
-            min_track_length=link_cfg.min_track_length,
-            progress=progress,
-        )
+        tracks = compact_integers(link(table, search_range_um=search_range_um, **link_options))
     n_detections = len(table)
     if tracks.empty:
         found = "no cells found in any frame" if table.empty else (
@@ -455,25 +460,36 @@ def analyze_movie(
 
     _report(progress, "measure", 0, 1)
     field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)
-    # measure and classify copy the table they get: give them only the columns they read, and put
-    # the others (label, pixel positions, area, intensity) back afterwards, in their place
-    tracks = compact_integers(tracks)
-    columns = list(tracks.columns)
-    positions = ["time_min", *position_columns(tracks)]
-    aside = tracks.drop(columns=positions)
     with clock.stage("measure"):
-        tracks, cells, fronts = measure(
-            tracks[[c for c in columns if c in ("track_id", "frame", *positions)]],
-            geometry=config.front.geometry,
-            field_um=field_um,
-        )
-    if (message := aliased_linking_warning(tracks)) is not None:
+        measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
+    message = aliased_linking_warning(measured.tracks)
+    if message is not None and derived_range:
+        # strands alias at this range: link the tracked detections again with a wider one, which makes
+        # broken strands costlier
+        wider = RELINK_RANGE_FACTOR * search_range_um
+        detections = tracks.drop(columns=["track_id", "time_min", "y_um", "x_um", "area_um2"], errors="ignore")
+        try:
+            with clock.stage("link"):
+                again = compact_integers(link(detections, search_range_um=wider, **link_options))
+        except InputError:  # too many candidates at the wider range: keep the first linking
+            again = tracks.iloc[:0]
+        del detections
+        if not again.empty:
+            first = inward_at_front(measured.tracks)
+            with clock.stage("measure"):
+                measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
+            message = relinked_warning(first, search_range_um, wider, aliased_linking_warning(measured.tracks))
+            search_range_um, search_range_source = wider, f"derived x {RELINK_RANGE_FACTOR:g} (tracks at the front ran inward)"
+        del again
+    del tracks  # the measured tracks hold the same rows
+    if message is not None:
         warn.append(message)
+    tracks, cells, fronts = measured.tracks, measured.cells, measured.fronts
     _report(progress, "measure", 1, 1)
 
     with clock.stage("classify"):
         tracks, cells = _classify(tracks, cells, config)
-        tracks = compact_integers(_put_back(tracks, aside, columns))
+        tracks = compact_integers(_put_back(tracks, measured.aside, measured.columns))
     _report(progress, "classify", 1, 1)
 
     provenance = _provenance(
@@ -490,7 +506,7 @@ def analyze_movie(
             "nucleus_diameter_um": diameter_um,
             "nucleus_diameter_source": diameter_source,
             "search_range_um": search_range_um,
-            "search_range_source": "user" if link_cfg.search_range_um else "derived",
+            "search_range_source": search_range_source,
         },
         config=config,
         fronts=fronts,
@@ -509,6 +525,34 @@ def analyze_movie(
         provenance=provenance,
         movie=movie,
     )
+
+
+@dataclass
+class _Measured:
+    """Measured tracks of one linking, with the columns measure does not read set aside."""
+
+    tracks: pd.DataFrame
+    cells: pd.DataFrame
+    fronts: pd.DataFrame
+    aside: pd.DataFrame
+    columns: list[str]
+
+
+def _measure_linked(tracks: pd.DataFrame, *, geometry: str, field_um: tuple[float, float]) -> _Measured:
+    """:func:`leadertrack.features.measure` of linked detections.
+
+    measure and classify copy the table they get: they get only the columns they read, and the
+    others (label, pixel positions, area, intensity) are kept aside, to be put back in their place.
+    """
+    from leadertrack.features import measure
+    from leadertrack.front import position_columns
+
+    columns = list(tracks.columns)
+    positions = ["time_min", *position_columns(tracks)]
+    measured, cells, fronts = measure(
+        tracks[[c for c in columns if c in ("track_id", "frame", *positions)]], geometry=geometry, field_um=field_um
+    )
+    return _Measured(measured, cells, fronts, tracks.drop(columns=positions), columns)
 
 
 def compact_integers(table: pd.DataFrame) -> pd.DataFrame:

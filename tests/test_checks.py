@@ -92,3 +92,45 @@ def test_a_run_reports_the_warning(tmp_path):
     with pytest.warns(UserWarning, match="move steadily inward"):
         result = analyze_tracks(read_tracks(path), config)
     assert any("move steadily inward" in message for message in result.provenance["warnings"])
+
+
+def strand_movie(step_um: float) -> tuple[np.ndarray, np.ndarray]:
+    """``strands_leaving_a_sheet`` drawn as a movie (1 µm per pixel) and its label masks: nuclei
+    of 8 µm, so the search range derived from them (1.5 diameters) is one spacing."""
+    from skimage.draw import disk
+
+    detections = strands_leaving_a_sheet(step_um=step_um)
+    detections["x"] += 130.0
+    labels = np.zeros((N_FRAMES, 420, 420), np.uint32)
+    for frame, cells in detections.groupby("frame"):
+        for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
+            labels[frame][disk(tuple(centre), 4.0, shape=labels.shape[1:])] = label
+    return (labels > 0).astype(np.float32) * 100.0, labels
+
+
+@pytest.mark.parametrize("step_um", [4.0, 8.0])
+def test_a_movie_whose_strands_alias_is_linked_again_with_a_wider_range(step_um):
+    from leadertrack.checks import RELINK_RANGE_FACTOR
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    image, labels = strand_movie(step_um)
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 5.0
+    result = analyze_movie(image, config, labels=labels)
+    provenance = result.provenance
+    derived = 1.5 * provenance["nucleus_diameter_um"]
+    leaders = result.cells[result.cells["is_leader"]]
+    tips = leaders.merge(result.tracks, on="track_id").groupby("track_id")["x_um"].max()
+    if step_um == 4.0:  # no aliasing: linked once, no warning
+        assert provenance["search_range_um"] == pytest.approx(derived)
+        assert provenance["warnings"] == []
+    else:  # aliased at the derived range (the test above): linked again, and the run says so
+        assert provenance["search_range_um"] == pytest.approx(RELINK_RANGE_FACTOR * derived)
+        assert provenance["search_range_source"].startswith("derived x 3")
+        (message,) = provenance["warnings"]
+        assert "tracks at the front moved steadily inward" in message and "linked again" in message
+    # either way the 8 strands' leaders are found, at the tips of the strands (the far right)
+    assert len(leaders) == 8
+    assert (tips > 130.0 + 0.5 * N_FRAMES + 6 * SPACING_UM).all()
