@@ -456,6 +456,7 @@ def analyze_movie(
             f"{n_detections} cells found but none tracked over {link_cfg.min_track_length} frames (min_track_length)"
         )
         raise InputError(f"{source}: {found}; nothing to measure (check the nucleus diameter, or give labels)")
+    detection_columns = list(table.columns)
     del table  # the tracks hold every detection that matters from here on
 
     _report(progress, "measure", 0, 1)
@@ -467,14 +468,12 @@ def analyze_movie(
         # strands alias at this range: link the tracked detections again with a wider one, which makes
         # broken strands costlier
         wider = RELINK_RANGE_FACTOR * search_range_um
-        detections = tracks.drop(columns=["track_id", "time_min", "y_um", "x_um", "area_um2"], errors="ignore")
         try:
             with clock.stage("link"):
-                again = compact_integers(link(detections, search_range_um=wider, **link_options))
+                again = compact_integers(link(tracks[detection_columns], search_range_um=wider, **link_options))
         except InputError:  # too many candidates at the wider range: keep the first linking
-            again = tracks.iloc[:0]
-        del detections
-        if not again.empty:
+            again = None
+        if again is not None and not again.empty:
             first = inward_at_front(measured.tracks)
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
