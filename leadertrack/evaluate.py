@@ -7,7 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["truth_labels_under", "truth_track_ids", "precision_recall_f1", "leader_agreement"]
+__all__ = ["truth_labels_under", "truth_track_ids", "merged_and_missed_nuclei", "precision_recall_f1", "leader_agreement"]
 
 
 def truth_labels_under(tracks: pd.DataFrame, truth_labels: np.ndarray) -> np.ndarray:
@@ -52,6 +52,40 @@ def truth_track_ids(tracks: pd.DataFrame, truth_labels: np.ndarray) -> pd.Series
     """
     under = pd.Series(truth_labels_under(tracks, truth_labels), index=tracks.index)
     return under.groupby(tracks["track_id"].to_numpy()).agg(lambda s: int(s.mode().iloc[0]))
+
+
+def merged_and_missed_nuclei(truth_cells: pd.DataFrame, labels: np.ndarray) -> tuple[float, float]:
+    """How a segmentation fares on the true nuclei: the share that sit in one object with another
+    true nucleus (merged), and the share that sit on background (missed).
+
+    Parameters
+    ----------
+    truth_cells
+        True nucleus centres, one row per nucleus and frame: ``frame``, ``y``, ``x`` (pixels), e.g.
+        the visible rows of ``Simulation.tracks``.
+    labels
+        (T, Y, X) label stack of the segmentation under test (0 = background).
+
+    Returns
+    -------
+    tuple of float
+        (merged, missed), each a fraction of the rows of ``truth_cells`` (NaN when it is empty).
+        Two nuclei in one object both count as merged.
+
+    Examples
+    --------
+    >>> labels = np.zeros((1, 8, 8), int); labels[0, :4, :4] = 1
+    >>> cells = pd.DataFrame({"frame": [0, 0, 0, 0], "y": [1, 2, 6, 6], "x": [1, 2, 6, 1]})
+    >>> merged_and_missed_nuclei(cells, labels)
+    (0.5, 0.5)
+    """
+    if len(truth_cells) == 0:
+        return float("nan"), float("nan")
+    under = truth_labels_under(truth_cells, labels).astype(np.int64)
+    found = under > 0
+    objects = pd.Series(truth_cells["frame"].to_numpy(np.int64)[found] * (int(under.max()) + 1) + under[found])
+    merged = int((objects.map(objects.value_counts()) > 1).sum())
+    return merged / len(under), float((~found).sum()) / len(under)
 
 
 def precision_recall_f1(predicted: Iterable[int], truth: Iterable[int]) -> tuple[float, float, float]:
