@@ -314,8 +314,8 @@ def analyze_movie(
 
     When many tracks at the front run steadily inward (:func:`leadertrack.checks.aliased_linking_warning`:
     the cells move too far between frames) and the search range was derived, not given, the
-    tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, and the
-    run's warnings say so.
+    tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, telling
+    nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), and the run's warnings say so.
 
     Parameters
     ----------
@@ -345,7 +345,13 @@ def analyze_movie(
     InputError
         The movie is empty (no signal in any frame), or the labels do not fit the movie.
     """
-    from leadertrack.checks import RELINK_RANGE_FACTOR, aliased_linking_warning, inward_at_front, relinked_warning
+    from leadertrack.checks import (
+        RELINK_BRIGHTNESS_FACTOR,
+        RELINK_RANGE_FACTOR,
+        aliased_linking_warning,
+        inward_at_front,
+        relinked_warning,
+    )
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
     from leadertrack.segment import segment_frame
@@ -470,7 +476,10 @@ def analyze_movie(
         wider = RELINK_RANGE_FACTOR * search_range_um
         try:
             with clock.stage("link"):
-                again = compact_integers(link(tracks[detection_columns], search_range_um=wider, **link_options))
+                again = compact_integers(link(
+                    tracks[detection_columns], search_range_um=wider,
+                    brightness_um=RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options,
+                ))
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
         if again is not None and not again.empty:
@@ -478,7 +487,9 @@ def analyze_movie(
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
             message = relinked_warning(first, search_range_um, wider, aliased_linking_warning(measured.tracks))
-            search_range_um, search_range_source = wider, f"derived x {RELINK_RANGE_FACTOR:g} (tracks at the front ran inward)"
+            search_range_um, search_range_source = wider, (
+                f"derived x {RELINK_RANGE_FACTOR:g}, with brightness (tracks at the front ran inward)"
+            )
         del again
     del tracks  # the measured tracks hold the same rows
     if message is not None:

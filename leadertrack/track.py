@@ -37,9 +37,11 @@ class _OwnVelocityPredict(NullPredict):
     dense sheet swaps neighbours.
     """
 
-    def __init__(self, pos_columns: list[str], span: int = 3) -> None:
+    def __init__(self, pos_columns: list[str], span: int = 3, n_moving: int | None = None) -> None:
         self.pos_columns = pos_columns
         self.span = span
+        # the first n_moving columns are extrapolated; the rest (a brightness coordinate) are not
+        self.n_moving = len(pos_columns) if n_moving is None else n_moving
         # the last span + 1 observations of each track, newest last, as arrays indexed by track id
         # (trackpy numbers its tracks 0, 1, 2, ...), so that a frame is observed and predicted at once
         self.times = np.zeros((0, span + 1))
@@ -80,6 +82,7 @@ class _OwnVelocityPredict(NullPredict):
             elapsed = (self.times[track, -1] - self.times[track, oldest])[:, None]
             # shrink the velocity of short histories, where a step is mostly jitter
             velocity = (self.positions[track, -1] - self.positions[track, oldest]) / elapsed * steps / (steps + 1)
+            velocity[:, self.n_moving :] = 0.0
             since = (t1 - np.array([particles[i].t for i in moving], dtype=float))[:, None]
             position[moving] = position[moving] + velocity * since
         return position
@@ -225,6 +228,20 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     return pd.Series(out, index=table.index)
 
 
+def _relative_log_brightness(detections: pd.DataFrame) -> np.ndarray | None:
+    """log(mean intensity / the frame's median) per detection; None unless every intensity is positive.
+
+    Relative to the frame, so that bleaching over the movie does not look like a change of cell.
+    """
+    if "mean_intensity" not in detections:
+        return None
+    intensity = detections["mean_intensity"].to_numpy(float)
+    if len(intensity) == 0 or not (np.isfinite(intensity) & (intensity > 0)).all():
+        return None
+    log = np.log(intensity)
+    return log - pd.Series(log).groupby(detections["frame"].to_numpy()).transform("median").to_numpy()
+
+
 def default_search_range_um(
     *,
     nucleus_diameter_um: float,
@@ -273,6 +290,7 @@ def link(
     min_track_length: int = 1,
     max_gap_frames: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
+    brightness_um: float = 0.0,
 ) -> pd.DataFrame:
     """Link detections over frames into tracks (trackpy).
 
@@ -304,6 +322,14 @@ def link(
         (default) = ``2 * (memory + 1)``; ``0`` = trackpy's links only.
     progress
         ``progress("link", done, total)`` is called after each frame.
+    brightness_um
+        When positive, nuclei are also told apart by how bright they are: the log of each
+        detection's ``mean_intensity`` relative to its frame's median, times ``brightness_um``,
+        joins ``y`` and ``x`` as a third coordinate (so a nucleus twice as bright as a candidate is
+        ``0.69 * brightness_um`` µm further from it). Where cells move about one spacing per frame,
+        the cell behind takes the place of the one ahead, and only brightness tells them apart.
+        Frame-to-frame links only (gap closing goes by position). Off (0) unless every detection
+        has a positive ``mean_intensity``.
 
     Returns
     -------
@@ -333,17 +359,22 @@ def link(
     # Every frame number, empty ones included, so that memory counts frames, not detections. trackpy
     # gets only the columns it reads, and each frame is let go once handed over.
     needed = table[["frame", "y", "x"]].assign(_row=np.arange(len(table)))
+    search_range_px = search_range_um / pixel_size_um
+    pos_columns = ["y", "x"]
+    brightness = _relative_log_brightness(table) if brightness_um > 0 else None
+    if brightness is not None:
+        needed["brightness"] = brightness * (brightness_um / pixel_size_um)
+        pos_columns.append("brightness")
     present = dict(tuple(needed.groupby("frame", sort=True)))
     empty = needed.iloc[:0]
     del needed
     first, last = min(present), max(present)
     n_frames = last - first + 1
     frames = (present.pop(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1))
-    search_range_px = search_range_um / pixel_size_um
     options = {
         "search_range": search_range_px,
         "memory": memory,
-        "pos_columns": ["y", "x"],
+        "pos_columns": pos_columns,
         # in a dense sheet a few subnetworks get too large to solve: trackpy then shrinks the
         # search range for those cells only, step by step, down to a tenth of it
         "adaptive_stop": 0.1 * search_range_px,
@@ -351,7 +382,7 @@ def link(
         "link_strategy": _assign_subnet,
     }
     if predict:
-        linked_frames = _OwnVelocityPredict(pos_columns=["y", "x"]).link_df_iter(frames, **options)
+        linked_frames = _OwnVelocityPredict(pos_columns=pos_columns, n_moving=2).link_df_iter(frames, **options)
     else:
         linked_frames = trackpy.link_df_iter(frames, **options)
     particle = np.empty(len(table), dtype=np.int64)

@@ -94,18 +94,27 @@ def test_a_run_reports_the_warning(tmp_path):
     assert any("move steadily inward" in message for message in result.provenance["warnings"])
 
 
-def strand_movie(step_um: float) -> tuple[np.ndarray, np.ndarray]:
+def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``strands_leaving_a_sheet`` drawn as a movie (1 µm per pixel) and its label masks: nuclei
-    of 8 µm, so the search range derived from them (1.5 diameters) is one spacing."""
+    of 8 µm, so the search range derived from them (1.5 diameters) is one spacing. All nuclei
+    are equally bright, or (``bright``) the cells of a strand alternate between dim and bright,
+    each keeping its brightness over time (within 3 %)."""
     from skimage.draw import disk
 
+    rng = np.random.default_rng(1)
     detections = strands_leaving_a_sheet(step_um=step_um)
     detections["x"] += 130.0
     labels = np.zeros((N_FRAMES, 420, 420), np.uint32)
+    image = np.zeros(labels.shape, np.float32)
     for frame, cells in detections.groupby("frame"):
         for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
-            labels[frame][disk(tuple(centre), 4.0, shape=labels.shape[1:])] = label
-    return (labels > 0).astype(np.float32) * 100.0, labels
+            inside = disk(tuple(centre), 4.0, shape=labels.shape[1:])
+            labels[frame][inside] = label
+            # the strands' cells are the last 8 per strand of each frame; numbered from the tip
+            in_strand = label - 1 - (len(cells) - 8 * CELLS_PER_STRAND)
+            dim = bright and in_strand >= 0 and (in_strand % CELLS_PER_STRAND) % 2 == 1
+            image[frame][inside] = (40.0 if dim else 100.0) * rng.uniform(0.97, 1.03)
+    return image, labels
 
 
 @pytest.mark.parametrize("step_um", [4.0, 8.0])
@@ -134,3 +143,29 @@ def test_a_movie_whose_strands_alias_is_linked_again_with_a_wider_range(step_um)
     # either way the 8 strands' leaders are found, at the tips of the strands (the far right)
     assert len(leaders) == 8
     assert (tips > 130.0 + 0.5 * N_FRAMES + 6 * SPACING_UM).all()
+
+
+@pytest.mark.parametrize("bright", [False, True])
+def test_a_movie_linked_again_tells_strand_cells_apart_by_brightness(bright):
+    """At 10 µm per frame (spacing 12 µm) the cell behind lands 2 µm from where the one ahead was.
+    Linked again with the wider range, the 8 leaders are found either way; where the cells of a
+    strand differ in brightness, every strand cell is also one whole track."""
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    step = 10.0
+    image, labels = strand_movie(step, bright=bright)
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 5.0
+    with pytest.warns(UserWarning, match="telling nuclei apart by their brightness"):
+        result = analyze_movie(image, config, labels=labels)
+    assert result.provenance["search_range_source"].startswith("derived x 3, with brightness")
+    assert result.cells["is_leader"].sum() == 8
+    per_track = result.tracks.groupby("track_id")
+    step_per_frame = per_track["x_um"].apply(lambda x: x.diff().median())
+    whole = (per_track.size() >= N_FRAMES - 2) & ((step_per_frame - step).abs() < 2.0)
+    if bright:
+        assert whole.sum() == 8 * CELLS_PER_STRAND
+    else:  # by position alone the last cell of each strand is lost
+        assert whole.sum() < 8 * CELLS_PER_STRAND

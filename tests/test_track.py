@@ -355,3 +355,45 @@ def test_subnetworks_are_solved_as_trackpy_solves_them():
     pairs = both[["track_id", "particle"]].drop_duplicates()
     assert pairs.track_id.is_unique and pairs.particle.is_unique
     assert ours.groupby("track_id").size().max() > 1
+
+
+def _strand_stepping_one_spacing(brightness: np.ndarray, bleach: float = 1.0) -> pd.DataFrame:
+    """A strand of cells 10 µm apart running along x exactly one spacing per frame: each frame the
+    cell behind takes the place of the one ahead. ``brightness`` per cell; every frame is ``bleach``
+    times as bright as the one before."""
+    rows = []
+    for f in range(6):
+        for cell, b in enumerate(brightness):
+            rows.append({"frame": f, "y": 50.0, "x": 10.0 * (f - cell) + 100.0,
+                         "mean_intensity": b * bleach**f, "truth": cell})
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("bleach", [1.0, 0.8])
+def test_brightness_tells_apart_cells_that_take_each_others_places(bleach):
+    # neighbours differ by about a factor 2 (log 0.7): at 30 µm per unit of log brightness that is
+    # 21 µm, further than the 10 µm step
+    detections = _strand_stepping_one_spacing(np.array([60.0, 130, 70, 140, 55, 125, 65, 135]), bleach)
+    detections["mean_intensity"] *= np.random.default_rng(3).uniform(0.95, 1.05, len(detections))  # noise
+    by_position = link(detections, search_range_um=15.0, memory=0, max_gap_frames=0)
+    # by position alone each place keeps its track: the strand looks still
+    assert not _recovered(by_position)
+    assert by_position.groupby("track_id")["x"].nunique().max() == 1
+    # with brightness each cell is one track, moving one spacing per frame (bleaching notwithstanding:
+    # brightness is relative to the frame's median)
+    by_brightness = link(detections, search_range_um=15.0, memory=0, max_gap_frames=0, brightness_um=30.0)
+    assert _recovered(by_brightness)
+    assert by_brightness.groupby("track_id")["x"].apply(lambda x: x.diff().dropna().eq(10.0).all()).all()
+
+
+def test_brightness_is_ignored_without_a_positive_intensity_for_every_detection():
+    detections = _strand_stepping_one_spacing(np.linspace(50, 150, 8))
+    plain = link(detections, search_range_um=15.0, memory=0, max_gap_frames=0)
+    for intensity in (0.0, np.nan):
+        broken = detections.copy()
+        broken.loc[3, "mean_intensity"] = intensity
+        with_brightness = link(broken, search_range_um=15.0, memory=0, max_gap_frames=0, brightness_um=30.0)
+        assert with_brightness["track_id"].tolist() == plain["track_id"].tolist()
+    no_column = link(detections.drop(columns="mean_intensity"), search_range_um=15.0, memory=0, max_gap_frames=0,
+                     brightness_um=30.0)
+    assert no_column["track_id"].tolist() == plain["track_id"].tolist()
