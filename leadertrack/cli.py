@@ -123,15 +123,38 @@ def _readable_warnings() -> Iterator[None]:
 
 
 class _ProgressBars:
-    """Progress on stderr: a bar for the movies of a batch and one for the stage of the current movie."""
+    """Progress on stderr: a bar for the movies of a batch and one for the stage of the current movie.
 
-    def __init__(self, enabled: bool) -> None:
+    When stderr is not a terminal (a log file, a cluster job's output) bars would fill it with
+    carriage returns and cursor movements; there each stage gets plain lines instead, at its start
+    and at each quarter, and the batch a line per movie done.
+    """
+
+    def __init__(self, enabled: bool, *, terminal: bool | None = None) -> None:
         self.enabled = enabled
+        self.terminal = sys.stderr.isatty() if terminal is None else terminal
         self.bars: dict[str, object] = {}
         self.stage: str | None = None
+        self.quarter = -1  # the last quarter of the current stage written as a plain line
+
+    def _plain(self, stage: str, done: int, total: int) -> None:
+        if stage == "movies":
+            if done > 0:
+                typer.echo(f"movies: {done}/{total}", err=True)
+            return
+        if stage != self.stage:
+            self.stage, self.quarter = stage, -1
+        quarter = 4 * done // total if total > 0 else 4
+        if quarter > self.quarter:
+            self.quarter = quarter
+            unit = "frames" if stage in ("segment", "link") else "steps"
+            typer.echo(f"  {stage}: {done}/{total} {unit}", err=True)
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.enabled:
+            return
+        if not self.terminal:
+            self._plain(stage, done, total)
             return
         from tqdm.auto import tqdm
 

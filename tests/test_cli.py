@@ -122,6 +122,18 @@ def test_warnings_are_one_readable_line_each_and_counted_in_the_summary(movie_pa
     assert len(json.loads((tmp_path / "out" / "bare" / "run.json").read_text())["warnings"]) == 2
 
 
+def test_progress_into_a_log_file_is_plain_lines(movie_path, tmp_path):
+    """Output that is not a terminal (here the test runner's; a cluster job's log) gets a line per
+    quarter of each stage, not progress bars full of carriage returns and cursor movements."""
+    res = invoke("run", movie_path, "--out", tmp_path / "out", "--no-report", "--workers", "1")
+    assert res.exit_code == 0, res.output
+    assert "\r" not in res.output and "\x1b[" not in res.output
+    lines = res.output.splitlines()
+    assert "  segment: 12/12 frames" in lines and "  link: 12/12 frames" in lines
+    assert sum(line.startswith("  segment: ") for line in lines) == 5  # first frame, then each quarter
+    assert "movies: 1/1" in lines
+
+
 def test_a_run_repeats_with_the_settings_of_an_earlier_run_json(movie_path, tmp_path):
     first = invoke("run", movie_path, "--out", tmp_path / "a", "--max-speed-um-per-min", "0.8", "-q", "--no-report")
     assert first.exit_code == 0, first.output
