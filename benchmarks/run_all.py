@@ -28,6 +28,7 @@ COMMANDS: list[list[str]] = [
     ["bench_pipeline.py", "--seeds", "5", "--first-seed", "400", "--skip-speed"],
     ["bench_foreign.py", "--movies", "20"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7100"],
+    ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
     ["bench_batch.py", "--long"],
 ]
 """Script and arguments of each benchmark, in the order they run."""
