@@ -130,9 +130,9 @@ class _ProgressBars:
     and at each quarter, and the batch a line per movie done.
     """
 
-    def __init__(self, enabled: bool, *, terminal: bool | None = None) -> None:
+    def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
-        self.terminal = sys.stderr.isatty() if terminal is None else terminal
+        self.terminal = sys.stderr.isatty()
         self.bars: dict[str, object] = {}
         self.stage: str | None = None
         self.quarter = -1  # the last quarter of the current stage written as a plain line

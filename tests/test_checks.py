@@ -110,7 +110,7 @@ def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, n
         for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
             inside = disk(tuple(centre), 4.0, shape=labels.shape[1:])
             labels[frame][inside] = label
-            # the strands' cells are the last 8 per strand of each frame; numbered from the tip
+            # a frame's last 8 x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
             in_strand = label - 1 - (len(cells) - 8 * CELLS_PER_STRAND)
             dim = bright and in_strand >= 0 and (in_strand % CELLS_PER_STRAND) % 2 == 1
             image[frame][inside] = (40.0 if dim else 100.0) * rng.uniform(0.97, 1.03)
