@@ -57,7 +57,10 @@ FIRST_SEED = 7000
 misses; seeds from 7100 on (``--first-seed 7100``) were not looked at for it."""
 BRIGHTNESS_CHOSEN_ON = (7000, 7100)
 """First seeds of the sections whose aliased movies the re-link's brightness weight
-(``leadertrack.checks.RELINK_BRIGHTNESS_FACTOR``) was chosen on; seeds from 7200 on were never looked at."""
+(``leadertrack.checks.RELINK_BRIGHTNESS_FACTOR``) was chosen on."""
+INWARD_SHARE_CHOSEN_ON = 7200
+"""First seed of the section two of whose movies lowered the share of tracks running inward that
+warns and re-links (``leadertrack.checks.INWARD_MIN_FRACTION``); seeds from 7300 on were never looked at."""
 
 
 @dataclass
@@ -292,11 +295,13 @@ def main(argv: list[str] | None = None) -> None:
     )
     brightness = (
         "the brightness weight of the re-link (`leadertrack.checks.RELINK_BRIGHTNESS_FACTOR`) was chosen on the "
-        "aliased movies of seeds 7000-7019 and 7100-7139; seeds from 7200 on were never looked at"
+        "aliased movies of seeds 7000-7019 and 7100-7139, and the share of tracks running inward that re-links "
+        "(`leadertrack.checks.INWARD_MIN_FRACTION`) lowered after two movies of seeds 7200-7239; seeds from 7300 "
+        "on were never looked at"
     )
     seeds = (
         f"seeds {first}-{first + n - 1} per geometry, not looked at while choosing the defaults"
-        + (f", except that {brightness}" if first in BRIGHTNESS_CHOSEN_ON else "")
+        + (f", except that {brightness}" if first in (*BRIGHTNESS_CHOSEN_ON, INWARD_SHARE_CHOSEN_ON) else "")
         if held_out
         else f"seeds {first}-{first + n - 1} per geometry. The rule for strands that turn aside (`persistent` in "
         "[Leaders](leaders.md)) was added after looking at leaders missed on these seeds; seeds from 7100 on were "
