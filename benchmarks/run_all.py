@@ -29,6 +29,7 @@ COMMANDS: list[list[str]] = [
     ["bench_foreign.py", "--movies", "20"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7100"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
+    ["bench_foreign.py", "--movies", "40", "--first-seed", "7300"],
     ["bench_batch.py", "--long"],
 ]
 """Script and arguments of each benchmark, in the order they run."""
