@@ -44,8 +44,8 @@ RELINK_BRIGHTNESS_FACTOR = 4.0
 this many times the first search range. Where a strand moves about one spacing per frame, each cell
 takes the place of the one ahead, and brightness is what still tells them apart. On the 27 aliased
 movies of the independent simulator (seeds 7000-7019 and 7100-7139) leader F1 went from 0.63 to
-0.69, 0.81, 0.92 and 0.94 at 1, 2, 4 and 8 times the range; on the 17 of seeds 7200-7239, never
-looked at, from 0.76 to 0.92 at 4 times. On the real CTC sequences a nucleus's
+0.69, 0.81, 0.92 and 0.94 at 1, 2, 4 and 8 times the range; on the 17 of seeds 7200-7239, not
+looked at when choosing it, from 0.76 to 0.92 at 4 times. On the real CTC sequences a nucleus's
 log brightness (relative to its frame's median) changes by 0.057 (GOWT1) and 0.021 (SIM+) between
 frames (standard deviation; 99th percentile 0.24 and 0.07), against 0.90 and 0.10 between
 neighbours: at 4 times the range the typical change weighs like a quarter of the range, the 99th
