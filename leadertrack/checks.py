@@ -127,7 +127,9 @@ def aliased_linking_warning(tracks: pd.DataFrame) -> str | None:
     )
 
 
-def relinked_warning(first: tuple[int, int], search_range_um: float, wider_um: float, still: str | None) -> str:
+def relinked_warning(
+    first: tuple[int, int], search_range_um: float, wider_um: float, still: str | None, *, brightness: bool = True
+) -> str:
     """The run's warning after a movie was linked again with a wider search range.
 
     Parameters
@@ -138,6 +140,9 @@ def relinked_warning(first: tuple[int, int], search_range_um: float, wider_um: f
         The first search range and the one used again.
     still
         ``aliased_linking_warning`` of the second linking (None when it no longer warns).
+    brightness
+        Whether the second linking told nuclei apart by brightness too (it cannot without a
+        positive mean intensity for every nucleus).
 
     Examples
     --------
@@ -148,8 +153,8 @@ def relinked_warning(first: tuple[int, int], search_range_um: float, wider_um: f
     text = (
         f"With the derived search range ({search_range_um:.3g} µm), {inward} of the {at_front} tracks at the front "
         "moved steadily inward: cells probably move more than half the distance to the cell behind them between "
-        f"frames. The movie was linked again with {RELINK_RANGE_FACTOR:g} times that range ({wider_um:.3g} µm), "
-        "telling nuclei apart by their brightness too"
+        f"frames. The movie was linked again with {RELINK_RANGE_FACTOR:g} times that range ({wider_um:.3g} µm)"
+        + (", telling nuclei apart by their brightness too" if brightness else "")
     )
     if still is None:
         return text + ", and the tracks at the front no longer run inward. Check the leaders' tracks; imaging more often is the cure."

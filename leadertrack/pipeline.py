@@ -355,7 +355,7 @@ def analyze_movie(
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
     from leadertrack.segment import segment_frame
-    from leadertrack.track import default_search_range_um, link
+    from leadertrack.track import brightness_usable, default_search_range_um, link
 
     config = config or RunConfig()
     started = datetime.now(timezone.utc)
@@ -472,8 +472,9 @@ def analyze_movie(
     message = aliased_linking_warning(measured.tracks)
     if message is not None and derived_range:
         # strands alias at this range: link the tracked detections again with a wider one, which makes
-        # broken strands costlier
+        # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place
         wider = RELINK_RANGE_FACTOR * search_range_um
+        by_brightness = brightness_usable(tracks)
         try:
             with clock.stage("link"):
                 again = compact_integers(link(
@@ -486,9 +487,12 @@ def analyze_movie(
             first = inward_at_front(measured.tracks)
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
-            message = relinked_warning(first, search_range_um, wider, aliased_linking_warning(measured.tracks))
+            message = relinked_warning(
+                first, search_range_um, wider, aliased_linking_warning(measured.tracks), brightness=by_brightness
+            )
             search_range_um, search_range_source = wider, (
-                f"derived x {RELINK_RANGE_FACTOR:g}, with brightness (tracks at the front ran inward)"
+                f"derived x {RELINK_RANGE_FACTOR:g}{', with brightness' if by_brightness else ''} "
+                "(tracks at the front ran inward)"
             )
         del again
     del tracks  # the measured tracks hold the same rows

@@ -20,7 +20,7 @@ from leadertrack.errors import InputError
 from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
-__all__ = ["SEARCH_RANGE_DIAMETERS", "default_search_range_um", "link"]
+__all__ = ["SEARCH_RANGE_DIAMETERS", "brightness_usable", "default_search_range_um", "link"]
 
 SEARCH_RANGE_DIAMETERS = 1.5
 """Default linking search range, in nucleus diameters (when no top speed is given)."""
@@ -240,6 +240,12 @@ def _relative_log_brightness(detections: pd.DataFrame) -> np.ndarray | None:
         return None
     log = np.log(intensity)
     return log - pd.Series(log).groupby(detections["frame"].to_numpy()).transform("median").to_numpy()
+
+
+def brightness_usable(detections: pd.DataFrame) -> bool:
+    """Whether :func:`link` can tell these detections apart by brightness (``brightness_um``): every
+    one has a positive, finite ``mean_intensity``."""
+    return _relative_log_brightness(detections) is not None
 
 
 def default_search_range_um(

@@ -169,3 +169,22 @@ def test_a_movie_linked_again_tells_strand_cells_apart_by_brightness(bright):
         assert whole.sum() == 8 * CELLS_PER_STRAND
     else:  # by position alone the last cell of each strand is lost
         assert whole.sum() < 8 * CELLS_PER_STRAND
+
+
+def test_without_a_positive_brightness_for_every_nucleus_the_relink_goes_by_position_and_says_so():
+    """A background-subtracted movie (nuclei around 0): brightness cannot be compared as a ratio, so the
+    second linking uses the wider range alone, and neither the warning nor run.json claims brightness."""
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    image, labels = strand_movie(8.0)
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 5.0
+    with pytest.warns(UserWarning, match="linked again") as caught:
+        result = analyze_movie(image - 100.0, config, labels=labels)
+    assert result.provenance["search_range_source"] == "derived x 3 (tracks at the front ran inward)"
+    (message,) = result.provenance["warnings"]
+    assert "linked again with 3 times that range" in message and "brightness" not in message
+    assert not any("brightness" in str(w.message) for w in caught)
+    assert result.cells["is_leader"].sum() == 8

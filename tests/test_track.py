@@ -387,11 +387,15 @@ def test_brightness_tells_apart_cells_that_take_each_others_places(bleach):
 
 
 def test_brightness_is_ignored_without_a_positive_intensity_for_every_detection():
+    from leadertrack.track import brightness_usable
+
     detections = _strand_stepping_one_spacing(np.linspace(50, 150, 8))
+    assert brightness_usable(detections)
     plain = link(detections, search_range_um=15.0, memory=0, max_gap_frames=0)
     for intensity in (0.0, np.nan):
         broken = detections.copy()
         broken.loc[3, "mean_intensity"] = intensity
+        assert not brightness_usable(broken)
         with_brightness = link(broken, search_range_um=15.0, memory=0, max_gap_frames=0, brightness_um=30.0)
         assert with_brightness["track_id"].tolist() == plain["track_id"].tolist()
     no_column = link(detections.drop(columns="mean_intensity"), search_range_um=15.0, memory=0, max_gap_frames=0,
