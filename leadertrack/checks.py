@@ -14,7 +14,7 @@ from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = [
     "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR",
-    "aliased_linking_warning", "inward_at_front", "relinked_warning",
+    "aliased_linking_message", "aliased_linking_warning", "inward_at_front", "relinked_warning",
 ]
 
 INWARD_PERSISTENCE = -0.5
@@ -116,7 +116,20 @@ def aliased_linking_warning(tracks: pd.DataFrame) -> str | None:
     >>> aliased_linking_warning(tracks) is None
     True
     """
-    at_front, inward = inward_at_front(tracks)
+    return aliased_linking_message(*inward_at_front(tracks))
+
+
+def aliased_linking_message(at_front: int, inward: int) -> str | None:
+    """:func:`aliased_linking_warning` from the counts of :func:`inward_at_front`, for a caller that
+    has them already.
+
+    Examples
+    --------
+    >>> aliased_linking_message(120, 57)[:46]
+    '57 of the 120 tracks at the front move steadil'
+    >>> aliased_linking_message(120, 9) is None  # fewer than INWARD_MIN_TRACKS
+    True
+    """
     if inward < INWARD_MIN_TRACKS or inward < INWARD_MIN_FRACTION * at_front:
         return None
     return (
@@ -159,4 +172,3 @@ def relinked_warning(
     if still is None:
         return text + ", and the tracks at the front no longer run inward. Check the leaders' tracks; imaging more often is the cure."
     return text + "; still, " + still[0].lower() + still[1:]
-

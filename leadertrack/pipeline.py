@@ -348,6 +348,7 @@ def analyze_movie(
     from leadertrack.checks import (
         RELINK_BRIGHTNESS_FACTOR,
         RELINK_RANGE_FACTOR,
+        aliased_linking_message,
         aliased_linking_warning,
         inward_at_front,
         relinked_warning,
@@ -469,7 +470,8 @@ def analyze_movie(
     field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)
     with clock.stage("measure"):
         measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
-    message = aliased_linking_warning(measured.tracks)
+    first = inward_at_front(measured.tracks)
+    message = aliased_linking_message(*first)
     if message is not None and derived_range:
         # strands alias at this range: link the tracked detections again with a wider one, which makes
         # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place
@@ -484,7 +486,6 @@ def analyze_movie(
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
         if again is not None and not again.empty:
-            first = inward_at_front(measured.tracks)
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
             message = relinked_warning(
