@@ -20,6 +20,9 @@ wall-clock seconds for segmentation / location and for linking, excluding readin
 
 Run: ``python benchmarks/bench_ctc.py [--frames N] [--datasets GOWT1 SIM+]``. The real data is
 not shipped with the project; without it the script says so and exits without writing.
+``--simulated N`` instead scores the same three methods on N rendered movies of the package's
+simulator per geometry (planar, scratch, radial) and difficulty (medium, hard), its own tracks
+and masks as the ground truth, in a section of its own.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import shutil
 import sys
 import tempfile
 import time
@@ -44,6 +48,7 @@ from leadertrack.config import RunConfig
 from leadertrack.ctc import write_ctc
 from leadertrack.detect import detect
 from leadertrack.segment import estimate_nucleus_diameter_px, segment
+from leadertrack.synthetic import Simulation, random_scenario, simulate_invasion
 from leadertrack.track import default_search_range_um, link
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctc"
@@ -53,6 +58,8 @@ SEQUENCES = {
     "SIM+": ("Fluo-N2DH-SIM+", 0.125, 29.0),
 }
 METRICS = ["SEG", "DET", "TRA", "LNK"]
+SIMULATED_GEOMETRIES = ("planar", "scratch", "radial")
+SIMULATED_DIFFICULTIES = ("medium", "hard")
 
 
 def load_movie(folder: Path, n_frames: int | None) -> np.ndarray:
@@ -172,49 +179,129 @@ def evaluate(name: str, n_frames: int | None) -> list[dict]:
     folder, pixel_size_um, frame_interval_min = SEQUENCES[name]
     root = DATA / folder
     movie = load_movie(root / "01", n_frames)
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         gt = ground_truth(root / "01_GT", Path(tmp) / "gt", len(movie))
-        ours = run_leadertrack(movie, pixel_size_um, frame_interval_min)
-        memory = RunConfig().link.memory
-        plain = run_trackpy(movie, diameter_px=ours["diameter_px"], search_range_px=ours["search_range_px"], memory=memory)
-        lap = run_laptrack(ours["detections"], search_range_px=ours["search_range_px"], memory=memory)
-        runs = {
-            "leadertrack": (ours["tracks"], ours["labels"], None, ours["time_detect_s"], ours["time_link_s"]),
-            "trackpy locate + link": (plain["tracks"], plain["labels"], None, plain["time_detect_s"], plain["time_link_s"]),
-            "leadertrack segment + laptrack": (
-                lap["tracks"],
-                ours["labels"],
-                lap["parent_track_id"],
-                ours["time_detect_s"],
-                lap["time_link_s"],
-            ),
-        }
-        for method, (tracks, labels, parents, t_detect, t_link) in runs.items():
-            out = Path(tmp) / method.replace(" ", "_") / "01_RES"
-            write_ctc(tracks, labels, out, parent_track_id=parents)
-            rows.append(
-                {
-                    "sequence": f"{folder}/01",
-                    "frames": len(movie),
-                    "method": method,
-                    **score(out, gt),
-                    "tracks": int(tracks["track_id"].nunique()),
-                    "nucleus diameter (px)": ours["diameter_px"],
-                    "segment/locate (s)": t_detect,
-                    "link (s)": t_link,
-                }
-            )
-            print(rows[-1], flush=True)
-    print(f"{name}: estimated nucleus diameter {ours['diameter_px']:.1f} px", flush=True)
+        rows = evaluate_movie(movie, gt, Path(tmp), sequence=f"{folder}/01", pixel_size_um=pixel_size_um,
+                              frame_interval_min=frame_interval_min)
+    print(f"{name}: estimated nucleus diameter {rows[0]['nucleus diameter (px)']:.1f} px", flush=True)
     return rows
+
+
+def evaluate_movie(
+    movie: np.ndarray, gt: Path, work: Path, *, sequence: str, pixel_size_um: float, frame_interval_min: float
+) -> list[dict]:
+    """The three methods on one movie, scored against the CTC ground truth ``gt``; results are
+    written under ``work``."""
+    rows = []
+    ours = run_leadertrack(movie, pixel_size_um, frame_interval_min)
+    memory = RunConfig().link.memory
+    plain = run_trackpy(movie, diameter_px=ours["diameter_px"], search_range_px=ours["search_range_px"], memory=memory)
+    lap = run_laptrack(ours["detections"], search_range_px=ours["search_range_px"], memory=memory)
+    runs = {
+        "leadertrack": (ours["tracks"], ours["labels"], None, ours["time_detect_s"], ours["time_link_s"]),
+        "trackpy locate + link": (plain["tracks"], plain["labels"], None, plain["time_detect_s"], plain["time_link_s"]),
+        "leadertrack segment + laptrack": (
+            lap["tracks"],
+            ours["labels"],
+            lap["parent_track_id"],
+            ours["time_detect_s"],
+            lap["time_link_s"],
+        ),
+    }
+    for method, (tracks, labels, parents, t_detect, t_link) in runs.items():
+        out = work / method.replace(" ", "_") / "01_RES"
+        write_ctc(tracks, labels, out, parent_track_id=parents)
+        rows.append(
+            {
+                "sequence": sequence,
+                "frames": len(movie),
+                "method": method,
+                **score(out, gt),
+                "tracks": int(tracks["track_id"].nunique()),
+                "nucleus diameter (px)": ours["diameter_px"],
+                "segment/locate (s)": t_detect,
+                "link (s)": t_link,
+            }
+        )
+        print(rows[-1], flush=True)
+    return rows
+
+
+def simulated_ground_truth(sim: Simulation, gt: Path) -> Path:
+    """The simulator's tracks and masks as a CTC ground-truth folder (``TRA`` and ``SEG``); cells
+    hidden in a frame (no pixel of their own in the masks) are left out of it there."""
+    tracks = sim.tracks
+    visible = np.zeros(len(tracks), dtype=bool)
+    for frame, rows in tracks.groupby("frame").indices.items():
+        visible[rows] = np.isin(tracks["label"].to_numpy()[rows], np.unique(sim.labels[frame])) & (
+            tracks["label"].to_numpy()[rows] > 0
+        )
+    write_ctc(tracks[visible], sim.labels, gt / "TRA")
+    for mask in sorted((gt / "TRA").glob("mask*.tif")):
+        (gt / "SEG").mkdir(exist_ok=True)
+        shutil.copyfile(mask, gt / "SEG" / mask.name.replace("mask", "man_seg"))
+        mask.rename(mask.with_name(mask.name.replace("mask", "man_track")))
+    (gt / "TRA" / "res_track.txt").rename(gt / "TRA" / "man_track.txt")
+    return gt
+
+
+def evaluate_simulated(seeds: int) -> pd.DataFrame:
+    """The three methods on rendered simulated movies (``random_scenario``, seeds 0..seeds-1 per
+    geometry and difficulty), one row per movie and method."""
+    rows = []
+    for difficulty in SIMULATED_DIFFICULTIES:
+        for geometry in SIMULATED_GEOMETRIES:
+            for seed in range(seeds):
+                sim = simulate_invasion(**random_scenario(seed, difficulty=difficulty, geometry=geometry))
+                with tempfile.TemporaryDirectory() as tmp:
+                    gt = simulated_ground_truth(sim, Path(tmp) / "gt")
+                    found = evaluate_movie(
+                        sim.image, gt, Path(tmp), sequence=f"{geometry} {difficulty} {seed}",
+                        pixel_size_um=sim.pixel_size_um, frame_interval_min=sim.frame_interval_min,
+                    )
+                rows += [{"geometry": geometry, "difficulty": difficulty, "seed": seed, **row} for row in found]
+    return pd.DataFrame(rows)
+
+
+def simulated_section(seeds: int) -> str:
+    """Markdown: mean CTC scores per geometry, difficulty and method on simulated movies."""
+    results = evaluate_simulated(seeds)
+    columns = ["DET", "TRA", "LNK", "SEG", "tracks", "segment/locate (s)", "link (s)"]
+    means = results.groupby(["geometry", "difficulty", "method"], sort=False)[columns].mean().reset_index()
+    overall = results.groupby("method", sort=False)[["DET", "TRA", "LNK"]].mean()
+    summary = "; ".join(
+        f"{method}: DET {row.DET:.3f}, TRA {row.TRA:.3f}, LNK {row.LNK:.3f}" for method, row in overall.iterrows()
+    )
+    return "\n\n".join(
+        [
+            "## Tracking on simulated movies, against peers",
+            machine_line(),
+            (
+                f"Command: `python benchmarks/bench_ctc.py --simulated {seeds}`. Rendered movies of the package's"
+                f" simulator (`random_scenario`, seeds 0-{seeds - 1} per geometry and difficulty), the simulator's"
+                " own tracks and masks written as CTC ground truth; the same three methods and settings as on the CTC"
+                " data above (only the pixel size and frame interval given, the nucleus diameter estimated), scored by"
+                " py-ctcmetrics; means over the movies of each row. (`leadertrack run` links the same way; its"
+                " second linking of movies whose tracks at the front run inward is not part of this comparison.)"
+            ),
+            table(means),
+            f"Mean over all {len(results) // max(1, results['method'].nunique())} movies: {summary}.",
+        ]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=None, help="use only the first N frames")
     parser.add_argument("--datasets", nargs="+", default=list(SEQUENCES), choices=list(SEQUENCES))
+    parser.add_argument(
+        "--simulated", type=int, default=0, metavar="N",
+        help="instead of the CTC data: N simulated movies per geometry and difficulty (own section)",
+    )
     args = parser.parse_args(argv)
+    if args.simulated:
+        write_section("tracking-simulated", simulated_section(args.simulated))
+        return 0
     if not DATA.is_dir():
         print(f"bench_ctc: real data not found at {DATA}; skipped (the CTC data is not shipped).")
         return 0

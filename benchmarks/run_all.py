@@ -3,7 +3,8 @@
 One process per script, one after the other, so that each measures on a quiet machine; a script
 that fails is reported and the others still run (exit status 1 at the end). About an hour on
 2 cores, most of it the 2,000-frame movie of ``bench_batch.py --long`` (leave it out with
-``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent.
+``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent (its
+``--simulated`` run needs no data).
 
 Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``
 """
@@ -20,6 +21,7 @@ HERE = Path(__file__).resolve().parent
 
 COMMANDS: list[list[str]] = [
     ["bench_ctc.py"],
+    ["bench_ctc.py", "--simulated", "3"],
     ["bench_leaders.py", "--seeds", "16"],
     ["bench_leaders.py", "--seeds", "16", "--first-seed", "3000"],
     ["bench_diameter.py", "--seeds", "40"],

@@ -36,3 +36,37 @@ def test_dry_run_lists_every_command_and_measures_nothing():
     lines = [line for line in done.stdout.splitlines() if line.startswith("$ ")]
     assert len(lines) == len(COMMANDS)
     assert not any("--long" in line for line in lines)
+
+
+def test_simulated_ground_truth_scores_the_truth_perfectly_and_a_swap_less(tmp_path):
+    import contextlib
+    import io
+
+    from bench_ctc import simulated_ground_truth
+    from ctc_metrics import evaluate_sequence
+
+    from leadertrack.ctc import write_ctc
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="planar", difficulty="easy", seed=2, n_frames=6, field_um=(120.0, 120.0))
+    gt = simulated_ground_truth(sim, tmp_path / "01_GT")
+    assert max(p.name for p in (gt / "TRA").iterdir()) == "man_track005.tif"
+    assert len(list((gt / "SEG").glob("man_seg*.tif"))) == 6
+
+    def scores(tracks):
+        out = tmp_path / "res" / "01_RES"
+        write_ctc(tracks, sim.labels, out)
+        with contextlib.redirect_stdout(io.StringIO()):
+            return evaluate_sequence(str(out), str(gt), metrics=["DET", "TRA"], threads=1)
+
+    assert scores(sim.tracks)["TRA"] == 1.0
+    # two cells swap identities half-way: detection stays perfect, tracking does not
+    swapped = sim.tracks.copy()
+    a, b = swapped["track_id"].value_counts().index[:2]
+    late = swapped["frame"] >= 3
+    swapped.loc[late & (swapped["track_id"] == a), "track_id"] = -1
+    swapped.loc[late & (swapped["track_id"] == b), "track_id"] = a
+    swapped.loc[swapped["track_id"] == -1, "track_id"] = b
+    result = scores(swapped)
+    assert result["DET"] == 1.0
+    assert result["TRA"] < 1.0
