@@ -36,6 +36,7 @@ from _report import machine_line, table, write_section
 
 from leadertrack.classify import classify
 from leadertrack.features import measure
+from leadertrack.front import find_front
 from leadertrack.synthetic import (
     LEADER_TRACK_MIN_FRACTION,
     LEADER_TRACK_MIN_FRAMES,
@@ -54,6 +55,14 @@ def naive_top_k(tracks: pd.DataFrame, k: int) -> set[int]:
     g = t.assign(_s=np.einsum("ij,ij->i", pos, out)).groupby("track_id")["_s"]
     score = g.last() - g.first()
     return set(score.nlargest(k).index) if k > 0 else set()
+
+
+def naive_leaders(tracks: pd.DataFrame, k: int, *, field_um: tuple[float, float]) -> set[int]:
+    """The naive rule with our outward direction (generous): :func:`naive_top_k` along the
+    outward direction of the front found from ``tracks`` (``track_id, frame, y_um, x_um``)."""
+    front = find_front(tracks, field_um=field_um)
+    u = front.outward(tracks[["y_um", "x_um"]].to_numpy(), tracks["frame"].to_numpy())
+    return naive_top_k(tracks.assign(_uy=u[:, 0], _ux=u[:, 1]), k)
 
 
 def degrade(tracks: pd.DataFrame, *, diameter_um: float, seed: int) -> pd.DataFrame:
@@ -130,12 +139,7 @@ def one(seed: int, geometry: str, difficulty: str) -> dict:
     pred = cells["is_leader"].to_numpy()
     key = pd.MultiIndex.from_frame(tracks[["track_id", "frame"]])
     frame_truth = sim.tracks.set_index(["track_id", "frame"])["is_leader"].reindex(key).to_numpy().astype(bool)
-    # naive rule, using our outward direction (generous)
-    from leadertrack.front import find_front
-
-    front = find_front(sim.tracks[cols], field_um=tuple(sim.params["field_um"]))
-    u = front.outward(sim.tracks[["y_um", "x_um"]].to_numpy(), sim.tracks["frame"].to_numpy())
-    naive = naive_top_k(sim.tracks[cols].assign(_uy=u[:, 0], _ux=u[:, 1]), int(truth.sum()))
+    naive = naive_leaders(sim.tracks[cols], int(truth.sum()), field_um=tuple(sim.params["field_um"]))
     naive_pred = cells["track_id"].isin(naive).to_numpy()
     return dict(
         geometry=geometry, difficulty=difficulty, seed=seed, n_true=int(truth.sum()), n_pred=int(pred.sum()),

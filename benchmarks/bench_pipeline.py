@@ -37,8 +37,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, write_section
+from bench_leaders import naive_leaders
 
-from leadertrack.evaluate import leader_agreement, merged_and_missed_nuclei, truth_track_ids
+from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
 from leadertrack.pipeline import analyze_movie
 from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
 
@@ -56,6 +57,12 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
     seconds = time.perf_counter() - start
     truth_leaders = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
     scores = leader_agreement(result.tracks, result.cells, sim.labels, truth_leaders)
+    frame_scores = frame_leader_agreement(result.tracks, sim.tracks, sim.labels)
+    # the naive rule on the same found tracks: the k (= true number of leaders) farthest outward
+    naive = naive_leaders(result.tracks[["track_id", "frame", "y_um", "x_um"]], len(truth_leaders),
+                          field_um=tuple(options["field_um"]))
+    naive_cells = result.cells[["track_id"]].assign(is_leader=result.cells["track_id"].isin(naive))
+    naive_f1 = leader_agreement(result.tracks, naive_cells, sim.labels, truth_leaders)["f1"]
     # the ceiling of a learned segmenter: the simulator's own masks passed as labels (--labels)
     with_masks = analyze_movie(path, labels=sim.labels)
     f1_truth_masks = leader_agreement(with_masks.tracks, with_masks.cells, sim.labels, truth_leaders)["f1"]
@@ -72,6 +79,8 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
         "difficulty": difficulty,
         "seed": seed,
         **{k: scores[k] for k in ("precision", "recall", "f1", "n_true", "n_found")},
+        **frame_scores,
+        "naive_f1": naive_f1,
         "f1_truth_masks": f1_truth_masks,
         "cells_found": len(result.tracks) / max(len(visible), 1),
         "nuclei_merged": merged,
@@ -266,8 +275,8 @@ def main() -> None:
         rows = accuracy(1 if args.quick else args.seeds, args.first_seed)
         summary = (
             rows.groupby(["geometry", "difficulty"])[
-                ["precision", "recall", "f1", "f1_truth_masks", "cells_found", "nuclei_merged", "nuclei_missed",
-                 "pieces_per_track", "diameter_error"]
+                ["precision", "recall", "f1", "frame_precision", "frame_recall", "frame_f1", "naive_f1", "f1_truth_masks",
+                 "cells_found", "nuclei_merged", "nuclei_missed", "pieces_per_track", "diameter_error"]
             ]
             .mean()
             .reset_index()
@@ -282,13 +291,16 @@ def main() -> None:
             + "Rendered simulated movies (`random_scenario`, "
             f"seeds {first}-{last} per cell), run with defaults: units from the file, nucleus diameter "
             "estimated, geometry auto. Per-track leader precision / recall / F1 after matching found tracks to the "
-            "truth; `f1_truth_masks` = the same F1 when the simulator's own masks are passed as labels "
+            "truth; per-frame precision / recall / F1 (a true leader cell-frame is found when a found row in the "
+            "leader state sits on its mask then); `naive_f1` = the naive rule a user would script on the same found "
+            "tracks (the k tracks farthest outward, k = the true number of leaders); `f1_truth_masks` = the same F1 when the simulator's own masks are passed as labels "
             "(`--labels`), the most a learned segmenter (Cellpose, StarDist) could add; `cells_found` = found "
             "cell-frames / visible truth cell-frames; `nuclei_merged` / `nuclei_missed` = shares of the visible truth "
             "nuclei that our segmentation put in one object with another nucleus / left on background; "
             "`pieces_per_track` = found tracks per long truth track (1 = not fragmented); `diameter_error` = relative "
             "error of the estimated nucleus diameter.\n\n" + table(summary) + "\n\n"
-            f"Mean over all: F1 {rows['f1'].mean():.3f} (with the truth masks {rows['f1_truth_masks'].mean():.3f}), "
+            f"Mean over all: F1 {rows['f1'].mean():.3f} (with the truth masks {rows['f1_truth_masks'].mean():.3f}, "
+            f"naive rule {rows['naive_f1'].mean():.3f}), frame F1 {rows['frame_f1'].mean():.3f}, "
             f"precision {rows['precision'].mean():.3f}, recall {rows['recall'].mean():.3f}; nuclei merged "
             f"{rows['nuclei_merged'].mean():.3f}, missed {rows['nuclei_missed'].mean():.3f}. "
             f"Script: `python benchmarks/bench_pipeline.py --seeds {args.seeds}"

@@ -7,7 +7,10 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-__all__ = ["truth_labels_under", "truth_track_ids", "merged_and_missed_nuclei", "precision_recall_f1", "leader_agreement"]
+__all__ = [
+    "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei", "precision_recall_f1", "truth_labels_under",
+    "truth_track_ids",
+]
 
 
 def truth_labels_under(tracks: pd.DataFrame, truth_labels: np.ndarray) -> np.ndarray:
@@ -134,3 +137,45 @@ def leader_agreement(
     n_found = hits + n_wrong
     precision, recall, f1 = _scores(hits, n_found, len(true_leaders))
     return {"precision": precision, "recall": recall, "f1": f1, "n_true": len(true_leaders), "n_found": n_found}
+
+
+def frame_leader_agreement(tracks: pd.DataFrame, truth_tracks: pd.DataFrame, truth_labels: np.ndarray) -> dict[str, float]:
+    """Per cell-frame leader precision / recall / F1 of found tracks against the truth.
+
+    A true leader cell-frame (``is_leader`` of ``truth_tracks`` in that frame) counts as found when
+    a found row in the leader state (``is_leader`` of ``tracks``) sits on its mask then; a found row
+    in the leader state is wrong when the true cell under it does not lead in that frame (or it
+    sits on background). Several found rows on one true cell-frame count once, as in
+    :func:`leader_agreement`.
+
+    Parameters
+    ----------
+    tracks
+        Found rows: ``frame``, ``y``, ``x`` (pixels), ``is_leader``.
+    truth_tracks
+        True rows: ``track_id`` (the value in ``truth_labels``), ``frame``, ``is_leader``.
+    truth_labels
+        (T, Y, X) true masks.
+
+    Returns
+    -------
+    dict
+        ``frame_precision``, ``frame_recall``, ``frame_f1``.
+
+    Examples
+    --------
+    >>> labels = np.zeros((2, 4, 4), dtype=int)
+    >>> labels[:, :2, :2], labels[:, 2:, 2:] = 1, 2
+    >>> truth = pd.DataFrame({"track_id": [1, 1, 2, 2], "frame": [0, 1, 0, 1], "is_leader": [True, True, False, False]})
+    >>> found = pd.DataFrame({"frame": [0, 1, 1], "y": [0, 0, 3], "x": [0, 0, 3], "is_leader": [True, False, True]})
+    >>> {k: round(v, 2) for k, v in frame_leader_agreement(found, truth, labels).items()}
+    {'frame_precision': 0.5, 'frame_recall': 0.5, 'frame_f1': 0.5}
+    """
+    under = truth_labels_under(tracks, truth_labels)
+    frame = tracks["frame"].to_numpy(np.int64)
+    called = tracks["is_leader"].to_numpy(bool)
+    leads = truth_tracks.set_index(["track_id", "frame"])["is_leader"].astype(bool)
+    right = leads.reindex(pd.MultiIndex.from_arrays([under, frame])).fillna(False).to_numpy(bool) & called
+    hits = len(set(zip(under[right].tolist(), frame[right].tolist())))
+    precision, recall, f1 = _scores(hits, hits + int((called & ~right).sum()), int(leads.sum()))
+    return {"frame_precision": precision, "frame_recall": recall, "frame_f1": f1}

@@ -10,7 +10,7 @@ from helpers import segmenting_threads
 
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
-from leadertrack.evaluate import leader_agreement, merged_and_missed_nuclei, truth_track_ids
+from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
 from leadertrack.pipeline import (
     analyze_movie,
     apply_corrections,
@@ -82,6 +82,27 @@ def test_planted_leaders_are_found(sim, result):
     scores = leader_agreement(result.tracks, result.cells, sim.labels, true_leaders)
     assert scores["recall"] >= 0.75
     assert scores["precision"] >= 0.75
+
+
+def test_planted_leaders_lead_in_the_right_frames(sim, result):
+    scores = frame_leader_agreement(result.tracks, sim.tracks, sim.labels)
+    assert scores["frame_recall"] >= 0.7
+    assert scores["frame_precision"] >= 0.7
+    # as many calls per frame, on cells drawn at random in that frame, mostly miss
+    rng = np.random.default_rng(0)
+    shuffled = result.tracks.copy()
+    shuffled["is_leader"] = shuffled.groupby("frame")["is_leader"].transform(lambda s: rng.permutation(s.to_numpy()))
+    assert frame_leader_agreement(shuffled, sim.tracks, sim.labels)["frame_f1"] < 0.3
+
+
+def test_frame_agreement_counts_two_rows_on_one_true_cell_frame_once():
+    labels = np.zeros((1, 4, 4), int)
+    labels[0, :2, :2] = 7
+    truth = pd.DataFrame({"track_id": [7], "frame": [0], "is_leader": [True]})
+    found = pd.DataFrame({"frame": [0, 0], "y": [0.0, 1.0], "x": [0.0, 1.0], "is_leader": [True, True]})
+    assert frame_leader_agreement(found, truth, labels) == {"frame_precision": 1.0, "frame_recall": 1.0, "frame_f1": 1.0}
+    on_background = found.assign(y=[0.0, 3.0], x=[0.0, 3.0])
+    assert frame_leader_agreement(on_background, truth, labels)["frame_precision"] == 0.5
 
 
 def test_provenance_records_units_and_sources(result):
