@@ -224,6 +224,10 @@ def run(
         Optional[float], typer.Option(help="Fastest expected cell speed in µm/min (sets the linking search range).", min=0.0, show_default=False)
     ] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel with the nuclei, for multi-channel movies (0-based).", min=0, show_default=False)] = None,
+    z_projection: Annotated[
+        Optional[str],
+        typer.Option(help="'max': analyse a Z-stack time-lapse (T,Z,Y,X) as its maximum intensity projection over Z.", show_default=False),
+    ] = None,
     labels: Annotated[
         Optional[Path], typer.Option(help="Label masks you already have (Cellpose, StarDist, ...): a label TIFF stack or a folder of per-frame masks. Skips segmentation.", show_default=False)
     ] = None,
@@ -262,6 +266,7 @@ def run(
         geometry=geometry,
         segment__nucleus_diameter_um=nucleus_diameter_um,
         segment__channel=channel,
+        segment__z_projection=z_projection,
         link__max_speed_um_per_min=max_speed_um_per_min,
         classify__model_path=str(model) if model else None,
     )

@@ -51,6 +51,11 @@ class SegmentConfig(_Section):
         "None = estimate it from the movie (reported in run.json).",
     )
     channel: int | None = Field(None, ge=0, description="Channel holding the nuclei, for (T,C,Y,X) movies.")
+    z_projection: Literal["max"] | None = Field(
+        None,
+        description="'max': read a Z-stack time-lapse ((T,Z,Y,X), with or without channels) as its maximum "
+        "intensity projection over Z. None = a Z stack is an error.",
+    )
     smoothing_fraction: float = Field(
         0.1, gt=0, le=1, description="Gaussian smoothing sigma as a fraction of the nucleus diameter."
     )

@@ -70,6 +70,7 @@ class _Layout:
     channel: int
     file_dtype: str  # dtype with the file's byte order (contiguous reads)
     data_offset: int = 0
+    z_planes: int = 1  # stored planes per frame (a Z stack projected by its maximum), consecutive in ``pages``
 
 
 @dataclass(frozen=True)
@@ -164,6 +165,7 @@ def read_movie(
     frame_sequence: bool | None = None,
     pixel_size_um: float | None = None,
     frame_interval_min: float | None = None,
+    z_projection: str | None = None,
 ) -> Movie:
     """Open a time-lapse movie without loading its pixels.
 
@@ -181,6 +183,10 @@ def read_movie(
         to treat a folder as a batch of movie files).
     pixel_size_um, frame_interval_min
         Override the calibration found in the file (source ``"user"``).
+    z_projection
+        ``"max"``: a stack with a Z axis besides time ((T,Z,Y,X), with or without channels) is
+        read as its maximum intensity projection over Z, one frame at a time. None: such a stack
+        is an error. Ignored for movies without a Z axis.
 
     Returns
     -------
@@ -210,6 +216,8 @@ def read_movie(
             raise InputError(f"{path}: {label} must be a positive number, got {value}")
     if channel is not None and channel < 0:
         raise InputError(f"{path}: channel must be 0 or more, got {channel}")
+    if z_projection not in (None, "max"):
+        raise InputError(f"{path}: z_projection must be 'max' or left out, got {z_projection!r}")
     if path.is_dir():
         if frame_sequence is False:
             raise InputError(f"{path}: is a folder; a movie file was expected (use list_movies for a batch)")
@@ -217,7 +225,7 @@ def read_movie(
     else:
         if frame_sequence:
             raise InputError(f"{path}: is a file; a frame sequence must be a folder with one TIFF per frame")
-        movie = _open_stack(path, channel)
+        movie = _open_stack(path, channel, z_projection)
     if movie.dtype.kind not in "biuf":
         raise InputError(f"{path}: pixel type {movie.dtype} is not an image intensity; save the movie as integers or floats")
     px, px_src, dt, dt_src = movie.pixel_size_um, movie.pixel_size_source, movie.frame_interval_min, movie.frame_interval_source
@@ -286,7 +294,7 @@ def read_labels(
             f"{path}: labels have shape {_fmt_shape(movie.shape)} but the movie is {_fmt_shape(shape)} (T,Y,X)"
         )
     layout, dtype = movie._layout, movie.dtype
-    if dtype.kind == "u" and layout.kind == "contiguous" and layout.channel_axis is None and _contiguous_frames(layout):
+    if dtype.kind == "u" and layout.kind == "contiguous" and layout.channel_axis is None and layout.z_planes == 1 and _contiguous_frames(layout):
         array = np.memmap(
             layout.files[0],
             dtype=np.dtype(layout.file_dtype),
@@ -447,14 +455,14 @@ def is_tiff_name(path: str | Path) -> bool:
 # --------------------------------------------------------------------------- opening
 
 
-def _open_stack(path: Path, channel: int | None) -> Movie:
+def _open_stack(path: Path, channel: int | None, z_projection: str | None = None) -> Movie:
     with _open_tiff(path) as tf:
         series = tf.series[0]
         axes, shape = series.axes, tuple(series.shape)
         frames = _one_image_per_series(tf)
         if frames:  # written one 2-D image at a time (e.g. tifffile.TiffWriter.write per frame)
             axes, shape = "I" + axes, (len(frames), *shape)
-        plan = _axes_plan(path, axes, shape, channel, want_time=True)
+        plan = _axes_plan(path, axes, shape, channel, want_time=True, z_projection=z_projection)
         if frames:
             channel_in_page = None if plan.channel_axis is None else plan.channel_axis - 1
             layout = _pages_layout(path, tf, frames, tuple(series.keyframe.shape), channel_in_page, plan)
@@ -571,11 +579,16 @@ class _AxesPlan:
     n_channels: int
     yx: tuple[int, int]
     notes: tuple[str, ...]
+    z_axis: int | None = None  # axis index in the series of the Z axis, when projected
 
 
-def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | None, *, want_time: bool) -> _AxesPlan:
-    """Decide which stored axis is time and which is the channel, from the axis letters."""
+def _axes_plan(
+    path: Path, axes: str, shape: tuple[int, ...], channel: int | None, *, want_time: bool, z_projection: str | None = None
+) -> _AxesPlan:
+    """Decide which stored axis is time, which is the channel and (``z_projection``) which is Z,
+    from the axis letters."""
     notes: list[str] = []
+    z_axis: int | None = None
     if "Y" not in axes or "X" not in axes:
         raise InputError(f"{path}: unsupported axes {axes!r} of shape {_fmt_shape(shape)}; expected Y and X")
     yx = (shape[axes.index("Y")], shape[axes.index("X")])
@@ -589,11 +602,20 @@ def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | Non
         if "T" in others:
             t_axis = axes.index("T")
             extra = [a for a in others if a != "T"]
-            if extra:
-                what = "a 3-D (Z stack) time-lapse" if "Z" in extra else f"an extra axis {extra[0]!r}"
+            if extra == ["Z"] and z_projection == "max":
+                z_axis = axes.index("Z")
+                notes.append(f"Z stack of {shape[z_axis]} planes: read as its maximum intensity projection over Z")
+            elif extra == ["Z"]:
                 raise InputError(
-                    f"{path}: has axes {axes!r} of shape {_fmt_shape(shape)}: {what}; "
-                    "leadertrack needs a 2-D time-lapse (T,Y,X), e.g. a max projection over Z"
+                    f"{path}: has axes {axes!r} of shape {_fmt_shape(shape)}: a 3-D (Z stack) time-lapse; leadertrack "
+                    "needs a 2-D time-lapse (T,Y,X): project it over Z with z_projection='max' (--z-projection max)"
+                )
+            elif extra:
+                what = "a 3-D (Z stack) time-lapse with an extra axis" if "Z" in extra else "an extra axis"
+                other = next(a for a in extra if a != "Z")
+                raise InputError(
+                    f"{path}: has axes {axes!r} of shape {_fmt_shape(shape)}: {what} {other!r}; "
+                    "leadertrack needs a 2-D time-lapse (T,Y,X)"
                 )
         elif len(others) == 1:
             t_axis = axes.index(others[0])
@@ -633,7 +655,7 @@ def _axes_plan(path: Path, axes: str, shape: tuple[int, ...], channel: int | Non
         )
     elif channel >= n_channels:
         raise InputError(f"{path}: has {n_channels} channels (0-{n_channels - 1}); channel {channel} does not exist")
-    return _AxesPlan(t_axis, c_axis, channel or 0, n_channels, yx, tuple(notes))
+    return _AxesPlan(t_axis, c_axis, channel or 0, n_channels, yx, tuple(notes), z_axis)
 
 
 def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPlan) -> _Layout:
@@ -661,17 +683,25 @@ def _stack_layout(path: Path, tf: tifffile.TiffFile, series: Any, plan: _AxesPla
     paged = series.dataoffset is None
     if plan.time >= n_grid or axes[n_grid:] not in ("YX", "YXS", "SYX") or (paged and not axes.endswith(series.keyframe.axes)):
         raise InputError(f"{path}: unsupported TIFF layout (axes {axes!r}, stored as planes of {axes[n_grid:]!r})")
+    if plan.z_axis is not None and plan.z_axis >= n_grid:
+        raise InputError(f"{path}: unsupported TIFF layout (axes {axes!r}, Z stored within the planes {axes[n_grid:]!r})")
     channel_in_plane = plan.channel_axis is not None and plan.channel_axis >= n_grid
-    index = np.zeros((n_grid, shape[plan.time]), dtype=np.intp)
-    index[plan.time] = np.arange(shape[plan.time])
+    # the planes of frame t: (t, z) for every z, frame after frame
+    n_z = shape[plan.z_axis] if plan.z_axis is not None else 1
+    index = np.zeros((n_grid, shape[plan.time] * n_z), dtype=np.intp)
+    index[plan.time] = np.repeat(np.arange(shape[plan.time]), n_z)
+    if plan.z_axis is not None:
+        index[plan.z_axis] = np.tile(np.arange(n_z), shape[plan.time])
     if plan.channel_axis is not None and not channel_in_plane:
         index[plan.channel_axis] = plan.channel
     planes = [int(p) for p in np.ravel_multi_index(tuple(index), shape[:n_grid])]
     channel_axis = plan.channel_axis - n_grid if channel_in_plane else None
     if series.dataoffset is not None:
-        return _Layout("contiguous", (path,), tuple(planes), plane_shape, channel_axis, plan.channel, dtype.str, series.dataoffset)
+        return _Layout(
+            "contiguous", (path,), tuple(planes), plane_shape, channel_axis, plan.channel, dtype.str, series.dataoffset, n_z
+        )
     pages = [_page(series, plane) for plane in planes]
-    return _pages_layout(path, tf, pages, plane_shape, channel_axis, plan)
+    return _pages_layout(path, tf, pages, plane_shape, channel_axis, plan, z_planes=n_z)
 
 
 def _page(series: Any, plane: int) -> Any:
@@ -683,11 +713,20 @@ def _page(series: Any, plane: int) -> Any:
 
 
 def _pages_layout(
-    path: Path, tf: tifffile.TiffFile, pages: list[Any], page_shape: tuple[int, ...], channel_axis: int | None, plan: _AxesPlan
+    path: Path,
+    tf: tifffile.TiffFile,
+    pages: list[Any],
+    page_shape: tuple[int, ...],
+    channel_axis: int | None,
+    plan: _AxesPlan,
+    *,
+    z_planes: int = 1,
 ) -> _Layout:
-    """A layout reading each frame from its own TIFF page, after checking the pages are whole."""
+    """A layout reading each frame from its own TIFF page (its ``z_planes`` consecutive pages),
+    after checking the pages are whole."""
     indices = []
-    for t, page in enumerate(pages):
+    for k, page in enumerate(pages):
+        t = k // z_planes
         if page is None:
             raise InputError(f"{path}: truncated or incomplete TIFF: the image of frame {t} is missing")
         if page.parent is not tf:
@@ -697,7 +736,7 @@ def _pages_layout(
             raise InputError(f"{path}: truncated TIFF: the image of frame {t} ends past the end of the file")
         indices.append(page.index if isinstance(page.index, int) else page.index[0])
     dtype = np.dtype(tf.series[0].dtype).newbyteorder(tf.byteorder)
-    return _Layout("pages", (path,), tuple(indices), page_shape, channel_axis, plan.channel, dtype.str)
+    return _Layout("pages", (path,), tuple(indices), page_shape, channel_axis, plan.channel, dtype.str, z_planes=z_planes)
 
 
 def _one_image_per_series(tf: tifffile.TiffFile) -> list[Any]:
@@ -726,20 +765,28 @@ def _read_frames(layout: _Layout, frames: Sequence[int], dtype: np.dtype) -> Ite
             file_dtype = np.dtype(layout.file_dtype)
             nbytes = int(np.prod(layout.page_shape)) * file_dtype.itemsize
             with open(file, "rb") as fh:
-                for t in frames:
+
+                def plane(t: int, stored: int) -> np.ndarray:
                     buf = np.empty(layout.page_shape, dtype=file_dtype)
-                    fh.seek(layout.data_offset + layout.pages[t] * nbytes)
+                    fh.seek(layout.data_offset + stored * nbytes)
                     if fh.readinto(buf.reshape(-1).view(np.uint8)) != nbytes:
                         raise InputError(f"{file}: truncated TIFF: frame {t} ends past the end of the file")
-                    yield _select(buf, layout).astype(dtype, copy=False)
+                    return _select(buf, layout).astype(dtype, copy=False)
+
+                for t in frames:
+                    yield _projected(layout, t, plane)
         elif layout.kind == "pages":
             with tifffile.TiffFile(file, mode="rb") as tf:
-                for t in frames:
-                    page = tf.pages[layout.pages[t]]
+
+                def plane(t: int, stored: int) -> np.ndarray:
+                    page = tf.pages[stored]
                     # checked before decoding: a damaged page may claim millions of rows
                     if math.prod(page.shape) != math.prod(layout.page_shape):
                         raise InputError(f"{file}: damaged TIFF: frame {t} claims shape {page.shape}, not {layout.page_shape}")
-                    yield _select(page.asarray(), layout)
+                    return _select(page.asarray(), layout)
+
+                for t in frames:
+                    yield _projected(layout, t, plane)
         else:
             for t in frames:
                 file = layout.files[t]
@@ -749,6 +796,16 @@ def _read_frames(layout: _Layout, frames: Sequence[int], dtype: np.dtype) -> Ite
         raise
     except Exception as exc:  # damaged data surfaces only when a frame is decoded
         raise InputError(f"{file}: cannot read frame data ({_short(exc)})") from exc
+
+
+def _projected(layout: _Layout, t: int, plane: Callable[[int, int], np.ndarray]) -> np.ndarray:
+    """Frame ``t``: its one stored plane, or the maximum over its ``z_planes`` planes (read one at
+    a time by ``plane(t, stored index)``)."""
+    stored = layout.pages[t * layout.z_planes : (t + 1) * layout.z_planes]
+    frame = plane(t, stored[0])
+    for index in stored[1:]:
+        frame = np.maximum(frame, plane(t, index))
+    return frame
 
 
 def _select(plane: np.ndarray, layout: _Layout) -> np.ndarray:
@@ -848,6 +905,7 @@ def _metadata(tf: tifffile.TiffFile, axes: str, plan: _AxesPlan, *, n_files: int
         "time_axis": axes[plan.time] if plan.time is not None else None,
         "channel": plan.channel if plan.n_channels > 1 else None,
         "n_channels": plan.n_channels,
+        "z_projection": "max" if plan.z_axis is not None else None,
         "channel_names": names,
         "n_files": n_files,
         "reader": reader,

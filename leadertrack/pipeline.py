@@ -208,6 +208,7 @@ def _resolve_movie(movie: Any, config: RunConfig) -> Any:
         return read_movie(
             movie,
             channel=config.segment.channel,
+            z_projection=config.segment.z_projection,
             pixel_size_um=units.pixel_size_um,
             frame_interval_min=units.frame_interval_min,
         )
@@ -1026,6 +1027,7 @@ def process_movie(
     movie = read_movie(
         path,
         channel=config.segment.channel,
+        z_projection=config.segment.z_projection,
         frame_sequence=frame_sequence,
         pixel_size_um=config.units.pixel_size_um,
         frame_interval_min=config.units.frame_interval_min,

@@ -821,9 +821,9 @@ def _reopen_movie(provenance: dict) -> Any:
         return None
     from leadertrack.io import read_movie
 
-    channel = provenance.get("config", {}).get("segment", {}).get("channel")
+    segment = provenance.get("config", {}).get("segment", {})
     try:
-        movie = read_movie(path, channel=channel)
+        movie = read_movie(path, channel=segment.get("channel"), z_projection=segment.get("z_projection"))
     except (OSError, ValueError):
         return None
     return movie if list(movie.shape) == list(info.get("shape", movie.shape)) else None

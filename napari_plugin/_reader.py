@@ -39,7 +39,8 @@ def read_movie_layers(path: str | list[str]) -> list[LayerData]:
     """The movie as a lazy dask image layer scaled by its pixel size (µm); one layer per channel.
 
     A multi-channel movie (say nuclei and brightfield) opens as one layer per channel, named
-    ``<movie> ch<N>``, so you can pick the nuclei channel in the widget.
+    ``<movie> ch<N>``, so you can pick the nuclei channel in the widget. A Z-stack time-lapse
+    opens as its maximum intensity projection over Z, named ``<movie> (max over Z)``.
     """
     from leadertrack.errors import InputError
     from leadertrack.io import read_movie
@@ -47,15 +48,25 @@ def read_movie_layers(path: str | list[str]) -> list[LayerData]:
     path = _single(path)
     try:
         return [movie_layer_data(read_movie(path))]
-    except InputError as single_channel_error:
+    except InputError as plain_error:
+        error = plain_error
+    for options in ({"z_projection": "max"}, {"channel": 0}, {"channel": 0, "z_projection": "max"}):
         try:
-            first = read_movie(path, channel=0)
+            first = read_movie(path, **options)
+            break
         except InputError:
-            raise single_channel_error from None
+            continue
+    else:
+        raise error from None
+    projection = {"z_projection": "max"} if "z_projection" in options else {}
+    suffix = " (max over Z)" if projection else ""
+    if "channel" not in options:
+        data, kwargs, kind = movie_layer_data(first)
+        return [(data, {**kwargs, "name": kwargs["name"] + suffix}, kind)]
     layers = []
     for channel in range(int(first.metadata.get("n_channels", 1))):
-        data, kwargs, kind = movie_layer_data(read_movie(path, channel=channel))
-        layers.append((data, {**kwargs, "name": f"{kwargs['name']} ch{channel}"}, kind))
+        data, kwargs, kind = movie_layer_data(read_movie(path, channel=channel, **projection))
+        layers.append((data, {**kwargs, "name": f"{kwargs['name']} ch{channel}{suffix}"}, kind))
     return layers
 
 
@@ -73,7 +84,8 @@ def _source_movie(result: Any) -> Any:
         user["pixel_size_um"] = units["pixel_size_um"]
     if units.get("frame_interval_source") == "user":
         user["frame_interval_min"] = units["frame_interval_min"]
-    return read_movie(source, channel=provenance.get("input", {}).get("channel"), **user)
+    info = provenance.get("input", {})
+    return read_movie(source, channel=info.get("channel"), z_projection=info.get("z_projection"), **user)
 
 
 def read_result_layers(path: str | list[str]) -> list[LayerData]:

@@ -155,6 +155,30 @@ def test_channel_out_of_range(tmp_path):
     assert "channel" in res.output and "two_channels" in res.output
 
 
+def test_a_z_stack_is_analysed_as_its_maximum_projection(movie_path, tmp_path):
+    # the sample movie in focus in plane 1, dimmer out-of-focus copies in planes 0 and 2: its
+    # maximum over Z is the movie itself, so the result must be the same as the 2-D movie's
+    movie = tifffile.imread(movie_path)
+    stack = np.stack([movie // 3, movie, movie // 2], axis=1)  # (T, Z, Y, X)
+    z_path = tmp_path / "zstack.ome.tif"
+    flat = invoke("run", movie_path, "--out", tmp_path / "flat", "-q", "--no-report")
+    assert flat.exit_code == 0, flat.output
+    units = json.loads((tmp_path / "flat" / "wound" / "run.json").read_text())["units"]
+    tifffile.imwrite(z_path, stack, ome=True, metadata={
+        "axes": "TZYX", "PhysicalSizeX": units["pixel_size_um"], "PhysicalSizeY": units["pixel_size_um"],
+        "TimeIncrement": units["frame_interval_min"], "TimeIncrementUnit": "min"})
+    refused = invoke("run", z_path, "--out", tmp_path / "refused", "-q")
+    assert refused.exit_code == 1 and "--z-projection max" in refused.output
+    res = invoke("run", z_path, "--out", tmp_path / "z", "-q", "--z-projection", "max")
+    assert res.exit_code == 0, res.output
+    projected = pd.read_csv(tmp_path / "z" / "zstack" / "tracks.csv")
+    expected = pd.read_csv(tmp_path / "flat" / "wound" / "tracks.csv")
+    pd.testing.assert_frame_equal(projected, expected)
+    run = json.loads((tmp_path / "z" / "zstack" / "run.json").read_text())
+    assert run["input"]["z_projection"] == "max" and run["config"]["segment"]["z_projection"] == "max"
+    assert (tmp_path / "z" / "zstack" / "report.html").is_file()  # the report re-reads the projected movie
+
+
 def test_bad_flag_values_are_one_line_errors(movie_path, tmp_path):
     res = invoke("run", movie_path, "--out", tmp_path, "--geometry", "round")
     assert res.exit_code == 2

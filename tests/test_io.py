@@ -450,8 +450,43 @@ def test_single_2d_image(tmp_path):
 def test_z_stack_time_lapse(tmp_path):
     path = tmp_path / "zstack.ome.tif"
     tifffile.imwrite(path, np.zeros((3, 4, 2, 8, 8), np.uint8), ome=True, photometric="minisblack", metadata={"axes": "TZCYX"})
-    with pytest.raises(InputError, match=r"zstack\.ome\.tif: has axes 'TZCYX' of shape \(3,4,2,8,8\): a 3-D \(Z stack\) time-lapse"):
+    with pytest.raises(InputError, match=r"zstack\.ome\.tif: has axes 'TZCYX' of shape \(3,4,2,8,8\): a 3-D \(Z stack\) "
+                       r"time-lapse; .*--z-projection max"):
         read_movie(path, channel=0)
+
+
+def _z_stack(shape: tuple[int, ...]) -> np.ndarray:
+    """Random planes, so the maximum over Z differs from every single plane."""
+    return np.random.default_rng(4).integers(0, 60000, size=shape).astype(np.uint16)
+
+
+@pytest.mark.parametrize("compression", [None, "zlib"])  # contiguous planes, and one page per plane
+@pytest.mark.parametrize("axes", ["TZYX", "TZCYX", "TCZYX", "ZTYX"])
+def test_z_stack_read_as_its_maximum_projection(tmp_path, axes, compression):
+    sizes = {"T": 3, "Z": 4, "C": 2, "Y": 8, "X": 9}
+    data = _z_stack(tuple(sizes[a] for a in axes))
+    path = tmp_path / "zstack.ome.tif"
+    tifffile.imwrite(path, data, ome=True, photometric="minisblack", metadata={"axes": axes}, compression=compression)
+    channel = 1 if "C" in axes else None
+    movie = read_movie(path, channel=channel, z_projection="max")
+    tz = np.transpose(data, [axes.index(a) for a in "TZCYX" if a in axes])  # (T, Z, [C,] Y, X)
+    expected = (tz[:, :, channel] if "C" in axes else tz).max(axis=1)
+    assert movie.shape == (3, 8, 9)
+    assert np.array_equal(movie.to_array(), expected)
+    assert np.array_equal(movie.frame(-1), expected[-1])
+    assert movie.metadata["z_projection"] == "max"
+    assert any("maximum intensity projection" in note for note in movie.metadata["notes"])
+
+
+def test_z_projection_leaves_movies_without_z_alone(tmp_path):
+    path = tmp_path / "flat.tif"
+    data = _z_stack((3, 8, 8))
+    tifffile.imwrite(path, data, imagej=True, metadata={"axes": "TYX"})
+    movie = read_movie(path, z_projection="max")
+    assert np.array_equal(movie.to_array(), data)
+    assert movie.metadata["z_projection"] is None
+    with pytest.raises(InputError, match="z_projection must be 'max'"):
+        read_movie(path, z_projection="mean")
 
 
 def test_too_many_unnamed_axes(tmp_path):

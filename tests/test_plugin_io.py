@@ -48,6 +48,19 @@ def test_movie_opens_lazily_with_its_pixel_size(tmp_path):
     assert kwargs["metadata"]["leadertrack_movie"].frame_interval_min == pytest.approx(2.0)
 
 
+@pytest.mark.parametrize(("axes", "names"), [("TZYX", ["stack (max over Z)"]),
+                                             ("TZCYX", ["stack ch0 (max over Z)", "stack ch1 (max over Z)"])])
+def test_z_stack_opens_as_its_maximum_projection(tmp_path, axes, names):
+    sizes = {"T": 3, "Z": 4, "C": 2, "Y": 8, "X": 9}
+    stack = np.random.default_rng(1).integers(0, 1000, size=[sizes[a] for a in axes]).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "stack.ome.tif", stack, ome=True, photometric="minisblack", metadata={"axes": axes})
+    layers = npe2.read([str(tmp_path / "stack.ome.tif")], plugin_name="leadertrack", stack=False)
+    assert [kwargs["name"] for _, kwargs, _ in layers] == names
+    for channel, (data, _, _) in enumerate(layers):
+        expected = stack[:, :, channel] if "C" in axes else stack
+        assert np.array_equal(np.asarray(data), expected.max(axis=1))
+
+
 def test_reader_declines_what_it_cannot_open(tmp_path):
     (tmp_path / "table.csv").write_text("a\n1\n")
     (tmp_path / "no_images").mkdir()
