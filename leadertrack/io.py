@@ -71,6 +71,7 @@ class _Layout:
     file_dtype: str  # dtype with the file's byte order (contiguous reads)
     data_offset: int = 0
     z_planes: int = 1  # stored planes per frame (a Z stack projected by its maximum), consecutive in ``pages``
+    z_axis: int | None = None  # files: the axis of each file's array projected by its maximum (a Z stack)
 
 
 @dataclass(frozen=True)
@@ -184,9 +185,9 @@ def read_movie(
     pixel_size_um, frame_interval_min
         Override the calibration found in the file (source ``"user"``).
     z_projection
-        ``"max"``: a stack with a Z axis besides time ((T,Z,Y,X), with or without channels) is
-        read as its maximum intensity projection over Z, one frame at a time. None: such a stack
-        is an error. Ignored for movies without a Z axis.
+        ``"max"``: a stack with a Z axis besides time ((T,Z,Y,X), with or without channels), or a
+        folder with one Z stack per frame, is read as its maximum intensity projection over Z,
+        one frame at a time. None: such a stack is an error. Ignored for movies without a Z axis.
 
     Returns
     -------
@@ -221,7 +222,7 @@ def read_movie(
     if path.is_dir():
         if frame_sequence is False:
             raise InputError(f"{path}: is a folder; a movie file was expected (use list_movies for a batch)")
-        movie = _sequence_from_files(path, _tiffs_in(path), channel)
+        movie = _sequence_from_files(path, _tiffs_in(path), channel, z_projection)
     else:
         if frame_sequence:
             raise InputError(f"{path}: is a file; a frame sequence must be a folder with one TIFF per frame")
@@ -474,7 +475,7 @@ def _open_stack(path: Path, channel: int | None, z_projection: str | None = None
     return Movie(path, movie_name(path), (shape[plan.time], *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
 
 
-def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> Movie:
+def _sequence_from_files(path: Path, files: list[Path], channel: int | None, z_projection: str | None = None) -> Movie:
     if not files:
         raise InputError(f"{path}: folder has no .tif/.tiff file to read as frames")
     if len(files) < 2:
@@ -485,7 +486,7 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> 
             series = tf.series[0]
             shape, dtype = tuple(series.shape), np.dtype(series.dtype)
             if first_shape is None:
-                plan = _axes_plan(file, series.axes, shape, channel, want_time=False)
+                plan = _axes_plan(file, series.axes, shape, channel, want_time=False, z_projection=z_projection)
                 first_shape, first_dtype = shape, dtype
                 px, px_src, dt, dt_src = _calibration(tf)
                 metadata = _metadata(tf, series.axes, plan, n_files=len(files), reader="files")
@@ -496,14 +497,19 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None) -> 
                     f"{_fmt_shape(first_shape)} {first_dtype}; all frames of a sequence must match"
                 )
     metadata["time_axis"] = "files"
+    channel_axis = plan.channel_axis
+    if plan.z_axis is not None:  # each file's array is projected over Z before the channel is taken
+        page = page[: plan.z_axis] + page[plan.z_axis + 1 :]
+        channel_axis = None if channel_axis is None else channel_axis - (channel_axis > plan.z_axis)
     layout = _Layout(
         kind="files",
         files=tuple(files),
         pages=(0,) * len(files),
         page_shape=page,
-        channel_axis=plan.channel_axis,
+        channel_axis=channel_axis,
         channel=plan.channel,
         file_dtype=first_dtype.str,
+        z_axis=plan.z_axis,
     )
     dtype = first_dtype.newbyteorder("=")
     return Movie(path, movie_name(path), (len(files), *plan.yx), dtype, px, dt, px_src, dt_src, metadata, layout)
@@ -640,10 +646,14 @@ def _axes_plan(
                 f"{path}: has {len(shape)} axes {axes!r} of shape {_fmt_shape(shape)}; leadertrack needs a 2-D "
                 "time-lapse (T,Y,X), optionally with channels"
             )
+    elif others == ["Z"] and z_projection == "max":
+        z_axis = axes.index("Z")
+        notes.append(f"each frame a Z stack of {shape[z_axis]} planes: read as its maximum intensity projection over Z")
     elif others:
+        hint = "; a Z stack per frame is read with z_projection='max' (--z-projection max)" if others == ["Z"] else ""
         raise InputError(
             f"{path}: frame has axes {axes!r} of shape {_fmt_shape(shape)}, not a single 2-D image; "
-            "a folder of movie stacks is a batch (read it without frame_sequence)"
+            f"a folder of movie stacks is a batch (read it without frame_sequence){hint}"
         )
     n_channels = shape[c_axis] if c_axis is not None else 1
     if c_axis is None:
@@ -791,7 +801,8 @@ def _read_frames(layout: _Layout, frames: Sequence[int], dtype: np.dtype) -> Ite
             for t in frames:
                 file = layout.files[t]
                 with tifffile.TiffFile(file, mode="rb") as tf:
-                    yield _select(tf.series[0].asarray(), layout)
+                    image = tf.series[0].asarray()
+                yield _select(image if layout.z_axis is None else image.max(axis=layout.z_axis), layout)
     except (InputError, GeneratorExit):
         raise
     except Exception as exc:  # damaged data surfaces only when a frame is decoded

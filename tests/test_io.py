@@ -665,3 +665,19 @@ def test_real_sim_sequence_and_hela_labels(shared_data):
     assert hela.shape == (20, 700, 1100)
     masks = read_labels(shared_data / "hela_nuclei" / "Fluo_Hela_02_ERR_SEG.tif", shape=hela.shape)
     assert masks[5].max() > 50  # dense nuclei: many labels per frame
+
+
+@pytest.mark.parametrize("axes", ["ZYX", "ZCYX", "CZYX"])
+def test_folder_of_z_stacks_read_as_their_maximum_projections(tmp_path, axes):
+    sizes = {"Z": 4, "C": 2, "Y": 8, "X": 9}
+    stacks = [_z_stack(tuple(sizes[a] for a in axes)) + t for t in range(3)]
+    for t, stack in enumerate(stacks):
+        tifffile.imwrite(tmp_path / f"t{t:03d}.ome.tif", stack, ome=True, photometric="minisblack", metadata={"axes": axes})
+    channel = 1 if "C" in axes else None
+    with pytest.raises(InputError, match="--z-projection max"):
+        read_movie(tmp_path, channel=channel)
+    movie = read_movie(tmp_path, channel=channel, z_projection="max")
+    expected = [np.transpose(s, [axes.index(a) for a in "ZCYX" if a in axes]).max(axis=0) for s in stacks]
+    expected = np.stack([e[channel] if "C" in axes else e for e in expected])
+    assert movie.shape == (3, 8, 9)
+    assert np.array_equal(movie.to_array(), expected)
