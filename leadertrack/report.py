@@ -531,8 +531,9 @@ def methods_text(provenance: dict) -> str:
         + (f"; tracks shorter than {link['min_track_length']} frames discarded" if "min_track_length" in link else "")
         + ")"
     )
+    projection = " Each frame was the maximum intensity projection of its Z stack." if info.get("z_projection") == "max" else ""
     return (
-        f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}. "
+        f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}.{projection} "
         f"{segmentation}, and {linking}. " + _front_and_rule(provenance, config)
     )
 

@@ -176,7 +176,8 @@ def test_a_z_stack_is_analysed_as_its_maximum_projection(movie_path, tmp_path):
     pd.testing.assert_frame_equal(projected, expected)
     run = json.loads((tmp_path / "z" / "zstack" / "run.json").read_text())
     assert run["input"]["z_projection"] == "max" and run["config"]["segment"]["z_projection"] == "max"
-    assert (tmp_path / "z" / "zstack" / "report.html").is_file()  # the report re-reads the projected movie
+    report = (tmp_path / "z" / "zstack" / "report.html").read_text(encoding="utf-8")  # it re-reads the projected movie
+    assert "maximum intensity projection of its Z stack" in report
 
 
 def test_bad_flag_values_are_one_line_errors(movie_path, tmp_path):
