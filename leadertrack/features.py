@@ -403,7 +403,9 @@ def measure(
         ``msd_exponent`` (slope of log MSD vs log lag; 1 diffusive, 2 ballistic),
         ``front_distance_um`` (median), ``time_at_front_min``, ``front_id``, ``parent_track_id``.
     fronts
-        The front table (one row per frame and front), see :class:`leadertrack.front.Front`.
+        The front table (one row per frame and front), see :class:`leadertrack.front.Front`, with
+        the front's ``geometry_confidence`` (1 when the geometry was given) and ``geometry_reason``
+        on every row.
 
     Examples
     --------
@@ -485,7 +487,10 @@ def measure(
     out["is_tip"] = (ahead == 0) & (behind >= 1)
     del rel_net, ahead, behind, same, tid, end, frames
     cells = _cells(out, pos, time, outward, start, spacing)
-    return out, cells, front.table.copy()
+    fronts = front.table.copy()
+    fronts["geometry_confidence"] = front.confidence
+    fronts["geometry_reason"] = front.reason
+    return out, cells, fronts
 
 
 def _cells(out: pd.DataFrame, pos: np.ndarray, time: np.ndarray, outward: np.ndarray, start: np.ndarray, spacing: float) -> pd.DataFrame:

@@ -353,6 +353,7 @@ def analyze_movie(
         aliased_linking_warning,
         inward_at_front,
         relinked_warning,
+        uncertain_geometry_warning,
     )
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
@@ -501,6 +502,8 @@ def analyze_movie(
     if message is not None:
         warn.append(message)
     tracks, cells, fronts = measured.tracks, measured.cells, measured.fronts
+    if (message := uncertain_geometry_warning(fronts, config.front.geometry)) is not None:
+        warn.append(message)
     _report(progress, "measure", 1, 1)
 
     with clock.stage("classify"):
@@ -624,7 +627,7 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     MovieResult
         Without labels; divisions (``parent_track_id``) are kept.
     """
-    from leadertrack.checks import aliased_linking_warning
+    from leadertrack.checks import aliased_linking_warning, uncertain_geometry_warning
     from leadertrack.features import measure
 
     config = config or RunConfig()
@@ -647,8 +650,9 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
     with clock.stage("measure"):
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
-    if (message := aliased_linking_warning(tracks)) is not None:
-        warn.append(message)
+    for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry)):
+        if message is not None:
+            warn.append(message)
     with clock.stage("classify"):
         tracks, cells = _classify(tracks, cells, config)
     provenance = _provenance(
@@ -728,9 +732,10 @@ def _front_summary(fronts: pd.DataFrame) -> dict:
     }
     if "front_speed_um_per_min" in fronts:
         summary["median_front_speed_um_per_min"] = _float_or_none(fronts["front_speed_um_per_min"].median())
-    for key in ("geometry_confidence", "confidence"):
-        if key in fronts:
-            summary["confidence"] = _float_or_none(fronts[key].iloc[0])
+    if "geometry_confidence" in fronts:
+        summary["confidence"] = _float_or_none(fronts["geometry_confidence"].iloc[0])
+    if "geometry_reason" in fronts:
+        summary["reason"] = str(fronts["geometry_reason"].iloc[0])
     return summary
 
 

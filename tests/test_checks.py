@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from leadertrack.checks import INWARD_MIN_TRACKS, aliased_linking_warning, inward_at_front
+from leadertrack.checks import INWARD_MIN_TRACKS, aliased_linking_warning, inward_at_front, uncertain_geometry_warning
 from leadertrack.features import measure
 from leadertrack.track import link
 
@@ -188,3 +188,29 @@ def test_without_a_positive_brightness_for_every_nucleus_the_relink_goes_by_posi
     assert "linked again with 3 times that range" in message and "brightness" not in message
     assert not any("brightness" in str(w.message) for w in caught)
     assert result.cells["is_leader"].sum() == 8
+
+
+def _half_sheet(rows_up_to_um: float = 170.0) -> pd.DataFrame:
+    """A still sheet of cells 18 µm apart covering the high-x side of a 380 x 196 µm field over
+    half its length: as much a sheet entering from that side as a cluster beside it."""
+    rng = np.random.default_rng(0)
+    ys, xs = np.meshgrid(np.arange(9.0, rows_up_to_um, 18), np.arange(141.0, 196, 18), indexing="ij")
+    cells = np.column_stack([ys.ravel(), xs.ravel()])
+    rows = [(i + 1, f, float(f), y + rng.normal(0, 0.5), x + rng.normal(0, 0.5)) for f in range(8) for i, (y, x) in enumerate(cells)]
+    return pd.DataFrame(rows, columns=["track_id", "frame", "time_min", "y_um", "x_um"])
+
+
+def test_a_geometry_chosen_on_the_fence_is_reported_and_warned():
+    fronts = measure(_half_sheet(), field_um=(380.0, 196.0))[2]
+    assert fronts["geometry_confidence"].eq(0.0).all()
+    assert fronts["geometry_reason"].str.len().gt(0).all()
+    message = uncertain_geometry_warning(fronts, "auto")
+    assert message is not None and "low confidence (0.00)" in message and "--geometry" in message
+    # set by hand, the geometry is certain and nothing is said
+    forced = measure(_half_sheet(), field_um=(380.0, 196.0), geometry="radial")[2]
+    assert forced["geometry_confidence"].eq(1.0).all()
+    assert uncertain_geometry_warning(forced, "radial") is None
+    # a sheet along the whole side leaves no doubt
+    whole = measure(_half_sheet(rows_up_to_um=380.0), field_um=(380.0, 196.0))[2]
+    assert whole["geometry_confidence"].iloc[0] >= 0.9
+    assert uncertain_geometry_warning(whole, "auto") is None

@@ -111,6 +111,9 @@ def test_provenance_records_units_and_sources(result):
     assert prov["nucleus_diameter_source"] == "estimated"
     assert prov["counts"]["tracks"] == len(result.cells)
     assert set(prov["timings_s"]) >= {"segment", "link", "measure", "classify"}
+    # auto chose the geometry and says how sure it was, and why
+    assert prov["front"]["geometry"] == "planar" and prov["front"]["confidence"] >= 0.9 and prov["front"]["reason"]
+    assert not any("geometry" in message for message in prov["warnings"])
 
 
 def test_result_folder_round_trip(result, tmp_path):
