@@ -13,9 +13,9 @@ import pandas as pd
 from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = [
-    "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR",
-    "GEOMETRY_MIN_CONFIDENCE", "aliased_linking_message", "aliased_linking_warning", "inward_at_front",
-    "relinked_warning", "uncertain_geometry_warning",
+    "GEOMETRY_MIN_CONFIDENCE", "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE", "RELINK_BRIGHTNESS_FACTOR",
+    "RELINK_RANGE_FACTOR", "aliased_linking_message", "aliased_linking_warning", "inward_at_front", "relinked_warning",
+    "uncertain_geometry_warning",
 ]
 
 INWARD_PERSISTENCE = -0.5
