@@ -258,8 +258,12 @@ def _figure_front(result: Any) -> tuple[Figure | None, str]:
     ax.set_ylabel(("front radius" if geometry == "radial" else "front position") + f" ({space})")
     if fronts["front_id"].nunique() > 1:
         ax.legend(frameon=False)
-    speed = result.provenance.get("front", {}).get("median_front_speed_um_per_min")
-    caption = f"Geometry: {geometry}."
+    front = result.provenance.get("front", {})
+    speed = front.get("median_front_speed_um_per_min")
+    caption = f"Geometry: {geometry}"
+    if front.get("confidence") is not None:
+        caption += f" (confidence {front['confidence']:.2f}: {front.get('reason', 'no reason recorded')})"
+    caption += "."
     if speed is not None:
         caption += f" Median front speed: {speed:.3g} {space}/{time}."
     return fig, caption

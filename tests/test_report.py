@@ -117,7 +117,8 @@ def _result(
         "nucleus_diameter_source": "estimated",
         "search_range_um": 6.0 * pixel_size,
         "search_range_source": "derived",
-        "front": {"geometry": "planar", "n_fronts": 1, "median_front_speed_um_per_min": 2.0 * pixel_size / interval},
+        "front": {"geometry": "planar", "n_fronts": 1, "median_front_speed_um_per_min": 2.0 * pixel_size / interval,
+                  "confidence": 0.9, "reason": "cells cover 97% of the low x side of the field"},
         "config": {"link": {"memory": 3, "min_track_length": 3}, "classify": {"model_path": None, "threshold": 0.5}},
         "counts": {"frames": N_FRAMES, "tracks": n_tracks, "leaders": n_leaders},
         "warnings": warnings,
@@ -181,6 +182,7 @@ def test_report_states_leader_count_units_and_their_source(written: tuple[MovieR
     assert "mean_speed_um_per_min" in leaders
     assert "numpy" in _section(text, "provenance")
     assert "Median front speed: 0.1 µm/min" in _section(text, "front")
+    assert "Geometry: planar (confidence 0.90: cells cover 97% of the low x side of the field)." in _section(text, "front")
 
 
 def test_uncalibrated_report_speaks_pixels_and_frames() -> None:
