@@ -232,16 +232,10 @@ def evaluate_movie(
 
 def simulated_ground_truth(sim: Simulation, gt: Path) -> Path:
     """The simulator's tracks and masks as a CTC ground-truth folder (``TRA`` and ``SEG``); cells
-    hidden in a frame (no pixel of their own in the masks) are left out of it there."""
-    tracks = sim.tracks
-    visible = np.zeros(len(tracks), dtype=bool)
-    for frame, rows in tracks.groupby("frame").indices.items():
-        visible[rows] = np.isin(tracks["label"].to_numpy()[rows], np.unique(sim.labels[frame])) & (
-            tracks["label"].to_numpy()[rows] > 0
-        )
-    write_ctc(tracks[visible], sim.labels, gt / "TRA")
+    hidden in a frame (``label`` 0: no pixel of their own in the masks) are left out of it there."""
+    write_ctc(sim.tracks[sim.tracks["label"] > 0], sim.labels, gt / "TRA")
+    (gt / "SEG").mkdir()
     for mask in sorted((gt / "TRA").glob("mask*.tif")):
-        (gt / "SEG").mkdir(exist_ok=True)
         shutil.copyfile(mask, gt / "SEG" / mask.name.replace("mask", "man_seg"))
         mask.rename(mask.with_name(mask.name.replace("mask", "man_track")))
     (gt / "TRA" / "res_track.txt").rename(gt / "TRA" / "man_track.txt")

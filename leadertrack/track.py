@@ -228,15 +228,23 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     return pd.Series(out, index=table.index)
 
 
+def _positive_intensities(detections: pd.DataFrame) -> np.ndarray | None:
+    """Each detection's ``mean_intensity``; None unless there are some and every one is positive and finite."""
+    if "mean_intensity" not in detections:
+        return None
+    intensity = detections["mean_intensity"].to_numpy(float)
+    if len(intensity) == 0 or not (np.isfinite(intensity) & (intensity > 0)).all():
+        return None
+    return intensity
+
+
 def _relative_log_brightness(detections: pd.DataFrame) -> np.ndarray | None:
     """log(mean intensity / the frame's median) per detection; None unless every intensity is positive.
 
     Relative to the frame, so that bleaching over the movie does not look like a change of cell.
     """
-    if "mean_intensity" not in detections:
-        return None
-    intensity = detections["mean_intensity"].to_numpy(float)
-    if len(intensity) == 0 or not (np.isfinite(intensity) & (intensity > 0)).all():
+    intensity = _positive_intensities(detections)
+    if intensity is None:
         return None
     log = np.log(intensity)
     return log - pd.Series(log).groupby(detections["frame"].to_numpy()).transform("median").to_numpy()
@@ -245,7 +253,7 @@ def _relative_log_brightness(detections: pd.DataFrame) -> np.ndarray | None:
 def brightness_usable(detections: pd.DataFrame) -> bool:
     """Whether :func:`link` can tell these detections apart by brightness (``brightness_um``): every
     one has a positive, finite ``mean_intensity``."""
-    return _relative_log_brightness(detections) is not None
+    return _positive_intensities(detections) is not None
 
 
 def default_search_range_um(
