@@ -83,7 +83,9 @@ class LinkConfig(_Section):
         None,
         ge=0,
         description="Longest gap (frames) closed after linking by one assignment of track ends to later track starts, "
-        "which also undoes merges of two touching nuclei. None = 2 x (memory + 1); 0 = trackpy's links only.",
+        "which also undoes merges of two touching nuclei. With label masks given, a track ending or starting within half "
+        "a nucleus diameter of the image's edge is not joined (the cell left the field, or came in). "
+        "None = 2 x (memory + 1); 0 = trackpy's links only.",
     )
     predict: bool = Field(True, description="Predict each cell's next position from its recent velocity.")
     min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")

@@ -358,7 +358,7 @@ def analyze_movie(
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px
     from leadertrack.segment import segment_frame
-    from leadertrack.track import brightness_usable, default_search_range_um, link
+    from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link
 
     config = config or RunConfig()
     started = datetime.now(timezone.utc)
@@ -456,7 +456,11 @@ def analyze_movie(
         "predict": link_cfg.predict,
         "min_track_length": link_cfg.min_track_length,
         "progress": progress,
+        # given masks lose a cell only where it leaves the field: no gap closing at the image's edge
+        "field_px": (movie.shape[1], movie.shape[2]),
+        "edge_margin_um": EDGE_MARGIN_DIAMETERS * diameter_um if labels is not None else 0.0,
     }
+    edge_margin_um = link_options["edge_margin_um"]
     with clock.stage("link"):  # reports each frame linked (then gaps are closed)
         tracks = compact_integers(link(table, search_range_um=search_range_um, **link_options))
     n_detections = len(table)
@@ -526,6 +530,7 @@ def analyze_movie(
             "nucleus_diameter_source": diameter_source,
             "search_range_um": search_range_um,
             "search_range_source": search_range_source,
+            "gap_closing_edge_margin_um": edge_margin_um,
         },
         config=config,
         fronts=fronts,

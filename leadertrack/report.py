@@ -528,9 +528,11 @@ def methods_text(provenance: dict) -> str:
             f"Nuclei were segmented in every frame (scikit-image{pkg('scikit-image')}; "
             f"nucleus diameter {_number(provenance.get('nucleus_diameter_um'))} {space}, {how})"
         )
+    margin = provenance.get("gap_closing_edge_margin_um")
     linking = (
         f"linked into tracks with trackpy{pkg('trackpy')} (search range {_number(provenance.get('search_range_um'))} {space}"
         + (f", gaps of up to {link['memory']} frames closed" if "memory" in link else "")
+        + (f" except within {_number(margin)} {space} of the image's edge" if "memory" in link and margin else "")
         + (", velocity prediction" if link.get("predict") else "")
         + (f"; tracks shorter than {link['min_track_length']} frames discarded" if "min_track_length" in link else "")
         + ")"

@@ -126,12 +126,22 @@ def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: 
     return rows[row[joined]], cols[col[joined]]
 
 
+def _near_edge(ends: pd.DataFrame, field_px: tuple[int, int], margin_px: float) -> np.ndarray:
+    """Which of the positions ``ends`` (``y``, ``x``, pixels) lie within ``margin_px`` of the edge of
+    a field of ``field_px`` (rows, columns) pixels."""
+    y, x = ends["y"].to_numpy(), ends["x"].to_numpy()
+    distance = np.minimum.reduce([y, x, field_px[0] - 1 - y, field_px[1] - 1 - x])
+    return distance < margin_px
+
+
 def close_gaps(
     tracks: pd.DataFrame,
     *,
     max_distance_px: float,
     max_gap_frames: int,
     span: int = 3,
+    field_px: tuple[int, int] | None = None,
+    edge_margin_px: float = 0.0,
 ) -> pd.Series:
     """Join each track's end to at most one later track's start (gap closing, as in TrackMate).
 
@@ -156,6 +166,12 @@ def close_gaps(
         Largest frame difference between an end and the start it is joined to.
     span
         Steps at each end used to estimate its velocity.
+    field_px, edge_margin_px
+        The image's (rows, columns), and a margin in pixels: a track ending within the margin of
+        the image's edge is not joined to a later start, nor a track starting there to an earlier
+        end. A cell vanishing at the edge has most likely left the field, and a cell appearing
+        there has come in: another cell. (With true masks, 99.5% of such joins on simulated movies
+        joined two different cells.) None / 0 = no margin.
 
     Returns
     -------
@@ -176,6 +192,9 @@ def close_gaps(
         return ids.copy()
     ends = _end_states(tracks, first=False, span=span)
     starts = _end_states(tracks, first=True, span=span)
+    if field_px is not None and edge_margin_px > 0:
+        ends = ends[~_near_edge(ends, field_px, edge_margin_px)]
+        starts = starts[~_near_edge(starts, field_px, edge_margin_px)]
     end_i, start_j, cost = _candidates(ends, starts, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
     if not len(cost):
         return ids.copy()

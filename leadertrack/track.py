@@ -20,10 +20,16 @@ from leadertrack.errors import InputError
 from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
-__all__ = ["SEARCH_RANGE_DIAMETERS", "brightness_usable", "default_search_range_um", "link"]
+__all__ = ["EDGE_MARGIN_DIAMETERS", "SEARCH_RANGE_DIAMETERS", "brightness_usable", "default_search_range_um", "link"]
 
 SEARCH_RANGE_DIAMETERS = 1.5
 """Default linking search range, in nucleus diameters (when no top speed is given)."""
+EDGE_MARGIN_DIAMETERS = 0.5
+"""With label masks given, gap closing leaves alone tracks ending or starting this many nucleus
+diameters or less from the image's edge (``link(edge_margin_um=...)``): a cell vanishing there has
+left the field. On simulated movies with their true masks, 99.5% of such joins had joined two
+different cells; from our own segmentation, which also loses cells inside the field, 60% had, and
+leaving them alone cost leader F1 there, so it is not done there."""
 
 
 class _OwnVelocityPredict(NullPredict):
@@ -167,7 +173,10 @@ def _subnets_merged_by_size() -> Iterator[None]:
             trackpy_subnet.assign_subnet = original
 
 
-def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int) -> pd.Series:
+def _stitch(
+    table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int, field_px: tuple[int, int] | None,
+    edge_margin_px: float,
+) -> pd.Series:
     """Track ids after undoing merges and closing gaps (:mod:`leadertrack.stitch`).
 
     Works on numpy arrays of the four columns it needs, in (track, frame) order, so a long movie
@@ -199,7 +208,10 @@ def _stitch(table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int)
     sorted_table["track_id"] = segment
     without_stretches = sorted_table[kept]
     del sorted_table, segment
-    joined = close_gaps(without_stretches, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames)
+    joined = close_gaps(
+        without_stretches, max_distance_px=max_distance_px, max_gap_frames=max_gap_frames, field_px=field_px,
+        edge_margin_px=edge_margin_px,
+    )
     del without_stretches
     ids = np.full(len(order), np.nan)
     ids[joined.index.to_numpy()] = joined.to_numpy(dtype=float)
@@ -305,6 +317,8 @@ def link(
     max_gap_frames: int | None = None,
     progress: Callable[[str, int, int], None] | None = None,
     brightness_um: float = 0.0,
+    field_px: tuple[int, int] | None = None,
+    edge_margin_um: float = 0.0,
 ) -> pd.DataFrame:
     """Link detections over frames into tracks (trackpy).
 
@@ -344,6 +358,11 @@ def link(
         the cell behind takes the place of the one ahead, and only brightness tells them apart.
         Frame-to-frame links only (gap closing goes by position). Off (0) unless every detection
         has a positive ``mean_intensity``.
+    field_px, edge_margin_um
+        The image's (rows, columns), and a margin in µm: gap closing joins no track ending within
+        the margin of the image's edge (the cell has most likely left the field) and no track
+        starting there (a cell coming in). Frame-to-frame links are not affected. None / 0 = no
+        margin.
 
     Returns
     -------
@@ -418,7 +437,10 @@ def link(
     table["track_id"] = particle
     gap_frames = 2 * (memory + 1) if max_gap_frames is None else max_gap_frames
     if gap_frames > 0:
-        table["track_id"] = _stitch(table, max_distance_px=search_range_px, max_gap_frames=gap_frames)
+        table["track_id"] = _stitch(
+            table, max_distance_px=search_range_px, max_gap_frames=gap_frames, field_px=field_px,
+            edge_margin_px=edge_margin_um / pixel_size_um,
+        )
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]
     # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes

@@ -18,7 +18,9 @@ from leadertrack.pipeline import (
     read_result,
     write_result,
 )
+from leadertrack.report import methods_text
 from leadertrack.synthetic import simulate_invasion
+from leadertrack.track import EDGE_MARGIN_DIAMETERS
 
 
 @pytest.fixture(scope="module")
@@ -369,6 +371,33 @@ def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
     config.link.max_gap_frames = max_gap_frames
     result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
     assert result.tracks["track_id"].nunique() == n_tracks
+
+
+def test_given_masks_close_no_gap_at_the_image_edge():
+    # Cell 1 leaves through the top edge; 3 frames later cell 2 comes in at the same place. From given
+    # masks a cell vanishes only where it leaves the field: two tracks, and the methods text says so.
+    # A cell inside the field that vanishes for 3 frames is still joined to itself.
+    yy, xx = np.mgrid[:64, :64]
+    labels = np.zeros((16, 64, 64), np.uint32)
+    for t in range(16):
+        if t < 7:
+            labels[t][(yy - (26 - 4 * t)) ** 2 + (xx - 20) ** 2 <= 16] = 1
+        if t >= 10:
+            labels[t][(yy - (2 + 4 * (t - 10))) ** 2 + (xx - 21) ** 2 <= 16] = 2
+        if not 3 <= t < 6:
+            labels[t][(yy - 44) ** 2 + (xx - 8 - 2 * t) ** 2 <= 16] = 3
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um = 1.0
+    config.units.frame_interval_min = 1.0
+    config.link.search_range_um = 12.0
+    result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
+    tracks = result.tracks
+    assert tracks.groupby("track_id")["label"].nunique().eq(1).all()  # no track holds two cells
+    assert tracks.groupby("label")["track_id"].nunique().to_dict() == {1: 1, 2: 1, 3: 1}
+    margin = result.provenance["gap_closing_edge_margin_um"]
+    assert margin == pytest.approx(EDGE_MARGIN_DIAMETERS * result.provenance["nucleus_diameter_um"])
+    assert f"except within {margin:.3g} µm of the image's edge" in methods_text(result.provenance)
 
 
 def test_frames_segmented_in_threads_give_the_same_result(small_movie, monkeypatch):

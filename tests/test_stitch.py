@@ -163,3 +163,22 @@ def test_the_solver_gets_whole_number_weights(monkeypatch):
     (weights,) = seen
     assert np.array_equal(weights, np.round(weights))
     assert weights.min() > 0 and weights.max() * len(weights) < 2**53
+
+
+def test_no_gap_is_closed_at_the_image_edge_when_a_margin_is_given():
+    # cell 1 leaves through the top edge, cell 2 comes in at the same place 3 frames later: without a
+    # margin they become one track; with one, neither the end nor the start at the edge is joined,
+    # while a cell inside the field that vanishes for 3 frames is still joined to itself
+    tracks = _table(
+        _track(1, range(6), (11.0, 50), (-2, 0)),
+        _track(2, range(9, 14), (0.5, 51), (2, 0)),
+        _track(3, range(6), (60.0, 80), (1, 0)),
+        _track(4, range(9, 14), (69.0, 80), (1, 0)),
+    )
+    joined = dict(zip(tracks["track_id"], close_gaps(tracks, max_distance_px=8.0, max_gap_frames=5)))
+    assert joined == {1: 1, 2: 1, 3: 3, 4: 3}
+    kept_apart = close_gaps(tracks, max_distance_px=8.0, max_gap_frames=5, field_px=(100, 100), edge_margin_px=3.0)
+    assert dict(zip(tracks["track_id"], kept_apart)) == {1: 1, 2: 2, 3: 3, 4: 3}
+    # a margin narrower than where the cells vanish changes nothing
+    narrow = close_gaps(tracks, max_distance_px=8.0, max_gap_frames=5, field_px=(100, 100), edge_margin_px=0.4)
+    assert narrow.tolist() == close_gaps(tracks, max_distance_px=8.0, max_gap_frames=5).tolist()
