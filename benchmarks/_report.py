@@ -16,7 +16,7 @@ import pandas as pd
 from leadertrack.atomic import atomic_write
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (`python benchmarks/run_all.py`). Ratios compare methods measured in the same run on the same machine.\n"
+HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (`pip install -e '.[bench]'`, then `python benchmarks/run_all.py`). Ratios compare methods measured in the same run on the same machine.\n"
 
 
 def machine_line() -> str:

@@ -12,6 +12,7 @@ Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import subprocess
 import sys
 import time
@@ -35,6 +36,14 @@ COMMANDS: list[list[str]] = [
     ["bench_batch.py", "--long"],
 ]
 """Script and arguments of each benchmark, in the order they run."""
+PEERS = ("laptrack", "ctc_metrics")
+"""Modules the benchmarks compare with or score by, beyond leadertrack's own dependencies
+(``pip install -e '.[bench]'``)."""
+
+
+def missing_modules(names: tuple[str, ...]) -> list[str]:
+    """The modules of ``names`` that cannot be imported here."""
+    return [name for name in names if importlib.util.find_spec(name) is None]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -43,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print the commands, run nothing")
     args = parser.parse_args(argv)
     commands = [[a for a in c if not (args.no_long and a == "--long")] for c in COMMANDS]
+    missing = missing_modules(PEERS)
+    if missing and not args.dry_run:
+        print(f"the benchmarks need {', '.join(missing)}: pip install -e '.[bench]'", file=sys.stderr)
+        return 2
     failed = []
     for command in commands:
         line = [sys.executable, str(HERE / command[0]), *command[1:]]

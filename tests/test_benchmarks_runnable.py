@@ -10,6 +10,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+import run_all  # noqa: E402
 from run_all import COMMANDS  # noqa: E402
 
 
@@ -36,6 +37,14 @@ def test_dry_run_lists_every_command_and_measures_nothing():
     lines = [line for line in done.stdout.splitlines() if line.startswith("$ ")]
     assert len(lines) == len(COMMANDS)
     assert not any("--long" in line for line in lines)
+
+
+def test_missing_peers_are_named_with_the_install_command(monkeypatch, capsys):
+    assert run_all.missing_modules(("json", "no_such_module_here")) == ["no_such_module_here"]
+    monkeypatch.setattr(run_all, "PEERS", ("no_such_module_here",))
+    monkeypatch.setattr(run_all.subprocess, "run", lambda *a, **k: pytest.fail("nothing may run"))
+    assert run_all.main(["--no-long"]) == 2
+    assert "no_such_module_here: pip install -e '.[bench]'" in capsys.readouterr().err
 
 
 def test_simulated_ground_truth_scores_the_truth_perfectly_and_a_swap_less(tmp_path):
