@@ -31,6 +31,7 @@ import pandas as pd
 from leadertrack.atomic import atomic_write
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
+from leadertrack.units import honest_column_names
 
 __all__ = [
     "SUMMARY_FILE",
@@ -44,6 +45,9 @@ __all__ = [
 SUMMARY_FILE = "summary.csv"
 CHECKSUM_CACHE = ".leadertrack-checksums.json"
 UNIT_COLUMNS = ("pixel_size_um", "frame_interval_min")
+SPEED_KEY = "median_front_speed_um_per_min"
+"""The front speed in a result's provenance; ``summary.csv`` names it for the units it is in
+(``median_front_speed_um_per_frame`` for a movie without a frame interval, ...)."""
 ProgressCallback = Callable[[str, int, int], None]
 
 
@@ -362,14 +366,19 @@ def summary_row(
         counts = provenance.get("counts", {})
         units = provenance.get("units", {})
         n_tracks, n_leaders = counts.get("tracks", 0), counts.get("leaders", 0)
+        front = provenance.get("front", {})
+        # named for the units it is really in (run.json on disk has that name already, a result in memory not)
+        speed = honest_column_names(
+            [SPEED_KEY], space_calibrated=units.get("space_calibrated", True), time_calibrated=units.get("time_calibrated", True)
+        ).get(SPEED_KEY, SPEED_KEY)
         row.update(
             frames=counts.get("frames", 0),
             detections=counts.get("detections", 0),
             tracks=n_tracks,
             leaders=n_leaders,
             leader_fraction=round(n_leaders / n_tracks, 4) if n_tracks else 0.0,
-            geometry=provenance.get("front", {}).get("geometry"),
-            median_front_speed_um_per_min=provenance.get("front", {}).get("median_front_speed_um_per_min"),
+            geometry=front.get("geometry"),
+            **{speed: front.get(SPEED_KEY, front.get(speed))},
             pixel_size_um=units.get("pixel_size_um"),
             frame_interval_min=units.get("frame_interval_min"),
             warnings=len(provenance.get("warnings", [])),

@@ -817,7 +817,12 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
         if "parquet" in export:
             table.rename(columns=mapping).to_parquet(folder / f"{name}.parquet", index=False)
     result.corrections.to_csv(folder / "corrections.csv", index=False)
-    provenance = dict(result.provenance, column_names=renamed)
+    provenance = dict(result.provenance)
+    front = provenance.get("front")
+    if isinstance(front, dict):  # its speed is a column-like value too (summary.csv takes it from here)
+        renamed["front"] = honest_column_names(list(front), space_calibrated=space, time_calibrated=time_ok)
+        provenance["front"] = {renamed["front"].get(key, key): value for key, value in front.items()}
+    provenance["column_names"] = renamed
     (folder / "run.json").write_text(json.dumps(provenance, indent=2, default=str), encoding="utf-8")
     if "ctc" in export and result.labels is not None:
         from leadertrack.ctc import write_ctc
@@ -896,6 +901,10 @@ def read_result(folder: Path) -> MovieResult:
         tables[name] = table.rename(columns=inverse)
         if "is_leader" in tables[name]:
             tables[name]["is_leader"] = _flags(tables[name]["is_leader"], source=str(path))
+    front = provenance.get("front")
+    if isinstance(front, dict) and isinstance(renamed.get("front"), dict):
+        inverse = {new: old for old, new in renamed["front"].items()}
+        provenance["front"] = {inverse.get(key, key): value for key, value in front.items()}
     corrections_path = folder / "corrections.csv"
     corrections = _empty_corrections()
     if corrections_path.exists() and corrections_path.stat().st_size:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 import tifffile
 from helpers import segmenting_threads
 
+from leadertrack.batch import summary_row
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
@@ -138,8 +141,17 @@ def test_uncalibrated_movie_writes_honest_column_names(sim, tmp_path):
     header = (folder / "tracks.csv").read_text().splitlines()[0].split(",")
     assert "speed_px_per_frame" in header and "speed_um_per_min" not in header
     assert "time_frame" in header
+    front = json.loads((folder / "run.json").read_text())["front"]
+    assert "median_front_speed_px_per_frame" in front and "median_front_speed_um_per_min" not in front
     back = read_result(folder)
     assert "speed_um_per_min" in back.tracks
+    assert back.provenance["front"] == result.provenance["front"]  # the names in memory again
+    row = summary_row("m", "m.tif", "ok", provenance=result.provenance)
+    assert row["median_front_speed_px_per_frame"] == result.provenance["front"]["median_front_speed_um_per_min"]
+    assert "median_front_speed_um_per_min" not in row
+    # a batch re-run reads run.json from disk: the same row
+    on_disk = json.loads((folder / "run.json").read_text())
+    assert summary_row("m", "m.tif", "ok", provenance=on_disk) == row
 
 
 def test_merged_and_missed_nuclei_count_per_frame():
