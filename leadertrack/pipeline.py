@@ -819,7 +819,7 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
     result.corrections.to_csv(folder / "corrections.csv", index=False)
     provenance = dict(result.provenance)
     front = provenance.get("front")
-    if isinstance(front, dict):  # its speed is a column-like value too (summary.csv takes it from here)
+    if isinstance(front, dict):  # the front speed is named for its units, as the table columns are
         renamed["front"] = honest_column_names(list(front), space_calibrated=space, time_calibrated=time_ok)
         provenance["front"] = {renamed["front"].get(key, key): value for key, value in front.items()}
     provenance["column_names"] = renamed
