@@ -15,6 +15,7 @@ from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
 from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
 from leadertrack.pipeline import (
+    MovieResult,
     analyze_movie,
     apply_corrections,
     process_movie,
@@ -365,6 +366,17 @@ def test_chunks_that_disagree_on_a_type_are_read_again_whole(tmp_path, monkeypat
     assert table["track_id"].tolist() == [1, 2, 3, 4]
 
 
+def _analyze_masks(labels: np.ndarray, **link_options) -> MovieResult:
+    """``analyze_movie`` on masks given as labels (1 µm per pixel, 1 min per frame, no report)."""
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um = 1.0
+    config.units.frame_interval_min = 1.0
+    for name, value in link_options.items():
+        setattr(config.link, name, value)
+    return analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
+
+
 @pytest.mark.parametrize(("max_gap_frames", "n_tracks"), [(None, 2), (0, 3)])
 def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
     # Two cells 20 px apart; the first vanishes for 5 frames, longer than trackpy's memory (3):
@@ -375,13 +387,7 @@ def test_link_max_gap_frames_reaches_linking(max_gap_frames, n_tracks):
         if not 5 <= t < 10:
             labels[t][(yy - 14) ** 2 + (xx - 8 - 2 * t) ** 2 <= 9] = 1
         labels[t][(yy - 34) ** 2 + (xx - 8 - 2 * t) ** 2 <= 9] = 2
-    config = RunConfig()
-    config.output.report = False
-    config.units.pixel_size_um = 1.0
-    config.units.frame_interval_min = 1.0
-    config.link.search_range_um = 6.0
-    config.link.max_gap_frames = max_gap_frames
-    result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
+    result = _analyze_masks(labels, search_range_um=6.0, max_gap_frames=max_gap_frames)
     assert result.tracks["track_id"].nunique() == n_tracks
 
 
@@ -398,12 +404,7 @@ def test_given_masks_close_no_gap_at_the_image_edge():
             labels[t][(yy - (2 + 4 * (t - 10))) ** 2 + (xx - 21) ** 2 <= 16] = 2
         if not 3 <= t < 6:
             labels[t][(yy - 44) ** 2 + (xx - 8 - 2 * t) ** 2 <= 16] = 3
-    config = RunConfig()
-    config.output.report = False
-    config.units.pixel_size_um = 1.0
-    config.units.frame_interval_min = 1.0
-    config.link.search_range_um = 12.0
-    result = analyze_movie((labels > 0).astype(np.float32) * 100.0, config, labels=labels)
+    result = _analyze_masks(labels, search_range_um=12.0)
     tracks = result.tracks
     assert tracks.groupby("track_id")["label"].nunique().eq(1).all()  # no track holds two cells
     assert tracks.groupby("label")["track_id"].nunique().to_dict() == {1: 1, 2: 1, 3: 1}
