@@ -448,6 +448,8 @@ def analyze_movie(
     derived_range = link_cfg.search_range_um is None and link_cfg.max_speed_um_per_min is None
     search_range_source = "derived" if link_cfg.search_range_um is None else "user"
 
+    # given masks lose a cell only where it leaves the field: no gap closing at the image's edge
+    edge_margin_um = EDGE_MARGIN_DIAMETERS * diameter_um if labels is not None else 0.0
     link_options = {
         "pixel_size_um": pixel_size,
         "frame_interval_min": interval,
@@ -456,11 +458,9 @@ def analyze_movie(
         "predict": link_cfg.predict,
         "min_track_length": link_cfg.min_track_length,
         "progress": progress,
-        # given masks lose a cell only where it leaves the field: no gap closing at the image's edge
         "field_px": (movie.shape[1], movie.shape[2]),
-        "edge_margin_um": EDGE_MARGIN_DIAMETERS * diameter_um if labels is not None else 0.0,
+        "edge_margin_um": edge_margin_um,
     }
-    edge_margin_um = link_options["edge_margin_um"]
     with clock.stage("link"):  # reports each frame linked (then gaps are closed)
         tracks = compact_integers(link(table, search_range_um=search_range_um, **link_options))
     n_detections = len(table)

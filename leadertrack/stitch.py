@@ -126,10 +126,10 @@ def _assign(end_i: np.ndarray, start_j: np.ndarray, cost: np.ndarray, *, alone: 
     return rows[row[joined]], cols[col[joined]]
 
 
-def _near_edge(ends: pd.DataFrame, field_px: tuple[int, int], margin_px: float) -> np.ndarray:
-    """Which of the positions ``ends`` (``y``, ``x``, pixels) lie within ``margin_px`` of the edge of
-    a field of ``field_px`` (rows, columns) pixels."""
-    y, x = ends["y"].to_numpy(), ends["x"].to_numpy()
+def _near_edge(points: pd.DataFrame, field_px: tuple[int, int], margin_px: float) -> np.ndarray:
+    """Which of the positions ``points`` (``y``, ``x``, pixels) lie within ``margin_px`` of the edge
+    of a field of ``field_px`` (rows, columns) pixels."""
+    y, x = points["y"].to_numpy(), points["x"].to_numpy()
     distance = np.minimum.reduce([y, x, field_px[0] - 1 - y, field_px[1] - 1 - x])
     return distance < margin_px
 
