@@ -45,7 +45,7 @@ from skimage.transform import downscale_local_mean
 
 from leadertrack.io import frame_source
 
-__all__ = ["estimate_nucleus_diameter_px"]
+__all__ = ["estimate_nucleus_diameter_px", "mask_diameter_px"]
 
 # Scales per octave, and the smallest scale searched (sigma in px of each pyramid level).
 _SCALES_PER_OCTAVE = 4
@@ -243,3 +243,27 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
     if not diameters or not sum(map(len, diameters)):
         raise ValueError("no nuclei found to estimate the nucleus diameter; pass nucleus_diameter_um")
     return _mode_of_log(np.concatenate(diameters), np.concatenate(weights), bandwidth=_LOG_BANDWIDTH)
+
+
+def mask_diameter_px(area_px: Any) -> float:
+    """Typical nucleus diameter in pixels of given masks: the equivalent diameter (of a disk with
+    the same area) of their median area.
+
+    Parameters
+    ----------
+    area_px
+        The masks' areas in pixels (one per nucleus and frame), e.g. ``area_px`` of
+        :func:`leadertrack.detect.detect`.
+
+    Returns
+    -------
+    float
+        ``2 sqrt(median area / pi)``; 10 when there are no masks.
+
+    Examples
+    --------
+    >>> round(mask_diameter_px([300, 314, 330]), 1)
+    20.0
+    """
+    area_px = np.asarray(area_px, dtype=float)
+    return 2.0 * float(np.sqrt(np.median(area_px) / np.pi)) if area_px.size else 10.0

@@ -356,7 +356,7 @@ def analyze_movie(
         uncertain_geometry_warning,
     )
     from leadertrack.detect import detect_frame
-    from leadertrack.diameter import estimate_nucleus_diameter_px
+    from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
     from leadertrack.segment import segment_frame
     from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link
 
@@ -436,7 +436,7 @@ def analyze_movie(
     table = compact_integers(pd.concat(detections, ignore_index=True))
     del detections  # the per-frame tables: a second copy of every detection
     if diameter_px is None:
-        diameter_px = 2.0 * float(np.sqrt(table["area_px"].median() / np.pi)) if len(table) else 10.0
+        diameter_px = mask_diameter_px(table["area_px"])
     diameter_um = diameter_px * pixel_size
 
     link_cfg = config.link

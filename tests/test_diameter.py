@@ -1,4 +1,4 @@
-"""Tests of leadertrack.diameter.estimate_nucleus_diameter_px."""
+"""Tests of leadertrack.diameter: the nucleus diameter estimated from images, and measured from given masks."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from skimage.draw import disk, ellipse
 from skimage.morphology import disk as footprint
 
 from leadertrack import read_movie
-from leadertrack.diameter import estimate_nucleus_diameter_px
+from leadertrack.detect import detect
+from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
 from leadertrack.synthetic import simulate_invasion
 
 SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
@@ -185,3 +186,13 @@ def test_small_nuclei_beside_a_central_gap_in_a_large_frame():
     image = ndi.grey_dilation(impulses, footprint=footprint(4)) + 100 + rng.normal(0, 3, impulses.shape)
     equivalent = 2 * np.sqrt(footprint(4).sum() / np.pi)  # 7.9 px
     assert estimate_nucleus_diameter_px(image) == pytest.approx(equivalent, rel=0.2)
+
+
+def test_given_masks_give_the_equivalent_diameter_of_their_median_area():
+    labels = np.zeros((2, 128, 128), dtype=np.uint16)
+    for t in range(2):
+        for k, (centre, radius) in enumerate([((30, 30), 5), ((30, 90), 10), ((90, 60), 20)], start=1):
+            labels[t][disk(centre, radius)] = k
+    measured = mask_diameter_px(detect(labels)["area_px"])
+    assert measured == pytest.approx(20.0, rel=0.03)  # the median disk, 20 px across (the mean area would give 26 px)
+    assert mask_diameter_px([]) == 10.0
