@@ -148,3 +148,13 @@ def test_every_parameter_is_documented() -> None:
         if f"`[{section}] {name}`" not in page
     ]
     assert not missing, f"docs/parameters.md does not list {missing}"
+
+
+def test_every_library_module_is_in_the_architecture_table() -> None:
+    page = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    listed = set(re.findall(r"^\| `([\w/]+?)(?:\.py)?/?` \|", page, flags=re.M))
+    package = REPO / "leadertrack"
+    modules = {path.stem for path in package.glob("*.py") if not path.stem.startswith("_")}
+    modules |= {path.name for path in package.iterdir() if (path / "__init__.py").is_file()}
+    missing = sorted(modules - listed)
+    assert not missing, f"docs/architecture.md does not say what {missing} do"
