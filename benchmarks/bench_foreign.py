@@ -23,8 +23,9 @@ by the truth label under them (a disk of one nucleus diameter around each cell, 
 nearest cell). Per-track precision / recall / F1 (``leadertrack.evaluate.leader_agreement``), the
 same for the naive rule a user would script, on the same found tracks (the k tracks that moved
 furthest outward, k = the true number of leaders), and per frame: a found cell-frame in the leader
-state is right when the truth under it is a leader, and recall is over every frame a leader is in
-view.
+state is right when the truth under it is a leader, recall is over every frame a leader is in view,
+and several found rows on one leader cell-frame count once
+(``leadertrack.evaluate.frame_leader_agreement``).
 The movie is saved as OME-TIFF with its pixel size and frame interval and run with defaults
 (units from the file, nucleus diameter estimated, geometry ``auto``).
 
@@ -49,7 +50,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, write_section
 
 from leadertrack.checks import RELINK_RANGE_FACTOR
-from leadertrack.evaluate import leader_agreement, truth_labels_under
+from leadertrack.evaluate import frame_leader_agreement, leader_agreement
 from leadertrack.pipeline import analyze_movie
 
 FIRST_SEED = 7000
@@ -232,27 +233,20 @@ def one(seed: int, geometry: str, folder: Path) -> dict:
     naive = result.cells.assign(is_leader=result.cells["track_id"].isin(outward.nlargest(len(movie.leaders)).index))
     naive_scores = leader_agreement(t, naive, movie.labels, movie.leaders)
     return {**movie.params, **{k: scores[k] for k in ("precision", "recall", "f1", "n_true", "n_found")},
-            "naive_f1": naive_scores["f1"], **_frame_scores(t, movie),
+            "naive_f1": naive_scores["f1"], **frame_leader_agreement(t, _truth_rows(movie), movie.labels),
             "geometry_found": result.provenance["front"]["geometry"],
             # the run found tracks at the front running inward, linked again with a wider range, and warned
             "relinked": result.provenance["search_range_source"].startswith("derived x"),
             "inward_warning": any("steadily inward" in message for message in result.provenance["warnings"])}
 
 
-def _frame_scores(tracks: pd.DataFrame, movie: ForeignMovie) -> dict:
-    """Per cell-frame leader precision / recall / F1: a found cell-frame in the leader state is right
-    when the truth label under it is a leader; recall is over every frame a leader is in view."""
-    frame = tracks["frame"].to_numpy()
-    under = truth_labels_under(tracks, movie.labels)
-    leaders = sorted(movie.leaders)
-    called = tracks["is_leader"].to_numpy(bool)
-    right = called & np.isin(under, leaders)
-    hits = len(set(zip(frame[right].tolist(), under[right].tolist())))  # two pieces on one leader count once
-    in_view = sum(int(np.isin(leaders, np.unique(movie.labels[t])).sum()) for t in range(movie.labels.shape[0]))
-    precision = right.sum() / called.sum() if called.any() else 1.0
-    recall = hits / in_view if in_view else 1.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
-    return {"frame_precision": float(precision), "frame_recall": float(recall), "frame_f1": float(f1)}
+def _truth_rows(movie: ForeignMovie) -> pd.DataFrame:
+    """Every cell in view in every frame (``track_id``, ``frame``), ``is_leader`` for the strand leaders:
+    the truth rows :func:`leadertrack.evaluate.frame_leader_agreement` scores against."""
+    rows = [(int(cell), t) for t in range(movie.labels.shape[0]) for cell in np.unique(movie.labels[t]) if cell]
+    truth = pd.DataFrame(rows, columns=["track_id", "frame"])
+    truth["is_leader"] = truth["track_id"].isin(movie.leaders)
+    return truth
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -317,7 +311,8 @@ def main(argv: list[str] | None = None) -> None:
         "Run with defaults: units from the OME metadata, nucleus diameter estimated, geometry auto. "
         "Per-track leader precision / recall / F1, mean over movies; `naive_f1`: the k found tracks that moved furthest "
         "outward (k = the true number of leaders, generous to it). Per frame: a found cell-frame in the leader state is "
-        "right when the truth under it is a leader; recall is over every frame in which a leader is in view. "
+        "right when the truth under it is a leader; recall is over every frame in which a leader is in view; several "
+        "found rows on one leader cell-frame count once. "
         f"`python benchmarks/bench_foreign.py --movies {n}" + (f" --first-seed {first}" if held_out else "") + "`.",
         table(summary),
         warning_line,
