@@ -1,7 +1,7 @@
 """Tracking and segmentation accuracy on Cell Tracking Challenge sequences, against peers.
 
 For each sequence (Fluo-N2DH-GOWT1/01 and Fluo-N2DH-SIM+/01, read from ``../shared/data/ctc``)
-three methods run in the same process on the same frames, each given only the pixel size and
+the methods below run in the same process on the same frames, each given only the pixel size and
 frame interval of the CTC dataset description:
 
 - **leadertrack**: ``segment`` (nucleus diameter estimated) + ``detect`` + ``link`` with the
@@ -13,7 +13,11 @@ frame interval of the CTC dataset description:
   subnetwork is too large, as trackpy advises); each located point becomes a disk of 1.2 nucleus diameters,
   clipped where disks meet (``skimage.segmentation.expand_labels``), so the CTC measures apply;
 - **laptrack**: our segmentation and detections, linked by laptrack's LAP linker (same search
-  range, gap closing over 3 frames, division detection on) instead of trackpy.
+  range, gap closing over 3 frames, division detection on) instead of trackpy;
+- **leadertrack on the truth masks**, where the ground truth has masks for every frame (SIM+ and
+  the simulated movies, not GOWT1, whose 30 are spread over 92 frames): those masks passed as
+  labels, as ``leadertrack run --labels`` takes a learned segmenter's (Cellpose, StarDist), and
+  linked as leadertrack links given masks: the most a perfect segmenter could add.
 
 Scores are computed by py-ctcmetrics from each method's CTC export (``write_ctc``): SEG (mean
 IoU of matched ground-truth objects), DET, TRA and LNK (AOGM-based, 1 = perfect). Times are
@@ -48,9 +52,10 @@ from _report import machine_line, table, write_section
 from leadertrack.config import RunConfig
 from leadertrack.ctc import write_ctc
 from leadertrack.detect import detect
+from leadertrack.diameter import mask_diameter_px
 from leadertrack.segment import estimate_nucleus_diameter_px, segment
 from leadertrack.synthetic import Simulation, random_scenario, simulate_invasion
-from leadertrack.track import default_search_range_um, link
+from leadertrack.track import EDGE_MARGIN_DIAMETERS, default_search_range_um, link
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ctc"
 # Pixel size (µm) and frame interval (min) from the CTC dataset descriptions.
@@ -59,6 +64,7 @@ SEQUENCES = {
     "SIM+": ("Fluo-N2DH-SIM+", 0.125, 29.0),
 }
 METRICS = ["SEG", "DET", "TRA", "LNK"]
+TRUTH_MASKS = "leadertrack on the truth masks (--labels)"
 SIMULATED_GEOMETRIES = ("planar", "scratch", "radial")
 SIMULATED_DIFFICULTIES = ("medium", "hard")
 
@@ -95,12 +101,21 @@ def score(result: Path, gt: Path) -> dict[str, float]:
     return {name: float(scores[name]) if scores.get(name) is not None else float("nan") for name in METRICS}
 
 
-def run_leadertrack(movie: np.ndarray, pixel_size_um: float, frame_interval_min: float) -> dict:
+def run_leadertrack(
+    movie: np.ndarray, pixel_size_um: float, frame_interval_min: float, labels: np.ndarray | None = None
+) -> dict:
+    """Our segmentation (nucleus diameter estimated) + detect + link; with ``labels`` given, those
+    masks instead of our segmentation, linked as ``leadertrack run --labels`` links them (the
+    diameter from the masks' areas, no gap closing at the image's edge)."""
     config = RunConfig()
+    given = labels is not None
     start = time.perf_counter()
-    diameter_px = estimate_nucleus_diameter_px(movie)
-    labels = segment(movie, nucleus_diameter_um=diameter_px * pixel_size_um, pixel_size_um=pixel_size_um)
+    if not given:
+        diameter_px = estimate_nucleus_diameter_px(movie)
+        labels = segment(movie, nucleus_diameter_um=diameter_px * pixel_size_um, pixel_size_um=pixel_size_um)
     detections = detect(labels, movie)
+    if given:
+        diameter_px = mask_diameter_px(detections["area_px"])
     middle = time.perf_counter()
     search_range_um = default_search_range_um(
         nucleus_diameter_um=diameter_px * pixel_size_um, frame_interval_min=frame_interval_min
@@ -113,6 +128,8 @@ def run_leadertrack(movie: np.ndarray, pixel_size_um: float, frame_interval_min:
         memory=config.link.memory,
         predict=config.link.predict,
         min_track_length=config.link.min_track_length,
+        field_px=movie.shape[1:],
+        edge_margin_um=EDGE_MARGIN_DIAMETERS * diameter_px * pixel_size_um if given else 0.0,
     )
     end = time.perf_counter()
     return {
@@ -182,19 +199,24 @@ def evaluate(name: str, n_frames: int | None) -> list[dict]:
     folder, pixel_size_um, frame_interval_min = SEQUENCES[name]
     root = DATA / folder
     movie = load_movie(root / "01", n_frames)
+    masks = sorted((root / "01_GT" / "SEG").glob("man_seg*.tif"))[: len(movie)]
+    # the truth's own masks as labels where it has them for every frame (SIM+; GOWT1's cover 30 of 92)
+    truth_masks = np.stack([tifffile.imread(f) for f in masks]) if len(masks) == len(movie) else None
     with tempfile.TemporaryDirectory() as tmp:
         gt = ground_truth(root / "01_GT", Path(tmp) / "gt", len(movie))
         rows = evaluate_movie(movie, gt, Path(tmp), sequence=f"{folder}/01", pixel_size_um=pixel_size_um,
-                              frame_interval_min=frame_interval_min)
+                              frame_interval_min=frame_interval_min, truth_masks=truth_masks)
     print(f"{name}: estimated nucleus diameter {rows[0]['nucleus diameter (px)']:.1f} px", flush=True)
     return rows
 
 
 def evaluate_movie(
-    movie: np.ndarray, gt: Path, work: Path, *, sequence: str, pixel_size_um: float, frame_interval_min: float
+    movie: np.ndarray, gt: Path, work: Path, *, sequence: str, pixel_size_um: float, frame_interval_min: float,
+    truth_masks: np.ndarray | None = None,
 ) -> list[dict]:
-    """The three methods on one movie, scored against the CTC ground truth ``gt``; results are
-    written under ``work``."""
+    """The three methods on one movie, scored against the CTC ground truth ``gt``, and with
+    ``truth_masks`` (the ground truth's masks of every frame) a fourth: those masks linked by
+    leadertrack; results are written under ``work``."""
     rows = []
     ours = run_leadertrack(movie, pixel_size_um, frame_interval_min)
     memory = RunConfig().link.memory
@@ -211,6 +233,9 @@ def evaluate_movie(
             lap["time_link_s"],
         ),
     }
+    if truth_masks is not None:
+        masked = run_leadertrack(movie, pixel_size_um, frame_interval_min, labels=truth_masks)
+        runs[TRUTH_MASKS] = (masked["tracks"], masked["labels"], None, masked["time_detect_s"], masked["time_link_s"])
     for method, (tracks, labels, parents, t_detect, t_link) in runs.items():
         out = work / method.replace(" ", "_") / "01_RES"
         write_ctc(tracks, labels, out, parent_track_id=parents)
@@ -221,7 +246,7 @@ def evaluate_movie(
                 "method": method,
                 **score(out, gt),
                 "tracks": int(tracks["track_id"].nunique()),
-                "nucleus diameter (px)": ours["diameter_px"],
+                "nucleus diameter (px)": masked["diameter_px"] if method == TRUTH_MASKS else ours["diameter_px"],
                 "segment/locate (s)": t_detect,
                 "link (s)": t_link,
             }
@@ -254,7 +279,7 @@ def evaluate_simulated(seeds: int) -> pd.DataFrame:
                     gt = simulated_ground_truth(sim, Path(tmp) / "gt")
                     found = evaluate_movie(
                         sim.image, gt, Path(tmp), sequence=f"{geometry} {difficulty} {seed}",
-                        pixel_size_um=sim.pixel_size_um, frame_interval_min=sim.frame_interval_min,
+                        pixel_size_um=sim.pixel_size_um, frame_interval_min=sim.frame_interval_min, truth_masks=sim.labels,
                     )
                 rows += [{"geometry": geometry, "difficulty": difficulty, "seed": seed, **row} for row in found]
     return pd.DataFrame(rows)
@@ -276,8 +301,9 @@ def simulated_section(seeds: int) -> str:
             (
                 f"Command: `python benchmarks/bench_ctc.py --simulated {seeds}`. Rendered movies of the package's"
                 f" simulator (`random_scenario`, seeds 0-{seeds - 1} per geometry and difficulty), the simulator's"
-                " own tracks and masks written as CTC ground truth; the same three methods and settings as on the CTC"
-                " data above (only the pixel size and frame interval given, the nucleus diameter estimated), scored by"
+                " own tracks and masks written as CTC ground truth; the same four methods and settings as on the CTC"
+                " data above (only the pixel size and frame interval given, the nucleus diameter estimated, or measured from"
+                " the truth masks when they are given), scored by"
                 " py-ctcmetrics; means over the movies of each row. (`leadertrack run` links the same way; its"
                 " second linking of movies whose tracks at the front run inward is not part of this comparison.)"
             ),
@@ -322,8 +348,10 @@ def main(argv: list[str] | None = None) -> int:
             " is drawn as a disk of 1.2 nucleus diameters (split where disks meet); its scores"
             " depend on its minmass (here the Otsu threshold of the first frame's masses)."
             " laptrack links our detections"
-            " (divisions allowed). Targets (issue 6): TRA and DET >= 0.97 on GOWT1/01, TRA >= 0.95"
-            " on SIM+/01.",
+            " (divisions allowed). The truth masks row passes the ground truth's own masks as labels (`--labels`),"
+            " where it has them for every frame (SIM+, not GOWT1): the most a learned segmenter (Cellpose,"
+            " StarDist) could add to our segmentation. Targets (issue 6): TRA and DET >= 0.97 on GOWT1/01,"
+            " TRA >= 0.95 on SIM+/01.",
             table(results),
             f"Time to segment/locate and link, trackpy / leadertrack (> 1: leadertrack is faster): {speed}. The"
             " simulated movies of the speed section below have nuclei of 10-40 px, where trackpy is the faster (by"
