@@ -14,7 +14,9 @@ outward, fast  ``min(max(clip((V / σ - 1) / 4, 0, 1), steady), clip(V / (0.6 v)
 persistent     ``max(clip((P - 0.3) / 0.4, 0, 1), oblique)``                              P >= 0.5, or P > 0 and Q >= 0.9
 =============  ==========================================================================  ===================================
 
-with ``d`` = ``front_distance_um`` (>= 0 behind the front), ``s`` = the typical distance between
+with ``d`` = ``front_distance_um`` (>= 0 behind the front; where the front lies on the image border
+``d`` is unknown, and the cell counts as in the last frame of its track that showed the front, at the
+track's start the first one after, or 0 if none did), ``s`` = the typical distance between
 neighbouring cells, ``f`` = the fraction of frames in the motion window (about 30 min) in which the
 cell trails somebody (``n_ahead_same_way > 0``: a cell just ahead of it moving the same way, see
 :mod:`leadertrack.features`); in frames where the cone reach ahead leaves the image
@@ -160,10 +162,12 @@ def _steady_outward(
 
 def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring)."""
-    d = tracks["front_distance_um"].to_numpy(float)
-    at_front = np.where(np.isfinite(d), 1 - np.clip(d / spacing / 2, 0, 1), 0.0)
-    # trailing somebody, smoothed over the motion window: a follower's leader wobbles in and out of the cone
     tid = tracks["track_id"].to_numpy()
+    # where the front lies on the image border its distance is unknown (NaN): there the cell is as near it
+    # as in the last frame that showed it (at a track's start, the first one after); never shown: not at it
+    d = tracks["front_distance_um"].to_numpy(float)
+    at_front = pd.Series(1 - np.clip(d / spacing / 2, 0, 1)).groupby(tid).ffill().groupby(tid).bfill().fillna(0.0).to_numpy()
+    # trailing somebody, smoothed over the motion window: a follower's leader wobbles in and out of the cone
     time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
     steps = np.diff(time)[np.diff(tid) == 0]
     width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1

@@ -208,6 +208,33 @@ def test_a_follower_keeps_trailing_long_after_the_image_ends_ahead_of_it():
     assert np.all(_not_trailing_in_the_dark(trails, seen) == 0.0)
 
 
+def test_where_the_front_lies_on_the_image_border_a_cell_stays_as_near_it_as_when_last_seen():
+    """Track 1 leads its strand at the front (2 µm behind it) until minute 30, when the front there reaches
+    the image's edge (distance unknown): it stays at the front. Track 2, 40 µm behind, stays behind; track 3
+    never sees the front; track 4 starts where the front is unknown and meets it at minute 10, 5 µm behind."""
+    from leadertrack.classify import _criteria
+
+    frames = np.arange(60)
+    rows = []
+    for track_id, distance in [
+        (1, np.where(frames < 30, 2.0, np.nan)),
+        (2, np.where(frames < 30, 40.0, np.nan)),
+        (3, np.full(60, np.nan)),
+        (4, np.where(frames < 10, np.nan, 5.0)),
+    ]:
+        rows.append(pd.DataFrame({
+            "track_id": track_id, "frame": frames, "time_min": frames.astype(float), "front_distance_um": distance,
+            "ahead_in_view": True, "n_ahead_same_way": 0, "relative_outward_speed_um_per_min": 0.5,
+            "window_speed_um_per_min": 0.5, "relative_outward_persistence": 0.9, "relative_persistence": 0.9,
+        }))
+    tracks = pd.concat(rows, ignore_index=True)
+    at_front = tracks.assign(score=_criteria(tracks, spacing=10.0)["at_front"]).groupby("track_id")["score"]
+    assert np.allclose(at_front.get_group(1), 0.9)  # 1 - 2 / (2 x 10), before and after the front left the field
+    assert np.allclose(at_front.get_group(2), 0.0)
+    assert np.allclose(at_front.get_group(3), 0.0)
+    assert np.allclose(at_front.get_group(4), 0.75)
+
+
 def _fast_outward(speeds: list, *, spacing: float, window_speed: float) -> pd.Series:
     """``fast_outward`` per track (ids 1, 2, ...) of outward cells at the front with these relative
     outward window speeds (one value per frame, one frame per minute, or one value for all frames)."""
