@@ -199,9 +199,10 @@ def evaluate(name: str, n_frames: int | None) -> list[dict]:
     folder, pixel_size_um, frame_interval_min = SEQUENCES[name]
     root = DATA / folder
     movie = load_movie(root / "01", n_frames)
-    masks = sorted((root / "01_GT" / "SEG").glob("man_seg*.tif"))[: len(movie)]
     # the truth's own masks as labels where it has them for every frame (SIM+; GOWT1's cover 30 of 92)
-    truth_masks = np.stack([tifffile.imread(f) for f in masks]) if len(masks) == len(movie) else None
+    masks = {int("".join(c for c in path.stem if c.isdigit())): path for path in (root / "01_GT" / "SEG").glob("man_seg*.tif")}
+    complete = all(t in masks for t in range(len(movie)))
+    truth_masks = np.stack([tifffile.imread(masks[t]) for t in range(len(movie))]) if complete else None
     with tempfile.TemporaryDirectory() as tmp:
         gt = ground_truth(root / "01_GT", Path(tmp) / "gt", len(movie))
         rows = evaluate_movie(movie, gt, Path(tmp), sequence=f"{folder}/01", pixel_size_um=pixel_size_um,
