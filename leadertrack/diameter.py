@@ -2,7 +2,8 @@
 
 Every size-dependent default of the pipeline (smoothing, splitting, size filter, linking search
 range) derives from one number, the nucleus diameter in pixels. When the user does not give it,
-:func:`estimate_nucleus_diameter_px` measures it here.
+:func:`estimate_nucleus_diameter_px` measures it here; when the user gives label masks,
+:func:`mask_diameter_px` takes it from their areas.
 
 Thresholding and measuring connected objects fails on dense tissue, where a whole sheet or a
 spheroid core is one object. Instead, nuclei are found as maxima of the scale-normalised
