@@ -14,6 +14,8 @@ import numpy as np
 import pandas as pd
 from napari.utils.colormaps import Colormap
 
+from leadertrack.diameter import mask_diameter_px
+
 __all__ = [
     "RESULT_KEY",
     "ROLE_KEY",
@@ -60,7 +62,7 @@ def nucleus_diameter_px_of(result: Any) -> float:
     if diameter_um:
         return float(diameter_um) / pixel
     if "area_um2" in result.tracks and result.tracks["area_um2"].notna().any():
-        return 2.0 * float(np.sqrt(result.tracks["area_um2"].median() / np.pi)) / pixel
+        return mask_diameter_px(result.tracks["area_um2"].dropna() / pixel**2)
     return 10.0
 
 
