@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from leadertrack.errors import InputError
 from leadertrack.front import find_front, typical_spacing_um
+from leadertrack.synthetic import random_scenario, simulate_tracks
+
+SIMULATE_TRACKS_OPTIONS = set(inspect.signature(simulate_tracks).parameters)
 
 
 def sheet(rng, *, n_frames=6, depth=100.0, width=300.0, speed=1.0, spacing=10.0, high_side=False, field=300.0):
@@ -252,3 +257,20 @@ def test_real_scratch_assay_axis_is_not_tilted(shared_data):
     assert front.n_fronts == 2
     assert angle_error_deg(front.normal(1), np.array([0.0, 1.0])) < 3.0
     assert angle_error_deg(front.normal(2), np.array([0.0, -1.0])) < 3.0
+
+
+@pytest.mark.parametrize(
+    ("seed", "geometry", "difficulty", "expected"),
+    [
+        (31, "radial", "medium", ("radial", 1)),  # the spheroid fills the field's short side
+        (9, "radial", "hard", ("radial", 1)),
+        (59, "scratch", "easy", ("planar", 2)),  # two sheets entering at 37 degrees, each along parts of two sides
+    ],
+)
+def test_auto_geometry_goes_by_the_share_of_the_border_the_collective_touches(seed, geometry, difficulty, expected):
+    # each was chosen wrongly by the earlier rule (some side of the field covered at least half)
+    options = random_scenario(seed, difficulty=difficulty, geometry=geometry)
+    sim = simulate_tracks(**{key: value for key, value in options.items() if key in SIMULATE_TRACKS_OPTIONS})
+    front = find_front(sim.tracks, field_um=tuple(options["field_um"]))
+    assert (front.geometry, front.n_fronts) == expected
+    assert front.confidence >= 0.5
