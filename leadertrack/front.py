@@ -651,7 +651,7 @@ def find_front(
         evidence = f"the collective touches {score:.0%} of the field's border (a sheet: {bar:.0%} or more)"
     else:  # any compact collective touches the box around the cells on every side, by a share of each
         score, bar, scale = best, PLANAR_COVERAGE, 0.3
-        evidence = f"no side of the box around the cells is covered by a sheet (at most {best:.0%})"
+        evidence = f"the most covered side of the box around the cells is {best:.0%} covered (a sheet: {bar:.0%} or more)"
     planar_evidence = score >= bar
     auto = geometry == "auto"
     if auto:
@@ -684,6 +684,8 @@ def find_front(
                 reason += f" and of the opposite side, with a gap at {names[axis]} = {gap:.0f} µm: two facing fronts"
         if not auto and not planar_evidence:
             reason = f"planar by request; {reason}"
+        elif auto:
+            reason = f"{reason}; {evidence}"
         basis = _perpendicular_basis(direction)
         corners = np.array(np.meshgrid(*[[lo[j], hi[j]] for j in range(ndim)], indexing="ij")).reshape(ndim, -1).T
         lat_corners = corners @ basis.T

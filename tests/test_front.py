@@ -274,3 +274,4 @@ def test_auto_geometry_goes_by_the_share_of_the_border_the_collective_touches(se
     front = find_front(sim.tracks, field_um=tuple(options["field_um"]))
     assert (front.geometry, front.n_fronts) == expected
     assert front.confidence >= 0.5
+    assert "of the field's border" in front.reason  # the evidence is shown
