@@ -53,11 +53,13 @@ neighbours: at 4 times the range the typical change weighs like a quarter of the
 percentile like one range; 8 would lean harder on brightness staying constant."""
 GEOMETRY_MIN_CONFIDENCE = 0.2
 """Warn when ``geometry = "auto"`` chose with a confidence below this
-(:func:`leadertrack.front.find_front`: 0 when the best-covered side of the field is covered exactly
-at the planar bar, 1 from 30 points away). Measured on 180 of our simulated movies from images
-(seeds 0-4, 200-204, 400-404 and 500-514, medium and hard): 3 fall below it, at 0.0, one of them
-the only one whose geometry came out wrong (a small spheroid filling the width of the field); all
-the others are above 0.3."""
+(:func:`leadertrack.front.find_front`: 0 when the collective touches exactly the planar bar's share
+of the field's border, 1 at none of it or at twice the bar). Measured on 180 of our simulated movies
+from images (seeds 0-4, 200-204, 400-404 and 500-514, medium and hard): none falls below it (the
+least is 0.28, a sheet entering at 133 degrees) and every geometry came out right; one scratch
+assay with a gap of 1.5 cell spacings was taken for one sheet (at 1.0, as before). With the earlier
+rule (a side of the field covered at least half) 3 fell below it, at 0.0, one of them a small
+spheroid filling the width of the field, taken for a sheet."""
 _FRONT_SPACINGS = 2.0  # a track is at the front when its median distance behind it is at most this many spacings
 _MIN_ROWS = 3  # shorter tracks have no motion to speak of
 
