@@ -23,7 +23,9 @@ where it enters at an angle, along parts of two adjacent faces; a spheroid touch
 of it (its strands and single invaders may reach the border; they are not dense), even when it
 fills the field's short side. Without ``field_um`` the box around the cells stands in for the
 field; any compact collective touches that box on every side, so there a face must be covered at
-least half (the back of a sheet). The choice, its confidence and the evidence are stored on the
+least half (the back of a sheet). In 3-D only the lateral (y and x) faces count: the z faces are
+the stack's bottom (the dish, which a monolayer covers) and top, and a spheroid resting on the dish
+covers much of the bottom. The choice, its confidence and the evidence are stored on the
 returned :class:`Front`.
 
 Distances are signed along the outward direction: ``>= 0`` behind the front (inside the
@@ -288,10 +290,11 @@ def _face_coverage(positions: np.ndarray, frames: np.ndarray, lo: np.ndarray, hi
 
 
 def _border_share(cover: np.ndarray, extent: np.ndarray) -> float:
-    """Share of the field's border that the collective touches: the faces' coverage from
-    :func:`_face_coverage`, each weighted by the face's size (length in 2-D, area in 3-D)."""
-    size = np.array([np.prod(np.delete(extent, a)) for a in range(len(extent))])
-    return float((cover * size[:, None]).sum() / (2 * size.sum()))
+    """Share of the field's lateral border (its y and x faces) that the collective touches: the
+    faces' coverage from :func:`_face_coverage`, each weighted by the face's size (length in 2-D,
+    area in 3-D)."""
+    size = np.array([np.prod(np.delete(extent, a)) for a in range(len(extent))])[-2:]
+    return float((cover[-2:] * size[:, None]).sum() / (2 * size.sum()))
 
 
 def _scratch_gap(coord: np.ndarray, frames: np.ndarray, lo: float, hi: float, spacing: float) -> float | None:
@@ -644,6 +647,9 @@ def find_front(
         geometry = "radial"
     dense = _dense(positions, frames, spacing)
     cover = _face_coverage(positions[dense], frames[dense], lo, hi, spacing)
+    # sheets enter through the lateral faces; in 3-D the z faces are the stack's bottom (the dish a
+    # monolayer lies on) and top, and a spheroid fills the depth between them, so they do not count
+    cover[:-2] = 0.0
     axis, side = np.unravel_index(np.argmax(cover), cover.shape)
     best = float(cover[axis, side])
     if field_um is not None:

@@ -275,3 +275,20 @@ def test_auto_geometry_goes_by_the_share_of_the_border_the_collective_touches(se
     assert (front.geometry, front.n_fronts) == expected
     assert front.confidence >= 0.5
     assert "of the field's border" in front.reason  # the evidence is shown
+
+
+def test_a_spheroid_on_the_dish_is_radial():
+    # a stack (z 0-60 µm) over a large spheroid resting on the dish, with invaders around it: its core
+    # covers most of the stack's bottom face, which is not where a sheet enters (a monolayer lies on it)
+    rng = np.random.default_rng(0)
+    rows = []
+    for frame in range(4):
+        p = rng.uniform([0, 0, 0], [60, 300, 300], (20000, 3))
+        radius = np.linalg.norm(p - [0, 150, 150], axis=1)
+        cells = np.vstack([p[radius < 140][:2500], p[radius > 150][:150]])
+        rows += [(frame, float(frame), *q) for q in cells]
+    front = find_front(pd.DataFrame(rows, columns=["frame", "time_min", "z_um", "y_um", "x_um"]))
+    assert front.geometry == "radial"
+    assert front.confidence >= 0.5
+    centre = front.table[["centre_y_um", "centre_x_um"]].iloc[0].to_numpy()
+    assert centre == pytest.approx([150.0, 150.0], abs=8)

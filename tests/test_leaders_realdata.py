@@ -130,3 +130,13 @@ def test_spheroid_leaders_beyond_radius_move_outward(shared_data, n):
     shuffled["track_id"] = shuffled.groupby("frame")["track_id"].transform(lambda s: rng.permutation(s.to_numpy()))
     _, leaders_shuffled, _ = separation(shuffled)
     assert leaders_shuffled < n_leaders / 2
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_spheroid_geometry_found_without_being_told(shared_data, n):
+    """``auto`` calls every real spheroid radial, with confidence, from the tracks alone (no field,
+    no centre): the spheroid fills the stack's depth, touching its bottom, which does not count."""
+    tracks, _, _ = spheroid(shared_data, n)
+    front = find_front(tracks)
+    assert front.geometry == "radial"
+    assert front.confidence >= 0.5
