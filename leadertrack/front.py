@@ -55,8 +55,8 @@ PLANAR_COVERAGE = 0.5
 """A face covered at least this much by cells is the back of a sheet (two opposite ones: a scratch).
 ``auto`` chooses planar by it when the field is not known (the box around the cells stands in)."""
 PLANAR_BORDER_SHARE = 0.2
-"""``auto`` chooses planar when the collective touches at least this share of the field's border
-(faces weighted by their size; ``field_um`` given). Over 1,440 simulated movies (``random_scenario``
+"""``auto`` chooses planar when the collective touches at least this share of the field's lateral
+border (faces weighted by their size; ``field_um`` given). Over 1,440 simulated movies (``random_scenario``
 seeds 0-159, every geometry and difficulty, perfect tracks, also with 30 % of the cells left out)
 sheets touched 0.25-1.0 of it (median 0.53; the least, sheets entering at 37 degrees) and
 spheroids at most 0.17 (median 0), also those filling the field's short side."""

@@ -135,7 +135,7 @@ def test_spheroid_leaders_beyond_radius_move_outward(shared_data, n):
 @pytest.mark.parametrize("n", [1, 2, 3])
 def test_spheroid_geometry_found_without_being_told(shared_data, n):
     """``auto`` calls every real spheroid radial, with confidence, from the tracks alone (no field,
-    no centre): the spheroid fills the stack's depth, touching its bottom, which does not count."""
+    no centre). Two of them rest on the stack's bottom and cover much of it, which does not count."""
     tracks, _, _ = spheroid(shared_data, n)
     front = find_front(tracks)
     assert front.geometry == "radial"
