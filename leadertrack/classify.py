@@ -412,9 +412,10 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
     ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median().astype(float)
     outward_persistence = tracks.groupby("track_id")["relative_outward_persistence"].mean()
+    ids = cells["track_id"].to_numpy()  # each track's values, in the order of cells
+    ranks, outward_persistence = ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy()
     reasons = []
-    for row in cells.itertuples(index=False):
-        rank, n = ranks.loc[row.track_id] if row.track_id in ranks.index else (np.nan, np.nan)
+    for row, (rank, n), outward in zip(cells.itertuples(index=False), ranks, outward_persistence):
         where = f"front {int(rank)} of {int(n)}" if np.isfinite(rank) else "front not visible"
         ratio = row.speed_ratio if np.isfinite(row.speed_ratio) else 0.0
         text = f"{where}, {ratio:.1f}x median speed, persistence {row.persistence:.2f}"
@@ -424,7 +425,7 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
         fracs = {name: getattr(row, f"frac_{name}") for name in CRITERIA}
         weakest = min(fracs, key=fracs.get)
         why = _WEAKNESS[weakest].format(
-            dist=row.front_distance_um, ratio=ratio, pers=outward_persistence.get(row.track_id, np.nan)
+            dist=row.front_distance_um, ratio=ratio, pers=outward
         )
         if row.follows_track_id:
             why = f"follows {row.follows_track_id}; " + why
