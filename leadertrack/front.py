@@ -779,7 +779,7 @@ def find_front(
         profiles[0][_beyond_field(tips, lo, hi)] = np.nan
     reason = f"radial: {evidence}; centre from the dense core"
     if not auto:
-        reason = "radial by request; " + ("centre from the dense core" if centre_um is None else "centre given")
+        reason = "radial by request; centre from the dense core" if centre_um is None else "radial: centre given"
     position = _nanmedian_rows(profiles[0])
     tab = pd.DataFrame({
         "frame": frame_values, "time_min": frame_time, "front_id": 1, "geometry": "radial",

@@ -625,7 +625,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         (a tracks table, TrackMate XML, GEFF, a CTC folder, an Imaris export), 2-D or 3-D.
     config
         Units in ``config.units`` override the file's; ``config.front`` and ``config.classify``
-        apply as for movies.
+        apply as for movies. A spheroid centre the file gives (``metadata["centre_um"]``, Imaris
+        ``centrePosXYZ``) is the radial front's centre, unless the geometry is set to planar.
 
     Returns
     -------
@@ -634,6 +635,7 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     """
     from leadertrack.checks import aliased_linking_warning, uncertain_geometry_warning
     from leadertrack.features import measure
+    from leadertrack.front import find_front
 
     config = config or RunConfig()
     started = datetime.now(timezone.utc)
@@ -653,8 +655,13 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     parents = trackset.cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in trackset.cells else None
     if parents is not None:
         tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
+    centre = trackset.metadata.get("centre_um")  # a spheroid's centre, from the file (Imaris .mat), in µm
+    use_centre = (
+        centre is not None and len(centre) == trackset.ndim and trackset.pixel_size_um and config.front.geometry != "planar"
+    )
     with clock.stage("measure"):
-        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry)
+        front = find_front(tracks, centre_um=tuple(centre)) if use_centre else None
+        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front)
     for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry)):
         if message is not None:
             warn.append(message)

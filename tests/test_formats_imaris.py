@@ -42,6 +42,38 @@ def test_synthetic_mat_reads_3d_tracks_in_micrometres(tmp_path: Path) -> None:
     assert ts.metadata == {"centre_um": (10.0, 40.0, 30.0), "radius_um": 25.0}
 
 
+def test_a_new_pixel_size_rescales_the_spheroid_with_the_positions(tmp_path: Path) -> None:
+    ts = read_tracks(_write_mat(tmp_path / "spots.mat")).with_units(pixel_size_um=2.0)
+    assert ts.tracks["x_um"].tolist() == [20.0, 22.0, 100.0]
+    assert ts.metadata == {"centre_um": (20.0, 80.0, 60.0), "radius_um": 50.0}
+
+
+def _half_spheroid_mat(path: Path) -> Path:
+    """A spheroid of radius 60 µm around (x, y, z) = (100, 100, 30) of which only the half x >= 100
+    was imaged (so the dense core's centre lies about 22 µm from the true one), the centre in the file."""
+    rng = np.random.default_rng(1)
+    rows = []
+    for frame in range(1, 5):
+        v = rng.normal(size=(800, 3))
+        p = np.array([100.0, 100.0, 30.0]) + 60 * v / np.linalg.norm(v, axis=1, keepdims=True) * rng.uniform(0, 1, (800, 1)) ** (1 / 3)
+        p = p[p[:, 0] >= 100]
+        rows += [[*q, np.nan, np.nan, np.nan, frame, IMARIS_TRACK_OFFSET + k] for k, q in enumerate(p)]
+    return _write_mat(path, data_sPos=np.array(rows), centrePosXYZ=np.array([[100.0, 100.0, 30.0]]), eventHorizon=np.array([[60.0]]))
+
+
+def test_the_analysis_puts_the_radial_front_around_the_centre_the_file_gives(tmp_path: Path) -> None:
+    from leadertrack.config import FrontConfig, RunConfig
+    from leadertrack.pipeline import analyze_tracks
+
+    trackset = read_tracks(_half_spheroid_mat(tmp_path / "half.mat"))
+    fronts = analyze_tracks(trackset).fronts
+    assert fronts["geometry"].eq("radial").all() and fronts["geometry_reason"].iloc[0] == "radial: centre given"
+    assert fronts[["centre_z_um", "centre_y_um", "centre_x_um"]].iloc[0].tolist() == pytest.approx([30.0, 100.0, 100.0])
+    # asked for a planar front, the centre is not used
+    planar = analyze_tracks(trackset, RunConfig(front=FrontConfig(geometry="planar"))).fronts
+    assert planar["geometry"].eq("planar").all()
+
+
 @pytest.mark.parametrize(
     ("overrides", "message"),
     [({"DT": None}, "no numeric 'DT'"), ({"data_sPos": np.zeros((3, 4))}, "no 'data_sPos'")],

@@ -79,7 +79,8 @@ class TrackSet:
         """Return a copy with the given units overriding the file's (None keeps the file's).
 
         Physical columns (``y_um``, ``x_um``, ``z_um``, ``time_min``) are recomputed from the
-        pixel coordinates and frame numbers.
+        pixel coordinates and frame numbers, and so are a spheroid's ``centre_um`` and
+        ``radius_um`` in ``metadata`` when the file's pixel size was known.
 
         Examples
         --------
@@ -93,7 +94,16 @@ class TrackSet:
         overridden = [n for n, v in (("pixel size", pixel_size_um), ("frame interval", frame_interval_min)) if v]
         source = self.units_source + (f"; {' and '.join(overridden)} given by the user" if overridden else "")
         tracks = with_physical_columns(self.tracks, pixel_size_um=pixel, frame_interval_min=interval)
-        return replace(self, tracks=tracks, pixel_size_um=pixel, frame_interval_min=interval, units_source=source)
+        metadata = dict(self.metadata)
+        if self.pixel_size_um and pixel and pixel != self.pixel_size_um:  # µm values on the file's pixel grid
+            scale = pixel / self.pixel_size_um
+            if "centre_um" in metadata:
+                metadata["centre_um"] = tuple(scale * float(c) for c in metadata["centre_um"])
+            if "radius_um" in metadata:
+                metadata["radius_um"] = scale * float(metadata["radius_um"])
+        return replace(
+            self, tracks=tracks, pixel_size_um=pixel, frame_interval_min=interval, units_source=source, metadata=metadata
+        )
 
 
 def with_physical_columns(
