@@ -232,7 +232,8 @@ class Front:
 
     # ----------------------------------------------------------------------------------------
     def _lookup(self, profiles: np.ndarray, rows: np.ndarray, positions: np.ndarray) -> np.ndarray:
-        """Front value of each profile at each position's lateral bin / sector (linear along one axis)."""
+        """Front value of each profile at each position's lateral bin / sector (linear along one axis;
+        beside a bin or sector without a front, on the image border, a cell takes its own one's front)."""
         if self.geometry == "planar":
             lateral = positions @ self.basis.T
             coord = (lateral - self.lateral_lo) / self.lateral_width - 0.5
@@ -245,7 +246,7 @@ class Front:
                 i0 = np.floor(f).astype(int)
                 w = f - i0
                 a, b = np.mod(i0, n), np.mod(i0 + 1, n)
-                return (1 - w) * profiles[:, rows, a] + w * profiles[:, rows, b]
+                return _between(profiles[:, rows, a], profiles[:, rows, b], w)
             sector = np.argmax(rel @ self.directions.T, axis=1)
             return profiles[:, rows, sector]
         if len(self.lateral_shape) == 1:
@@ -254,17 +255,20 @@ class Front:
             i0 = np.minimum(np.floor(f).astype(int), max(n - 2, 0))
             w = f - i0
             i1 = np.minimum(i0 + 1, n - 1)
-            left, right = profiles[:, rows, i0], profiles[:, rows, i1]
-            between = (1 - w) * left + w * right
-            # beside a bin without a front (on the image border) a cell takes its own bin's front
-            nearest = np.where(w < 0.5, left, right)
-            return np.where(np.isnan(between), nearest, between)
+            return _between(profiles[:, rows, i0], profiles[:, rows, i1], w)
         idx = tuple(np.clip(np.rint(coord[:, k]).astype(int), 0, s - 1) for k, s in enumerate(self.lateral_shape))
         flat = np.ravel_multi_index(idx, self.lateral_shape)
         return profiles[:, rows, flat]
 
 
 # --------------------------------------------------------------------------------------------
+def _between(left: np.ndarray, right: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Linear interpolation at ``w`` (0 = ``left``, 1 = ``right``); where one side has no front (NaN:
+    on the image border) the nearer side's value, so a cell takes its own bin's front."""
+    between = (1 - w) * left + w * right
+    return np.where(np.isnan(between), np.where(w < 0.5, left, right), between)
+
+
 def _face_coverage(positions: np.ndarray, frames: np.ndarray, lo: np.ndarray, hi: np.ndarray, spacing: float) -> np.ndarray:
     """(ndim, 2) median over frames of the fraction of each field face (low, high) that cells touch
     (lie within one spacing of)."""

@@ -292,3 +292,18 @@ def test_a_spheroid_on_the_dish_is_radial():
     assert front.confidence >= 0.5
     centre = front.table[["centre_y_um", "centre_x_um"]].iloc[0].to_numpy()
     assert centre == pytest.approx([150.0, 150.0], abs=8)
+
+
+def test_a_cell_beside_a_sector_on_the_border_takes_its_own_sectors_front():
+    # the field ends 40 µm right of the spheroid's centre: the sectors facing +x lie on the border
+    rng = np.random.default_rng(3)
+    det = disc(rng, centre=(200.0, 220.0), radius=80.0)
+    det = det[det["x_um"] < 260]
+    front = find_front(det, field_um=(400.0, 260.0), centre_um=(200.0, 220.0))
+    profile = front.profiles[0, 0]
+    n = len(profile)
+    k = next(i for i in range(n) if np.isnan(profile[i]) and np.isfinite(profile[(i + 1) % n]))
+    # 80 % of the way from sector k's middle to the next one's: in the next (valid) sector
+    angle = (k + 0.5 + 0.8) / n * 2 * np.pi
+    position = np.array([[200 + 50 * np.sin(angle), 220 + 50 * np.cos(angle)]])
+    assert front.distance(position, np.array([0]))[0] == pytest.approx(profile[(k + 1) % n] - 50)
