@@ -657,7 +657,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks["parent_track_id"] = tracks["track_id"].map(parents).fillna(0).astype(int)
     centre = trackset.metadata.get("centre_um")  # a spheroid's centre, from the file (Imaris .mat), in µm
     use_centre = (
-        centre is not None and len(centre) == trackset.ndim and trackset.pixel_size_um and config.front.geometry != "planar"
+        centre is not None and len(centre) == trackset.ndim and trackset.pixel_size_um is not None
+        and config.front.geometry != "planar"
     )
     with clock.stage("measure"):
         front = find_front(tracks, centre_um=tuple(centre)) if use_centre else None
