@@ -319,6 +319,15 @@ def classify(
         Optional[list[str]],
         typer.Option("--column", help="Map a column of a CSV table to ours, e.g. --column particle=track_id (repeatable).", show_default=False),
     ] = None,
+    image_size: Annotated[
+        Optional[str],
+        typer.Option(
+            "--image-size",
+            help="Size of the image the tracks were found on, in pixels: HEIGHT,WIDTH (DEPTH,HEIGHT,WIDTH in 3-D), so its "
+            "border is not taken for a front. TrackMate XML, CTC folders and leadertrack results carry it already.",
+            show_default=False,
+        ),
+    ] = None,
     overwrite: Overwrite = False,
 ) -> None:
     """Measure and classify tracks you already have (no images): leaders, followers, the front."""
@@ -334,6 +343,12 @@ def classify(
             _fail(f"--column {item!r}: write it as NAME_IN_FILE=OUR_NAME, e.g. particle=track_id")
         theirs, ours = item.split("=", 1)
         column_map[theirs.strip()] = ours.strip()
+    field_px = None
+    if image_size is not None:
+        try:
+            field_px = tuple(float(n) for n in image_size.replace("x", ",").split(","))
+        except ValueError:
+            _fail(f"--image-size {image_size!r}: write it as HEIGHT,WIDTH in pixels, e.g. 1024,1344")
     config = _build_config(
         config_file,
         pixel_size_um=pixel_size_um,
@@ -347,7 +362,8 @@ def classify(
         began = time.perf_counter()
         try:
             with _readable_warnings():
-                result = analyze_tracks(read_tracks(path, column_map=column_map or None), config)
+                trackset = read_tracks(path, column_map=column_map or None)
+                result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
             folder = write_result(result, out, overwrite=overwrite)
             if config.output.report:
                 write_report(result, folder / "report.html")

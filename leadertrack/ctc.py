@@ -22,7 +22,7 @@ import tifffile
 from leadertrack.detect import detect_frame
 from leadertrack.errors import InputError
 
-__all__ = ["write_ctc", "read_ctc"]
+__all__ = ["write_ctc", "read_ctc", "mask_shape"]
 
 
 def _segments(tracks: pd.DataFrame, parent_track_id: dict[int, int] | None) -> tuple[pd.Series, pd.DataFrame]:
@@ -185,6 +185,22 @@ def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     tracks = tracks.drop(columns="mean_intensity").sort_values(["track_id", "frame"], kind="stable")
     _check_consistent(tracks, cells, text)
     return tracks.reset_index(drop=True), cells
+
+
+def mask_shape(folder: Path) -> tuple[int, int]:
+    """(height, width) in pixels of the masks of a CTC folder (its first mask), the image's field.
+
+    Raises
+    ------
+    InputError
+        No mask in the folder, or the first cannot be read.
+    """
+    folder = Path(folder)
+    first = min(((int(m.group(1)), path) for path in folder.iterdir() if (m := _MASK.match(path.name))), default=None)
+    if first is None:
+        raise InputError(f"{folder}: no mask*.tif or man_track*.tif images")
+    height, width = _read_mask(first[1]).shape
+    return int(height), int(width)
 
 
 def _check_lines(cells: pd.DataFrame, text: Path) -> None:

@@ -626,7 +626,9 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     config
         Units in ``config.units`` override the file's; ``config.front`` and ``config.classify``
         apply as for movies. A spheroid centre the file gives (``metadata["centre_um"]``, Imaris
-        ``centrePosXYZ``) is the radial front's centre, unless the geometry is set to planar.
+        ``centrePosXYZ``) is the radial front's centre, unless the geometry is set to planar. The
+        image's size the file gives (``metadata["field_px"]``: TrackMate ``ImageData``, CTC masks,
+        a leadertrack result) is the field, so its border is not taken for a front.
 
     Returns
     -------
@@ -660,9 +662,11 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         centre is not None and len(centre) == trackset.ndim and trackset.pixel_size_um is not None
         and config.front.geometry != "planar"
     )
+    field_px = trackset.metadata.get("field_px")
+    field_um = None if field_px is None else tuple(float(n) * pixel_size for n in field_px)
     with clock.stage("measure"):
-        front = find_front(tracks, centre_um=tuple(centre)) if use_centre else None
-        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front)
+        front = find_front(tracks, centre_um=tuple(centre), field_um=field_um) if use_centre else None
+        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front, field_um=field_um)
     for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry)):
         if message is not None:
             warn.append(message)
@@ -670,7 +674,10 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         tracks, cells = _classify(tracks, cells, config)
     provenance = _provenance(
         trackset.name,
-        input_info={"name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source},
+        input_info={
+            "name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source,
+            "field_px": None if field_px is None else list(field_px),
+        },
         units_info=units_info,
         details={},
         config=config,
@@ -839,18 +846,23 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
         if "parent_track_id" in result.cells:
             parents = {int(t): int(p) for t, p in zip(result.cells["track_id"], result.cells["parent_track_id"]) if p}
         write_ctc(result.tracks, result.labels, folder / "ctc", parent_track_id=parents)
-    writers = {"geff": ("write_geff", "tracks.geff"), "trackmate": ("write_trackmate_xml", "tracks.xml")}
-    for name, (writer, file_name) in writers.items():
-        if name in export:
-            from leadertrack import formats
+    if "geff" in export:
+        from leadertrack.formats import write_geff
 
-            getattr(formats, writer)(
-                result.tracks,
-                result.cells,
-                folder / file_name,
-                pixel_size_um=units.get("pixel_size_um"),
-                frame_interval_min=units.get("frame_interval_min"),
-            )
+        write_geff(
+            result.tracks, result.cells, folder / "tracks.geff",
+            pixel_size_um=units.get("pixel_size_um"), frame_interval_min=units.get("frame_interval_min"),
+        )
+    if "trackmate" in export:
+        from leadertrack.formats import write_trackmate_xml
+
+        given = result.provenance.get("input", {})
+        field_px = given.get("field_px") or (given.get("shape") or [])[1:] or None
+        write_trackmate_xml(
+            result.tracks, result.cells, folder / "tracks.xml",
+            pixel_size_um=units.get("pixel_size_um"), frame_interval_min=units.get("frame_interval_min"),
+            field_px=None if field_px is None else tuple(field_px), image_name=Path(str(given.get("path") or "")).name,
+        )
 
 
 def _write_labels(labels: Any, path: Path) -> None:

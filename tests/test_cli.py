@@ -246,3 +246,25 @@ def test_classify_tracks_without_images(tmp_path):
     sim.tracks[["track_id", "y", "x"]].to_csv(no_frames, index=False)
     bad = invoke("classify", no_frames, "--out", tmp_path / "out2")
     assert bad.exit_code == 1 and "no_frames" in bad.output and "frame" in bad.output
+
+
+def test_classify_takes_the_image_size_so_its_border_is_no_front(tmp_path):
+    """A monolayer covering the whole image, as a CSV table: with --image-size the image's border
+    is not a front (no front distance, nobody leads); a size the cells do not fit in is refused."""
+    rng = np.random.default_rng(4)
+    ys, xs = np.meshgrid(np.arange(5.0, 200.0, 10.0), np.arange(5.0, 300.0, 10.0), indexing="ij")
+    start = np.column_stack([ys.ravel(), xs.ravel()])
+    walk = np.cumsum(rng.normal(0, 0.7, (10, *start.shape)), axis=0)
+    rows = [(k + 1, f, *np.clip(start[k] + walk[f, k], 0, [199, 299])) for f in range(10) for k in range(len(start))]
+    table = tmp_path / "sheet.csv"
+    pd.DataFrame(rows, columns=["track_id", "frame", "y", "x"]).to_csv(table, index=False)
+    res = invoke("classify", table, "--out", tmp_path / "out", "--image-size", "200,300", "--pixel-size-um", "1")
+    assert res.exit_code == 0, res.output
+    run = json.loads((tmp_path / "out" / "sheet" / "run.json").read_text())
+    assert run["input"]["field_px"] == [200.0, 300.0]
+    assert pd.read_csv(tmp_path / "out" / "sheet" / "fronts.csv")["front_position_um"].isna().all()
+    assert not pd.read_csv(tmp_path / "out" / "sheet" / "cells.csv")["is_leader"].any()
+    swapped = invoke("classify", table, "--out", tmp_path / "out2", "--image-size", "300,200")
+    assert swapped.exit_code == 1 and "outside an image of 300 x 200 pixels" in swapped.output
+    garbled = invoke("classify", table, "--out", tmp_path / "out3", "--image-size", "big")
+    assert garbled.exit_code == 2 and "HEIGHT,WIDTH" in garbled.output

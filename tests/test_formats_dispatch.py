@@ -102,6 +102,7 @@ def test_ctc_folder_round_trip_keeps_positions_and_divisions(tmp_path: Path) -> 
     ts = read_tracks(tmp_path / "01_RES")
     assert read_tracks(tmp_path / "01_RES" / "res_track.txt").tracks.equals(ts.tracks)
     assert ts.pixel_size_um is None and ts.frame_interval_min is None
+    assert ts.metadata["field_px"] == labels.shape[1:]  # the masks' size is the field
     lineage = dict(zip(ts.cells["track_id"], ts.cells["parent_track_id"]))
     assert {k: lineage[k] for k in (1, 2, 3, 4)} == {1: 0, 2: 1, 3: 1, 4: 0}
     # The gap in track 4 is written as a second segment, the child of the first (CTC rule).
@@ -153,7 +154,10 @@ def test_a_result_folder_can_be_classified_again(tmp_path: Path) -> None:
     tracks.to_csv(folder / "tracks.csv", index=False)  # as leadertrack run writes them
     cells.to_csv(folder / "cells.csv", index=False)
     assert detect_format(folder) == "result"
+    assert "field_px" not in read_tracks(folder).metadata  # no run.json: the image's size is unknown
+    (folder / "run.json").write_text('{"input": {"path": "movie.tif", "shape": [40, 256, 384]}}')
     ts = read_tracks(folder)
+    assert ts.metadata["field_px"] == (256, 384)  # the movie's frame size, from run.json
     assert ts.name == "movie" and ts.pixel_size_um == pytest.approx(0.65) and ts.frame_interval_min == pytest.approx(5.0)
     assert dict(zip(ts.cells["track_id"], ts.cells["parent_track_id"])) == dict(zip(cells["track_id"], cells["parent_track_id"]))
     assert len(ts.tracks) == len(tracks)

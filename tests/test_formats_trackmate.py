@@ -122,6 +122,27 @@ def test_written_xml_follows_the_trackmate_schema(tmp_path: Path) -> None:
     assert (float(image.get("pixelwidth")), float(image.get("timeinterval"))) == (0.5, 2.0)
 
 
+@pytest.mark.parametrize("ndim", [2, 3])
+def test_the_image_size_is_the_field_unless_it_is_a_placeholder(tmp_path: Path, ndim: int) -> None:
+    """``ImageData`` gives the size of the image the tracks came from, so its border is not taken
+    for a front; not so the placeholder written when the image is unknown (the cells' extent, no
+    file named), nor a size that spots lie outside of."""
+    assert read_trackmate_xml(XML_FIXTURE).metadata["field_px"] == (256.0, 256.0)  # saved by Fiji: the image
+    tracks, cells = pipeline_tables(6, ndim=ndim)
+    field = (200, 300, 400)[-ndim:]
+    units = {"pixel_size_um": 0.5, "frame_interval_min": 2.0}
+    named = write_trackmate_xml(tracks, cells, tmp_path / "named.xml", **units, field_px=field, image_name="movie & co.tif")
+    image = ET.parse(named).getroot().find("Settings/ImageData")
+    assert (image.get("filename"), int(image.get("height")), int(image.get("width"))) == ("movie & co.tif", *field[-2:])
+    assert read_trackmate_xml(named).metadata["field_px"] == tuple(float(n) for n in field)
+    unknown = write_trackmate_xml(tracks, cells, tmp_path / "unknown.xml", **units)
+    assert "field_px" not in read_trackmate_xml(unknown).metadata
+    tree = ET.parse(named)
+    tree.getroot().find("Settings/ImageData").set("width", "100")  # the spots reach x = 180
+    tree.write(tmp_path / "small.xml", encoding="UTF-8", xml_declaration=True)
+    assert "field_px" not in read_trackmate_xml(tmp_path / "small.xml").metadata
+
+
 def test_tracks_edited_in_trackmate_are_renumbered_from_the_graph(tmp_path: Path) -> None:
     """If a stale track_id feature no longer fits the links, the links win."""
     tracks, cells = pipeline_tables(7)

@@ -454,3 +454,27 @@ def test_cancelling_a_threaded_run_stops_segmenting(small_movie, monkeypatch):
         analyze_movie(small_movie.image, _small_config(small_movie), progress=progress, threads=2)
     # frame 0 finished, at most the 2 x 2 frames read ahead were started, never the rest of the movie
     assert len(segmented) <= 1 + 2 * 2 < small_movie.image.shape[0]
+
+
+def test_tracks_of_a_sheet_filling_the_image_have_no_front_at_its_border(tmp_path):
+    """A monolayer covering the whole image, read from TrackMate XML: the image's size travels in
+    the file, so its border is not taken for a front and nobody leads. Without the size, the
+    outermost cells would be the front."""
+    from leadertrack.formats import read_tracks, write_trackmate_xml
+    from leadertrack.pipeline import analyze_tracks
+
+    rng = np.random.default_rng(2)
+    ys, xs = np.meshgrid(np.arange(5.0, 300.0, 10.0), np.arange(5.0, 300.0, 10.0), indexing="ij")
+    start = np.column_stack([ys.ravel(), xs.ravel()])
+    walk = np.cumsum(rng.normal(0, 0.7, (12, *start.shape)), axis=0)
+    rows = [(k + 1, f, *np.clip(start[k] + walk[f, k], 0, 299)) for f in range(12) for k in range(len(start))]
+    tracks = pd.DataFrame(rows, columns=["track_id", "frame", "y", "x"])
+    units = {"pixel_size_um": 1.0, "frame_interval_min": 10.0}
+    with_field = write_trackmate_xml(tracks, None, tmp_path / "with.xml", **units, field_px=(300, 300), image_name="m.tif")
+    result = analyze_tracks(read_tracks(with_field))
+    assert result.provenance["input"]["field_px"] == [300.0, 300.0]
+    assert result.fronts["front_position_um"].isna().all()
+    assert result.tracks["front_distance_um"].isna().all()
+    assert not result.cells["is_leader"].any()
+    without = analyze_tracks(read_tracks(write_trackmate_xml(tracks, None, tmp_path / "without.xml", **units)))
+    assert without.tracks["front_distance_um"].notna().all()

@@ -17,14 +17,15 @@ def read_ctc_folder(path: Path) -> TrackSet:
 
     CTC files carry no units: positions are mask centroids in pixels and the pixel size and
     frame interval are unknown (give them with :meth:`TrackSet.with_units`). Parent links of
-    ``L B E P`` lines become ``parent_track_id``.
+    ``L B E P`` lines become ``parent_track_id``. The masks' size is the field
+    (``metadata["field_px"]``).
 
     Raises
     ------
     InputError
         The track file disagrees with the masks (from ``read_ctc``), or the table is inconsistent.
     """
-    from leadertrack.ctc import read_ctc
+    from leadertrack.ctc import mask_shape, read_ctc
 
     path = Path(path)
     path = path.parent if path.is_file() else path  # res_track.txt / man_track.txt given
@@ -38,4 +39,5 @@ def read_ctc_folder(path: Path) -> TrackSet:
         frame_interval_min=None,
         units_source="none: CTC folders hold no units",
         name=path.name,
+        metadata={"field_px": tuple(float(n) for n in mask_shape(folder))},
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -179,7 +180,8 @@ def read_result_folder(path: Path) -> TrackSet:
 
     Lets a finished result be measured and classified again, e.g. with another geometry. Units
     come from the ``_um``/``time_min`` columns of ``tracks.csv``, divisions from the
-    ``parent_track_id`` column of ``cells.csv``; earlier results stay as extra columns.
+    ``parent_track_id`` column of ``cells.csv``, the image's size (``metadata["field_px"]``) from
+    ``run.json``; earlier results stay as extra columns.
 
     Raises
     ------
@@ -195,4 +197,22 @@ def read_result_folder(path: Path) -> TrackSet:
         if "parent_track_id" in parents:
             parent = parents.set_index("track_id")["parent_track_id"]
             cells = cells.assign(parent_track_id=cells["track_id"].map(parent).fillna(0).astype(np.int64))
-    return TrackSet(found.tracks, cells, found.pixel_size_um, found.frame_interval_min, found.units_source, path.name)
+    field_px = _result_field_px(path / "run.json")
+    metadata = {} if field_px is None else {"field_px": field_px}
+    return TrackSet(found.tracks, cells, found.pixel_size_um, found.frame_interval_min, found.units_source, path.name, metadata)
+
+
+def _result_field_px(run_json: Path) -> tuple[float, ...] | None:
+    """The image's size in pixels recorded in a result's ``run.json`` (``input.field_px``, or the
+    movie's ``input.shape`` without its frame axis); None when the file or the entry is missing."""
+    try:
+        given = json.loads(run_json.read_text(encoding="utf-8")).get("input", {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    field = given.get("field_px") if isinstance(given, dict) else None
+    if field is None and isinstance(given, dict) and isinstance(given.get("shape"), list) and len(given["shape"]) >= 3:
+        field = given["shape"][1:]
+    try:
+        return None if field is None else tuple(float(n) for n in field)
+    except (TypeError, ValueError):
+        return None

@@ -12,6 +12,7 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
+from xml.sax.saxutils import quoteattr
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
@@ -223,7 +224,9 @@ def read_trackmate_xml(path: Path) -> TrackSet:
         daughter tracks with ``parent_track_id``. Other numeric spot features (``QUALITY``,
         ``MEAN_INTENSITY_CH1``, ...) become columns; ``track_``-prefixed ones go to ``cells``.
         Tracks are numbered from 1 by first frame, unless the spots carry a ``track_id``
-        feature that fits the graph (files written by :func:`write_trackmate_xml`).
+        feature that fits the graph (files written by :func:`write_trackmate_xml`). The image's
+        size (``ImageData`` ``width``, ``height``, ``nslices``) goes to ``metadata["field_px"]``,
+        so the image border is not mistaken for a front (see :func:`_image_field_px`).
 
     Raises
     ------
@@ -274,7 +277,32 @@ def read_trackmate_xml(path: Path) -> TrackSet:
     units = f"TrackMate XML: spatialunits={model.units.get('spatialunits')!r}, timeunits={model.units.get('timeunits')!r}"
     if image:
         units += f", ImageData pixelwidth={pixel_width:g}, timeinterval={image.get('timeinterval')}"
-    return TrackSet(tracks, cells, pixel_size_um, frame_interval_min, units, path.stem)
+    found = TrackSet(tracks, cells, pixel_size_um, frame_interval_min, units, path.stem)
+    field_px = _image_field_px(image, tracks, pixel_width)
+    try:
+        return found if field_px is None else found.with_field(field_px)
+    except InputError:  # spots off the image: its size is not the field
+        return found
+
+
+def _image_field_px(image: dict[str, str], tracks: pd.DataFrame, pixel_width: float) -> tuple[float, ...] | None:
+    """The image the tracks were found on, in pixels ((z,) y, x; z in xy pixels), from ``ImageData``.
+
+    None when ``ImageData`` gives no size, or when it names no image file and its size is exactly
+    the cells' extent (``ceil(max) + 1`` in x and y): the placeholder that
+    :func:`write_trackmate_xml` writes when it does not know the image (and older leadertrack
+    versions always wrote), which would make the outermost cells look like the image border.
+    """
+    width, height = _float_attr(image, "width"), _float_attr(image, "height")
+    if width is None or height is None or not len(tracks):
+        return None
+    extent = (np.ceil(tracks["y"].max()) + 1, np.ceil(tracks["x"].max()) + 1)
+    if not image.get("filename") and (height, width) == extent:
+        return None
+    if "z" not in tracks:
+        return (height, width)
+    slices, depth = _float_attr(image, "nslices") or 1.0, _float_attr(image, "voxeldepth") or pixel_width
+    return (slices * depth / pixel_width, height, width)
 
 
 def _trackmate_interval(timeinterval: float | None, min_per_unit: float | None, spots: pd.DataFrame) -> float | None:
@@ -386,6 +414,8 @@ def write_trackmate_xml(
     pixel_size_um: float | None,
     frame_interval_min: float | None,
     radius_px: float = 5.0,
+    field_px: tuple[float, ...] | None = None,
+    image_name: str = "",
 ) -> Path:
     """Write tracks as a TrackMate XML file that Fiji's TrackMate opens (*Load a TrackMate file*).
 
@@ -408,6 +438,12 @@ def write_trackmate_xml(
         renamed (``speed_um_per_min`` → ``speed_px_per_min``). Likewise for time.
     radius_px
         Spot radius when the table has neither ``RADIUS`` (read from TrackMate) nor ``area_px``.
+    field_px, image_name
+        The image the tracks were found on: its size in pixels ((z,) y, x; z in xy pixels) and
+        file name, written to ``ImageData`` (TrackMate opens a blank image of that size when the
+        file is not beside the XML). :func:`read_trackmate_xml` takes the size for the field, so
+        the image border is not mistaken for a front. Without ``field_px``, ``ImageData`` holds
+        the cells' extent and no file name, which the reader does not take for the field.
 
     Notes
     -----
@@ -504,13 +540,18 @@ def write_trackmate_xml(
     lines += [f'      <TrackID TRACK_ID="{index}" />' for index in range(len(roots))]
     lines += ["    </FilteredTracks>", "  </Model>"]
 
-    width = int(np.ceil(tracks["x"].max())) + 1 if len(tracks) else 1
-    height = int(np.ceil(tracks["y"].max())) + 1 if len(tracks) else 1
-    depth = int(np.ceil(tracks["z"].max())) + 1 if "z" in tracks and len(tracks) else 1
+    if field_px is not None:
+        *depth, height, width = (int(np.ceil(n)) for n in field_px)
+        depth = depth[0] if depth else 1
+    else:  # the cells' extent, a placeholder: no image is named, so readers do not take it for the field
+        width = int(np.ceil(tracks["x"].max())) + 1 if len(tracks) else 1
+        height = int(np.ceil(tracks["y"].max())) + 1 if len(tracks) else 1
+        depth = int(np.ceil(tracks["z"].max())) + 1 if "z" in tracks and len(tracks) else 1
+        image_name = ""
     n_frames = int(frames.max()) + 1 if len(tracks) else 1
     lines += [
         "  <Settings>",
-        f'    <ImageData filename="" folder="" width="{width}" height="{height}" nslices="{depth}" nframes="{n_frames}" '
+        f'    <ImageData filename={quoteattr(image_name)} folder="" width="{width}" height="{height}" nslices="{depth}" nframes="{n_frames}" '
         f'pixelwidth="{scale!r}" pixelheight="{scale!r}" voxeldepth="{scale!r}" timeinterval="{float(frame_interval_min or 1.0)!r}" />',
         f'    <BasicSettings xstart="0" xend="{width - 1}" ystart="0" yend="{height - 1}" zstart="0" zend="{depth - 1}" '
         f'tstart="0" tend="{n_frames - 1}" />',

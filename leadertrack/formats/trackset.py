@@ -59,7 +59,10 @@ class TrackSet:
     name
         A short name for the data set (the file stem).
     metadata
-        Format-specific extras, e.g. ``centre_um`` (z, y, x) and ``radius_um`` of a spheroid.
+        Format-specific extras: ``field_px``, the size of the image the tracks were found on in
+        pixels ((z,) y, x; z in xy pixels), when the file gives it (TrackMate XML, CTC masks, a
+        leadertrack result), so the image border is not mistaken for a front; ``centre_um``
+        (z, y, x) and ``radius_um`` of a spheroid (Imaris).
     """
 
     tracks: pd.DataFrame
@@ -104,6 +107,46 @@ class TrackSet:
         return replace(
             self, tracks=tracks, pixel_size_um=pixel, frame_interval_min=interval, units_source=source, metadata=metadata
         )
+
+    def with_field(self, field_px: tuple[float, ...]) -> TrackSet:
+        """Return a copy that knows the size of the image the tracks were found on.
+
+        Parameters
+        ----------
+        field_px
+            (height, width), or (depth, height, width) for 3-D tracks, in pixels (depth in xy
+            pixels, as ``z``). With it the image border is not taken for a front.
+
+        Raises
+        ------
+        InputError
+            Not one positive size per axis, or cells outside that image.
+
+        Examples
+        --------
+        >>> t = pd.DataFrame({"track_id": [1, 1], "frame": [0, 1], "y": [0.0, 2.0], "x": [1.0, 1.0]})
+        >>> TrackSet(t, cells_from_tracks(t), None, None, "none", "demo").with_field((64, 32)).metadata
+        {'field_px': (64.0, 32.0)}
+        """
+        axes = list(_AXES[-self.ndim :])
+        try:
+            field = tuple(float(n) for n in field_px)
+        except (TypeError, ValueError):
+            raise InputError(f"{self.name}: the image size must be numbers, got {field_px!r}") from None
+        if len(field) != self.ndim or not all(np.isfinite(n) and n > 0 for n in field):
+            raise InputError(
+                f"{self.name}: the image size needs one positive number per axis ({', '.join(axes)}) in pixels, got {field_px!r}"
+            )
+        positions = self.tracks[axes].to_numpy(float)
+        outside = ((positions < -1.0) | (positions > np.array(field))).any(axis=1)  # centroids lie within 0..n-1
+        if outside.any():
+            row = self.tracks[outside].iloc[0]
+            raise InputError(
+                f"{self.name}: {int(outside.sum())} positions lie outside an image of {' x '.join(f'{n:g}' for n in field)} "
+                f"pixels ({', '.join(axes)}), e.g. track {int(row['track_id'])} in frame {int(row['frame'])}; "
+                "is the size in pixels and in this order?"
+            )
+        return replace(self, metadata={**self.metadata, "field_px": field})
 
 
 def with_physical_columns(
