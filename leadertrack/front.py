@@ -21,9 +21,10 @@ cell positions alone:
 a sheet runs along one face (or two opposite faces with a gap between them: a scratch), and
 where it enters at an angle, along parts of two adjacent faces; a spheroid touches little or none
 of it (its strands and single invaders may reach the border; they are not dense), even when it
-fills the field's short side. Without ``field_um`` the box around the cells stands in for the
-field; any compact collective touches that box on every side, so there a face must be covered at
-least half (the back of a sheet). In 3-D only the lateral (y and x) faces count: the z faces are
+fills the field's short side. A sheet spans the field, so it also touches the faces beside its
+back; a collective touching one face only is a spheroid cut by the border. Without ``field_um``
+the box around the cells stands in for the field; any compact collective touches that box on
+every side, so there a face must be covered at least half (the back of a sheet). In 3-D only the lateral (y and x) faces count: the z faces are
 the stack's bottom (the dish, which a monolayer covers) and top, and a spheroid resting on the dish
 covers much of the bottom. The choice, its confidence and the evidence are stored on the
 returned :class:`Front`.
@@ -60,6 +61,11 @@ border (faces weighted by their size; ``field_um`` given). Over 1,440 simulated 
 seeds 0-159, every geometry and difficulty, perfect tracks, also with 30 % of the cells left out)
 sheets touched 0.25-1.0 of it (median 0.53; the least, sheets entering at 37 degrees) and
 spheroids at most 0.17 (median 0), also those filling the field's short side."""
+ONE_SIDE_SCALE = 0.5
+"""``auto`` calls a collective that touches one side of the field only (with ``field_um``) radial: a
+spheroid cut by the border; a sheet spans the field and also touches the sides beside its back
+(every one of 240 simulated sheets did, seeds 0-79, every difficulty). Its confidence is 1 when
+the collective covers at most half that side, falling to 0 as it covers all of it."""
 DENSE_FRACTION = 0.4
 """Cells with fewer neighbours than this fraction of the frame's median are not part of the collective."""
 BORDER_SPACINGS = 2.0
@@ -656,17 +662,29 @@ def find_front(
     cover[:-2] = 0.0
     axis, side = np.unravel_index(np.argmax(cover), cover.shape)
     best = float(cover[axis, side])
+    one_side = False
     if field_um is not None:
         score, bar, scale = _border_share(cover, hi - lo), PLANAR_BORDER_SHARE, PLANAR_BORDER_SHARE
         evidence = f"the collective touches {score:.0%} of the field's border (a sheet: {bar:.0%} or more)"
+        # a sheet spans the field: it also touches the sides beside its back; a spheroid cut by the
+        # border touches that one side only
+        one_side = int((cover[-2:] > 0).sum()) == 1
+        if one_side:
+            face = ("low", "high")[side]
+            evidence += (
+                f"; only its {face} {'zyx'[-ndim:][axis]} side, as a spheroid cut by the border does "
+                "(a sheet also touches the sides beside its back)"
+            )
     else:  # any compact collective touches the box around the cells on every side, by a share of each
         score, bar, scale = best, PLANAR_COVERAGE, 0.3
         evidence = f"the most covered side of the box around the cells is {best:.0%} covered (a sheet: {bar:.0%} or more)"
-    planar_evidence = score >= bar
+    planar_evidence = score >= bar and not one_side
     auto = geometry == "auto"
     if auto:
         geometry = "planar" if planar_evidence else "radial"
         confidence = float(np.clip(abs(score - bar) / scale, 0, 1))
+        if one_side:  # the less of its side the collective covers, the less it looks like a sheet's back
+            confidence = max(confidence, float(np.clip((1 - best) / ONE_SIDE_SCALE, 0, 1)))
     else:
         confidence = 1.0
 

@@ -277,6 +277,20 @@ def test_auto_geometry_goes_by_the_share_of_the_border_the_collective_touches(se
     assert "of the field's border" in front.reason  # the evidence is shown
 
 
+@pytest.mark.parametrize(("seed", "difficulty"), [(0, "medium"), (8, "medium")])
+def test_a_spheroid_cut_by_the_border_is_radial(seed, difficulty):
+    # the field ends at the spheroid's centre: its core runs along the right side of the field over
+    # a third of the border, but touches no other side, as a sheet (spanning the field) would; the
+    # earlier rule called both planar
+    options = random_scenario(seed, difficulty=difficulty, geometry="radial")
+    sim = simulate_tracks(**{key: value for key, value in options.items() if key in SIMULATE_TRACKS_OPTIONS})
+    centre_x = sim.fronts["centre_x_um"].iloc[0]
+    front = find_front(sim.tracks[sim.tracks["x_um"] < centre_x], field_um=(options["field_um"][0], centre_x))
+    assert front.geometry == "radial"
+    assert front.confidence >= 0.5
+    assert "only its high x side" in front.reason
+
+
 def test_a_spheroid_on_the_dish_is_radial():
     # a stack (z 0-60 µm) over a large spheroid resting on the dish, with invaders around it: its core
     # covers most of the stack's bottom face, which is not where a sheet enters (a monolayer lies on it)
