@@ -103,7 +103,7 @@ def degrade(tracks: pd.DataFrame, *, diameter_um: float, seed: int) -> pd.DataFr
     return out
 
 
-def _track_truth(tracks: pd.DataFrame) -> pd.Series:
+def track_truth(tracks: pd.DataFrame) -> pd.Series:
     """Per-track truth from the per-frame truth, with the simulator's rule (fraction and frames)."""
     g = tracks.groupby("track_id")["is_leader"]
     return (g.mean() >= LEADER_TRACK_MIN_FRACTION) & (g.sum() >= LEADER_TRACK_MIN_FRAMES)
@@ -116,7 +116,7 @@ def _degraded_scores(
     bad = degrade(true_tracks, diameter_um=diameter_um, seed=seed)
     tracks, cells, _ = measure(bad[cols], field_um=field_um)
     tracks, cells = classify(tracks, cells)
-    truth = _track_truth(bad).reindex(cells["track_id"]).to_numpy()
+    truth = track_truth(bad).reindex(cells["track_id"]).to_numpy()
     key = pd.MultiIndex.from_frame(tracks[["track_id", "frame"]])
     frame_truth = bad.set_index(["track_id", "frame"])["is_leader"].reindex(key).to_numpy().astype(bool)
     return {
@@ -147,7 +147,7 @@ def _scenario(seed: int, geometry: str, difficulty: str) -> tuple[pd.DataFrame, 
         return sim.tracks, sim.cells[["track_id", "is_leader"]], (height, width), sim.nucleus_diameter_um
     width = float(sim.fronts["centre_x_um"].iloc[0])
     tracks = sim.tracks[sim.tracks["x_um"] < width]
-    return tracks, _track_truth(tracks).rename("is_leader").reset_index(), (height, width), sim.nucleus_diameter_um
+    return tracks, track_truth(tracks).rename("is_leader").reset_index(), (height, width), sim.nucleus_diameter_um
 
 
 def one(seed: int, geometry: str, difficulty: str) -> dict:

@@ -17,7 +17,8 @@ Reported as ratios, plus how time and memory grow with frames, image size and ce
 Run: ``python benchmarks/bench_pipeline.py [--seeds N] [--quick]``; writes the ``pipeline`` and
 ``speed`` sections of ``docs/benchmarks.md`` (``--quick`` only prints them). ``--first-seed K
 --skip-speed`` measures seeds K..K+N-1 instead, in a section of their own (``pipeline-seeds-K``):
-movies nobody looked at while choosing the defaults.
+movies nobody looked at while choosing the defaults. ``--cut --skip-speed`` measures the radial
+movies imaged with a field that ends at the spheroid's centre (``pipeline-cut``).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import textwrap
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,20 +39,38 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, write_section
-from bench_leaders import naive_leaders
+from bench_leaders import CUT, naive_leaders, track_truth
 
 from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
 from leadertrack.pipeline import analyze_movie
-from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
+from leadertrack.synthetic import Simulation, random_scenario, save_simulation, simulate_invasion
 
 GEOMETRIES = ("planar", "scratch", "radial")
 DIFFICULTIES = ("easy", "medium", "hard")
 
 
+def cut_at_centre(sim: Simulation) -> Simulation:
+    """The same simulated spheroid imaged with a field that ends at its centre (the right half lies
+    beyond the image's border): movie, masks and truth cut there; a track is a leader by the
+    simulator's rule over the frames it is in view."""
+    width_px = int(round(sim.fronts["centre_x_um"].iloc[0] / sim.pixel_size_um))
+    tracks = sim.tracks[sim.tracks["x"] < width_px - 0.5]
+    is_leader = track_truth(tracks)
+    cells = sim.cells[sim.cells["track_id"].isin(is_leader.index)].copy()
+    cells["is_leader"] = cells["track_id"].map(is_leader).astype(bool)
+    params = {**sim.params, "field_um": [sim.params["field_um"][0], width_px * sim.pixel_size_um]}
+    return replace(
+        sim, tracks=tracks, cells=cells, image=np.ascontiguousarray(sim.image[:, :, :width_px]),
+        labels=np.ascontiguousarray(sim.labels[:, :, :width_px]), params=params,
+    )
+
+
 def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dict:
-    options = random_scenario(seed, difficulty=difficulty, geometry=geometry)
+    options = random_scenario(seed, difficulty=difficulty, geometry="radial" if geometry == CUT else geometry)
     sim = simulate_invasion(**options)
-    path = folder / f"{geometry}_{difficulty}_{seed}.ome.tif"
+    if geometry == CUT:
+        sim = cut_at_centre(sim)
+    path = folder / f"{geometry.replace(', ', '_')}_{difficulty}_{seed}.ome.tif"
     save_simulation(sim, path)
     start = time.perf_counter()
     result = analyze_movie(path)
@@ -60,7 +80,7 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
     frame_scores = frame_leader_agreement(result.tracks, sim.tracks, sim.labels)
     # the naive rule on the same found tracks: the k (= true number of leaders) farthest outward
     naive = naive_leaders(result.tracks[["track_id", "frame", "y_um", "x_um"]], len(truth_leaders),
-                          field_um=tuple(options["field_um"]))
+                          field_um=tuple(sim.params["field_um"]))
     naive_cells = result.cells[["track_id"]].assign(is_leader=result.cells["track_id"].isin(naive))
     naive_f1 = leader_agreement(result.tracks, naive_cells, sim.labels, truth_leaders)["f1"]
     # the ceiling of a learned segmenter: the simulator's own masks passed as labels (--labels)
@@ -92,10 +112,10 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
     }
 
 
-def accuracy(seeds: int, first_seed: int = 0) -> pd.DataFrame:
+def accuracy(seeds: int, first_seed: int = 0, geometries: tuple[str, ...] = GEOMETRIES) -> pd.DataFrame:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
-        for geometry in GEOMETRIES:
+        for geometry in geometries:
             for difficulty in DIFFICULTIES:
                 for seed in range(first_seed, first_seed + seeds):
                     rows.append(accuracy_one(seed, geometry, difficulty, Path(tmp)))
@@ -260,6 +280,10 @@ def main() -> None:
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
+        "--cut", action="store_true",
+        help=f"accuracy on spheroids cut by the image's border at their centre ({CUT!r}), in a section of their own",
+    )
+    parser.add_argument(
         "--first-seed", type=int, default=0,
         help="first scenario seed; other than 0 it writes its own section (movies never looked at while tuning)",
     )
@@ -272,7 +296,7 @@ def main() -> None:
             write_section(name, markdown)
 
     if not args.skip_accuracy:
-        rows = accuracy(1 if args.quick else args.seeds, args.first_seed)
+        rows = accuracy(1 if args.quick else args.seeds, args.first_seed, (CUT,) if args.cut else GEOMETRIES)
         summary = (
             rows.groupby(["geometry", "difficulty"])[
                 ["precision", "recall", "f1", "frame_precision", "frame_recall", "frame_f1", "naive_f1", "f1_truth_masks",
@@ -283,11 +307,16 @@ def main() -> None:
         )
         first, last = rows["seed"].min(), rows["seed"].max()
         held_out = args.first_seed != 0
+        name = ("pipeline-cut" if args.cut else "pipeline") + (f"-seeds-{args.first_seed}" if held_out else "")
         publish(
-            f"pipeline-seeds-{args.first_seed}" if held_out else "pipeline",
-            ("## Leaders from images, end to end, on held-out seeds" if held_out else "## Leaders from images, end to end")
+            name,
+            "## Leaders from images, end to end"
+            + (", spheroids cut by the image's border" if args.cut else "") + (", on held-out seeds" if held_out else "")
             + "\n\n" + machine_line() + "\n\n"
             + ("These seeds were not looked at while choosing the defaults. " if held_out else "")
+            + (f"`{CUT}`: the radial movies imaged with a field that ends at the spheroid's centre (movie, masks "
+               "and truth cut there; a track leads by the simulator's rule over the frames it is in view). "
+               if args.cut else "")
             + "Rendered simulated movies (`random_scenario`, "
             f"seeds {first}-{last} per cell), run with defaults: units from the file, nucleus diameter "
             "estimated, geometry auto. Per-track leader precision / recall / F1 after matching found tracks to the "
@@ -304,7 +333,9 @@ def main() -> None:
             f"precision {rows['precision'].mean():.3f}, recall {rows['recall'].mean():.3f}; nuclei merged "
             f"{rows['nuclei_merged'].mean():.3f}, missed {rows['nuclei_missed'].mean():.3f}. "
             f"Script: `python benchmarks/bench_pipeline.py --seeds {args.seeds}"
-            + (f" --first-seed {args.first_seed} --skip-speed`." if held_out else "`."),
+            + (" --cut" if args.cut else "")
+            + (f" --first-seed {args.first_seed}" if held_out else "")
+            + (" --skip-speed`." if held_out or args.cut else "`."),
         )
     if not args.skip_speed:
         raw, ratios, stages = speed(args.quick)
