@@ -53,7 +53,7 @@ def cut_at_centre(sim: Simulation) -> Simulation:
     """The same simulated spheroid imaged with a field that ends at its centre (the right half lies
     beyond the image's border): movie, masks and truth cut there; a track is a leader by the
     simulator's rule over the frames it is in view."""
-    width_px = int(round(sim.fronts["centre_x_um"].iloc[0] / sim.pixel_size_um))
+    width_px = round(sim.fronts["centre_x_um"].iloc[0] / sim.pixel_size_um)
     tracks = sim.tracks[sim.tracks["x"] < width_px - 0.5]
     is_leader = track_truth(tracks)
     cells = sim.cells[sim.cells["track_id"].isin(is_leader.index)].copy()
