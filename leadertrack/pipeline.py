@@ -855,13 +855,13 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
         )
     if "trackmate" in export:
         from leadertrack.formats import write_trackmate_xml
+        from leadertrack.formats.table import field_px_of
 
         given = result.provenance.get("input", {})
-        field_px = given.get("field_px") or (given.get("shape") or [])[1:] or None
         write_trackmate_xml(
             result.tracks, result.cells, folder / "tracks.xml",
             pixel_size_um=units.get("pixel_size_um"), frame_interval_min=units.get("frame_interval_min"),
-            field_px=None if field_px is None else tuple(field_px), image_name=Path(str(given.get("path") or "")).name,
+            field_px=field_px_of(given), image_name=Path(str(given.get("path") or "")).name,
         )
 
 

@@ -52,6 +52,23 @@ def test_run_writes_the_result_contract(movie_path, tmp_path):
     assert movie_path.read_bytes() == before
 
 
+def test_trackmate_export_carries_the_movie_so_classify_knows_the_field(movie_path, tmp_path):
+    """--export trackmate names the movie and its size in ImageData (TrackMate opens a blank image of
+    that size without it); classifying that XML again then takes the size for the field."""
+    import xml.etree.ElementTree as ET
+
+    height, width = tifffile.imread(movie_path).shape[1:]
+    res = invoke("run", movie_path, "--out", tmp_path / "out", "--export", "trackmate", "--quiet", "--no-report")
+    assert res.exit_code == 0, res.output
+    xml = tmp_path / "out" / "wound" / "tracks.xml"
+    image = ET.parse(xml).getroot().find("Settings/ImageData")
+    assert (image.get("filename"), int(image.get("height")), int(image.get("width"))) == (movie_path.name, height, width)
+    again = invoke("classify", xml, "--out", tmp_path / "again")
+    assert again.exit_code == 0, again.output
+    run_json = json.loads((tmp_path / "again" / "tracks" / "run.json").read_text())
+    assert run_json["input"]["field_px"] == [height, width]
+
+
 def test_existing_results_are_skipped_unless_overwrite(movie_path, tmp_path):
     out = tmp_path / "out"
     assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0

@@ -18,7 +18,7 @@ from leadertrack.formats.trackset import (
     with_physical_columns,
 )
 
-__all__ = ["read_table", "write_table", "read_result_folder", "ALIASES"]
+__all__ = ["read_table", "write_table", "read_result_folder", "field_px_of", "ALIASES"]
 
 #: Column names recognised without a mapping (compared case-insensitively), besides our own.
 ALIASES = {
@@ -197,22 +197,26 @@ def read_result_folder(path: Path) -> TrackSet:
         if "parent_track_id" in parents:
             parent = parents.set_index("track_id")["parent_track_id"]
             cells = cells.assign(parent_track_id=cells["track_id"].map(parent).fillna(0).astype(np.int64))
-    field_px = _result_field_px(path / "run.json")
+    try:
+        given = json.loads((path / "run.json").read_text(encoding="utf-8")).get("input", {})
+    except (OSError, ValueError, AttributeError):  # no run.json, or not ours
+        given = {}
+    field_px = field_px_of(given)
     metadata = {} if field_px is None else {"field_px": field_px}
     return TrackSet(found.tracks, cells, found.pixel_size_um, found.frame_interval_min, found.units_source, path.name, metadata)
 
 
-def _result_field_px(run_json: Path) -> tuple[float, ...] | None:
-    """The image's size in pixels recorded in a result's ``run.json`` (``input.field_px``, or the
-    movie's ``input.shape`` without its frame axis); None when the file or the entry is missing."""
+def field_px_of(input_info: dict) -> tuple[float, ...] | None:
+    """The image's size in pixels from the ``input`` section of a result's ``run.json``: its
+    ``field_px`` (tracks), or the movie's ``shape`` without the frame axis; None when neither is there.
+
+    Examples
+    --------
+    >>> field_px_of({"path": "m.tif", "shape": [40, 256, 384]}), field_px_of({"kind": "tracks", "field_px": None})
+    ((256.0, 384.0), None)
+    """
     try:
-        given = json.loads(run_json.read_text(encoding="utf-8")).get("input", {})
-    except (OSError, ValueError, AttributeError):
-        return None
-    field = given.get("field_px") if isinstance(given, dict) else None
-    if field is None and isinstance(given, dict) and isinstance(given.get("shape"), list) and len(given["shape"]) >= 3:
-        field = given["shape"][1:]
-    try:
-        return None if field is None else tuple(float(n) for n in field)
-    except (TypeError, ValueError):
+        field = input_info.get("field_px") or list(input_info.get("shape") or [])[1:]
+        return tuple(float(n) for n in field) or None
+    except (AttributeError, TypeError, ValueError):  # a hand-edited run.json
         return None
