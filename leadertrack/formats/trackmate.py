@@ -296,13 +296,19 @@ def _image_field_px(image: dict[str, str], tracks: pd.DataFrame, pixel_width: fl
     width, height = _float_attr(image, "width"), _float_attr(image, "height")
     if width is None or height is None or not len(tracks):
         return None
-    extent = (np.ceil(tracks["y"].max()) + 1, np.ceil(tracks["x"].max()) + 1)
-    if not image.get("filename") and (height, width) == extent:
+    if not image.get("filename") and (height, width) == _extent_px(tracks)[1:]:
         return None
     if "z" not in tracks:
         return (height, width)
     slices, depth = _float_attr(image, "nslices") or 1.0, _float_attr(image, "voxeldepth") or pixel_width
     return (slices * depth / pixel_width, height, width)
+
+
+def _extent_px(tracks: pd.DataFrame) -> tuple[int, int, int]:
+    """(depth, height, width) of the box from pixel 0 to the farthest cell, ``ceil(max) + 1`` per axis
+    (1 for an axis the table lacks, or no cells): the size :func:`write_trackmate_xml` puts in
+    ``ImageData`` when it does not know the image."""
+    return tuple(int(np.ceil(tracks[axis].max())) + 1 if axis in tracks and len(tracks) else 1 for axis in "zyx")
 
 
 def _trackmate_interval(timeinterval: float | None, min_per_unit: float | None, spots: pd.DataFrame) -> float | None:
@@ -544,9 +550,7 @@ def write_trackmate_xml(
         *depth, height, width = (int(np.ceil(n)) for n in field_px)
         depth = depth[0] if depth else 1
     else:  # the cells' extent, a placeholder: no image is named, so readers do not take it for the field
-        width = int(np.ceil(tracks["x"].max())) + 1 if len(tracks) else 1
-        height = int(np.ceil(tracks["y"].max())) + 1 if len(tracks) else 1
-        depth = int(np.ceil(tracks["z"].max())) + 1 if "z" in tracks and len(tracks) else 1
+        depth, height, width = _extent_px(tracks)
         image_name = ""
     n_frames = int(frames.max()) + 1 if len(tracks) else 1
     lines += [
