@@ -44,7 +44,15 @@ in any direction) and ``oblique = clip((Q - 0.8) / 0.2, 0, 1)`` when ``P > 0`` (
 that turns aside moves outward only at an angle, and a leader at 60 degrees to the outward
 direction has ``P`` below 0.5, but it still moves in a nearly straight line, which a cell whose
 heading drifts within the motion window does not (most of the simulator's fast random decoys
-have ``Q`` below 0.8). Tracks shorter than the motion window (about 30 min, at least
+have ``Q`` below 0.8). Such a strand also gains on the collective only at that angle, so it is
+judged fast by its speed along its own heading: for a track that gains outward (``P > 0``), moves
+in a line within the window (``Q >= 0.9``) and over its whole length (net displacement / path, the
+cells' ``persistence``, at least ``OBLIQUE_MIN_STRAIGHTNESS``), and is at least
+``OBLIQUE_MIN_WINDOWS`` motion windows long, ``V`` above (in ``t`` and ``D`` too) is
+``V Q / P``, ``Q / P`` being 1 / cos of its angle to the outward direction, at most
+``OBLIQUE_MAX_FACTOR`` (70.5 degrees). A cell whose heading drifts turns over its track (the
+simulator's slow decoys that run straight within a window have ``persistence`` 0.3-0.6). Tracks
+shorter than the motion window (about 30 min, at least
 ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge persistence.
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
@@ -91,6 +99,12 @@ STEADY_MIN_SPACINGS = 2.0
 """A steady track must also have gained at least this many cell spacings on the collective over its duration."""
 OBLIQUE_MIN_PERSISTENCE = 0.9
 """A track moving at an angle to the outward direction is persistent when its mean relative persistence reaches this."""
+OBLIQUE_MAX_FACTOR = 3.0
+"""Such a track is judged fast by its speed along its own heading, ``V Q / P``: at most this many times ``V`` (70.5 degrees) ..."""
+OBLIQUE_MIN_STRAIGHTNESS = 0.6
+"""... when its whole track is at least this straight (net displacement / path length, the cells' ``persistence``) ..."""
+OBLIQUE_MIN_WINDOWS = 2
+"""... and at least this many motion windows long."""
 CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
@@ -160,8 +174,33 @@ def _steady_outward(
     return np.minimum(consistent, ahead).reindex(tid).to_numpy()
 
 
-def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
-    """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring)."""
+def _along_heading(
+    p: pd.Series, q: pd.Series, lengths: pd.Series, straightness: pd.Series | None, *, min_length: float
+) -> pd.Series:
+    """Per track (by id): ``Q / P`` for a strand turned aside, 1 for every other track.
+
+    ``P`` and ``Q`` are the track's mean relative outward and relative persistence, so ``Q / P`` is
+    1 / cos of the angle between its motion and the outward direction; the track's relative outward
+    speed times it is its speed along its own heading. Only for a track that gains outward
+    (``P > 0``), moves in a line within the motion window (``Q >= OBLIQUE_MIN_PERSISTENCE``) and over
+    its whole length (``straightness >= OBLIQUE_MIN_STRAIGHTNESS``), and is at least ``min_length``
+    rows long; at most ``OBLIQUE_MAX_FACTOR``.
+    """
+    if straightness is None:
+        return pd.Series(1.0, index=p.index)
+    eligible = (
+        (p > 0) & (q >= OBLIQUE_MIN_PERSISTENCE) & (lengths.reindex(p.index) >= min_length)
+        & (straightness.reindex(p.index).fillna(0.0) >= OBLIQUE_MIN_STRAIGHTNESS)
+    )
+    return (q / p).where(eligible, 1.0).clip(1.0, OBLIQUE_MAX_FACTOR)
+
+
+def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None) -> pd.DataFrame:
+    """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring).
+
+    ``straightness``: per track id, net displacement / path length over the whole track (the cells'
+    ``persistence``); without it no track is judged along its own heading.
+    """
     tid = tracks["track_id"].to_numpy()
     # where the front lies on the image border its distance is unknown (NaN): there the cell is as near it
     # as in the last frame that showed it (at a track's start, the first one after); never shown: not at it
@@ -190,15 +229,18 @@ def _criteria(tracks: pd.DataFrame, spacing: float) -> pd.DataFrame:
     # the median, not the mean: an identity switch in a found track is one jump of a cell spacing, which
     # moves the mean of every track it hits (and so the spread between tracks) but not the median
     per_track = pd.Series(v_rel).groupby(tid).median()
-    v_track = per_track.reindex(tid).to_numpy()
     judged = per_track[lengths >= required]  # long enough to say how a cell moves
     null = judged if len(judged) >= 10 else per_track
     spread = 1.4826 * float(np.median(np.abs(null - null.median()))) if len(null) else 0.0
     # the median of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
-    p_outward = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
-    p_any = pd.Series(tracks["relative_persistence"].to_numpy(float)).groupby(tid).transform("mean").to_numpy()
+    p_track = pd.Series(tracks["relative_outward_persistence"].to_numpy(float)).groupby(tid).mean()
+    q_track = pd.Series(tracks["relative_persistence"].to_numpy(float)).groupby(tid).mean()
+    p_outward, p_any = p_track.reindex(tid).to_numpy(), q_track.reindex(tid).to_numpy()
+    # a strand turned aside gains on the collective only at an angle: judge it by its speed along its heading
+    per_track = per_track * _along_heading(p_track, q_track, lengths, straightness, min_length=OBLIQUE_MIN_WINDOWS * width)
+    v_track = per_track.reindex(tid).to_numpy()
     steady = _steady_outward(v_rel, tid, time, per_track, lengths, window_frames=width, spacing=spacing)
     if (spread > 0).all() and v_ref > 0:
         beyond_spread = np.clip((v_track / spread - 1) / 4, 0, 1)
@@ -305,7 +347,8 @@ def classify(
     cells = cells.copy()
     cols = position_columns(out)
     spacing = typical_spacing_um(out[cols].to_numpy(float), out["frame"].to_numpy())
-    crit = _criteria(out, spacing)
+    straightness = cells.set_index("track_id")["persistence"] if "persistence" in cells else None
+    crit = _criteria(out, spacing, straightness)
     score = crit.min(axis=1).to_numpy()
     tid = out["track_id"].to_numpy()
     parents = cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in cells else pd.Series(dtype=int)

@@ -235,22 +235,29 @@ def test_where_the_front_lies_on_the_image_border_a_cell_stays_as_near_it_as_whe
     assert np.allclose(at_front.get_group(4), 0.75)
 
 
-def _fast_outward(speeds: list, *, spacing: float, window_speed: float) -> pd.Series:
+def _fast_outward(
+    speeds: list, *, spacing: float, window_speed: float, persistence: dict | None = None
+) -> pd.Series:
     """``fast_outward`` per track (ids 1, 2, ...) of outward cells at the front with these relative
-    outward window speeds (one value per frame, one frame per minute, or one value for all frames)."""
+    outward window speeds (one value per frame, one frame per minute, or one value for all frames).
+    ``persistence``: for some track ids, (relative outward persistence, relative persistence,
+    straightness of the whole track); the others move straight outward (0.9, 0.9, 0.9)."""
     from leadertrack.classify import _criteria
 
-    rows = []
+    persistence = persistence or {}
+    rows, straightness = [], {}
     for track_id, (v, n) in enumerate(speeds, start=1):
         frames = np.arange(n)
+        p_outward, p_any, straightness[track_id] = persistence.get(track_id, (0.9, 0.9, 0.9))
         rows.append(pd.DataFrame({
             "track_id": track_id, "frame": frames, "time_min": frames.astype(float),
             "front_distance_um": 0.0, "ahead_in_view": True, "n_ahead_same_way": 0,
             "relative_outward_speed_um_per_min": v, "window_speed_um_per_min": window_speed,
-            "relative_outward_persistence": 0.9, "relative_persistence": 0.9,
+            "relative_outward_persistence": p_outward, "relative_persistence": p_any,
         }))
     tracks = pd.concat(rows, ignore_index=True)
-    return tracks.assign(fast=_criteria(tracks, spacing=spacing)["fast_outward"]).groupby("track_id")["fast"].mean()
+    fast = _criteria(tracks, spacing=spacing, straightness=pd.Series(straightness))["fast_outward"]
+    return tracks.assign(fast=fast).groupby("track_id")["fast"].mean()
 
 
 def test_a_short_track_needs_a_clearer_outward_speed_than_a_long_one():
@@ -262,6 +269,25 @@ def test_a_short_track_needs_a_clearer_outward_speed_than_a_long_one():
     fast = _fast_outward([*((v, 120) for v in bulk), (0.45, 120), (0.45, 40)], spacing=10.0, window_speed=0.5)
     assert fast[31] >= 0.5
     assert fast[32] < 0.5
+
+
+def test_a_straight_strand_turned_aside_is_fast_by_its_speed_along_its_heading():
+    # A leader 72 degrees off the outward direction (P / Q = 0.3 / 0.95) gains on the sheet at
+    # 0.12 µm/min, 1.2 sigma of the bulk's spread and less than two spacings over its track: not fast
+    # outward. Along its own heading it moves at 0.12 x 3 = 0.36 µm/min (the factor Q / P is capped at
+    # 3), 3.6 sigma: fast, if it runs straight over its whole track, is persistent within the window,
+    # and is long enough to tell.
+    from scipy.stats import norm
+
+    bulk = [(v, 120) for v in norm.ppf(np.linspace(0.02, 0.98, 30)) * 0.1]
+    tracks = {31: (0.3, 0.95, 0.9), 32: (0.3, 0.95, 0.4), 33: (0.3, 0.8, 0.9), 34: (0.3, 0.95, 0.9), 35: (0.0, 0.95, 0.9)}
+    speeds = [*bulk, (0.12, 120), (0.12, 120), (0.12, 120), (0.2, 45), (0.12, 120)]
+    fast = _fast_outward(speeds, spacing=10.0, window_speed=0.5, persistence=tracks)
+    assert fast[31] >= 0.5
+    assert fast[32] < 0.5  # turns over its track: net displacement / path 0.4
+    assert fast[33] < 0.5  # heading drifts within the window
+    assert fast[34] < 0.5  # faster, but shorter than two motion windows (62 frames here)
+    assert fast[35] < 0.5  # gains nothing outward over its windows (P = 0)
 
 
 def test_a_slow_steady_leader_is_fast_even_when_jumpy_tracks_widen_the_spread():
