@@ -61,7 +61,9 @@ BRIGHTNESS_CHOSEN_ON = (7000, 7100)
 (``leadertrack.checks.RELINK_BRIGHTNESS_FACTOR``) was chosen on."""
 INWARD_SHARE_CHOSEN_ON = 7200
 """First seed of the section two of whose movies lowered the share of tracks running inward that
-warns and re-links (``leadertrack.checks.INWARD_MIN_FRACTION``); seeds from 7300 on were never looked at."""
+warns and re-links (``leadertrack.checks.INWARD_MIN_FRACTION``). The speed of a strand turned aside
+along its own heading (``leadertrack.classify.OBLIQUE_MAX_FACTOR``) came from leaders missed on
+seeds 7000-7239; seeds from 7300 on were never looked at to choose a default."""
 
 
 @dataclass
@@ -290,8 +292,9 @@ def main(argv: list[str] | None = None) -> None:
     brightness = (
         "the brightness weight of the re-link (`leadertrack.checks.RELINK_BRIGHTNESS_FACTOR`) was chosen on the "
         "aliased movies of seeds 7000-7019 and 7100-7139, and the share of tracks running inward that re-links "
-        "(`leadertrack.checks.INWARD_MIN_FRACTION`) lowered after two movies of seeds 7200-7239; seeds from 7300 "
-        "on were never looked at"
+        "(`leadertrack.checks.INWARD_MIN_FRACTION`) lowered after two movies of seeds 7200-7239, and a strand that "
+        "turned aside judged by its speed along its own heading (`leadertrack.classify.OBLIQUE_MAX_FACTOR`) after "
+        "looking at leaders missed on seeds 7000-7239; seeds from 7300 on were never looked at"
     )
     seeds = (
         f"seeds {first}-{first + n - 1} per geometry, not looked at while choosing the defaults"
