@@ -445,7 +445,7 @@ def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:
 _WEAKNESS = {
     "at_front": "behind the front (median {dist:.0f} µm)",
     "not_trailing": "trails another cell",
-    "fast_outward": "not moving outward fast ({ratio:.1f}x median speed)",
+    "fast_outward": "not outrunning the collective (gains {gain:+.2f} µm/min on it outward)",
     "persistent": "not persistent relative to the collective (outward {pers:.2f})",
 }
 
@@ -454,11 +454,15 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     """A short human reason for each track's decision."""
     n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
     ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median().astype(float)
-    outward_persistence = tracks.groupby("track_id")["relative_outward_persistence"].mean()
+    by_track = tracks.groupby("track_id")
+    outward_persistence = by_track["relative_outward_persistence"].mean()
+    gain = by_track["relative_outward_speed_um_per_min"].median()
     ids = cells["track_id"].to_numpy()  # each track's values, in the order of cells
-    ranks, outward_persistence = ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy()
+    ranks, outward_persistence, gain = (
+        ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy(), gain.reindex(ids).to_numpy()
+    )
     reasons = []
-    for row, (rank, n), outward in zip(cells.itertuples(index=False), ranks, outward_persistence):
+    for row, (rank, n), outward, gained in zip(cells.itertuples(index=False), ranks, outward_persistence, gain):
         where = f"front {int(rank)} of {int(n)}" if np.isfinite(rank) else "front not visible"
         ratio = row.speed_ratio if np.isfinite(row.speed_ratio) else 0.0
         text = f"{where}, {ratio:.1f}x median speed, persistence {row.persistence:.2f}"
@@ -467,9 +471,7 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
             continue
         fracs = {name: getattr(row, f"frac_{name}") for name in CRITERIA}
         weakest = min(fracs, key=fracs.get)
-        why = _WEAKNESS[weakest].format(
-            dist=row.front_distance_um, ratio=ratio, pers=outward
-        )
+        why = _WEAKNESS[weakest].format(dist=row.front_distance_um, gain=gained, pers=outward)
         if row.follows_track_id:
             why = f"follows {row.follows_track_id}; " + why
         reasons.append(f"{why}; {text}")

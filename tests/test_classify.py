@@ -119,6 +119,17 @@ def test_episodes_and_reasons():
     assert "follows 1" in c.loc[101, "reason"]
 
 
+def test_the_reason_says_how_little_a_cell_at_the_front_gains_on_the_collective():
+    # the chains move with the sheet: at the front, but they outrun nobody; the reason gives the gain in µm/min
+    import re
+
+    _tracks, cells = run(assay(5, invade=False, decoy=False))
+    reason = cells.set_index("track_id").loc[1, "reason"]
+    gain = re.match(r"not outrunning the collective \(gains ([+-]\d+\.\d+) µm/min on it outward\)", reason)
+    assert gain is not None, reason
+    assert abs(float(gain.group(1))) < 0.05
+
+
 def test_daughter_born_at_the_front_does_not_lead():
     t = assay(6, n_leaders=0, decoy=False)
     # a daughter appears at the edge in the last frames and drifts with the sheet
