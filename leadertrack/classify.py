@@ -49,8 +49,9 @@ judged fast by its speed along its own heading: for a track that gains outward (
 in a line within the window (``Q >= 0.9``) and over its whole length (net displacement / path, the
 cells' ``persistence``, at least ``OBLIQUE_MIN_STRAIGHTNESS``), and is at least
 ``OBLIQUE_MIN_WINDOWS`` motion windows long, ``V`` above (in ``t`` and ``D`` too) is
-``V Q / P``, ``Q / P`` being 1 / cos of its angle to the outward direction, at most
-``OBLIQUE_MAX_FACTOR`` (70.5 degrees). A cell whose heading drifts turns over its track (the
+``V Q / P``, ``Q / P`` being 1 / cos of its angle to the outward direction, if it is at least
+``OBLIQUE_MIN_FACTOR`` (30 degrees; noise alone lifts ``Q / P`` a little above 1 for a track moving
+straight outward), and at most ``OBLIQUE_MAX_FACTOR`` (70.5 degrees). A cell whose heading drifts turns over its track (the
 simulator's slow decoys that run straight within a window have ``persistence`` 0.3-0.6). Tracks
 shorter than the motion window (about 30 min, at least
 ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge persistence.
@@ -99,8 +100,12 @@ STEADY_MIN_SPACINGS = 2.0
 """A steady track must also have gained at least this many cell spacings on the collective over its duration."""
 OBLIQUE_MIN_PERSISTENCE = 0.9
 """A track moving at an angle to the outward direction is persistent when its mean relative persistence reaches this."""
+OBLIQUE_MIN_FACTOR = 1.15
+"""Such a track is judged fast by its speed along its own heading, ``V Q / P``, when it is at least this many
+times ``V`` (30 degrees off the outward direction: ``Q >= P`` always, and noise alone lifts ``Q / P`` a little
+above 1 for a track moving straight outward) ..."""
 OBLIQUE_MAX_FACTOR = 3.0
-"""Such a track is judged fast by its speed along its own heading, ``V Q / P``: at most this many times ``V`` (70.5 degrees) ..."""
+"""... and at most this many times ``V`` (70.5 degrees) ..."""
 OBLIQUE_MIN_STRAIGHTNESS = 0.6
 """... when its whole track is at least this straight (net displacement / path length, the cells' ``persistence``) ..."""
 OBLIQUE_MIN_WINDOWS = 2
@@ -182,9 +187,18 @@ def _along_heading(
     ``P`` and ``Q`` are the track's mean relative outward and relative persistence, so ``Q / P`` is
     1 / cos of the angle between its motion and the outward direction; the track's relative outward
     speed times it is its speed along its own heading. Only for a track that gains outward
-    (``P > 0``), moves in a line within the motion window (``Q >= OBLIQUE_MIN_PERSISTENCE``) and over
-    its whole length (``straightness >= OBLIQUE_MIN_STRAIGHTNESS``), and is at least ``min_length``
-    rows long; at most ``OBLIQUE_MAX_FACTOR``.
+    (``P > 0``) at an angle of 30 degrees or more (``Q / P >= OBLIQUE_MIN_FACTOR``), moves in a line
+    within the motion window (``Q >= OBLIQUE_MIN_PERSISTENCE``) and over its whole length
+    (``straightness >= OBLIQUE_MIN_STRAIGHTNESS``), and is at least ``min_length`` rows long; at most
+    ``OBLIQUE_MAX_FACTOR``.
+
+    Examples
+    --------
+    >>> ids = [1, 2, 3, 4]
+    >>> p, q = pd.Series([0.86, 0.5, 0.2, 0.5], ids), pd.Series([0.95, 0.95, 0.95, 0.95], ids)
+    >>> straight, lengths = pd.Series([0.9, 0.9, 0.9, 0.4], ids), pd.Series(40, ids)
+    >>> _along_heading(p, q, lengths, straight, min_length=20).round(2).tolist()
+    [1.0, 1.9, 3.0, 1.0]
     """
     if straightness is None:
         return pd.Series(1.0, index=p.index)
@@ -192,7 +206,8 @@ def _along_heading(
         (p > 0) & (q >= OBLIQUE_MIN_PERSISTENCE) & (lengths.reindex(p.index) >= min_length)
         & (straightness.reindex(p.index).fillna(0.0) >= OBLIQUE_MIN_STRAIGHTNESS)
     )
-    return (q / p).where(eligible, 1.0).clip(1.0, OBLIQUE_MAX_FACTOR)
+    factor = q / p
+    return factor.where(eligible & (factor >= OBLIQUE_MIN_FACTOR), 1.0).clip(upper=OBLIQUE_MAX_FACTOR)
 
 
 def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None) -> pd.DataFrame:
