@@ -24,10 +24,10 @@ of it (its strands and single invaders may reach the border; they are not dense)
 fills the field's short side. A sheet spans the field, so it also touches the faces beside its
 back; a collective touching one face only is a spheroid cut by the border. Without ``field_um``
 the box around the cells stands in for the field; any compact collective touches that box on
-every side, so there a face must be covered at least half (the back of a sheet). In 3-D only the lateral (y and x) faces count: the z faces are
-the stack's bottom (the dish, which a monolayer covers) and top, and a spheroid resting on the dish
-covers much of the bottom. The choice, its confidence and the evidence are stored on the
-returned :class:`Front`.
+every side, so there a face must be covered at least half (the back of a sheet). In 3-D only the
+lateral (y and x) faces count: the z faces are the stack's bottom (the dish, which a monolayer
+covers) and top, and a spheroid resting on the dish covers much of the bottom. The choice, its
+confidence and the evidence are stored on the returned :class:`Front`.
 
 Distances are signed along the outward direction: ``>= 0`` behind the front (inside the
 collective), ``< 0`` ahead of it. When ``field_um`` is given, a front that lies on the image
