@@ -279,23 +279,30 @@ def _units(movie: Any, warn: list[str]) -> tuple[float, float, dict]:
 
 
 class _LabelsSink:
-    """Collects label frames in memory, or streams them into a compressed TIFF."""
+    """Collects the label frames of a (T, Y, X) movie in one array filled frame by frame, or streams
+    them into a compressed TIFF.
 
-    def __init__(self, path: Path | None) -> None:
+    In memory the stack is allocated once, not gathered in a list and stacked at the end, which
+    held every frame twice at the peak.
+    """
+
+    def __init__(self, path: Path | None, shape: tuple[int, int, int]) -> None:
         self.path = path
-        self.frames: list[np.ndarray] = []
+        self.added = 0
         self._writer = tifffile.TiffWriter(path, bigtiff=True) if path is not None else None
+        self.stack = np.empty(shape, dtype=np.uint32) if path is None else None
 
     def add(self, labels: np.ndarray) -> None:
         labels = np.asarray(labels, dtype=np.uint32)
         if self._writer is not None:
             self._writer.write(labels, compression="zlib", compressionargs={"level": 1}, photometric="minisblack")
         else:
-            self.frames.append(labels)
+            self.stack[self.added] = labels
+        self.added += 1
 
     def close(self) -> Any:
         if self._writer is None:
-            return np.stack(self.frames) if self.frames else None
+            return self.stack[: self.added] if self.added else None
         self._writer.close()
         from leadertrack.io import read_labels
 
@@ -396,7 +403,7 @@ def analyze_movie(
                 raise InputError(f"{source}: {exc} (--nucleus-diameter-um)") from None
         diameter_source = "estimated"
 
-    sink = _LabelsSink(labels_path)
+    sink = _LabelsSink(labels_path, tuple(movie.shape))
     detections: list[pd.DataFrame] = []
     empty_frames: list[int] = []
     any_signal = labels is not None

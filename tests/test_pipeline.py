@@ -478,3 +478,25 @@ def test_tracks_of_a_sheet_filling_the_image_have_no_front_at_its_border(tmp_pat
     assert not result.cells["is_leader"].any()
     without = analyze_tracks(read_tracks(write_trackmate_xml(tracks, None, tmp_path / "without.xml", **units)))
     assert without.tracks["front_distance_um"].notna().all()
+
+
+def test_labels_kept_in_memory_are_held_once():
+    """Each segmented frame goes straight into one preallocated stack: the labels are never held
+    twice (a list of frames, then a stacked copy), so a long movie's peak memory is one stack."""
+    import tracemalloc
+
+    from leadertrack.pipeline import _LabelsSink
+
+    n_frames, shape = 24, (128, 160)
+    tracemalloc.start()
+    try:
+        sink = _LabelsSink(None, (n_frames, *shape))
+        for t in range(n_frames):
+            sink.add(np.full(shape, t, dtype=np.uint32))  # a fresh frame each time, as segmentation gives
+        stack = sink.close()
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert stack.shape == (n_frames, *shape)
+    assert (stack[:, 0, 0] == np.arange(n_frames)).all()
+    assert peak < 1.2 * stack.nbytes
