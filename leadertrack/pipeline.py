@@ -324,6 +324,8 @@ def analyze_movie(
     the cells move too far between frames) and the search range was derived, not given, the
     tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, telling
     nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), and the run's warnings say so.
+    When only a few do (``LOCAL_RELINK_MIN_TRACKS``, a single fast strand), the new links are kept
+    only for the cells on them (:func:`leadertrack.track.relink_around`).
 
     Parameters
     ----------
@@ -354,18 +356,21 @@ def analyze_movie(
         The movie is empty (no signal in any frame), or the labels do not fit the movie.
     """
     from leadertrack.checks import (
+        LOCAL_RELINK_MIN_TRACKS,
         RELINK_BRIGHTNESS_FACTOR,
         RELINK_RANGE_FACTOR,
         aliased_linking_message,
         aliased_linking_warning,
         inward_at_front,
+        inward_track_ids,
+        locally_relinked_warning,
         relinked_warning,
         uncertain_geometry_warning,
     )
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
     from leadertrack.segment import segment_frame
-    from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link
+    from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link, relink_around
 
     config = config or RunConfig()
     started = datetime.now(timezone.utc)
@@ -485,29 +490,43 @@ def analyze_movie(
         measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
     first = inward_at_front(measured.tracks)
     message = aliased_linking_message(*first)
-    if message is not None and derived_range:
+    relink_all = message is not None and derived_range
+    relink_some = not relink_all and derived_range and first[1] >= LOCAL_RELINK_MIN_TRACKS
+    if relink_all or relink_some:
         # strands alias at this range: link the tracked detections again with a wider one, which makes
-        # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place
+        # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place;
+        # where only a few tracks ran inward, only the cells on them (and what they join) take the new links
         wider = RELINK_RANGE_FACTOR * search_range_um
         by_brightness = brightness_usable(tracks)
+        options = {"search_range_um": wider, "brightness_um": RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options}
+        n_taken = 0
         try:
             with clock.stage("link"):
-                again = compact_integers(link(
-                    tracks[detection_columns], search_range_um=wider,
-                    brightness_um=RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options,
-                ))
+                if relink_all:
+                    again = compact_integers(link(tracks[detection_columns], **options))
+                else:
+                    inward = inward_track_ids(measured.tracks)[1]
+                    again, n_taken = relink_around(tracks, inward, columns=detection_columns, **options)
+                    again = compact_integers(again)
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
         if again is not None and not again.empty:
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
-            message = relinked_warning(
-                first, search_range_um, wider, aliased_linking_warning(measured.tracks), brightness=by_brightness
-            )
-            search_range_um, search_range_source = wider, (
-                f"derived x {RELINK_RANGE_FACTOR:g}{', with brightness' if by_brightness else ''} "
-                "(tracks at the front ran inward)"
-            )
+            brightness_note = ", with brightness" if by_brightness else ""
+            if relink_all:
+                message = relinked_warning(
+                    first, search_range_um, wider, aliased_linking_warning(measured.tracks), brightness=by_brightness
+                )
+                search_range_um, search_range_source = wider, (
+                    f"derived x {RELINK_RANGE_FACTOR:g}{brightness_note} (tracks at the front ran inward)"
+                )
+            else:
+                message = locally_relinked_warning(first, n_taken, wider, brightness=by_brightness)
+                search_range_source = (
+                    f"derived; x {RELINK_RANGE_FACTOR:g}{brightness_note} around the {first[1]} tracks at the front "
+                    "that ran inward"
+                )
         del again
     del tracks  # the measured tracks hold the same rows
     if message is not None:

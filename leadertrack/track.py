@@ -6,6 +6,7 @@ import itertools
 import threading
 import warnings
 from collections.abc import Callable, Iterator
+from typing import Any
 from contextlib import contextmanager
 
 import numpy as np
@@ -20,7 +21,10 @@ from leadertrack.errors import InputError
 from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
-__all__ = ["EDGE_MARGIN_DIAMETERS", "SEARCH_RANGE_DIAMETERS", "brightness_usable", "default_search_range_um", "link"]
+__all__ = [
+    "EDGE_MARGIN_DIAMETERS", "SEARCH_RANGE_DIAMETERS", "brightness_usable", "default_search_range_um", "link", "relink_around",
+    "replace_tracks_around",
+]
 
 SEARCH_RANGE_DIAMETERS = 1.5
 """Default linking search range, in nucleus diameters (when no top speed is given)."""
@@ -441,12 +445,92 @@ def link(
             table, max_distance_px=search_range_px, max_gap_frames=gap_frames, field_px=field_px,
             edge_margin_px=edge_margin_um / pixel_size_um,
         )
+    table = _numbered(table[[*columns, "track_id"]], min_track_length)
+    return add_physical_columns(table, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
+
+
+def _numbered(table: pd.DataFrame, min_track_length: int) -> pd.DataFrame:
+    """Tracks of at least ``min_track_length`` rows, with contiguous ids 1..n by first appearance,
+    then position (trackpy's particle numbers have holes and depend on its internal order), so the
+    same detections always get the same ids; sorted by track and frame."""
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]
-    # Contiguous ids 1..n by first appearance, then position (trackpy's particle numbers have holes
-    # and depend on its internal order), so the same detections always get the same ids.
     starts = table[["frame", "y", "x", "track_id"]].sort_values(["frame", "y", "x"], kind="stable").drop_duplicates("track_id")
     new_id = pd.Series(np.arange(1, len(starts) + 1), index=starts["track_id"].to_numpy())
-    table["track_id"] = table["track_id"].map(new_id).astype(np.int64)
-    table = table[[*columns, "track_id"]].sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
-    return add_physical_columns(table, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
+    table = table.assign(track_id=table["track_id"].map(new_id).astype(np.int64))
+    return table.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
+
+
+def replace_tracks_around(
+    first: np.ndarray, frames: np.ndarray, second: np.ndarray, around: np.ndarray
+) -> tuple[np.ndarray, int]:
+    """Track ids of one set of detections under two linkings: the second linking's tracks that hold
+    a detection of a first-linking track in ``around`` take over their detections; everywhere else
+    the first linking stays, and a first-linking track that lost detections to them is cut where it
+    lost them (its pieces become tracks of their own).
+
+    Parameters
+    ----------
+    first, second
+        Each detection's track id under the first and the second linking (-1: in no track of the second).
+    frames
+        Each detection's frame.
+    around
+        Track ids of the first linking whose detections the second linking takes over.
+
+    Returns
+    -------
+    ids, n_taken
+        A track id per detection (not contiguous), and the number of second-linking tracks taken.
+
+    Examples
+    --------
+    Detections 0-2 are one cell in frames 0-2, detections 3-5 another, 6-7 a third in frames 0-1;
+    the first linking swapped the first two after frame 0 (tracks 1 and 2), the second did not
+    (tracks 7 and 8). Around track 1, the third cell keeps its first track:
+
+    >>> first, second = np.array([1, 2, 2, 2, 1, 1, 3, 3]), np.array([7, 7, 7, 8, 8, 8, 9, 9])
+    >>> replace_tracks_around(first, np.array([0, 1, 2, 0, 1, 2, 0, 1]), second, np.array([1]))
+    (array([4, 4, 4, 5, 5, 5, 3, 3]), 2)
+    """
+    taken = np.unique(second[np.isin(first, around) & (second >= 0)])
+    take = np.isin(second, taken)
+    order = np.lexsort((frames, first))
+    track, took = first[order], take[order]
+    piece = np.cumsum(np.r_[True, (track[1:] != track[:-1]) | (took[1:] != took[:-1])])
+    ids = np.empty(len(first), dtype=np.int64)
+    ids[order] = piece
+    ids[take] = int(piece.max(initial=0)) + 1 + np.searchsorted(taken, second[take])
+    return ids, len(taken)
+
+
+def relink_around(
+    tracks: pd.DataFrame, around: np.ndarray, *, columns: list[str], **link_options: Any
+) -> tuple[pd.DataFrame, int]:
+    """Link the detections of ``tracks`` again and keep the new tracks only where they take over a
+    detection of a track in ``around`` (:func:`replace_tracks_around`).
+
+    Parameters
+    ----------
+    tracks
+        Linked detections (:func:`link`).
+    around
+        Track ids of ``tracks`` to link again, with the detections around them.
+    columns
+        The detection columns to link again (``frame``, ``y``, ``x``, ...).
+    **link_options
+        For :func:`link` (``search_range_um``, ``brightness_um``, ``min_track_length``, ...).
+
+    Returns
+    -------
+    tracks, n_taken
+        ``tracks`` with the new track ids (contiguous, as :func:`link` numbers them; pieces shorter
+        than ``min_track_length`` dropped), and the number of new tracks taken.
+    """
+    again = link(tracks[columns].assign(_row=np.arange(len(tracks))), **link_options)
+    second = np.full(len(tracks), -1, dtype=np.int64)
+    second[again["_row"].to_numpy()] = again["track_id"].to_numpy()
+    ids, n_taken = replace_tracks_around(
+        tracks["track_id"].to_numpy(np.int64), tracks["frame"].to_numpy(np.int64), second, np.asarray(around)
+    )
+    return _numbered(tracks.assign(track_id=ids), link_options.get("min_track_length", 1)), n_taken
