@@ -100,7 +100,7 @@ def test_a_run_reports_the_warning(tmp_path):
     assert any("move steadily inward" in message for message in result.provenance["warnings"])
 
 
-def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def strand_movie(step_um: float, *, bright: bool = False, n_strands: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """``strands_leaving_a_sheet`` drawn as a movie (1 µm per pixel) and its label masks: nuclei
     of 8 µm, so the search range derived from them (1.5 diameters) is one spacing. All nuclei
     are equally bright, or (``bright``) the cells of a strand alternate between dim and bright,
@@ -108,7 +108,7 @@ def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, n
     from skimage.draw import disk
 
     rng = np.random.default_rng(1)
-    detections = strands_leaving_a_sheet(step_um=step_um)
+    detections = strands_leaving_a_sheet(step_um=step_um, n_strands=n_strands)
     detections["x"] += 130.0
     labels = np.zeros((N_FRAMES, 420, 420), np.uint32)
     image = np.zeros(labels.shape, np.float32)
@@ -116,8 +116,8 @@ def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, n
         for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
             inside = disk(tuple(centre), 4.0, shape=labels.shape[1:])
             labels[frame][inside] = label
-            # a frame's last 8 x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
-            in_strand = label - 1 - (len(cells) - 8 * CELLS_PER_STRAND)
+            # a frame's last n_strands x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
+            in_strand = label - 1 - (len(cells) - n_strands * CELLS_PER_STRAND)
             dim = bright and in_strand >= 0 and (in_strand % CELLS_PER_STRAND) % 2 == 1
             image[frame][inside] = (40.0 if dim else 100.0) * rng.uniform(0.97, 1.03)
     return image, labels
@@ -194,6 +194,31 @@ def test_without_a_positive_brightness_for_every_nucleus_the_relink_goes_by_posi
     assert "linked again with 3 times that range" in message and "brightness" not in message
     assert not any("brightness" in str(w.message) for w in caught)
     assert result.cells["is_leader"].sum() == 8
+
+
+def test_a_single_fast_strand_linked_backwards_is_linked_again_around_it():
+    """A simulated wound edge imaged every 11 min whose one strand moves about a spacing per frame
+    (planar, medium, seed 401): 8 of the 71 tracks at the front run inward, too few to link the
+    whole movie again, so the cells on them are linked again, and the strand's leader is found."""
+    from leadertrack.checks import LOCAL_RELINK_MIN_TRACKS
+    from leadertrack.config import RunConfig
+    from leadertrack.evaluate import leader_agreement
+    from leadertrack.pipeline import analyze_movie
+    from leadertrack.synthetic import random_scenario, simulate_invasion
+
+    sim = simulate_invasion(**random_scenario(401, difficulty="medium", geometry="planar"))
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = sim.pixel_size_um, sim.frame_interval_min
+    with pytest.warns(UserWarning, match="the cells on them were linked again"):
+        result = analyze_movie(sim.image, config, labels=sim.labels)
+    (message,) = result.provenance["warnings"]
+    inward = int(message.split(" of the ")[0])
+    assert LOCAL_RELINK_MIN_TRACKS <= inward < INWARD_MIN_TRACKS
+    assert "around the" in result.provenance["search_range_source"]
+    truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    assert len(truth) == 1
+    assert leader_agreement(result.tracks, result.cells, sim.labels, truth)["recall"] == 1.0
 
 
 def _half_sheet(rows_up_to_um: float = 170.0) -> pd.DataFrame:

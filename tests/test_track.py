@@ -401,3 +401,35 @@ def test_brightness_is_ignored_without_a_positive_intensity_for_every_detection(
     no_column = link(detections.drop(columns="mean_intensity"), search_range_um=15.0, memory=0, max_gap_frames=0,
                      brightness_um=30.0)
     assert no_column["track_id"].tolist() == plain["track_id"].tolist()
+
+
+def test_relinking_around_inward_tracks_leaves_the_other_tracks_alone():
+    """Only the cells on the given tracks (and what the new links join them to) are linked again:
+    the strand linked backwards comes out whole, while two bystanders far from it that a wider
+    range would join stay apart, as the first linking left them."""
+    from leadertrack.track import relink_around
+
+    strand = _strand_stepping_one_spacing(np.array([60.0, 130, 70, 140, 55, 125, 65, 135]))
+    # bystander 100 vanishes after frame 2; bystander 101 appears 40 µm away in frame 3
+    bystanders = pd.DataFrame(
+        [{"frame": f, "y": 300.0, "x": 100.0, "mean_intensity": 100.0, "truth": 100} for f in range(3)]
+        + [{"frame": f, "y": 300.0, "x": 140.0, "mean_intensity": 100.0, "truth": 101} for f in range(3, 6)]
+    )
+    detections = pd.concat([strand, bystanders], ignore_index=True)
+    options = {"memory": 0, "max_gap_frames": 0}
+    first = link(detections, search_range_um=15.0, **options)
+    assert not _recovered(first[first.truth < 100])  # the strand looks still: each place keeps its track
+    assert link(detections, search_range_um=45.0, **options).query("truth >= 100")["track_id"].nunique() == 1
+
+    around = first.loc[first.truth < 100, "track_id"].unique()
+    again, n_taken = relink_around(
+        first, around, columns=["frame", "y", "x", "mean_intensity", "truth"], search_range_um=45.0, brightness_um=30.0,
+        **options,
+    )
+    assert n_taken == 8
+    assert _recovered(again[again.truth < 100])
+    assert again[again.truth < 100].groupby("track_id")["x"].apply(lambda x: x.diff().dropna().eq(10.0).all()).all()
+    assert again.query("truth >= 100").groupby("truth")["track_id"].nunique().eq(1).all()
+    assert again.query("truth >= 100")["track_id"].nunique() == 2  # not joined across the 40 µm jump
+    assert len(again) == len(first)
+    assert sorted(again["track_id"].unique()) == list(range(1, again["track_id"].nunique() + 1))
