@@ -60,7 +60,7 @@ linking, which the wider range would spoil in a dense sheet. Measured by linking
 tracks of 165 of our simulated movies and of 200 of the independent simulator (seeds 7000-7019,
 7100-7139, 7200-7239): at 3 (and at 4) the three of ours that had lost their only strands (F1 0)
 came to 0.33-0.67, and of the independent simulator one went from 0 to 1, one from 0.57 to 0.67 and
-one from 0.80 to 0.73; no other movie changed. At 2, four more of ours changed, two for the worse."""
+one from 0.80 to 0.73; no other movie changed. At 2, three more of ours changed, two for the worse."""
 GEOMETRY_MIN_CONFIDENCE = 0.2
 """Warn when ``geometry = "auto"`` chose with a confidence below this
 (:func:`leadertrack.front.find_front`: 0 when the collective touches exactly the planar bar's share
