@@ -499,7 +499,6 @@ def analyze_movie(
         wider = RELINK_RANGE_FACTOR * search_range_um
         by_brightness = brightness_usable(tracks)
         options = {"search_range_um": wider, "brightness_um": RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options}
-        n_taken = 0
         try:
             with clock.stage("link"):
                 if relink_all:
@@ -507,7 +506,7 @@ def analyze_movie(
                 else:
                     inward = inward_track_ids(measured.tracks)[1]
                     again, n_taken = relink_around(tracks, inward, columns=detection_columns, **options)
-                    again = compact_integers(again)
+                    again = compact_integers(again) if n_taken else None
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
         if again is not None and not again.empty:

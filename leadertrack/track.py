@@ -6,8 +6,8 @@ import itertools
 import threading
 import warnings
 from collections.abc import Callable, Iterator
-from typing import Any
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
