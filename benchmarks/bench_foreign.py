@@ -280,9 +280,10 @@ def main(argv: list[str] | None = None) -> None:
         return
     warned = runs[runs["inward_warning"]]
     warning_line = (
-        f"The run warned that many tracks at the front move steadily inward (`leadertrack.checks`: cells moving more "
+        f"The run warned that tracks at the front move steadily inward (`leadertrack.checks`: cells moving more "
         f"than half their spacing between frames; it then links again with {RELINK_RANGE_FACTOR:g} times the search "
-        f"range, telling nuclei apart by their brightness too, `relinked`) on {len(warned)} of {len(runs)} movies"
+        f"range, telling nuclei apart by their brightness too: the whole movie where many did, `relinked`, the cells "
+        f"on them where a few did) on {len(warned)} of {len(runs)} movies"
         + (f" ({', '.join(f'{g} {s}' for g, s in zip(warned['geometry'], warned['seed']))}; their leaders move "
            f"{warned['leader_um_per_min'].min():.2f}-{warned['leader_um_per_min'].max():.2f} µm/min at "
            f"{warned['interval_min'].min():.1f}-{warned['interval_min'].max():.1f} min per frame): mean F1 "
