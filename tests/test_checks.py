@@ -100,7 +100,7 @@ def test_a_run_reports_the_warning(tmp_path):
     assert any("move steadily inward" in message for message in result.provenance["warnings"])
 
 
-def strand_movie(step_um: float, *, bright: bool = False, n_strands: int = 8) -> tuple[np.ndarray, np.ndarray]:
+def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``strands_leaving_a_sheet`` drawn as a movie (1 µm per pixel) and its label masks: nuclei
     of 8 µm, so the search range derived from them (1.5 diameters) is one spacing. All nuclei
     are equally bright, or (``bright``) the cells of a strand alternate between dim and bright,
@@ -108,7 +108,7 @@ def strand_movie(step_um: float, *, bright: bool = False, n_strands: int = 8) ->
     from skimage.draw import disk
 
     rng = np.random.default_rng(1)
-    detections = strands_leaving_a_sheet(step_um=step_um, n_strands=n_strands)
+    detections = strands_leaving_a_sheet(step_um=step_um)
     detections["x"] += 130.0
     labels = np.zeros((N_FRAMES, 420, 420), np.uint32)
     image = np.zeros(labels.shape, np.float32)
@@ -116,8 +116,8 @@ def strand_movie(step_um: float, *, bright: bool = False, n_strands: int = 8) ->
         for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
             inside = disk(tuple(centre), 4.0, shape=labels.shape[1:])
             labels[frame][inside] = label
-            # a frame's last n_strands x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
-            in_strand = label - 1 - (len(cells) - n_strands * CELLS_PER_STRAND)
+            # a frame's last 8 x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
+            in_strand = label - 1 - (len(cells) - 8 * CELLS_PER_STRAND)
             dim = bright and in_strand >= 0 and (in_strand % CELLS_PER_STRAND) % 2 == 1
             image[frame][inside] = (40.0 if dim else 100.0) * rng.uniform(0.97, 1.03)
     return image, labels
