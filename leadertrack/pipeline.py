@@ -361,7 +361,6 @@ def analyze_movie(
         RELINK_RANGE_FACTOR,
         aliased_linking_message,
         aliased_linking_warning,
-        inward_at_front,
         inward_track_ids,
         locally_relinked_warning,
         relinked_warning,
@@ -488,7 +487,8 @@ def analyze_movie(
     field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)
     with clock.stage("measure"):
         measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
-    first = inward_at_front(measured.tracks)
+    at_front_ids, inward_ids = inward_track_ids(measured.tracks)
+    first = (len(at_front_ids), len(inward_ids))
     message = aliased_linking_message(*first)
     relink_all = message is not None and derived_range
     relink_some = not relink_all and derived_range and first[1] >= LOCAL_RELINK_MIN_TRACKS
@@ -504,8 +504,7 @@ def analyze_movie(
                 if relink_all:
                     again = compact_integers(link(tracks[detection_columns], **options))
                 else:
-                    inward = inward_track_ids(measured.tracks)[1]
-                    again, n_taken = relink_around(tracks, inward, columns=detection_columns, **options)
+                    again, n_taken = relink_around(tracks, inward_ids, columns=detection_columns, **options)
                     again = compact_integers(again) if n_taken else None
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
