@@ -504,7 +504,11 @@ def analyze_movie(
                 if relink_all:
                     again = compact_integers(link(tracks[detection_columns], **options))
                 else:
-                    again, n_taken = relink_around(tracks, inward_ids, columns=detection_columns, **options)
+                    # frame-to-frame links only: closing gaps at the wider range joined a follower to its
+                    # strand's leader across 7 frames (benchmarks/bench_foreign.py, planar 7232)
+                    again, n_taken = relink_around(
+                        tracks, inward_ids, columns=detection_columns, **{**options, "max_gap_frames": 0}
+                    )
                     again = compact_integers(again) if n_taken else None
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
