@@ -45,15 +45,15 @@ that turns aside moves outward only at an angle, and a leader at 60 degrees to t
 direction has ``P`` below 0.5, but it still moves in a nearly straight line, which a cell whose
 heading drifts within the motion window does not (most of the simulator's fast random decoys
 have ``Q`` below 0.8). Such a strand also gains on the collective only at that angle, so it is
-judged fast by its speed along its own heading: for a track that gains outward (``P > 0``), moves
-in a line within the window (``Q >= 0.9``) and over its whole length (net displacement / path, the
+judged fast by its speed along its own heading: for a track that gains outward (``P > 0``), moves in
+a line within the window (``Q >= 0.9``) and over its whole length (net displacement / path, the
 cells' ``persistence``, at least ``OBLIQUE_MIN_STRAIGHTNESS``), and is at least
-``OBLIQUE_MIN_WINDOWS`` motion windows long, ``V`` above (in ``t`` and ``D`` too) is
-``V Q / P``, ``Q / P`` being 1 / cos of its angle to the outward direction, if it is at least
+``OBLIQUE_MIN_WINDOWS`` motion windows long, ``V`` above (in ``t`` and ``D`` too) is ``V Q / P``,
+``Q / P`` being 1 / cos of its angle to the outward direction, if it is at least
 ``OBLIQUE_MIN_FACTOR`` (30 degrees; noise alone lifts ``Q / P`` a little above 1 for a track moving
-straight outward), and at most ``OBLIQUE_MAX_FACTOR`` (70.5 degrees). A cell whose heading drifts turns over its track (the
-simulator's slow decoys that run straight within a window have ``persistence`` 0.3-0.6). Tracks
-shorter than the motion window (about 30 min, at least
+straight outward), and at most ``OBLIQUE_MAX_FACTOR`` (70.5 degrees). A cell whose heading drifts
+turns over its track (the simulator's slow decoys that run straight within a window have
+``persistence`` 0.3-0.6). Tracks shorter than the motion window (about 30 min, at least
 ``MIN_WINDOW_FRAMES`` frames, at most half the movie) cannot lead: too short to judge persistence.
 Daughters of a division (``parent_track_id != 0``) cannot lead during their first
 ``MIN_WINDOW_FRAMES`` frames: they start at their mother's place, not by outrunning anybody.
