@@ -35,6 +35,40 @@ def table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
+def section(name: str, path: Path = BENCHMARKS_MD) -> str | None:
+    """The text of section ``name`` of ``docs/benchmarks.md`` (None when it is not there)."""
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"
+    if start not in text or end not in text:
+        return None
+    return text.split(start, 1)[1].split(end, 1)[0]
+
+
+def read_tables(markdown: str) -> list[pd.DataFrame]:
+    """The markdown tables of ``markdown`` (as :func:`table` writes them), in order; numbers as numbers.
+
+    Examples
+    --------
+    >>> tables = read_tables(table(pd.DataFrame({"geometry": ["planar"], "f1": [0.9]})))
+    >>> tables[0].to_dict("records")
+    [{'geometry': 'planar', 'f1': 0.9}]
+    """
+    tables, rows = [], []
+    for line in [*markdown.splitlines(), ""]:
+        if line.startswith("|"):
+            rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if len(rows) >= 2:
+            frame = pd.DataFrame(rows[2:], columns=rows[0])
+            for column in frame.columns:
+                numbers = pd.to_numeric(frame[column], errors="coerce")
+                if numbers.notna().all():
+                    frame[column] = numbers
+            tables.append(frame)
+        rows = []
+    return tables
+
+
 def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     """Replace (or append) the section ``name`` of ``docs/benchmarks.md`` atomically."""
     start, end = f"<!-- {name}:start -->", f"<!-- {name}:end -->"

@@ -4,7 +4,7 @@ One process per script, one after the other, so that each measures on a quiet ma
 that fails is reported and the others still run (exit status 1 at the end). About an hour on
 2 cores, most of it the 2,000-frame movie of ``bench_batch.py --long`` (leave it out with
 ``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent (its
-``--simulated`` run needs no data).
+``--simulated`` run needs no data). Last, ``plots.py`` draws the figures of the new numbers.
 
 Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``
 """
@@ -36,6 +36,7 @@ COMMANDS: list[list[str]] = [
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7300"],
     ["bench_batch.py", "--long"],
+    ["plots.py"],  # last: the figures of the numbers just written
 ]
 """Script and arguments of each benchmark, in the order they run."""
 PEERS = ("laptrack", "ctc_metrics")

@@ -1,0 +1,287 @@
+"""Plots of the numbers in ``docs/benchmarks.md``: leader F1, the independent simulator, CTC scores, speed and memory.
+
+The benchmark scripts write their results as tables into their sections of ``docs/benchmarks.md``,
+the one record of the numbers. This script reads those tables back, draws one PNG per topic into
+``docs/images/benchmarks/`` and writes the ``plots`` section that shows them, so the figures always
+show the numbers next to them. A figure whose sections are missing is left out, and the section says
+so. Nothing is measured here.
+
+Run: ``python benchmarks/plots.py`` (``run_all.py`` runs it last).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import BENCHMARKS_MD, read_tables, section, write_section
+
+from leadertrack.atomic import atomic_write
+
+GEOMETRIES = ("planar", "scratch", "radial")
+DIFFICULTIES = ("easy", "medium", "hard")
+PERFECT_SECTIONS = ("leaders", "leaders-seeds-3000")
+IMAGE_SECTIONS = ("pipeline", "pipeline-seeds-200", "pipeline-seeds-400")
+FOREIGN_SECTIONS = {"foreign": "7000-7019", "foreign-seeds-7100": "7100-7139", "foreign-seeds-7200": "7200-7239",
+                    "foreign-seeds-7300": "7300-7339"}
+SPEED_METHODS = {
+    "floor": "floor (read + smooth)", "trackpy": "trackpy locate + link", "leadertrack": "leadertrack",
+    "leadertrack_run": "leadertrack run (writes outputs)", "trackpy_all_cores": "trackpy, all cores",
+    "leadertrack_all_cores": "leadertrack, all cores",
+}
+TARGET_MEDIUM, TARGET_HARD = 0.95, 0.85
+
+
+def _legend_below(fig: plt.Figure, ncol: int) -> None:
+    """One legend for the whole figure, below its panels (each label of any panel once)."""
+    entries = {}
+    for ax in fig.axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            entries.setdefault(label, handle)
+    fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.09, 1, 1))
+
+
+def _first_tables(names: Iterable[str], path: Path) -> dict[str, pd.DataFrame]:
+    """The first table of each of the sections ``names`` that exist."""
+    found = {}
+    for name in names:
+        text = section(name, path)
+        tables = read_tables(text) if text is not None else []
+        if tables:
+            found[name] = tables[0]
+    return found
+
+
+def _bars(ax, groups: list[str], series: dict[str, list[list[float]]]) -> None:
+    """Grouped bars: per group, one bar per series at the mean of its values, with each value as a dot (if several)."""
+    width = 0.8 / len(series)
+    for k, (label, values) in enumerate(series.items()):
+        x = np.arange(len(groups)) + (k - (len(series) - 1) / 2) * width
+        means = [np.mean(v) if len(v) else np.nan for v in values]
+        bars = ax.bar(x, means, width, label=label)
+        for xi, v in zip(x, values):
+            if len(v) > 1:
+                ax.plot([xi] * len(v), v, "o", color="black", markersize=2.5, zorder=3)
+        ax.bar_label(bars, fmt="%.2f", fontsize=6, padding=1)
+    ax.set_xticks(np.arange(len(groups)), groups)
+
+
+def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """Leader F1 per track by geometry and difficulty: ground-truth tracks, from images, with the true masks, naive rule."""
+    perfect, images = _first_tables(PERFECT_SECTIONS, path), _first_tables(IMAGE_SECTIONS, path)
+    if not perfect or not images:
+        return None
+
+    def values(tables: dict[str, pd.DataFrame], column: str, geometry: str, difficulty: str) -> list[float]:
+        return [
+            float(v) for t in tables.values() if column in t
+            for v in t.loc[(t["geometry"] == geometry) & (t["difficulty"] == difficulty), column]
+        ]
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), sharey=True)
+    for ax, geometry in zip(axes, GEOMETRIES):
+        series = {
+            "ground-truth tracks": [values(perfect, "f1", geometry, d) for d in DIFFICULTIES],
+            "from images": [values(images, "f1", geometry, d) for d in DIFFICULTIES],
+            "from images, true masks as labels": [values(images, "f1_truth_masks", geometry, d) for d in DIFFICULTIES],
+            "naive rule (top-k outward), from images": [values(images, "naive_f1", geometry, d) for d in DIFFICULTIES],
+        }
+        _bars(ax, list(DIFFICULTIES), series)
+        ax.axhline(TARGET_MEDIUM, color="grey", linestyle="--", linewidth=0.8)
+        ax.axhline(TARGET_HARD, color="grey", linestyle=":", linewidth=0.8)
+        ax.set_title(geometry)
+        ax.set_ylim(0, 1.08)
+    axes[0].set_ylabel("leader F1 per track")
+    _legend_below(fig, ncol=4)
+    caption = (
+        "Leader F1 per track on the package's simulator, by geometry and difficulty. Bars: means; dots: each set of seeds "
+        f"(ground-truth tracks: sections {', '.join(f'`{n}`' for n in perfect)}; from images: "
+        f"{', '.join(f'`{n}`' for n in images)}). Dashed: the target on medium movies ({TARGET_MEDIUM}); "
+        f"dotted: on hard ones ({TARGET_HARD})."
+    )
+    return fig, caption
+
+
+def foreign_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """Leader F1 on the independent simulator's movies, per set of seeds, against the naive rule."""
+    tables = _first_tables(FOREIGN_SECTIONS, path)
+    if not tables:
+        return None
+    labels = [FOREIGN_SECTIONS[name] for name in tables]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharey=True)
+    for ax, geometry in zip(axes, ("planar", "radial")):
+        rows = [t.loc[t["geometry"] == geometry].iloc[0] if (t["geometry"] == geometry).any() else None for t in tables.values()]
+        series = {
+            "leadertrack": [[float(r["f1"])] if r is not None else [] for r in rows],
+            "naive rule (top-k outward)": [[float(r["naive_f1"])] if r is not None else [] for r in rows],
+        }
+        _bars(ax, labels, series)
+        ax.axhline(TARGET_MEDIUM, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(f"{geometry}, independent simulator")
+        ax.set_xlabel("seeds")
+        ax.set_ylim(0, 1.08)
+    axes[0].set_ylabel("leader F1 per track")
+    _legend_below(fig, ncol=2)
+    caption = (
+        "Leader F1 per track from images on movies of the second, independent simulator (`bench_foreign.py`), per set of "
+        "seeds; seeds from 7300 on were never looked at while choosing defaults. Dashed: 0.95."
+    )
+    return fig, caption
+
+
+def ctc_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """SEG, DET and TRA on the Cell Tracking Challenge sequences, per method."""
+    text = section("tracking", path)
+    tables = read_tables(text) if text is not None else []
+    if not tables:
+        return None
+    scores = tables[0]
+    sequences = list(dict.fromkeys(scores["sequence"]))
+    measures = ["SEG", "DET", "TRA"]
+    fig, axes = plt.subplots(1, len(sequences), figsize=(6 * len(sequences), 4.4), sharey=True, squeeze=False)
+    for ax, sequence in zip(axes[0], sequences):
+        rows = scores[scores["sequence"] == sequence]
+        series = {row["method"]: [[float(row[m])] for m in measures] for _, row in rows.iterrows()}
+        _bars(ax, measures, series)
+        target = 0.97 if "GOWT1" in sequence else 0.95
+        ax.axhline(target, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_title(sequence)
+        ax.set_ylim(0, 1.12)
+    axes[0][0].set_ylabel("py-ctcmetrics score")
+    _legend_below(fig, ncol=4)
+    caption = (
+        "Cell Tracking Challenge measures (`bench_ctc.py`, py-ctcmetrics) of leadertrack and its peers on the same "
+        "sequences. Dashed: the targets (DET and TRA 0.97 on GOWT1/01, TRA 0.95 on SIM+/01)."
+    )
+    return fig, caption
+
+
+def _scaling(raw: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
+    """The rows of the raw speed table along each axis (x label, rows with an ``x`` column), the smallest case
+    (20 frames of 256 x 256, 10 px nuclei) being the first point of every axis."""
+    width = raw["size_px"].str.split("x").str[1].astype(int)
+    base = raw[(raw["varies"] == "frames") & (raw["frames"] == raw["frames"].min())]
+    axes = {}
+    for axis, label, x in (("frames", "frames (256 x 256 px)", raw["frames"]),
+                           ("size", "image width, px (20 frames)", width),
+                           ("nucleus", "nucleus diameter, px (20 frames, 227 cells)", raw["nucleus_px"])):
+        rows = raw[raw["varies"] == axis] if axis == "frames" else pd.concat([base, raw[raw["varies"] == axis]])
+        axes[axis] = (label, rows.assign(x=x.reindex(rows.index)).sort_values("x"))
+    return axes
+
+
+def speed_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """Wall time against frames, image size and nucleus size, and peak memory against frames, per method."""
+    text = section("speed", path)
+    tables = read_tables(text) if text is not None else []
+    if len(tables) < 2 or "varies" not in tables[1]:
+        return None
+    raw = tables[1]
+    methods = [m for m in SPEED_METHODS if f"{m}_s" in raw]
+    fig, axes = plt.subplots(1, 4, figsize=(16, 4.4))
+    scaling = _scaling(raw)
+    for ax, (axis, (label, rows)) in zip(axes[:3], scaling.items()):
+        for method in methods:
+            ax.plot(rows["x"], rows[f"{method}_s"], "o-", label=SPEED_METHODS[method], markersize=3)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xticks(rows["x"], [str(v) for v in rows["x"]])
+        ax.minorticks_off()
+        ax.set_xlabel(label)
+        ax.set_ylabel("wall time (s)")
+    label, rows = scaling["frames"]
+    ax = axes[3]
+    for method in methods:
+        ax.plot(rows["x"], rows[f"{method}_mb"], "o-", label=SPEED_METHODS[method], markersize=3)
+    axes[3].set_xticks(rows["x"], [str(v) for v in rows["x"]])
+    axes[3].set_xlabel(label)
+    axes[3].set_ylabel("peak memory (MB)")
+    axes[3].set_ylim(bottom=0)
+    _legend_below(fig, ncol=6)
+    caption = (
+        "Wall time (log scale) and peak memory of each method on the same simulated movies (`bench_pipeline.py`, the "
+        "speed section below), as frames, image size and nucleus size grow. One core unless marked; `leadertrack run` "
+        "streams the labels to disk and writes every output."
+    )
+    return fig, caption
+
+
+def stages_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """Where the time goes: seconds per stage, trackpy against leadertrack, for each movie of the speed section."""
+    text = section("speed", path)
+    tables = read_tables(text) if text is not None else []
+    if len(tables) < 3:
+        return None
+    stages = tables[2]
+    ours = [c for c in stages.columns if c.startswith("leadertrack ") and c.endswith("(s)")]
+    theirs = [c for c in stages.columns if c.startswith("trackpy ") and c.endswith("(s)")]
+    if not ours or not theirs:
+        return None
+    cases = [f"{r.frames} x {r.size_px}\n{r.nucleus_px} px nuclei" for r in stages.itertuples()]
+    fig, ax = plt.subplots(figsize=(12, 4.6))
+    x = np.arange(len(stages))
+    for offset, columns in ((-0.2, theirs), (0.2, ours)):
+        bottom = np.zeros(len(stages))
+        for column in columns:
+            ax.bar(x + offset, stages[column], 0.38, bottom=bottom, label=column.replace(" (s)", ""))
+            bottom += stages[column].to_numpy(float)
+    ax.set_xticks(x, cases, fontsize=7)
+    ax.set_ylabel("seconds, one core")
+    _legend_below(fig, ncol=6)
+    caption = (
+        "Seconds per stage on one core (left bar of each pair: trackpy; right: leadertrack), from the "
+        "stage table of the speed section."
+    )
+    return fig, caption
+
+
+FIGURES: dict[str, Callable[[Path], tuple[plt.Figure, str] | None]] = {
+    "leaders": leaders_figure, "independent_simulator": foreign_figure, "ctc": ctc_figure, "speed": speed_figure,
+    "stages": stages_figure,
+}
+"""Name of each figure's PNG (without ``.png``) and the function that draws it."""
+
+
+def write_plots(markdown_path: Path = BENCHMARKS_MD, images: Path | None = None) -> list[Path]:
+    """Draw every figure whose sections exist into ``images`` and write the ``plots`` section; the PNGs written."""
+    images = images if images is not None else markdown_path.parent / "images" / "benchmarks"
+    written, lines, missing = [], [], []
+    for name, draw in FIGURES.items():
+        drawn = draw(markdown_path)
+        if drawn is None:
+            missing.append(name)
+            continue
+        fig, caption = drawn
+        png = images / f"{name}.png"
+        atomic_write(png, lambda tmp, fig=fig: fig.savefig(tmp, format="png", dpi=90))
+        plt.close(fig)
+        written.append(png)
+        lines += [f"![{name}]({png.relative_to(markdown_path.parent).as_posix()})", "", caption, ""]
+    if missing:
+        lines.append(f"Not drawn, their benchmark sections are missing: {', '.join(missing)}.")
+    body = "## Plots\n\nDrawn by `python benchmarks/plots.py` from the tables below (nothing is measured there).\n\n"
+    write_section("plots", body + "\n".join(lines), markdown_path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.parse_args(argv)
+    for png in write_plots():
+        print(png)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
