@@ -51,6 +51,12 @@ _FINE_CONTRAST = 0.15
 # single ones, and tracks broke more often.
 _NECK_RATIO = 0.7
 _NECK_MIN_RADIUS = 0.65
+# Nuclei at least twice this many pixels across are segmented on the image block-averaged down by
+# floor(diameter / this), so that they are still at least this many pixels across there, and the
+# labels are scaled back up. On the CTC sequences this leaves the SEG measure as it was (GOWT1/01,
+# nuclei of 60 px: 0.770 against 0.769 at full resolution; SIM+/01, 43 px: 0.836 against 0.838, on
+# 10 frames of each) and segments a frame 3.5-4x faster; at 3x and more SEG fell by 0.01-0.03.
+_REDUCED_DIAMETER_PX = 20.0
 
 
 def _smooth(image: np.ndarray, *, sigma_px: float) -> np.ndarray:
@@ -377,6 +383,11 @@ def segment_frame(
        response stays below 3 noise standard deviations (diffuse out-of-focus glow). Nuclei
        touching the image border are kept.
 
+    Nuclei 40 px across or more are segmented on the image block-averaged down by
+    ``floor(d / 20)`` (so still at least 20 px across), and the labels are scaled back up: their
+    outlines then follow blocks of that many pixels, which on the CTC sequences costs nothing in
+    the SEG measure and makes segmenting 3.5-4x faster.
+
     On the Cell Tracking Challenge sequences Fluo-N2DH-GOWT1/01 (a 100-fold brightness range
     between nuclei) and Fluo-N2DH-SIM+/01 this finds about 98% of the nuclei
     (``benchmarks/bench_ctc.py``, ``docs/benchmarks.md``).
@@ -414,6 +425,14 @@ def segment_frame(
         raise ValueError(f"segment_frame expects a 2-D image, got shape {image.shape}")
     if not nucleus_diameter_px > 0:
         raise ValueError(f"nucleus_diameter_px must be positive, got {nucleus_diameter_px}")
+    reduction = int(nucleus_diameter_px // _REDUCED_DIAMETER_PX)
+    if reduction >= 2:
+        small = _blocks(image.astype(np.float32, copy=False), reduction, np.add) / reduction**2
+        labels = segment_frame(
+            small, nucleus_diameter_px=nucleus_diameter_px / reduction, smoothing_fraction=smoothing_fraction,
+            min_area_fraction=min_area_fraction, max_area_fraction=max_area_fraction, split_touching=split_touching,
+        )
+        return np.repeat(np.repeat(labels, reduction, axis=0), reduction, axis=1)[: image.shape[0], : image.shape[1]]
     typical_area = np.pi * nucleus_diameter_px**2 / 4.0
     smooth = _smooth(image, sigma_px=smoothing_fraction * nucleus_diameter_px)
     detected, background, noise_sd = _detect(smooth, noise_threshold=_NOISE_THRESHOLD, max_hole_px=int(typical_area))

@@ -259,3 +259,18 @@ def test_small_noisy_image_gives_no_noise_objects(seed):
     image = rng.normal(10.0, 1.0, discs.shape).astype(np.float32) + 100.0 * discs
     for diameter in np.linspace(7.8, 8.2, 9):
         assert segment_frame(image, nucleus_diameter_px=diameter).max() == 2
+
+
+def test_large_nuclei_are_segmented_on_a_reduced_grid_as_well_as_at_full_resolution(monkeypatch):
+    # nuclei 48 px across (touching pairs among them) are segmented on the image block-averaged 2 x 2
+    centres = [(60, 60), (60, 106), (160, 80), (170, 200), (60, 220)]
+    image = _disks((240, 280), centres, 24, np.array([100.0, 30.0, 200.0, 100.0, 60.0]), noise_sd=3.0)
+    labels = segment_frame(image, nucleus_diameter_px=48)
+    # outlines follow 2 x 2 blocks: the labels are the reduced grid's, scaled back up
+    np.testing.assert_array_equal(labels, np.repeat(np.repeat(labels[::2, ::2], 2, axis=0), 2, axis=1))
+    monkeypatch.setattr("leadertrack.segment._REDUCED_DIAMETER_PX", np.inf)
+    full = segment_frame(image, nucleus_diameter_px=48)
+    assert labels.max() == full.max() == len(centres)
+    for centre in centres:
+        found, expected = labels == labels[centre], full == full[centre]
+        assert (found & expected).sum() / (found | expected).sum() > 0.9
