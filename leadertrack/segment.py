@@ -56,6 +56,10 @@ _NECK_MIN_RADIUS = 0.65
 # labels are scaled back up. On the CTC sequences this leaves the SEG measure as it was (GOWT1/01,
 # nuclei of 60 px: 0.770 against 0.769 at full resolution; SIM+/01, 43 px: 0.836 against 0.838, on
 # 10 frames of each) and segments a frame 3.5-4x faster; at 3x and more SEG fell by 0.01-0.03.
+# Simulated movies with 44 px nuclei (planar and radial, seeds 0-3, medium): leader F1 from images
+# 0.79 at full resolution, 0.93 reduced (none worse). Reducing 2x from 20 px on (movies with 26 px
+# nuclei) segmented as well but moved leader F1 both ways (2 of 8 movies better, 2 worse), so it is
+# not done.
 _REDUCED_DIAMETER_PX = 20.0
 
 
