@@ -65,8 +65,16 @@ def cut_at_centre(sim: Simulation) -> Simulation:
     )
 
 
-def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dict:
+FIELD_MAX_NUCLEI = 20
+"""With ``--nucleus-px``, the field is cut to at most this many nuclei across (bounds the image size)."""
+
+
+def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path, nucleus_px: float | None = None) -> dict:
     options = random_scenario(seed, difficulty=difficulty, geometry="radial" if geometry == CUT else geometry)
+    if nucleus_px is not None:  # the same scenario imaged with finer (or coarser) pixels
+        diameter = options["nucleus_diameter_um"]
+        options["pixel_size_um"] = diameter / nucleus_px
+        options["field_um"] = tuple(min(f, FIELD_MAX_NUCLEI * diameter) for f in options["field_um"])
     sim = simulate_invasion(**options)
     if geometry == CUT:
         sim = cut_at_centre(sim)
@@ -112,13 +120,15 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path) -> dic
     }
 
 
-def accuracy(seeds: int, first_seed: int = 0, geometries: tuple[str, ...] = GEOMETRIES) -> pd.DataFrame:
+def accuracy(
+    seeds: int, first_seed: int = 0, geometries: tuple[str, ...] = GEOMETRIES, nucleus_px: float | None = None
+) -> pd.DataFrame:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for geometry in geometries:
             for difficulty in DIFFICULTIES:
                 for seed in range(first_seed, first_seed + seeds):
-                    rows.append(accuracy_one(seed, geometry, difficulty, Path(tmp)))
+                    rows.append(accuracy_one(seed, geometry, difficulty, Path(tmp), nucleus_px))
                     print(rows[-1], flush=True)
     return pd.DataFrame(rows)
 
@@ -305,6 +315,11 @@ def main() -> None:
         "--first-seed", type=int, default=0,
         help="first scenario seed; other than 0 it writes its own section (movies never looked at while tuning)",
     )
+    parser.add_argument(
+        "--nucleus-px", type=float, default=None,
+        help="render every scenario with pixels making a nucleus this many px across (the seeds' own are 5-20 px), "
+        f"the field cut to at most {FIELD_MAX_NUCLEI} nuclei across, in a section of its own",
+    )
     args = parser.parse_args()
 
     def publish(name: str, markdown: str) -> None:
@@ -314,7 +329,7 @@ def main() -> None:
             write_section(name, markdown)
 
     if not args.skip_accuracy:
-        rows = accuracy(1 if args.quick else args.seeds, args.first_seed, (CUT,) if args.cut else GEOMETRIES)
+        rows = accuracy(1 if args.quick else args.seeds, args.first_seed, (CUT,) if args.cut else GEOMETRIES, args.nucleus_px)
         summary = (
             rows.groupby(["geometry", "difficulty"])[
                 ["precision", "recall", "f1", "frame_precision", "frame_recall", "frame_f1", "naive_f1", "f1_truth_masks",
@@ -325,13 +340,19 @@ def main() -> None:
         )
         first, last = rows["seed"].min(), rows["seed"].max()
         held_out = args.first_seed != 0
-        name = ("pipeline-cut" if args.cut else "pipeline") + (f"-seeds-{args.first_seed}" if held_out else "")
+        resized = f"-nuclei-{args.nucleus_px:g}px" if args.nucleus_px is not None else ""
+        name = ("pipeline-cut" if args.cut else "pipeline") + resized + (f"-seeds-{args.first_seed}" if held_out else "")
         publish(
             name,
             "## Leaders from images, end to end"
             + (", spheroids cut by the image's border" if args.cut else "") + (", on held-out seeds" if held_out else "")
+            + (f", nuclei {args.nucleus_px:g} px across" if args.nucleus_px is not None else "")
             + "\n\n" + machine_line() + "\n\n"
             + ("These seeds were not looked at while choosing the defaults. " if held_out else "")
+            + (f"The same scenarios imaged with pixels that make every nucleus {args.nucleus_px:g} px across (the seeds' "
+               f"own nuclei are 5-20 px), the field cut to at most {FIELD_MAX_NUCLEI} nuclei across to bound the image "
+               f"size (images up to {FIELD_MAX_NUCLEI * args.nucleus_px:.0f} px). "
+               if args.nucleus_px is not None else "")
             + (f"`{CUT}`: the radial movies imaged with a field that ends at the spheroid's centre (movie, masks "
                "and truth cut there; a track leads by the simulator's rule over the frames it is in view). "
                if args.cut else "")
@@ -353,7 +374,8 @@ def main() -> None:
             f"Script: `python benchmarks/bench_pipeline.py --seeds {args.seeds}"
             + (" --cut" if args.cut else "")
             + (f" --first-seed {args.first_seed}" if held_out else "")
-            + (" --skip-speed`." if held_out or args.cut else "`."),
+            + (f" --nucleus-px {args.nucleus_px:g}" if args.nucleus_px is not None else "")
+            + (" --skip-speed`." if held_out or args.cut or args.nucleus_px is not None else "`."),
         )
     if not args.skip_speed:
         raw, ratios, stages = speed(args.quick)

@@ -32,6 +32,7 @@ GEOMETRIES = ("planar", "scratch", "radial")
 DIFFICULTIES = ("easy", "medium", "hard")
 PERFECT_SECTIONS = ("leaders", "leaders-seeds-3000")
 IMAGE_SECTIONS = ("pipeline", "pipeline-seeds-200", "pipeline-seeds-400")
+LARGE_NUCLEI_SECTION = "pipeline-nuclei-40px"
 FOREIGN_SECTIONS = {"foreign": "7000-7019", "foreign-seeds-7100": "7100-7139", "foreign-seeds-7200": "7200-7239",
                     "foreign-seeds-7300": "7300-7339"}
 SPEED_METHODS = {
@@ -80,6 +81,7 @@ def _bars(ax, groups: list[str], series: dict[str, list[list[float]]]) -> None:
 def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Leader F1 per track by geometry and difficulty: ground-truth tracks, from images, with the true masks, naive rule."""
     perfect, images = _first_tables(PERFECT_SECTIONS, path), _first_tables(IMAGE_SECTIONS, path)
+    large = _first_tables([LARGE_NUCLEI_SECTION], path)
     if not perfect or not images:
         return None
 
@@ -97,17 +99,21 @@ def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
             "from images, true masks as labels": [values(images, "f1_truth_masks", geometry, d) for d in DIFFICULTIES],
             "naive rule (top-k outward), from images": [values(images, "naive_f1", geometry, d) for d in DIFFICULTIES],
         }
+        if large:
+            series["from images, nuclei 40 px across"] = [values(large, "f1", geometry, d) for d in DIFFICULTIES]
         _bars(ax, list(DIFFICULTIES), series)
         ax.axhline(TARGET_MEDIUM, color="grey", linestyle="--", linewidth=0.8)
         ax.axhline(TARGET_HARD, color="grey", linestyle=":", linewidth=0.8)
         ax.set_title(geometry)
         ax.set_ylim(0, 1.08)
     axes[0].set_ylabel("leader F1 per track")
-    _legend_below(fig, ncol=4)
+    _legend_below(fig, ncol=5)
     caption = (
         "Leader F1 per track on the package's simulator, by geometry and difficulty. Bars: means; dots: each set of seeds "
         f"(ground-truth tracks: sections {', '.join(f'`{n}`' for n in perfect)}; from images: "
-        f"{', '.join(f'`{n}`' for n in images)}). Dashed: the target on medium movies ({TARGET_MEDIUM}); "
+        f"{', '.join(f'`{n}`' for n in images)}"
+        + (f"; the same scenarios with nuclei 40 px across: `{LARGE_NUCLEI_SECTION}`" if large else "")
+        + f"). Dashed: the target on medium movies ({TARGET_MEDIUM}); "
         f"dotted: on hard ones ({TARGET_HARD})."
     )
     return fig, caption

@@ -92,3 +92,17 @@ def test_speed_lines_follow_each_axis_of_the_scaling_table():
     assert axes["size"][1]["leadertrack_s"].tolist() == [1.0, 8.0]  # the smallest movie starts every axis
     assert axes["nucleus"][1]["x"].tolist() == [10, 20]
     assert axes["nucleus"][1]["leadertrack_s"].tolist() == [1.0, 1.5]
+
+
+def test_the_large_nuclei_movies_are_a_fifth_series_when_measured(tmp_path):
+    markdown = tmp_path / "benchmarks.md"
+    rows = pd.DataFrame({"geometry": ["radial"], "difficulty": ["easy"], "f1": [0.5], "naive_f1": [0.1],
+                         "f1_truth_masks": [1.0]})
+    for name in ("pipeline", "leaders"):
+        write_section(name, table(rows), markdown)
+    assert len(plots.leaders_figure(markdown)[0].axes[2].patches) == 4 * 3
+    write_section(plots.LARGE_NUCLEI_SECTION, table(rows.assign(f1=0.25)), markdown)
+    fig, caption = plots.leaders_figure(markdown)
+    heights = np.array([bar.get_height() for bar in fig.axes[2].patches]).reshape(5, 3)
+    assert heights[4, 0] == 0.25
+    assert f"`{plots.LARGE_NUCLEI_SECTION}`" in caption
