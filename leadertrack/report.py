@@ -26,6 +26,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from leadertrack.atomic import atomic_write
+from leadertrack.segment import reduction_factor
 from leadertrack.units import honest_column_names
 
 __all__ = [
@@ -524,9 +525,13 @@ def methods_text(provenance: dict) -> str:
     else:
         source = provenance.get("nucleus_diameter_source", "")
         how = {"estimated": "estimated from the movie", "user": "set by the user"}.get(source, source)
+        diameter = provenance.get("nucleus_diameter_um")
+        reduction = reduction_factor(diameter / _pixel_size(provenance)) if diameter else 1
         segmentation = (
             f"Nuclei were segmented in every frame (scikit-image{pkg('scikit-image')}; "
-            f"nucleus diameter {_number(provenance.get('nucleus_diameter_um'))} {space}, {how})"
+            f"nucleus diameter {_number(diameter)} {space}, {how}"
+            + (f"; on each frame block-averaged {reduction} x {reduction}" if reduction > 1 else "")
+            + ")"
         )
     margin = provenance.get("gap_closing_edge_margin_um")
     linking = (

@@ -20,7 +20,7 @@ from skimage.segmentation import watershed
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
-__all__ = ["estimate_nucleus_diameter_px", "segment", "segment_frame"]
+__all__ = ["estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -61,6 +61,20 @@ _NECK_MIN_RADIUS = 0.65
 # nuclei) segmented as well but moved leader F1 both ways (2 of 8 movies better, 2 worse), so it is
 # not done.
 _REDUCED_DIAMETER_PX = 20.0
+
+
+def reduction_factor(nucleus_diameter_px: float) -> int:
+    """How many times :func:`segment_frame` block-averages a frame down before segmenting it.
+
+    ``floor(d / 20)`` for nuclei ``d`` >= 40 px across (so still at least 20 px across there), else 1.
+
+    Examples
+    --------
+    >>> reduction_factor(12.0), reduction_factor(43.0), reduction_factor(62.0)
+    (1, 2, 3)
+    """
+    factor = int(nucleus_diameter_px // _REDUCED_DIAMETER_PX)
+    return factor if factor >= 2 else 1
 
 
 def _smooth(image: np.ndarray, *, sigma_px: float) -> np.ndarray:
@@ -429,8 +443,8 @@ def segment_frame(
         raise ValueError(f"segment_frame expects a 2-D image, got shape {image.shape}")
     if not nucleus_diameter_px > 0:
         raise ValueError(f"nucleus_diameter_px must be positive, got {nucleus_diameter_px}")
-    reduction = int(nucleus_diameter_px // _REDUCED_DIAMETER_PX)
-    if reduction >= 2:
+    reduction = reduction_factor(nucleus_diameter_px)
+    if reduction > 1:
         small = _blocks(image.astype(np.float32, copy=False), reduction, np.add) / reduction**2
         labels = segment_frame(
             small, nucleus_diameter_px=nucleus_diameter_px / reduction, smoothing_fraction=smoothing_fraction,

@@ -341,6 +341,9 @@ def test_methods_text_names_what_was_used() -> None:
     assert "nucleus diameter 2 µm, estimated from the movie" in text
     assert "search range 3 µm, gaps of up to 3 frames closed" in text
     assert "The invasion front (planar)" in text and "at least 0.5" in text
+    assert "block-averaged" not in text  # nuclei of 4 px: segmented as they are
+    large = dict(_result().provenance, nucleus_diameter_um=25.0)  # 50 px at 0.5 µm per pixel
+    assert "nucleus diameter 25 µm, estimated from the movie; on each frame block-averaged 2 x 2)" in methods_text(large)
     uncalibrated = methods_text(_result(calibrated=False).provenance)
     assert "no pixel size (lengths are in pixels), no frame interval (times are in frames)" in uncalibrated
     assert "nucleus diameter 4 px" in uncalibrated
