@@ -53,9 +53,10 @@ _NECK_RATIO = 0.7
 _NECK_MIN_RADIUS = 0.65
 # Nuclei at least twice this many pixels across are segmented on the image block-averaged down by
 # floor(diameter / this), so that they are still at least this many pixels across there, and the
-# labels are scaled back up. On the CTC sequences this leaves the SEG measure as it was (GOWT1/01,
-# nuclei of 60 px: 0.770 against 0.769 at full resolution; SIM+/01, 43 px: 0.836 against 0.838, on
-# 10 frames of each) and segments a frame 3.5-4x faster; at 3x and more SEG fell by 0.01-0.03.
+# labels are scaled back up. On the whole CTC sequences (benchmarks/bench_ctc.py; GOWT1/01, nuclei
+# estimated 62 px across, reduced 3x; SIM+/01, 41 px, 2x) SEG went 0.805 -> 0.805 and 0.808 -> 0.804,
+# DET 0.986 -> 0.984 and 0.979 -> 0.980, and segmenting 4.7x and 2.4x faster. On 10 frames of each,
+# reductions that left nuclei under 20 px across lost 0.006-0.025 SEG.
 # Simulated movies with 44 px nuclei (planar and radial, seeds 0-3, medium): leader F1 from images
 # 0.79 at full resolution, 0.93 reduced (none worse). Reducing 2x from 20 px on (movies with 26 px
 # nuclei) segmented as well but moved leader F1 both ways (2 of 8 movies better, 2 worse), so it is
@@ -403,8 +404,8 @@ def segment_frame(
 
     Nuclei 40 px across or more are segmented on the image block-averaged down by
     ``floor(d / 20)`` (so still at least 20 px across), and the labels are scaled back up: their
-    outlines then follow blocks of that many pixels, which on the CTC sequences costs nothing in
-    the SEG measure and makes segmenting 3.5-4x faster.
+    outlines then follow blocks of that many pixels. On the CTC sequences this moved the SEG
+    measure by 0.004 or less and made segmenting 2.4-4.7x faster.
 
     On the Cell Tracking Challenge sequences Fluo-N2DH-GOWT1/01 (a 100-fold brightness range
     between nuclei) and Fluo-N2DH-SIM+/01 this finds about 98% of the nuclei
