@@ -53,15 +53,15 @@ def _legend_below(fig: plt.Figure, ncol: int) -> None:
     fig.tight_layout(rect=(0, 0.09, 1, 1))
 
 
+def _tables(name: str, path: Path) -> list[pd.DataFrame]:
+    """The tables of section ``name`` (none when the section is missing)."""
+    text = section(name, path)
+    return read_tables(text) if text is not None else []
+
+
 def _first_tables(names: Iterable[str], path: Path) -> dict[str, pd.DataFrame]:
     """The first table of each of the sections ``names`` that exist."""
-    found = {}
-    for name in names:
-        text = section(name, path)
-        tables = read_tables(text) if text is not None else []
-        if tables:
-            found[name] = tables[0]
-    return found
+    return {name: tables[0] for name in names if (tables := _tables(name, path))}
 
 
 def _bars(ax, groups: list[str], series: dict[str, list[list[float]]]) -> None:
@@ -148,8 +148,7 @@ def foreign_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def ctc_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """SEG, DET and TRA on the Cell Tracking Challenge sequences, per method."""
-    text = section("tracking", path)
-    tables = read_tables(text) if text is not None else []
+    tables = _tables("tracking", path)
     if not tables:
         return None
     scores = tables[0]
@@ -189,8 +188,7 @@ def _scaling(raw: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
 
 def speed_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Wall time against frames, image size and nucleus size, and peak memory against frames, per method."""
-    text = section("speed", path)
-    tables = read_tables(text) if text is not None else []
+    tables = _tables("speed", path)
     if len(tables) < 2 or "varies" not in tables[1]:
         return None
     raw = tables[1]
@@ -225,8 +223,7 @@ def speed_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def stages_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Where the time goes: seconds per stage, trackpy against leadertrack, for each movie of the speed section."""
-    text = section("speed", path)
-    tables = read_tables(text) if text is not None else []
+    tables = _tables("speed", path)
     if len(tables) < 3:
         return None
     stages = tables[2]
