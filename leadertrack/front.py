@@ -450,7 +450,8 @@ def _planar_direction(
     (:func:`_edge_points`, :func:`_edge_normal`) and straightened on the cells of its rim in the
     first quarter of the movie (up to 5 frames; :func:`_straighten`); the
     outward normal is perpendicular to it, away from the cells. Two sheets (scratch): the cells
-    fall in two groups (connected within 2.5 cell spacings) with free space between them; their
+    of the collective (:func:`_dense`; strands and single cells crossing the gap are not) fall in
+    two groups (connected within 2.5 cell spacings) with free space between them; their
     edges are parallel, so one axis is fitted to both (the first front is the sheet at low
     coordinates). Returns (unit direction, number of fronts, gap middle along it, reason) or None
     when no edge lies inside the field.
@@ -469,31 +470,31 @@ def _planar_direction(
         for f in unique[1 : min(5, max(1, len(unique) // 4))]
     ]
     later = [(c, e) for c, e in later if len(e)]
-    # two groups of cells with free space between them?
-    pairs = cKDTree(first).query_pairs(2.5 * spacing, output_type="ndarray")
-    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(first), len(first)))
+    # two groups of cells of the collective with free space between them? (strands and single
+    # cells crossing the gap are not dense, so they do not join the two)
+    pairs = cKDTree(cells).query_pairs(2.5 * spacing, output_type="ndarray")
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(cells), len(cells)))
     _, component = connected_components(graph, directed=False)
     sizes = np.bincount(component)
     order = np.argsort(sizes)[::-1]
-    if len(sizes) >= 2 and sizes[order[1]] >= 0.2 * len(first):
+    if len(sizes) >= 2 and sizes[order[1]] >= 0.2 * len(cells):
         groups = np.select([component == order[0], component == order[1]], [0, 1], -1)
-        nearest = cKDTree(first).query(edge)[1]  # the cell (and so the sheet) each edge point belongs to
-        normals = [_edge_normal(edge[groups[nearest] == k], first[groups == k], spacing) for k in (0, 1)]
+        nearest = cKDTree(cells).query(edge)[1]  # the cell (and so the sheet) each edge point belongs to
+        normals = [_edge_normal(edge[groups[nearest] == k], cells[groups == k], spacing) for k in (0, 1)]
         if normals[0] is not None and normals[1] is not None:
             axis = normals[0] - normals[1]
             axis /= np.linalg.norm(axis)
             if axis @ np.array([1.0, 1.0]) < 0:  # front 1 is the sheet at low coordinates
                 axis, groups = -axis, np.where(groups >= 0, 1 - groups, -1)
-            s = first @ axis
+            s = cells @ axis
             low, high = np.quantile(s[groups == 0], 0.98), np.quantile(s[groups == 1], 0.02)
             if high - low > 2 * spacing:
-                sheet = groups[dense[first_frame]]
-                rims = [(_rim(cells[sheet == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
+                rims = [(_rim(cells[groups == k], edge[groups[nearest] == k], spacing), sign) for k, sign in ((0, 1.0), (1, -1.0))]
                 mid = (low + high) / 2
                 for c, e in later:  # later frames: each side of the gap's middle is one sheet
                     rims += [(_rim(c[c @ axis <= mid], e[e @ axis <= mid], spacing), 1.0), (_rim(c[c @ axis > mid], e[e @ axis > mid], spacing), -1.0)]
                 axis = _straighten(axis, rims, spacing)
-                s = first @ axis
+                s = cells @ axis
                 low, high = np.quantile(s[groups == 0], 0.98), np.quantile(s[groups == 1], 0.02)
                 axis = np.where(np.abs(axis) < 1e-9, 0.0, axis)
                 angle = np.rad2deg(np.arctan2(axis[0], axis[1])) % 360

@@ -66,6 +66,20 @@ def test_scratch_gives_two_fronts_advancing_toward_each_other():
     assert ids.tolist() == [1, 2]
 
 
+def test_strands_crossing_a_scratch_gap_do_not_join_the_two_sheets():
+    """Chains of single cells reaching across the gap (leaders meeting the other sheet) leave two fronts."""
+    rng = np.random.default_rng(3)
+    sheets = [sheet(rng, depth=100.0, speed=0.0), sheet(rng, depth=100.0, speed=0.0, high_side=True)]
+    strands = [
+        (f, float(f), y + rng.normal(0, 1.0), x + rng.normal(0, 1.0))
+        for f in range(6) for y in (60.0, 150.0, 240.0) for x in np.arange(105.0, 200.0, 18.0)
+    ]
+    both = pd.concat([*sheets, pd.DataFrame(strands, columns=["frame", "time_min", "y_um", "x_um"])], ignore_index=True)
+    front = find_front(both, field_um=(300.0, 300.0))
+    assert front.geometry == "planar" and front.n_fronts == 2
+    assert front.table.groupby("front_id")["front_position_um"].median().to_numpy() == pytest.approx([97.0, -203.0], abs=6.0)
+
+
 def tilted(rng, *, angle_deg, roughness_um=0.0, fingers=0, scratch=False, field=(300.0, 400.0), spacing=10.0, n_frames=4):
     """Jittered sheet(s) entering the field with outward normal at ``angle_deg`` (0° = +x, 90° = +y).
 
