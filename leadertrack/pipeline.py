@@ -324,8 +324,9 @@ def analyze_movie(
     the cells move too far between frames) and the search range was derived, not given, the
     tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, telling
     nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), and the run's warnings say so.
-    When only a few do (``LOCAL_RELINK_MIN_TRACKS``, a single fast strand), the new links are kept
-    only for the cells on them (:func:`leadertrack.track.relink_around`).
+    When only a few do (``LOCAL_RELINK_MIN_TRACKS``, a single fast strand), or many tracks start ahead
+    of the front (:func:`leadertrack.checks.born_ahead_track_ids`: a strand's tip starting a new track
+    every frame), the new links are kept only for the cells on them (:func:`leadertrack.track.relink_around`).
 
     Parameters
     ----------
@@ -361,6 +362,7 @@ def analyze_movie(
         RELINK_RANGE_FACTOR,
         aliased_linking_message,
         aliased_linking_warning,
+        born_ahead_track_ids,
         inward_track_ids,
         locally_relinked_warning,
         relinked_warning,
@@ -488,10 +490,12 @@ def analyze_movie(
     with clock.stage("measure"):
         measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
     at_front_ids, inward_ids = inward_track_ids(measured.tracks)
+    born_ahead_ids = born_ahead_track_ids(measured.tracks, field_um=field_um)
+    suspect_ids = np.union1d(inward_ids, born_ahead_ids)
     first = (len(at_front_ids), len(inward_ids))
     message = aliased_linking_message(*first)
     relink_all = message is not None and derived_range
-    relink_some = not relink_all and derived_range and first[1] >= LOCAL_RELINK_MIN_TRACKS
+    relink_some = not relink_all and derived_range and len(suspect_ids) >= LOCAL_RELINK_MIN_TRACKS
     if relink_all or relink_some:
         # strands alias at this range: link the tracked detections again with a wider one, which makes
         # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place;
@@ -507,7 +511,7 @@ def analyze_movie(
                     # frame-to-frame links only: closing gaps at the wider range joined a follower to its
                     # strand's leader across 7 frames (benchmarks/bench_foreign.py, planar 7232)
                     again, n_taken = relink_around(
-                        tracks, inward_ids, columns=detection_columns, **{**options, "max_gap_frames": 0}
+                        tracks, suspect_ids, columns=detection_columns, **{**options, "max_gap_frames": 0}
                     )
                     again = compact_integers(again) if n_taken else None
         except InputError:  # too many candidates at the wider range: keep the first linking
@@ -524,10 +528,12 @@ def analyze_movie(
                     f"derived x {RELINK_RANGE_FACTOR:g}{brightness_note} (tracks at the front ran inward)"
                 )
             else:
-                message = locally_relinked_warning(first, n_taken, wider, brightness=by_brightness)
+                message = locally_relinked_warning(
+                    first, n_taken, wider, brightness=by_brightness, born_ahead=len(born_ahead_ids)
+                )
                 search_range_source = (
-                    f"derived; x {RELINK_RANGE_FACTOR:g}{brightness_note} around the {first[1]} tracks at the front "
-                    "that ran inward"
+                    f"derived; x {RELINK_RANGE_FACTOR:g}{brightness_note} around the {len(suspect_ids)} tracks at the "
+                    "front that ran inward or started ahead of it"
                 )
         del again
     del tracks  # the measured tracks hold the same rows

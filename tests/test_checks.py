@@ -10,6 +10,7 @@ from leadertrack.checks import (
     GEOMETRY_MIN_CONFIDENCE,
     INWARD_MIN_TRACKS,
     aliased_linking_warning,
+    born_ahead_track_ids,
     inward_at_front,
     uncertain_geometry_warning,
 )
@@ -72,6 +73,22 @@ def test_strands_moving_less_than_half_their_spacing_per_frame_are_not_flagged()
     # the strands really are tracked outward here: the check is not quiet because nothing moves
     lengths = tracks.groupby("track_id").size()
     assert (lengths >= N_FRAMES // 2).sum() >= 8 * CELLS_PER_STRAND
+
+
+def test_strands_moving_one_spacing_per_frame_start_a_track_at_their_tip_in_every_frame():
+    """At a whole spacing per frame each cell lands where the one ahead was: linking keeps every
+    track in place (none runs inward), and each strand's tip starts a new track in every frame."""
+    tracks = measured(strands_leaving_a_sheet(step_um=SPACING_UM))
+    assert inward_at_front(tracks)[1] == 0
+    born = born_ahead_track_ids(tracks)
+    assert len(born) >= 8 * (N_FRAMES - 1) * 0.9  # one per strand and frame
+    starts = tracks[tracks["track_id"].isin(born)].groupby("track_id")["frame"].min()
+    assert (starts > 0).all()
+
+
+def test_strands_tracked_outward_start_no_track_ahead_of_the_front():
+    tracks = measured(strands_leaving_a_sheet(step_um=4.0))
+    assert born_ahead_track_ids(tracks).size == 0
 
 
 def test_cells_wandering_at_random_at_the_front_are_not_flagged():
@@ -229,6 +246,28 @@ def _half_sheet(rows_up_to_um: float = 170.0) -> pd.DataFrame:
     cells = np.column_stack([ys.ravel(), xs.ravel()])
     rows = [(i + 1, f, float(f), y + rng.normal(0, 0.5), x + rng.normal(0, 0.5)) for f in range(8) for i, (y, x) in enumerate(cells)]
     return pd.DataFrame(rows, columns=["track_id", "frame", "time_min", "y_um", "x_um"])
+
+
+def test_a_strand_whose_tip_starts_a_new_track_every_frame_is_linked_again_around_it():
+    """A simulated wound edge imaged every 12 min (planar, medium, seed 403): one strand moves about
+    a spacing per frame, its tracks stay in place rather than run inward, and its tip starts a new
+    track every frame. The cells on the tracks starting ahead of the front are linked again, and the
+    strand's leader is found, not its follower (F1 0.75 before)."""
+    from leadertrack.config import RunConfig
+    from leadertrack.evaluate import leader_agreement
+    from leadertrack.pipeline import analyze_movie
+    from leadertrack.synthetic import random_scenario, simulate_invasion
+
+    sim = simulate_invasion(**random_scenario(403, difficulty="medium", geometry="planar"))
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = sim.pixel_size_um, sim.frame_interval_min
+    with pytest.warns(UserWarning, match="tracks started ahead of the front"):
+        result = analyze_movie(sim.image, config, labels=sim.labels)
+    assert "started ahead of it" in result.provenance["search_range_source"]
+    truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    assert len(truth) == 3
+    assert leader_agreement(result.tracks, result.cells, sim.labels, truth)["f1"] == 1.0
 
 
 def test_a_geometry_chosen_on_the_fence_is_reported_and_warned():
