@@ -13,9 +13,10 @@ import pandas as pd
 from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = [
-    "BORN_AHEAD_MIN_PER_FRAME", "GEOMETRY_MIN_CONFIDENCE", "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE", "LOCAL_RELINK_MIN_TRACKS",
-    "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR", "aliased_linking_message", "aliased_linking_warning", "born_ahead_track_ids", "inward_at_front",
-    "inward_track_ids", "locally_relinked_warning", "relinked_warning", "uncertain_geometry_warning",
+    "BORN_AHEAD_MIN_PER_FRAME", "GEOMETRY_MIN_CONFIDENCE", "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE",
+    "LOCAL_RELINK_MIN_TRACKS", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR", "aliased_linking_message",
+    "aliased_linking_warning", "born_ahead_track_ids", "inward_at_front", "inward_track_ids", "locally_relinked_warning",
+    "relinked_warning", "uncertain_geometry_warning",
 ]
 
 INWARD_PERSISTENCE = -0.5
@@ -149,9 +150,9 @@ def born_ahead_track_ids(tracks: pd.DataFrame, *, field_um: tuple[float, ...] | 
 
     A track starts ahead of the front when its first row has a negative ``front_distance_um``, is
     not in the movie's first frame, and (with ``field_um``) lies more than one typical cell spacing
-    inside the field (cells coming in across the image border start there). Fewer than ``BORN_AHEAD_MIN_PER_FRAME``
-    per frame of the movie give none: a nucleus missed for a while, or two that merged and part
-    again, start a few.
+    inside the field (cells coming in across the image border start there). Fewer than
+    ``BORN_AHEAD_MIN_PER_FRAME`` per frame of the movie give none: a nucleus missed for a while, or
+    two that merged and part again, start a few.
 
     Parameters
     ----------
