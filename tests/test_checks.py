@@ -213,22 +213,30 @@ def test_without_a_positive_brightness_for_every_nucleus_the_relink_goes_by_posi
     assert result.cells["is_leader"].sum() == 8
 
 
+def _planar_medium_run_on_true_masks(seed: int, *, warning: str):
+    """A simulated planar movie (``random_scenario``, medium) run on its true masks, which must warn
+    ``warning``: the simulation and the result."""
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+    from leadertrack.synthetic import random_scenario, simulate_invasion
+
+    sim = simulate_invasion(**random_scenario(seed, difficulty="medium", geometry="planar"))
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = sim.pixel_size_um, sim.frame_interval_min
+    with pytest.warns(UserWarning, match=warning):
+        result = analyze_movie(sim.image, config, labels=sim.labels)
+    return sim, result
+
+
 def test_a_single_fast_strand_linked_backwards_is_linked_again_around_it():
     """A simulated wound edge imaged every 11 min whose one strand moves about a spacing per frame
     (planar, medium, seed 401): 8 of the 71 tracks at the front run inward, too few to link the
     whole movie again, so the cells on them are linked again, and the strand's leader is found."""
     from leadertrack.checks import LOCAL_RELINK_MIN_TRACKS
-    from leadertrack.config import RunConfig
     from leadertrack.evaluate import leader_agreement
-    from leadertrack.pipeline import analyze_movie
-    from leadertrack.synthetic import random_scenario, simulate_invasion
 
-    sim = simulate_invasion(**random_scenario(401, difficulty="medium", geometry="planar"))
-    config = RunConfig()
-    config.output.report = False
-    config.units.pixel_size_um, config.units.frame_interval_min = sim.pixel_size_um, sim.frame_interval_min
-    with pytest.warns(UserWarning, match="the cells on them were linked again"):
-        result = analyze_movie(sim.image, config, labels=sim.labels)
+    sim, result = _planar_medium_run_on_true_masks(401, warning="the cells on them were linked again")
     (message,) = result.provenance["warnings"]
     inward = int(message.split(" of the ")[0])
     assert LOCAL_RELINK_MIN_TRACKS <= inward < INWARD_MIN_TRACKS
@@ -253,17 +261,9 @@ def test_a_strand_whose_tip_starts_a_new_track_every_frame_is_linked_again_aroun
     a spacing per frame, its tracks stay in place rather than run inward, and its tip starts a new
     track every frame. The cells on the tracks starting ahead of the front are linked again, and the
     strand's leader is found, not its follower (F1 0.75 before)."""
-    from leadertrack.config import RunConfig
     from leadertrack.evaluate import leader_agreement
-    from leadertrack.pipeline import analyze_movie
-    from leadertrack.synthetic import random_scenario, simulate_invasion
 
-    sim = simulate_invasion(**random_scenario(403, difficulty="medium", geometry="planar"))
-    config = RunConfig()
-    config.output.report = False
-    config.units.pixel_size_um, config.units.frame_interval_min = sim.pixel_size_um, sim.frame_interval_min
-    with pytest.warns(UserWarning, match="tracks started ahead of the front"):
-        result = analyze_movie(sim.image, config, labels=sim.labels)
+    sim, result = _planar_medium_run_on_true_masks(403, warning="tracks started ahead of the front")
     assert "started ahead of it" in result.provenance["search_range_source"]
     truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
     assert len(truth) == 3
