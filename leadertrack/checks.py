@@ -58,7 +58,7 @@ fast strand breaks into a few), but at least this many do, the movie is still li
 wider range and brightness, and the new tracks are kept only where they take over a detection of a
 track that ran inward (``leadertrack.track.relink_around``); the rest of the movie keeps its first
 linking, which the wider range would spoil in a dense sheet. The second linking closes no gaps
-(frame-to-frame links and trackpy's memory only): at the wider range, gap closing joined a follower
+(frame-to-frame links and their memory only): at the wider range, gap closing joined a follower
 to its strand's leader across 7 frames. Measured by linking again the found tracks of 165 of our
 simulated movies and of 200 of the independent simulator (seeds 7000-7019, 7100-7139, 7200-7239):
 at 3 (and at 4) the three of ours that had lost their only strands (F1 0) came to 0.57-0.80, and of

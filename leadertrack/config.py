@@ -85,7 +85,7 @@ class LinkConfig(_Section):
         description="Longest gap (frames) closed after linking by one assignment of track ends to later track starts, "
         "which also undoes merges of two touching nuclei. With label masks given, a track ending or starting within half "
         "a nucleus diameter of the image's edge is not joined (the cell left the field, or came in). "
-        "None = 2 x (memory + 1); 0 = trackpy's links only.",
+        "None = 2 x (memory + 1); 0 = the frame-to-frame links only.",
     )
     predict: bool = Field(True, description="Predict each cell's next position from its recent velocity.")
     min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")

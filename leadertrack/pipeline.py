@@ -810,7 +810,7 @@ def _versions() -> dict[str, str]:
     from importlib.metadata import PackageNotFoundError, version
 
     found = {"python": sys.version.split()[0]}
-    for name in ("numpy", "scipy", "scikit-image", "scikit-learn", "trackpy", "pandas", "tifffile"):
+    for name in ("numpy", "scipy", "scikit-image", "scikit-learn", "pandas", "tifffile"):
         try:
             found[name] = version(name)
         except PackageNotFoundError:

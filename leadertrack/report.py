@@ -535,7 +535,7 @@ def methods_text(provenance: dict) -> str:
         )
     margin = provenance.get("gap_closing_edge_margin_um")
     linking = (
-        f"linked into tracks with trackpy{pkg('trackpy')} (search range {_number(provenance.get('search_range_um'))} {space}"
+        f"linked into tracks frame to frame by trackpy's algorithm (subnetworks of least total squared displacement, adaptive search), vectorised with SciPy{pkg('scipy')} (search range {_number(provenance.get('search_range_um'))} {space}"
         + (f", gaps of up to {link['memory']} frames closed" if "memory" in link else "")
         + (f" except within {_number(margin)} {space} of the image's edge" if "memory" in link and margin else "")
         + (", velocity prediction" if link.get("predict") else "")

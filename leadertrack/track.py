@@ -1,23 +1,15 @@
-"""Link detections into tracks with trackpy: search range in µm, gap closing, velocity prediction."""
+"""Link detections into tracks: search range in µm, velocity prediction (trackpy's linking, :mod:`leadertrack.frame_links`), gap closing."""
 
 from __future__ import annotations
 
-import itertools
-import threading
-import warnings
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import pandas as pd
-import trackpy
-from scipy.optimize import linear_sum_assignment
-from trackpy.linking import subnet as trackpy_subnet
-from trackpy.linking.utils import SubnetOversizeException
-from trackpy.predict import NullPredict
 
 from leadertrack.errors import InputError
+from leadertrack.frame_links import SubnetTooLargeError, link_frames
 from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
@@ -36,147 +28,6 @@ different cells; from our own segmentation, which also loses cells inside the fi
 leaving them alone cost leader F1 there, so it is not done there."""
 
 
-class _OwnVelocityPredict(NullPredict):
-    """Predict each cell from its own recent velocity (mean over its last ``span`` steps).
-
-    trackpy's ``NearestVelocityPredict`` lends a new or just-relinked cell the velocity of its
-    nearest neighbour; next to a follower that jumped (two nuclei merged for a frame) that throws
-    the prediction off by more than the search range and cuts the leader's track into pieces.
-    A cell's own history has no such coupling. The velocity of a short history is shrunk by
-    ``steps / (steps + 1)``: a single step is mostly jitter, and extrapolating it in full in a
-    dense sheet swaps neighbours.
-    """
-
-    def __init__(self, pos_columns: list[str], span: int = 3, n_moving: int | None = None) -> None:
-        self.pos_columns = pos_columns
-        self.span = span
-        # the first n_moving columns are extrapolated; the rest (a brightness coordinate) are not
-        self.n_moving = len(pos_columns) if n_moving is None else n_moving
-        # the last span + 1 observations of each track, newest last, as arrays indexed by track id
-        # (trackpy numbers its tracks 0, 1, 2, ...), so that a frame is observed and predicted at once
-        self.times = np.zeros((0, span + 1))
-        self.positions = np.zeros((0, span + 1, len(pos_columns)))
-        self.seen = np.zeros(0, dtype=np.int64)
-
-    def _make_room(self, largest_id: int) -> None:
-        if largest_id < len(self.seen):
-            return
-        grow = max(largest_id + 1, 2 * len(self.seen)) - len(self.seen)
-        self.times = np.concatenate([self.times, np.zeros((grow, self.span + 1))])
-        self.positions = np.concatenate([self.positions, np.zeros((grow, *self.positions.shape[1:]))])
-        self.seen = np.concatenate([self.seen, np.zeros(grow, dtype=np.int64)])
-
-    def observe(self, frame: pd.DataFrame) -> None:
-        ids = frame["particle"].to_numpy(dtype=np.int64)
-        if len(ids) == 0:
-            return
-        self._make_room(int(ids.max()))
-        self.times[ids, :-1] = self.times[ids, 1:]
-        self.times[ids, -1] = frame[self.t_column].to_numpy(dtype=float)
-        self.positions[ids, :-1] = self.positions[ids, 1:]
-        self.positions[ids, -1] = frame[self.pos_columns].to_numpy(dtype=float)
-        self.seen[ids] = np.minimum(self.seen[ids] + 1, self.span + 1)
-
-    def predict(self, t1: float, particles: list) -> np.ndarray:
-        if not particles:
-            return np.array([])
-        position = np.array([point.pos for point in particles], dtype=float)
-        ids = np.array([point.track.id if point.track is not None else -1 for point in particles], dtype=np.int64)
-        known = (ids >= 0) & (ids < len(self.seen))
-        n_seen = np.zeros(len(ids), dtype=np.int64)
-        n_seen[known] = self.seen[ids[known]]
-        moving = np.flatnonzero(n_seen >= 2)
-        if len(moving):
-            track, oldest = ids[moving], self.span + 1 - n_seen[moving]
-            steps = (n_seen[moving] - 1)[:, None]
-            elapsed = (self.times[track, -1] - self.times[track, oldest])[:, None]
-            # shrink the velocity of short histories, where a step is mostly jitter
-            velocity = (self.positions[track, -1] - self.positions[track, oldest]) / elapsed * steps / (steps + 1)
-            velocity[:, self.n_moving :] = 0.0
-            since = (t1 - np.array([particles[i].t for i in moving], dtype=float))[:, None]
-            position[moving] = position[moving] + velocity * since
-        return position
-
-
-def _assign_subnet(source_set: set, dest_set: set, search_range: float, max_size: int = 30, **_) -> tuple[list, list]:
-    """trackpy subnetwork linker: the links of least total squared distance, as one linear assignment.
-
-    The same objective as trackpy's recursive solver (a source left unlinked costs
-    ``search_range ** 2``; a destination left over starts a new track), solved with
-    :func:`scipy.optimize.linear_sum_assignment` (polynomial time) instead of enumerating the
-    combinations (exponential in the subnetwork's size). A subnetwork larger than ``max_size``
-    still raises ``SubnetOversizeException``, so trackpy's adaptive search shrinks the range there
-    as before.
-    """
-    sources, dests = list(source_set), list(dest_set)
-    if len(sources) > max_size:
-        raise SubnetOversizeException(f"Subnetwork contains {len(sources)} points")
-    column = {id(d): j for j, d in enumerate(dests)}
-    cost = np.full((len(sources), len(dests) + len(sources)), np.inf)
-    for i, source in enumerate(sources):
-        for dest, distance in source.forward_cands:
-            j = column.get(id(dest)) if dest is not None else None
-            if j is not None and distance <= search_range:
-                cost[i, j] = distance**2
-        cost[i, len(dests) + i] = search_range**2
-    rows, cols = linear_sum_assignment(cost)
-    linked = cols < len(dests)
-    source_list = [sources[i] for i in rows]
-    dest_list = [dests[j] if ok else None for j, ok in zip(cols, linked)]
-    claimed = set(cols[linked].tolist())
-    for j, dest in enumerate(dests):
-        if j not in claimed:
-            source_list.append(None)
-            dest_list.append(dest)
-    return source_list, dest_list
-
-
-def _merge_into_larger(source, dest, subnets: dict) -> None:
-    """trackpy's ``subnet.assign_subnet`` (put a source and a destination in one subnetwork),
-    merging the smaller subnetwork into the larger.
-
-    trackpy 0.7 always moves the source's subnetwork into the destination's, relabelling every
-    point it holds. In a dense sheet the candidates join thousands of cells into one subnetwork,
-    which is then moved again and again: 4.6 of 8.5 s of linking a 1024 x 1024 movie of 3,500
-    nuclei went there. By size, each point moves at most log2(n) times. The subnetworks formed
-    are the same sets of points, so the links are the same.
-    """
-    first, second = source.subnet, dest.subnet
-    if first is None and second is None:
-        raise ValueError("No subnet for added destination particle")
-    if first == second:
-        return
-    if first is None:
-        subnets[second][0].add(source)
-        source.subnet = second
-    elif second is None:
-        subnets[first][1].add(dest)
-        dest.subnet = first
-    else:
-        small, large = sorted((first, second), key=lambda key: len(subnets[key][0]) + len(subnets[key][1]))
-        subnets[large][0].update(subnets[small][0])
-        subnets[large][1].update(subnets[small][1])
-        for point in itertools.chain(*subnets[small]):
-            point.subnet = large
-        del subnets[small]
-
-
-_LINKING = threading.RLock()
-
-
-@contextmanager
-def _subnets_merged_by_size() -> Iterator[None]:
-    """While linking, trackpy builds its subnetworks with :func:`_merge_into_larger`; its own
-    function is put back afterwards. One link at a time (linking holds the interpreter anyway)."""
-    with _LINKING:
-        original = trackpy_subnet.assign_subnet
-        trackpy_subnet.assign_subnet = _merge_into_larger
-        try:
-            yield
-        finally:
-            trackpy_subnet.assign_subnet = original
-
-
 def _stitch(
     table: pd.DataFrame, *, max_distance_px: float, max_gap_frames: int, field_px: tuple[int, int] | None,
     edge_margin_px: float,
@@ -190,7 +41,7 @@ def _stitch(
     frame = table["frame"].to_numpy(dtype=np.int64)
     order = np.lexsort((frame, track))
     track, frame = track[order], frame[order]
-    # every gap trackpy's memory bridged is decided again, with both sides' velocities
+    # every gap the linking memory bridged is decided again, with both sides' velocities
     step = np.diff(frame)
     piece = np.cumsum(np.r_[True, (track[1:] != track[:-1]) | ((step > 1) & (step <= max_gap_frames))])
     del track, step
@@ -284,7 +135,7 @@ def default_search_range_um(
     frame_interval_min``; otherwise ``SEARCH_RANGE_DIAMETERS`` (1.5) nucleus diameters. Leaders
     in movies taken every 10-15 min move about one diameter per frame and more, and the first
     link of a track is made before the velocity predictor has seen it move; where candidates
-    crowd (a dense sheet), trackpy's adaptive search shrinks the range for that subnetwork.
+    crowd (a dense sheet), the adaptive search shrinks the range for that subnetwork.
 
     Parameters
     ----------
@@ -324,7 +175,7 @@ def link(
     field_px: tuple[int, int] | None = None,
     edge_margin_um: float = 0.0,
 ) -> pd.DataFrame:
-    """Link detections over frames into tracks (trackpy).
+    """Link detections over frames into tracks (trackpy's algorithm: :func:`leadertrack.frame_links.link_frames`).
 
     Parameters
     ----------
@@ -338,20 +189,20 @@ def link(
     frame_interval_min
         Time between frames in minutes, for the ``time_min`` column.
     memory
-        Frames a cell may vanish and still be linked to its track by trackpy.
+        Frames a cell may vanish and still be linked to its track frame to frame.
     predict
         Predict each cell's position from its own velocity over its last three steps, so fast
         persistent movers are kept.
     min_track_length
         Tracks with fewer detections (after gap closing) are dropped.
     max_gap_frames
-        Gap closing after trackpy (:mod:`leadertrack.stitch`): a track end may continue as a
+        Gap closing after the frame-to-frame links (:mod:`leadertrack.stitch`): a track end may continue as a
         track starting up to this many frames later when both extrapolated across the gap
         (own velocities) meet within the search range per square root of the gap; all joins are
-        chosen together by one linear assignment. Gaps trackpy's memory bridged are decided again
+        chosen together by one linear assignment. Gaps the memory bridged are decided again
         the same way, and a track that swallowed an ending neighbour until a new track split off
         it is cut there, so that both cells keep their identities through the merge. ``None``
-        (default) = ``2 * (memory + 1)``; ``0`` = trackpy's links only.
+        (default) = ``2 * (memory + 1)``; ``0`` = the frame-to-frame links only.
     progress
         ``progress("link", done, total)`` is called after each frame.
     brightness_um
@@ -386,58 +237,32 @@ def link(
         raise ValueError(f"detections lack the column(s) {sorted(missing)}")
     if search_range_um <= 0 or pixel_size_um <= 0:
         raise ValueError("search_range_um and pixel_size_um must be positive")
-    trackpy.quiet()
     table = detections.reset_index(drop=True)
     table["frame"] = table["frame"].astype(np.int64)
     columns = [c for c in detections.columns if c != "track_id"]  # re-linking replaces old ids
     if table.empty:
         linked = table.assign(track_id=pd.Series(dtype=np.int64))
         return add_physical_columns(linked, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
-    # Every frame number, empty ones included, so that memory counts frames, not detections. trackpy
-    # gets only the columns it reads, and each frame is let go once handed over.
-    needed = table[["frame", "y", "x"]].assign(_row=np.arange(len(table)))
     search_range_px = search_range_um / pixel_size_um
-    pos_columns = ["y", "x"]
+    coordinates = table[["y", "x"]].to_numpy(dtype=float)
     brightness = _relative_log_brightness(table) if brightness_um > 0 else None
     if brightness is not None:
-        needed["brightness"] = brightness * (brightness_um / pixel_size_um)
-        pos_columns.append("brightness")
-    present = dict(tuple(needed.groupby("frame", sort=True)))
-    empty = needed.iloc[:0]
-    del needed
-    first, last = min(present), max(present)
-    n_frames = last - first + 1
-    frames = (present.pop(t, empty.assign(frame=np.int64(t))) for t in range(first, last + 1))
-    options = {
-        "search_range": search_range_px,
-        "memory": memory,
-        "pos_columns": pos_columns,
-        # in a dense sheet a few subnetworks get too large to solve: trackpy then shrinks the
-        # search range for those cells only, step by step, down to a tenth of it
-        "adaptive_stop": 0.1 * search_range_px,
-        "adaptive_step": 0.9,
-        "link_strategy": _assign_subnet,
-    }
-    if predict:
-        linked_frames = _OwnVelocityPredict(pos_columns=pos_columns, n_moving=2).link_df_iter(frames, **options)
-    else:
-        linked_frames = trackpy.link_df_iter(frames, **options)
-    particle = np.empty(len(table), dtype=np.int64)
-    with warnings.catch_warnings(), _subnets_merged_by_size():
-        # trackpy 0.7's predictor uses a DataFrame.join keyword that pandas 3 deprecates.
-        warnings.filterwarnings("ignore", message=".*'lsuffix' and 'rsuffix' keywords.*")
-        done = 0
-        try:
-            for done, frame in enumerate(linked_frames, start=1):
-                particle[frame["_row"].to_numpy()] = frame["particle"].to_numpy(dtype=np.int64)
-                if progress is not None:
-                    progress("link", done, n_frames)
-        except SubnetOversizeException:
-            raise InputError(
-                f"linking frame {done + 1}: the search range ({search_range_um:g} µm) is so large that too many "
-                "cells compete for the same links; give a smaller --max-speed-um-per-min or check "
-                "--pixel-size-um and --nucleus-diameter-um"
-            ) from None
+        coordinates = np.column_stack([coordinates, brightness * (brightness_um / pixel_size_um)])
+    try:
+        particle = link_frames(
+            table["frame"].to_numpy(), coordinates, search_range=search_range_px, memory=memory, predict=predict,
+            n_moving=2,
+            # in a dense sheet a few subnetworks get too large to solve: the search range is then
+            # shrunk for those cells only, step by step, down to a tenth of it (trackpy's adaptive search)
+            adaptive_stop=0.1 * search_range_px, adaptive_step=0.9,
+            progress=None if progress is None else lambda done, total: progress("link", done, total),
+        )
+    except SubnetTooLargeError as error:
+        raise InputError(
+            f"linking frame {error.frame}: the search range ({search_range_um:g} µm) is so large that too many "
+            "cells compete for the same links; give a smaller --max-speed-um-per-min or check "
+            "--pixel-size-um and --nucleus-diameter-um"
+        ) from None
     table["track_id"] = particle
     gap_frames = 2 * (memory + 1) if max_gap_frames is None else max_gap_frames
     if gap_frames > 0:
@@ -451,7 +276,7 @@ def link(
 
 def _numbered(table: pd.DataFrame, min_track_length: int) -> pd.DataFrame:
     """Tracks of at least ``min_track_length`` rows, with contiguous ids 1..n by first appearance,
-    then position (trackpy's particle numbers have holes and depend on its internal order), so the
+    then position (the linker's numbers depend on its internal order), so the
     same detections always get the same ids; sorted by track and frame."""
     lengths = table.groupby("track_id")["frame"].transform("size")
     table = table[lengths >= min_track_length]

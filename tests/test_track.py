@@ -47,34 +47,6 @@ def test_straight_lines_recovered_with_contract_columns():
     assert row["time_min"] == row["frame"] * 5.0 and row["x_um"] == pytest.approx(row["x"] * 0.5)
 
 
-def test_each_cell_is_predicted_from_its_own_last_steps():
-    """Over its last ``span`` steps, shrunk by steps / (steps + 1) for a short history; a cell seen
-    once, or a new one, is predicted where it is."""
-    from types import SimpleNamespace
-
-    from leadertrack.track import _OwnVelocityPredict
-
-    predictor = _OwnVelocityPredict(pos_columns=["y", "x"], span=2)
-    predictor.t_column = "frame"
-    # track 0 moves +1 in y per frame, then +4 (its last 2 steps: 5 in 2 frames); track 5 is seen
-    # twice (one step of +2 in x); track 2 once
-    for frame, rows in enumerate([[(0, 0.0, 0.0), (5, 10.0, 0.0)], [(0, 1.0, 0.0), (5, 10.0, 2.0), (2, 7.0, 7.0)],
-                                  [(0, 2.0, 0.0)], [(0, 6.0, 0.0)]]):
-        predictor.observe(pd.DataFrame(rows, columns=["particle", "y", "x"]).assign(frame=frame))
-
-    def point(track_id, t, y, x):
-        return SimpleNamespace(pos=np.array([y, x]), t=t, track=None if track_id is None else SimpleNamespace(id=track_id))
-
-    predicted = predictor.predict(5, [point(0, 3, 6.0, 0.0), point(5, 1, 10.0, 2.0), point(2, 1, 7.0, 7.0), point(None, 3, 1.0, 1.0)])
-    np.testing.assert_allclose(predicted, [
-        [6.0 + 2.5 * 2 / 3 * 2, 0.0],  # 2.5 per frame over 2 steps, shrunk by 2/3, for 2 frames
-        [10.0, 2.0 + 2.0 / 2 * 4],  # 2 per frame from 1 step, shrunk by 1/2, for 4 frames
-        [7.0, 7.0],
-        [1.0, 1.0],
-    ])
-    assert predictor.predict(5, []).size == 0
-
-
 @pytest.mark.parametrize("predict", [True, False])
 def test_velocity_prediction_keeps_a_fast_mover_past_a_bystander(predict):
     # The mover goes 8 px per frame with a 10 px search range. At frame 4 a newly appearing
@@ -150,50 +122,6 @@ def test_a_dense_sheet_with_a_generous_search_range_still_links():
     assert tracks["track_id"].nunique() == 400
     node = (tracks["y"] / 3).round() * 100 + (tracks["x"] / 3).round()  # the grid point each row belongs to
     assert (node.groupby(tracks["track_id"]).nunique() == 1).all()  # every track stays with one cell
-
-
-def test_subnetworks_merge_the_smaller_into_the_larger():
-    # trackpy moves the source's subnetwork into the destination's whatever their sizes, so a
-    # subnetwork spanning a dense sheet is relabelled again and again; ours keeps the larger
-    from leadertrack.track import _merge_into_larger
-
-    class Point:  # trackpy's points are hashed by identity and carry their subnetwork key
-        def __init__(self, subnet):
-            self.subnet = subnet
-
-    def points(key, n):
-        return {Point(key) for _ in range(n)}
-
-    subnets = {0: (points(0, 5), points(0, 4)), 1: (points(1, 1), points(1, 1))}
-    everyone = set().union(*subnets[0], *subnets[1])
-    source, dest = next(iter(subnets[0][0])), next(iter(subnets[1][1]))
-    _merge_into_larger(source, dest, subnets)
-    assert list(subnets) == [0]
-    assert subnets[0][0] | subnets[0][1] == everyone and len(subnets[0][0]) == 6
-    assert {p.subnet for p in everyone} == {0}
-    # a point without a subnetwork joins its partner's
-    newcomer = Point(None)
-    _merge_into_larger(newcomer, dest, subnets)
-    assert newcomer in subnets[0][0] and newcomer.subnet == 0
-
-
-def test_trackpy_uses_our_merge_only_while_linking():
-    from trackpy.linking import subnet as trackpy_subnet
-
-    from leadertrack.track import _merge_into_larger
-
-    original = trackpy_subnet.assign_subnet
-    seen = []
-    link(_grid_frames(3), search_range_um=6.0, progress=lambda *_: seen.append(trackpy_subnet.assign_subnet))
-    assert seen and all(f is _merge_into_larger for f in seen)
-    assert trackpy_subnet.assign_subnet is original
-
-    def fail(*_):
-        raise RuntimeError("stop")
-
-    with pytest.raises(RuntimeError):
-        link(_grid_frames(3), search_range_um=6.0, progress=fail)
-    assert trackpy_subnet.assign_subnet is original
 
 
 def test_a_search_range_far_too_large_is_a_clear_error():
@@ -331,30 +259,6 @@ def test_default_search_range_links_a_leader_moving_more_than_a_diameter_per_fra
     leader = tracks[tracks.x >= 80]
     assert leader.track_id.nunique() == 1 and len(leader) == 8
     assert tracks.groupby("track_id").size().eq(8).all()
-
-
-def test_subnetworks_are_solved_as_trackpy_solves_them():
-    # Our subnetwork linker (one linear assignment) and trackpy's recursive one minimise the same
-    # total squared distance: on a dense jittering field, where many subnetworks hold several
-    # cells, both give the same tracks.
-    import trackpy
-
-    rng = np.random.default_rng(3)
-    start = np.argwhere(np.ones((12, 12))) * 8.0 + rng.normal(0, 1.0, (144, 2))
-    rows = []
-    position = start.copy()
-    for f in range(6):
-        position = position + rng.normal(0, 2.5, position.shape)
-        rows += [(f, y, x) for y, x in position]
-    det = pd.DataFrame(rows, columns=["frame", "y", "x"])
-    ours = link(det, search_range_um=7.0, predict=False, max_gap_frames=0, min_track_length=1)
-    theirs = trackpy.link(det, 7.0, memory=3, link_strategy="recursive", adaptive_stop=0.7, adaptive_step=0.9)
-    key = ["frame", "y", "x"]
-    both = ours.merge(theirs, on=key)
-    assert len(both) == len(det)
-    pairs = both[["track_id", "particle"]].drop_duplicates()
-    assert pairs.track_id.is_unique and pairs.particle.is_unique
-    assert ours.groupby("track_id").size().max() > 1
 
 
 def _strand_stepping_one_spacing(brightness: np.ndarray, bleach: float = 1.0) -> pd.DataFrame:
