@@ -75,7 +75,14 @@ class _Tracks:
     def predicted(self, ids: np.ndarray, frame: int, *, n_moving: int, predict: bool) -> np.ndarray:
         """Where the tracks ``ids`` are expected in ``frame``: the last position, moved on by the
         track's own mean velocity over its last ``span`` steps (shrunk by ``steps / (steps + 1)``,
-        a short history being mostly jitter) in the first ``n_moving`` columns."""
+        a short history being mostly jitter, and extrapolating it in full in a dense sheet swaps
+        neighbours) in the first ``n_moving`` columns.
+
+        A track's own history, not its neighbours': trackpy's ``NearestVelocityPredict`` lends a
+        new or just-relinked cell the velocity of its nearest neighbour, and next to a follower
+        that jumped (two nuclei merged for a frame) that throws the prediction off by more than
+        the search range and cuts the leader's track into pieces.
+        """
         position = self.positions[ids, -1].copy()
         if not predict:
             return position
