@@ -195,11 +195,13 @@ def _cone_counts(
             continue
         a, b = np.concatenate([pairs[:, 0], pairs[:, 1]]), np.concatenate([pairs[:, 1], pairs[:, 0]])
         d = p[b] - p[a]
-        cos = np.einsum("ij,ij->i", d, outward[idx][a]) / np.maximum(np.linalg.norm(d, axis=1), 1e-12)
-        na, nb = np.linalg.norm(m[a], axis=1), np.linalg.norm(m[b], axis=1)
+        distance = np.sqrt(np.einsum("ij,ij->i", d, d))
+        cos = np.einsum("ij,ij->i", d, outward[idx][a]) / np.maximum(distance, 1e-12)
+        speed = np.linalg.norm(m, axis=1)
+        na, nb = speed[a], speed[b]
         alike = (np.einsum("ij,ij->i", m[a], m[b]) > 0.5 * na * nb) & (nb >= 0.5 * na) & (na > 0)
         # trailing: the neighbour is ahead along the cell's own direction of motion
-        along = np.einsum("ij,ij->i", d, m[a]) / np.maximum(np.linalg.norm(d, axis=1) * na, 1e-12)
+        along = np.einsum("ij,ij->i", d, m[a]) / np.maximum(distance * na, 1e-12)
         ahead[idx] = np.bincount(a[cos > _CONE_COS], minlength=len(idx))
         behind[idx] = np.bincount(a[cos < -_CONE_COS], minlength=len(idx))
         same[idx] = np.bincount(a[(along > _TRAIL_COS) & alike], minlength=len(idx))
