@@ -245,6 +245,9 @@ def link(
         return add_physical_columns(linked, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
     search_range_px = search_range_um / pixel_size_um
     coordinates = table[["y", "x"]].to_numpy(dtype=float)
+    if not np.isfinite(coordinates).all():
+        bad = int((~np.isfinite(coordinates)).any(axis=1).sum())
+        raise ValueError(f"{bad} of the {len(table)} detections have no finite position (y, x): drop them before linking")
     brightness = _relative_log_brightness(table) if brightness_um > 0 else None
     if brightness is not None:
         coordinates = np.column_stack([coordinates, brightness * (brightness_um / pixel_size_um)])

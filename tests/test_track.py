@@ -90,6 +90,12 @@ def test_progress_and_empty_input():
     assert empty.empty and "track_id" in empty.columns
 
 
+def test_link_names_detections_without_a_position():
+    detections = pd.DataFrame({"frame": [0, 1, 2], "y": [0.0, np.nan, 1.0], "x": [0.0, 0.5, np.inf]})
+    with pytest.raises(ValueError, match="2 of the 3 detections have no finite position"):
+        link(detections, search_range_um=5.0)
+
+
 def test_link_rejects_a_table_without_positions():
     with pytest.raises(ValueError, match="column"):
         link(pd.DataFrame({"frame": [0]}), search_range_um=1.0)
