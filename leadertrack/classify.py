@@ -29,8 +29,10 @@ at random: ``V`` = the track's median ``relative_outward_speed_um_per_min`` (out
 ~30 min window, relative to the collective advance of the edge; the median, because an identity
 switch in a found track is a jump of one cell spacing that shifts the mean of every track it hits,
 not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the tracks long enough to
-judge (see below; mostly cells that do not invade), times sqrt(median judged length / track length)
-for shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all
+judge (see below; mostly cells that do not invade) or, for a track without a jump (no step of
+``JUMP_SPACINGS`` cell spacings or more: no sign of an identity switch), over the judged tracks
+without one if that is smaller and there are at least 10 of them, times sqrt(median judged length /
+track length) for shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all
 cells; ``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
 outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
 ``D >= 2 s``, where ``t`` = V / (standard deviation of the track's window speeds / sqrt(frames / window
@@ -98,6 +100,9 @@ STEADY_MIN_T = 8.0
 """A track outruns the collective steadily when the t statistic of its outward window speeds reaches this."""
 STEADY_MIN_SPACINGS = 2.0
 """A steady track must also have gained at least this many cell spacings on the collective over its duration."""
+JUMP_SPACINGS = 0.5
+"""A step between consecutive rows of a track at least this many cell spacings long is a jump to a
+neighbour (an identity switch of a found track), not motion."""
 OBLIQUE_MIN_PERSISTENCE = 0.9
 """A track moving at an angle to the outward direction is persistent when its mean relative persistence reaches this."""
 OBLIQUE_MIN_FACTOR = 1.15
@@ -210,6 +215,22 @@ def _along_heading(
     return factor.where(eligible & (factor >= OBLIQUE_MIN_FACTOR), 1.0).clip(upper=OBLIQUE_MAX_FACTOR)
 
 
+def _robust_sd(values: pd.Series) -> float:
+    """1.4826 times the median absolute deviation (0 for no values): the standard deviation of a normal sample."""
+    return 1.4826 * float(np.median(np.abs(values - values.median()))) if len(values) else 0.0
+
+
+def _largest_step(tracks: pd.DataFrame, tid: np.ndarray) -> pd.Series:
+    """Per track id: its longest step between consecutive rows (µm; NaN for a track of one row).
+
+    ``tracks`` is sorted by track and frame and ``tid`` is its ``track_id`` column.
+    """
+    pos = tracks[position_columns(tracks)].to_numpy(float)
+    step = np.r_[np.nan, np.linalg.norm(np.diff(pos, axis=0), axis=1)]
+    step[np.r_[True, tid[1:] != tid[:-1]]] = np.nan  # a track's first row has no step
+    return pd.Series(step).groupby(tid).max()
+
+
 def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring).
 
@@ -246,7 +267,12 @@ def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | No
     per_track = pd.Series(v_rel).groupby(tid).median()
     judged = per_track[lengths >= required]  # long enough to say how a cell moves
     null = judged if len(judged) >= 10 else per_track
-    spread = 1.4826 * float(np.median(np.abs(null - null.median()))) if len(null) else 0.0
+    spread = _robust_sd(null)
+    # identity switches still widen the spread: a track without a jump is compared with the tracks without one
+    jump_free = _largest_step(tracks, tid) < JUMP_SPACINGS * spacing
+    clean = judged[jump_free.reindex(judged.index).to_numpy()]
+    if len(clean) >= 10:
+        spread = np.where(jump_free.reindex(tid).to_numpy(), min(_robust_sd(clean), spread), spread)
     # the median of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())
     spread = spread * np.sqrt(np.maximum(typical_length / lengths.reindex(tid).to_numpy(float), 1.0))
