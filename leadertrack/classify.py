@@ -31,7 +31,8 @@ switch in a found track is a jump of one cell spacing that shifts the mean of ev
 not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the tracks long enough to
 judge (see below; mostly cells that do not invade) or, for a track without a jump (no step of
 ``JUMP_SPACINGS`` cell spacings or more: no sign of an identity switch), over the judged tracks
-without one if that is smaller and there are at least 10 of them, times sqrt(median judged length /
+without one if that is smaller, there are at least 10 of them, and at least ``SWITCHED_MIN_SHARE`` of
+the judged tracks jump (switches are common), times sqrt(median judged length /
 track length) for shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all
 cells; ``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
 outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
@@ -103,6 +104,9 @@ STEADY_MIN_SPACINGS = 2.0
 JUMP_SPACINGS = 0.5
 """A step between consecutive rows of a track at least this many cell spacings long is a jump to a
 neighbour (an identity switch of a found track), not motion."""
+SWITCHED_MIN_SHARE = 0.25
+"""Tracks without a jump get their own spread only when at least this share of the judged tracks jump:
+where fewer do, the tracks are mostly right, and a jump is more often a fast cell than a switch."""
 OBLIQUE_MIN_PERSISTENCE = 0.9
 """A track moving at an angle to the outward direction is persistent when its mean relative persistence reaches this."""
 OBLIQUE_MIN_FACTOR = 1.15
@@ -271,7 +275,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | No
     # identity switches still widen the spread: a track without a jump is compared with the tracks without one
     jump_free = _largest_step(tracks, tid) < JUMP_SPACINGS * spacing
     clean = judged[jump_free.reindex(judged.index).to_numpy()]
-    if len(clean) >= 10:
+    if len(clean) >= 10 and len(judged) - len(clean) >= SWITCHED_MIN_SHARE * len(judged):
         spread = np.where(jump_free.reindex(tid).to_numpy(), min(_robust_sd(clean), spread), spread)
     # the median of a shorter track is a noisier estimate: its spread grows like 1/sqrt(length)
     typical_length = float(lengths[judged.index].median()) if len(judged) else float(lengths.median())

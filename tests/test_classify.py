@@ -380,6 +380,26 @@ def test_tracks_without_a_jump_are_never_held_to_a_wider_spread_than_all_tracks(
     assert fast[46] >= 0.5
 
 
+def test_where_few_tracks_jump_a_jump_is_fast_motion_and_every_track_keeps_the_spread_of_all():
+    # Right tracks (9 of 40 with a step over half a spacing, under SWITCHED_MIN_SHARE): the steps are
+    # fast cells moving, not switches, and leaving those cells out would narrow the spread (0.066 to
+    # 0.053 µm/min here) to the slow bulk's. A cell gaining 0.17 µm/min on the sheet, 2.5 sigma of all
+    # tracks, is not fast outward, as it would be at 3.2 sigma of the narrower spread.
+    from scipy.stats import norm
+
+    from leadertrack.classify import SWITCHED_MIN_SHARE
+
+    n, spacing = 60, 10.0
+    bulk = [(v, n) for v in norm.ppf(np.linspace(0.02, 0.98, 30)) * 0.05]
+    moving = [(v, n) for v in norm.ppf(np.linspace(0.02, 0.98, 9)) * 0.3]
+    candidate = (0.18 + np.random.default_rng(5).normal(0, 0.05, n), n)
+    assert 9 / 40 < SWITCHED_MIN_SHARE
+    fast = _fast_outward([*bulk, *moving, candidate], spacing=spacing, window_speed=0.3,
+                         jumps={k: 0.6 * spacing for k in range(31, 40)})
+    assert fast[40] < 0.5
+    assert (fast[:30] < 0.5).all()
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_a_follower_whose_leader_vanishes_for_a_third_of_the_movie_stays_a_follower(seed):
     # Leader 1 is missed for 10 of 30 frames: its follower 101 is then at the front with nobody ahead,
