@@ -32,10 +32,10 @@ not the median); ``σ`` = the robust spread (1.4826 MAD) of ``V`` over the track
 judge (see below; mostly cells that do not invade) or, for a track without a jump (no step of
 ``JUMP_SPACINGS`` cell spacings or more: no sign of an identity switch), over the judged tracks
 without one if that is smaller, there are at least 10 of them, and at least ``SWITCHED_MIN_SHARE`` of
-the judged tracks jump (switches are common), times sqrt(median judged length /
-track length) for shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all
-cells; ``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved
-outward *consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
+the judged tracks jump (switches are common), times sqrt(median judged length / track length) for
+shorter tracks, whose median is noisier; ``v`` = the median ``window_speed_um_per_min`` of all cells;
+``steady`` = ``min(clip(t / 16, 0, 1), clip(D / (4 s), 0, 1))`` passes when the track moved outward
+*consistently*, ``t >= 8``, and got at least two spacings ahead of the collective,
 ``D >= 2 s``, where ``t`` = V / (standard deviation of the track's window speeds / sqrt(frames / window
 frames)) is the track's own t statistic (about N(0, 1) for a cell that does not invade) and ``D`` =
 V times the track's duration. The spread σ is between tracks, and identity switches in found tracks
