@@ -172,6 +172,39 @@ def ctc_figure(path: Path) -> tuple[plt.Figure, str] | None:
     return fig, caption
 
 
+def segmentation_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """SEG and object F1 against reference masks, per dataset and method (simulated movies pooled by difficulty)."""
+    tables = _tables("segmentation", path)
+    if not tables:
+        return None
+    scores = tables[0].copy()
+    simulated = scores["data"].str.startswith("simulated")
+    scores["group"] = np.where(
+        simulated, "simulated " + scores["data"].str.split().str[-1], scores["data"].str.replace(r" \(.*\)", "", regex=True)
+    )
+    groups = list(dict.fromkeys(scores["group"]))
+    methods = list(dict.fromkeys(scores["method"]))
+    measures = {"SEG": "SEG (CTC measure)", "f1": "object F1 (IoU above 0.5)"}
+    fig, axes = plt.subplots(1, len(measures), figsize=(13, 4.4), sharey=True)
+    for ax, (column, title) in zip(axes, measures.items()):
+        values = pd.to_numeric(scores[column], errors="coerce")
+        series = {
+            method: [values[(scores["method"] == method) & (scores["group"] == g)].dropna().tolist() for g in groups]
+            for method in methods
+        }
+        _bars(ax, groups, series)
+        ax.set_title(title)
+        ax.set_ylim(0, 1.12)
+        ax.tick_params(axis="x", labelsize=7, rotation=20)
+    _legend_below(fig, ncol=len(methods))
+    caption = (
+        "Segmentation against reference masks (`bench_segmentation.py`): leadertrack and two classical recipes a "
+        "user would script, on real data and on the package's simulator (bars: means over its three geometries, "
+        "dots: each geometry). GOWT1's reference annotates only some nuclei, so it has no F1."
+    )
+    return fig, caption
+
+
 def _scaling(raw: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
     """The rows of the raw speed table along each axis (x label, rows with an ``x`` column), the smallest case
     (20 frames of 256 x 256, 10 px nuclei) being the first point of every axis."""
@@ -250,8 +283,8 @@ def stages_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 
 FIGURES: dict[str, Callable[[Path], tuple[plt.Figure, str] | None]] = {
-    "leaders": leaders_figure, "independent_simulator": foreign_figure, "ctc": ctc_figure, "speed": speed_figure,
-    "stages": stages_figure,
+    "leaders": leaders_figure, "independent_simulator": foreign_figure, "ctc": ctc_figure,
+    "segmentation": segmentation_figure, "speed": speed_figure, "stages": stages_figure,
 }
 """Name of each figure's PNG (without ``.png``) and the function that draws it."""
 

@@ -62,6 +62,23 @@ def test_leader_bars_are_the_means_of_the_sections(tmp_path):
     assert "`pipeline`, `pipeline-seeds-200`" in caption
 
 
+def test_segmentation_bars_pool_the_simulated_geometries_and_skip_missing_scores(tmp_path):
+    markdown = tmp_path / "benchmarks.md"
+    rows = pd.DataFrame({
+        "data": ["HeLa (Fluo-N2DL-HeLa/02)", "CTC Fluo-N2DH-GOWT1/01", "simulated planar medium", "simulated radial medium"],
+        "method": ["leadertrack"] * 4,
+        "SEG": [0.85, 0.81, 0.5, 0.7],
+        "f1": ["0.9", "-", "0.6", "0.4"],
+    })
+    write_section("segmentation", table(rows), markdown)
+    fig, caption = plots.segmentation_figure(markdown)
+    seg, f1 = ([bar.get_height() for bar in ax.patches] for ax in fig.axes[:2])
+    np.testing.assert_allclose(seg, [0.85, 0.81, 0.6])  # HeLa, GOWT1, the mean of the two simulated geometries
+    np.testing.assert_allclose(f1, [0.9, np.nan, 0.5])  # GOWT1 has no F1: no bar
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["HeLa", "CTC Fluo-N2DH-GOWT1/01", "simulated medium"]
+    assert "bench_segmentation.py" in caption
+
+
 def test_missing_sections_leave_their_figures_out_and_say_so(tmp_path):
     markdown = tmp_path / "benchmarks.md"
     scores = pd.DataFrame({"sequence": ["Fluo-N2DH-SIM+/01"] * 2, "method": ["leadertrack", "trackpy"],
@@ -70,7 +87,7 @@ def test_missing_sections_leave_their_figures_out_and_say_so(tmp_path):
     written = plots.write_plots(markdown, tmp_path / "images")
     assert [p.name for p in written] == ["ctc.png"]
     text = section("plots", markdown)
-    assert "Not drawn, their benchmark sections are missing: leaders, independent_simulator, speed, stages." in text
+    assert "Not drawn, their benchmark sections are missing: leaders, independent_simulator, segmentation, speed, stages." in text
 
 
 @pytest.mark.parametrize("name", list(plots.FIGURES))
