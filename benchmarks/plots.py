@@ -200,7 +200,8 @@ def segmentation_figure(path: Path) -> tuple[plt.Figure, str] | None:
     caption = (
         "Segmentation against reference masks (`bench_segmentation.py`): leadertrack and two classical recipes a "
         "user would script, on real data and on the package's simulator (bars: means over its three geometries, "
-        "dots: each geometry). GOWT1's reference annotates only some nuclei, so it has no F1."
+        "dots: each geometry). GOWT1's reference annotates only some nuclei and the scratch assay's leaves out its dim "
+        "ones, so they have no F1."
     )
     return fig, caption
 
