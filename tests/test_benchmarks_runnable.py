@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,3 +81,18 @@ def test_simulated_ground_truth_scores_the_truth_perfectly_and_a_swap_less(tmp_p
     result = scores(swapped)
     assert result["DET"] == 1.0
     assert result["TRA"] < 1.0
+
+
+def test_segmentation_benchmark_area_ratio_counts_only_nuclei_alone_in_their_object():
+    from bench_segmentation import area_ratio
+    from skimage.draw import disk
+
+    truth = np.zeros((1, 60, 60), np.int32)
+    found = np.zeros((1, 60, 60), np.int32)
+    truth[0][disk((15, 12), 5)], truth[0][disk((15, 24), 5)] = 1, 2
+    found[0, 8:23, 5:32] = 1  # one object over nuclei 1 and 2: left out
+    truth[0][disk((45, 40), 5)] = 3
+    found[0][disk((45, 40), 7)] = 2  # nucleus 3 found larger
+    expected = (found[0] == 2).sum() / (truth[0] == 3).sum()
+    assert area_ratio(truth, found) == pytest.approx(expected)
+    assert expected > 1.8

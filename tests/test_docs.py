@@ -65,6 +65,7 @@ def test_python_walkthrough_runs(walkthrough: tuple[dict, Path]) -> None:
     written = folder / "results" / result.name
     for name in ("tracks.csv", "cells.csv", "fronts.csv", "run.json", "report.html"):
         assert (written / name).exists(), name
+    assert set(namespace["leaders"]) >= {"precision", "recall", "f1"} and namespace["leaders"]["n_true"] == 3
     assert namespace["again"].leaders == result.leaders
     assert namespace["not_a_leader"] not in namespace["corrected"].leaders
     assert (written / "report.html").resolve() in {(folder / page).resolve() for page in namespace["pages"]}
