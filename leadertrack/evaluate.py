@@ -1,4 +1,4 @@
-"""Compare leadertrack's calls with a ground truth: simulated movies or your own annotation."""
+"""Compare leadertrack's calls and segmentation with a ground truth: simulated movies or your own annotation."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
+
+from leadertrack.errors import InputError
 
 __all__ = [
     "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei", "precision_recall_f1", "segmentation_scores",
@@ -116,6 +118,11 @@ def segmentation_scores(truth_labels: np.ndarray, labels: np.ndarray) -> dict[st
         ``seg``, ``precision``, ``recall``, ``f1``, ``n_truth``, ``n_found``, ``n_matched``
         (``seg`` is NaN without reference objects).
 
+    Raises
+    ------
+    InputError
+        When the two label images differ in shape.
+
     Examples
     --------
     >>> truth = np.zeros((8, 8), int); truth[:4, :4] = 1; truth[5:, 5:] = 2
@@ -125,7 +132,7 @@ def segmentation_scores(truth_labels: np.ndarray, labels: np.ndarray) -> dict[st
     """
     truth_labels, labels = np.asarray(truth_labels), np.asarray(labels)
     if truth_labels.shape != labels.shape:
-        raise ValueError(f"reference and found labels differ in shape: {truth_labels.shape} and {labels.shape}")
+        raise InputError(f"reference and found labels differ in shape: {truth_labels.shape} and {labels.shape}")
     if truth_labels.ndim == 2:
         truth_labels, labels = truth_labels[None], labels[None]
     ious, best, n_truth, n_found = [], [], 0, 0

@@ -7,6 +7,7 @@ import pytest
 import tifffile
 from skimage.draw import disk
 
+from leadertrack.errors import InputError
 from leadertrack.evaluate import segmentation_scores
 from leadertrack.segment import segment
 from leadertrack.synthetic import simulate_invasion
@@ -57,5 +58,5 @@ def test_frames_are_scored_separately():
 
 
 def test_labels_of_another_shape_are_refused():
-    with pytest.raises(ValueError, match="differ in shape"):
+    with pytest.raises(InputError, match="differ in shape"):
         segmentation_scores(np.zeros((4, 4), int), np.zeros((4, 5), int))
