@@ -41,8 +41,9 @@ from skimage.feature import peak_local_max
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, write_section
 
+from leadertrack.detect import detect
 from leadertrack.diameter import estimate_nucleus_diameter_px
-from leadertrack.evaluate import merged_and_missed_nuclei, segmentation_scores
+from leadertrack.evaluate import merged_and_missed_nuclei, segmentation_scores, truth_labels_under
 from leadertrack.segment import segment_frame
 from leadertrack.synthetic import random_scenario, simulate_invasion
 
@@ -76,48 +77,36 @@ def leadertrack(image: np.ndarray, diameter_px: float) -> np.ndarray:
 METHODS: dict[str, Segmenter] = {"leadertrack": leadertrack, "Otsu": otsu, "Otsu + watershed": otsu_watershed}
 
 
-def centres(truth: np.ndarray) -> pd.DataFrame:
-    """Centroids (``frame``, ``y``, ``x``) of the reference objects of each frame of a (T, Y, X) stack."""
-    rows = []
-    for t, frame in enumerate(truth):
-        ids = np.unique(frame)
-        ids = ids[ids > 0]
-        for (y, x) in ndi.center_of_mass(np.ones(frame.shape), frame, ids):
-            rows.append((t, y, x))
-    return pd.DataFrame(rows, columns=["frame", "y", "x"])
-
-
-def area_ratio(truth: np.ndarray, found: np.ndarray) -> float:
+def area_ratio(reference: pd.DataFrame, found: np.ndarray) -> float:
     """Median over reference nuclei of found area / reference area, for the nuclei whose centre lies in
-    an object holding no other reference centre (the size convention of the masks, apart from merges)."""
-    ratios = []
-    for reference, objects in zip(truth, found):
-        ids = np.unique(reference)
-        ids = ids[ids > 0]
-        if ids.size == 0:
-            continue
-        centre = np.rint(ndi.center_of_mass(np.ones(reference.shape), reference, ids)).astype(int)
-        under = objects[tuple(centre.T)].astype(np.int64)
-        alone = (under > 0) & (np.bincount(under, minlength=int(under.max()) + 1)[under] == 1)
-        area_ref, area_found = np.bincount(reference.ravel()), np.bincount(objects.ravel())
-        ratios.append(area_found[under[alone]] / area_ref[ids[alone]])
-    return float(np.median(np.concatenate(ratios))) if ratios else float("nan")
+    an object holding no other reference centre (the size convention of the masks, apart from merges).
+
+    ``reference`` is :func:`leadertrack.detect.detect` of the reference masks; ``found`` the (T, Y, X) labels.
+    """
+    reference = reference.assign(under=truth_labels_under(reference, found))
+    inside = reference[reference["under"] > 0]
+    alone = inside[inside.groupby(["frame", "under"])["label"].transform("size") == 1]
+    if alone.empty:
+        return float("nan")
+    areas = detect(found).set_index(["frame", "label"])["area_px"]
+    found_area = areas.reindex(pd.MultiIndex.from_arrays([alone["frame"], alone["under"]])).to_numpy(float)
+    return float(np.median(found_area / alone["area_px"].to_numpy(float)))
 
 
 def score(name: str, images: np.ndarray, truth: np.ndarray, *, complete: bool, diameter_px: float) -> Iterator[dict]:
     """One row per method for the frames ``images`` with reference masks ``truth``."""
-    truth_centres = centres(truth)
+    reference = detect(truth)
     for method, run in METHODS.items():
         start = time.perf_counter()
         found = np.stack([run(image, diameter_px) for image in images])
         seconds = (time.perf_counter() - start) / len(images)
         scores = segmentation_scores(truth, found)
-        merged, missed = merged_and_missed_nuclei(truth_centres, found)
+        merged, missed = merged_and_missed_nuclei(reference, found)
         yield {
             "data": name, "frames": len(images), "nuclei": scores["n_truth"], "method": method,
             "SEG": scores["seg"], "precision": scores["precision"] if complete else float("nan"),
             "recall": scores["recall"], "f1": scores["f1"] if complete else float("nan"),
-            "merged": merged, "missed": missed, "area_ratio": area_ratio(truth, found), "seconds_per_frame": seconds,
+            "merged": merged, "missed": missed, "area_ratio": area_ratio(reference, found), "seconds_per_frame": seconds,
         }
 
 
