@@ -98,3 +98,19 @@ def test_segmentation_benchmark_area_ratio_counts_only_nuclei_alone_in_their_obj
     expected = (found[0] == 2).sum() / (truth[0] == 3).sum()
     assert area_ratio(detect(truth), found) == pytest.approx(expected)
     assert expected > 1.8
+
+
+def test_segmentation_benchmark_times_each_method_against_otsu_on_the_same_frames():
+    import pandas as pd
+    from bench_segmentation import summarise
+
+    rows = pd.DataFrame({
+        "data": ["a", "a", "b", "b", "b"], "method": ["Otsu", "leadertrack", "Otsu", "leadertrack", "leadertrack"],
+        "frames": 2, "nuclei": 10, "SEG": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "merged": 0.0,
+        "missed": 0.0, "area_ratio": 1.0, "seconds": [1.0, 4.0, 2.0, 3.0, 5.0],
+    })
+    summary = summarise(rows).set_index(["data", "method"])
+    assert summary.loc[("a", "leadertrack"), "time_vs_otsu"] == 4.0
+    assert summary.loc[("b", "leadertrack"), "time_vs_otsu"] == 4.0  # two movies: 8 s against 2 s
+    assert summary.loc[("b", "Otsu"), "time_vs_otsu"] == 1.0
+    assert summary.loc[("b", "leadertrack"), "frames"] == 4
