@@ -62,9 +62,10 @@ def otsu(image: np.ndarray, diameter_px: float) -> np.ndarray:
 
 def otsu_watershed(image: np.ndarray, diameter_px: float) -> np.ndarray:
     """Otsu's mask split by a watershed of its distance transform from maxima 0.4 diameters apart."""
-    mask = otsu(image, diameter_px) > 0
+    components = otsu(image, diameter_px)
+    mask = components > 0
     distance = ndi.distance_transform_edt(mask)
-    peaks = peak_local_max(distance, min_distance=max(1, round(0.4 * diameter_px)), labels=measure.label(mask))
+    peaks = peak_local_max(distance, min_distance=max(1, round(0.4 * diameter_px)), labels=components)
     markers = np.zeros(mask.shape, dtype=np.int32)
     markers[tuple(peaks.T)] = np.arange(1, len(peaks) + 1)
     return segmentation.watershed(-distance, markers, mask=mask)

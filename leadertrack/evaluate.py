@@ -142,8 +142,9 @@ def segmentation_scores(truth_labels: np.ndarray, labels: np.ndarray) -> dict[st
         n_truth += int(np.count_nonzero(area_ref[1:]))
         n_found += int(np.count_nonzero(area_found[1:]))
         both = (reference > 0) & (found > 0)
-        pairs, overlap = np.unique(reference[both] * (found.max() + 1) + found[both], return_counts=True)
-        ref_id, found_id = np.divmod(pairs, found.max() + 1)
+        base = found.max() + 1  # a (reference, found) pair as one number
+        pairs, overlap = np.unique(reference[both] * base + found[both], return_counts=True)
+        ref_id, found_id = np.divmod(pairs, base)
         iou = overlap / (area_ref[ref_id] + area_found[found_id] - overlap)
         ious.append(iou)
         best.append(np.where(overlap > 0.5 * area_ref[ref_id], iou, 0.0))  # at most one per reference object
