@@ -88,6 +88,12 @@ class LinkConfig(_Section):
         "None = 2 x (memory + 1); 0 = the frame-to-frame links only.",
     )
     predict: bool = Field(True, description="Predict each cell's next position from its recent velocity.")
+    correct_stage_jitter: bool = Field(
+        True,
+        description="Take jumps of the whole field between frames (a stage revisiting positions, or slipping) out of the "
+        "motion, when one reaches 0.4 nucleus diameters and most nuclei moved with it; a smooth motion of the whole "
+        "field is kept.",
+    )
     min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")
 
 

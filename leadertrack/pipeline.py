@@ -371,6 +371,15 @@ def analyze_movie(
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
     from leadertrack.segment import segment_frame
+    from leadertrack.stage import (
+        JITTER_MIN_DIAMETERS,
+        frame_steps_px,
+        largest_jump_px,
+        put_back,
+        stage_jitter_message,
+        stage_jitter_px,
+        take_out,
+    )
     from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link, relink_around
 
     config = config or RunConfig()
@@ -451,6 +460,16 @@ def analyze_movie(
     if diameter_px is None:
         diameter_px = mask_diameter_px(table["area_px"])
     diameter_um = diameter_px * pixel_size
+    jitter_px, largest_jump = None, 0.0
+    if config.link.correct_stage_jitter and n_frames > 1:
+        with clock.stage("link"):
+            jitter_px = stage_jitter_px(*frame_steps_px(table, n_frames, nucleus_diameter_px=diameter_px))
+        largest_jump = largest_jump_px(jitter_px)
+        if largest_jump >= JITTER_MIN_DIAMETERS * diameter_px:
+            table = take_out(table, jitter_px)
+            warn.append(stage_jitter_message(jitter_px, pixel_size_um=pixel_size, calibrated=units_info["space_calibrated"]))
+        else:
+            jitter_px = None
 
     link_cfg = config.link
     search_range_um = link_cfg.search_range_um or default_search_range_um(
@@ -547,6 +566,8 @@ def analyze_movie(
     with clock.stage("classify"):
         tracks, cells = _classify(tracks, cells, config)
         tracks = compact_integers(_put_back(tracks, measured.aside, measured.columns))
+    if jitter_px is not None:  # positions on the movie again, as its frames show them
+        tracks, fronts = put_back(tracks, fronts, jitter_px, pixel_size_um=pixel_size)
     _report(progress, "classify", 1, 1)
 
     provenance = _provenance(
@@ -565,6 +586,8 @@ def analyze_movie(
             "search_range_um": search_range_um,
             "search_range_source": search_range_source,
             "gap_closing_edge_margin_um": edge_margin_um,
+            "stage_jump_largest_um": largest_jump * pixel_size,
+            "stage_jitter_um": None if jitter_px is None else np.round(jitter_px * pixel_size, 3).tolist(),
         },
         config=config,
         fronts=fronts,

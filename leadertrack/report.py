@@ -543,9 +543,16 @@ def methods_text(provenance: dict) -> str:
         + ")"
     )
     projection = " Each frame was the maximum intensity projection of its Z stack." if info.get("z_projection") == "max" else ""
+    jitter = provenance.get("stage_jitter_um")
+    stage = (
+        f"Jumps of the whole field between frames (stage jitter, up to {_number(provenance['stage_jump_largest_um'])} "
+        f"{space}), measured as the displacement shared by most nuclei of consecutive frames, were subtracted from the "
+        "positions before linking and measuring. "
+        if jitter else ""
+    )
     return (
         f"Images were analysed with leadertrack {version} (Python{pkg('python')}) with {calibration}.{projection} "
-        f"{segmentation}, and {linking}. " + _front_and_rule(provenance, config)
+        f"{segmentation}, and {linking}. " + stage + _front_and_rule(provenance, config)
     )
 
 
