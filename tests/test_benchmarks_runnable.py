@@ -114,3 +114,18 @@ def test_segmentation_benchmark_times_each_method_against_otsu_on_the_same_frame
     assert summary.loc[("b", "leadertrack"), "time_vs_otsu"] == 4.0  # two movies: 8 s against 2 s
     assert summary.loc[("b", "Otsu"), "time_vs_otsu"] == 1.0
     assert summary.loc[("b", "leadertrack"), "frames"] == 4
+
+
+def test_jitter_benchmark_moves_each_frame_and_its_truth_together():
+    from bench_jitter import jittered
+
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="planar", n_frames=4, field_um=(80.0, 100.0), pixel_size_um=1.0, seed=1)
+    moved, shifts = jittered(sim, 0.5, seed=0)
+    assert (shifts[0] == 0).all() and np.abs(shifts[1:]).max() > 0
+    for t, (dy, dx) in enumerate(shifts.astype(int)):
+        # a labelled pixel away from the edges carries the same label, and the same brightness, after the shift
+        y, x = np.argwhere(sim.labels[t][20:-20, 20:-20] > 0)[0] + 20
+        assert moved.labels[t][y + dy, x + dx] == sim.labels[t][y, x]
+        assert moved.image[t][y + dy, x + dx] == sim.image[t][y, x]
