@@ -47,6 +47,19 @@ def test_steps_of_the_whole_field_are_measured_through_cell_motion_and_turnover(
     assert (share[1:] > 0.8).all()
 
 
+def test_a_regular_sheet_is_not_taken_to_jump_by_one_spacing():
+    # a square sheet whose edge advances 0.5 um per frame, strands running ahead: a step of one spacing
+    # matches nearly every nucleus too, and in the last frame it is the histogram's strongest peak; the
+    # steps are compared by the nuclei they match, and of near ties the shortest wins
+    from test_checks import SPACING_UM, strands_leaving_a_sheet
+
+    detections = strands_leaving_a_sheet(step_um=4.0)
+    n_frames = int(detections["frame"].max()) + 1
+    steps, share = frame_steps_px(detections, n_frames, nucleus_diameter_px=8)
+    assert np.abs(steps[1:] - [0.0, 0.5]).max() < 0.25 * SPACING_UM
+    assert (share[1:] > 0.7).all()
+
+
 def test_cells_moving_on_their_own_give_no_step():
     rng = np.random.default_rng(2)
     frames = [_field(rng), _field(rng)]  # nobody where they were: no step that many nuclei agree on
