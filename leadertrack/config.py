@@ -91,8 +91,8 @@ class LinkConfig(_Section):
     correct_stage_jitter: bool = Field(
         True,
         description="Take jumps of the whole field between frames (a stage revisiting positions, or slipping) out of the "
-        "motion, when one reaches 0.4 nucleus diameters and most nuclei moved with it; a smooth motion of the whole "
-        "field is kept.",
+        "motion, when one reaches 0.4 nucleus diameters and at least a fifth of the nuclei (10 or more) moved with it; "
+        "a smooth motion of the whole field is kept.",
     )
     min_track_length: int = Field(3, ge=1, description="Tracks shorter than this many frames are dropped.")
 

@@ -371,15 +371,7 @@ def analyze_movie(
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
     from leadertrack.segment import segment_frame
-    from leadertrack.stage import (
-        JITTER_MIN_DIAMETERS,
-        frame_steps_px,
-        largest_jump_px,
-        put_back,
-        stage_jitter_message,
-        stage_jitter_px,
-        take_out,
-    )
+    from leadertrack.stage import put_back, stage_jitter_message, take_out
     from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link, relink_around
 
     config = config or RunConfig()
@@ -461,15 +453,11 @@ def analyze_movie(
         diameter_px = mask_diameter_px(table["area_px"])
     diameter_um = diameter_px * pixel_size
     jitter_px, largest_jump = None, 0.0
-    if config.link.correct_stage_jitter and n_frames > 1:
+    if config.link.correct_stage_jitter:  # jumps of the whole field (a jittering stage) out of the motion
         with clock.stage("link"):
-            jitter_px = stage_jitter_px(*frame_steps_px(table, n_frames, nucleus_diameter_px=diameter_px))
-        largest_jump = largest_jump_px(jitter_px)
-        if largest_jump >= JITTER_MIN_DIAMETERS * diameter_px:
-            table = take_out(table, jitter_px)
+            table, jitter_px, largest_jump = take_out(table, n_frames, nucleus_diameter_px=diameter_px)
+        if jitter_px is not None:
             warn.append(stage_jitter_message(jitter_px, pixel_size_um=pixel_size, calibrated=units_info["space_calibrated"]))
-        else:
-            jitter_px = None
 
     link_cfg = config.link
     search_range_um = link_cfg.search_range_um or default_search_range_um(

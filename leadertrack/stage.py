@@ -14,10 +14,10 @@ to frame. So the jumps are measured and taken out, and a smooth motion of the wh
 2. :func:`stage_jitter_px`: the field's positions (the summed steps) are split into a smooth course
    (a robust straight line through ``COURSE_WINDOW_FRAMES`` frames around each frame) and the jumps
    off it.
-3. The pipeline subtracts the jumps from the positions of the detections before linking when two
-   consecutive frames differ by ``JITTER_MIN_DIAMETERS`` nucleus diameters or more
-   (:func:`take_out`), and adds them back to the output positions so that they still overlay the
-   movie (:func:`put_back`); speeds, distances and fronts are measured without the jumps.
+3. :func:`take_out` subtracts the jumps from the positions of the detections before linking when
+   two consecutive frames differ by ``JITTER_MIN_DIAMETERS`` nucleus diameters or more;
+   :func:`put_back` adds them back to the output positions so that they still overlay the movie.
+   Speeds, distances and fronts are measured without the jumps.
 """
 
 from __future__ import annotations
@@ -201,13 +201,41 @@ def largest_jump_px(jitter_px: np.ndarray) -> float:
     return float(np.max(_jumps_px(jitter_px), initial=0.0))
 
 
-def take_out(detections: pd.DataFrame, jitter_px: np.ndarray) -> pd.DataFrame:
-    """A copy of ``detections`` with each frame's jumps subtracted from its ``y``, ``x`` (pixels)."""
+def take_out(
+    detections: pd.DataFrame, n_frames: int, *, nucleus_diameter_px: float
+) -> tuple[pd.DataFrame, np.ndarray | None, float]:
+    """Measure the field's jumps and, when one reaches ``JITTER_MIN_DIAMETERS``, take them out of the positions.
+
+    Parameters
+    ----------
+    detections
+        ``frame``, ``y``, ``x`` (pixels) of every nucleus.
+    n_frames
+        Frames in the movie.
+    nucleus_diameter_px
+        Typical nucleus diameter in pixels.
+
+    Returns
+    -------
+    detections
+        A copy with each frame's jumps subtracted from its ``y``, ``x``; ``detections`` itself when
+        nothing was taken out.
+    jitter_px
+        (T, 2) jumps taken out (:func:`stage_jitter_px`), or None.
+    largest_jump_px
+        The largest jump measured between consecutive frames, taken out or not.
+    """
+    if n_frames < 2:
+        return detections, None, 0.0
+    jitter_px = stage_jitter_px(*frame_steps_px(detections, n_frames, nucleus_diameter_px=nucleus_diameter_px))
+    largest = largest_jump_px(jitter_px)
+    if largest < JITTER_MIN_DIAMETERS * nucleus_diameter_px:
+        return detections, None, largest
     out = detections.copy()
     frame = out["frame"].to_numpy()
     out["y"] = out["y"] - jitter_px[frame, 0]
     out["x"] = out["x"] - jitter_px[frame, 1]
-    return out
+    return out, jitter_px, largest
 
 
 def put_back(

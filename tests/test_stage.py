@@ -93,10 +93,18 @@ def test_steady_motion_is_kept_and_jumps_about_it_are_found():
 
 
 def test_positions_taken_out_and_put_back_overlay_the_movie_again():
-    jitter = np.array([[0.0, 0.0], [2.0, -1.0], [-3.0, 4.0]])
-    detections = pd.DataFrame({"frame": [0, 1, 2], "y": [10.0, 12.0, 7.0], "x": [5.0, 4.0, 9.0]})
-    still = take_out(detections, jitter)
-    np.testing.assert_allclose(still[["y", "x"]].to_numpy(), [[10, 5], [10, 5], [10, 5]])
+    rng = np.random.default_rng(5)
+    points = _field(rng)
+    offsets = np.array([[0.0, 0.0], [6.0, -4.0], [-5.0, 7.0], [0.0, 0.0], [6.0, 2.0]])  # jumps of 0.6-1.2 diameters
+    detections = _detections([points + offset for offset in offsets])
+    still, jitter, largest = take_out(detections, len(offsets), nucleus_diameter_px=10)
+    assert jitter is not None and largest >= JITTER_MIN_DIAMETERS * 10
+    # what is left of the field's motion is a steady one (five frames cannot tell a jitter from a straight line)
+    moved = (still[["y", "x"]].to_numpy().reshape(len(offsets), -1, 2) - points).mean(axis=1)
+    frames = np.arange(len(offsets))
+    for axis in range(2):
+        line = np.polyval(np.polyfit(frames, moved[:, axis], 1), frames)
+        np.testing.assert_allclose(moved[:, axis], line, atol=0.3)
     still["y_um"], still["x_um"] = still["y"] * 0.5, still["x"] * 0.5
     fronts = pd.DataFrame({
         "frame": [1, 2], "geometry": ["planar", "radial"], "front_position_um": [20.0, 30.0],
@@ -106,8 +114,19 @@ def test_positions_taken_out_and_put_back_overlay_the_movie_again():
     np.testing.assert_allclose(back[["y", "x"]].to_numpy(), detections[["y", "x"]].to_numpy())
     np.testing.assert_allclose(back[["y_um", "x_um"]].to_numpy(), detections[["y", "x"]].to_numpy() * 0.5)
     # planar: moved along its normal by the frame's jump; radial: its centre moved
-    assert fronts_back.front_position_um.tolist() == pytest.approx([20.0 + 0.5 * (2.0 * 0.6 - 1.0 * 0.8), 30.0])
-    assert fronts_back.loc[1, ["centre_y_um", "centre_x_um"]].tolist() == pytest.approx([50.0 - 1.5, 60.0 + 2.0])
+    shift_um = 0.5 * jitter
+    assert fronts_back.front_position_um.tolist() == pytest.approx(
+        [20.0 + 0.6 * shift_um[1, 0] + 0.8 * shift_um[1, 1], 30.0]
+    )
+    assert fronts_back.loc[1, ["centre_y_um", "centre_x_um"]].tolist() == pytest.approx([50.0, 60.0] + shift_um[2])
+
+
+def test_small_wobbles_are_left_alone():
+    rng = np.random.default_rng(6)
+    points = _field(rng)
+    detections = _detections([points + rng.normal(0, 0.5, 2) for _ in range(6)])  # under 0.1 diameter
+    still, jitter, largest = take_out(detections, 6, nucleus_diameter_px=10)
+    assert jitter is None and still is detections and 0 < largest < JITTER_MIN_DIAMETERS * 10
 
 
 @pytest.fixture(scope="module")
