@@ -10,8 +10,11 @@ same run). Reported: per-track leader F1 against the truth, tracks found per tru
 the run took jumps out, and how far the jumps it took out are from the shifts applied (the error
 of the step between consecutive frames, in nucleus diameters).
 
-Run: ``python benchmarks/bench_jitter.py [--seeds N]``; writes the ``jitter`` section of
-``docs/benchmarks.md``.
+The same with movies of the second, independent simulator (``bench_foreign.py``, seeds from 7300,
+never looked at while choosing the defaults), at jitter 0 and 0.3.
+
+Run: ``python benchmarks/bench_jitter.py [--seeds N] [--foreign-movies M]``; writes the ``jitter``
+section of ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
@@ -38,53 +41,86 @@ from leadertrack.stage import MAX_JUMP_DIAMETERS
 from leadertrack.synthetic import Simulation, random_scenario, save_simulation, simulate_invasion
 
 GEOMETRIES = ("planar", "scratch", "radial")
+FOREIGN_FIRST_SEED = 7300
+"""The second simulator's movies from this seed on were never looked at while choosing a default."""
 JITTERS = (0.0, 0.1, 0.2, 0.3, 0.5, 1.0)
 """Standard deviation of the shift of each frame, in y and in x, in nucleus diameters."""
 
 
+def jitter_frames(
+    image: np.ndarray, labels: np.ndarray, diameter_px: float, jitter: float, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every frame (and its truth masks) moved by a random whole-pixel shift, filled with the background; the shifts (T, 2)."""
+    shifts = np.rint(np.random.default_rng(seed).normal(0.0, jitter * diameter_px, (len(image), 2)))
+    shifts[0] = 0.0
+    background = float(np.median(image))
+    moved = np.stack([ndi.shift(f, s, order=0, mode="constant", cval=background) for f, s in zip(image, shifts)])
+    moved_labels = np.stack([ndi.shift(f, s, order=0, mode="constant", cval=0) for f, s in zip(labels, shifts)])
+    return moved.astype(image.dtype), moved_labels, shifts
+
+
 def jittered(sim: Simulation, jitter: float, seed: int) -> tuple[Simulation, np.ndarray]:
     """``sim`` with every frame (and its truth masks) moved by a random whole-pixel shift; the shifts (T, 2)."""
-    diameter_px = sim.nucleus_diameter_um / sim.pixel_size_um
-    shifts = np.rint(np.random.default_rng(seed).normal(0.0, jitter * diameter_px, (len(sim.image), 2)))
-    shifts[0] = 0.0
-    background = float(np.median(sim.image))
-    image = np.stack([ndi.shift(f, s, order=0, mode="constant", cval=background) for f, s in zip(sim.image, shifts)])
-    labels = np.stack([ndi.shift(f, s, order=0, mode="constant", cval=0) for f, s in zip(sim.labels, shifts)])
-    return replace(sim, image=image.astype(sim.image.dtype), labels=labels), shifts
+    image, labels, shifts = jitter_frames(sim.image, sim.labels, sim.nucleus_diameter_um / sim.pixel_size_um, jitter, seed)
+    return replace(sim, image=image, labels=labels), shifts
+
+
+def score_runs(
+    path: Path, labels: np.ndarray, truth_leaders: set[int], shifts: np.ndarray, *, diameter_px: float, pixel_size_um: float
+) -> list[dict]:
+    """The movie at ``path`` run with the correction on and off: leader F1, tracks per true track, what was taken out."""
+    n_true_tracks = max(len(np.unique(labels)) - 1, 1)
+    rows = []
+    for correct in (True, False):
+        config = RunConfig()
+        config.link.correct_stage_jitter = correct
+        with warnings.catch_warnings():  # each run's warnings are in its provenance; the jitter ones are expected
+            warnings.simplefilter("ignore")
+            result = analyze_movie(path, config)
+        taken_out = result.provenance["stage_jitter_um"]
+        step_error = np.nan
+        if taken_out is not None:
+            error = np.diff(np.asarray(taken_out) / pixel_size_um - shifts, axis=0)
+            step_error = float(np.median(np.linalg.norm(error, axis=1)) / diameter_px)
+        rows.append({
+            "corrected": correct,
+            "f1": leader_agreement(result.tracks, result.cells, labels, truth_leaders)["f1"],
+            "tracks_per_true_track": len(result.cells) / n_true_tracks,
+            "jumps_taken_out": taken_out is not None,
+            "step_error_diameters": step_error,
+            "largest_step_applied": float(np.linalg.norm(np.diff(shifts, axis=0), axis=1).max() / diameter_px),
+        })
+    return rows
 
 
 def one(case: tuple[int, str, float]) -> list[dict]:
+    """A movie of the package's simulator (medium), jittered."""
     seed, geometry, jitter = case
     sim = simulate_invasion(**random_scenario(seed, difficulty="medium", geometry=geometry))
     sim, shifts = jittered(sim, jitter, seed=1000 + seed)
-    diameter_px = sim.nucleus_diameter_um / sim.pixel_size_um
     truth_leaders = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
-    n_true_tracks = sim.cells["track_id"].nunique()
-    largest_step = float(np.linalg.norm(np.diff(shifts, axis=0), axis=1).max() / diameter_px) if len(shifts) > 1 else 0.0
-    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / f"{geometry}_{seed}.ome.tif"
         save_simulation(sim, path, truth_dir=Path(tmp) / "truth")
-        for correct in (True, False):
-            config = RunConfig()
-            config.link.correct_stage_jitter = correct
-            with warnings.catch_warnings():  # each run's warnings are in its provenance; the jitter ones are expected
-                warnings.simplefilter("ignore")
-                result = analyze_movie(path, config)
-            taken_out = result.provenance["stage_jitter_um"]
-            step_error = np.nan
-            if taken_out is not None:
-                error = np.diff(np.asarray(taken_out) / sim.pixel_size_um - shifts, axis=0)
-                step_error = float(np.median(np.linalg.norm(error, axis=1)) / diameter_px)
-            rows.append({
-                "geometry": geometry, "seed": seed, "jitter": jitter, "corrected": correct,
-                "f1": leader_agreement(result.tracks, result.cells, sim.labels, truth_leaders)["f1"],
-                "tracks_per_true_track": len(result.cells) / n_true_tracks,
-                "jumps_taken_out": taken_out is not None,
-                "step_error_diameters": step_error,
-                "largest_step_applied": largest_step,
-            })
-    return rows
+        rows = score_runs(path, sim.labels, truth_leaders, shifts, diameter_px=sim.nucleus_diameter_um / sim.pixel_size_um,
+                          pixel_size_um=sim.pixel_size_um)
+    return [{"geometry": geometry, "seed": seed, "jitter": jitter, **row} for row in rows]
+
+
+def one_foreign(case: tuple[int, str, float]) -> list[dict]:
+    """A movie of the second, independent simulator (``bench_foreign.py``), jittered."""
+    import bench_foreign
+
+    seed, geometry, jitter = case
+    movie = bench_foreign.simulate(seed, geometry)
+    diameter_px = movie.params["diameter_um"] / movie.params["pixel_um"]
+    image, labels, shifts = jitter_frames(movie.image, movie.labels, diameter_px, jitter, seed)
+    movie = replace(movie, image=image, labels=labels)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"foreign_{geometry}_{seed}.ome.tif"
+        bench_foreign.save(movie, path)
+        rows = score_runs(path, labels, movie.leaders, shifts, diameter_px=diameter_px, pixel_size_um=movie.params["pixel_um"])
+    return [{"geometry": geometry, "seed": seed, "jitter": jitter, **row} for row in rows]
 
 
 def summarise(raw: pd.DataFrame) -> pd.DataFrame:
@@ -93,7 +129,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     for jitter, group in raw.groupby("jitter"):
         on, off = group[group["corrected"]], group[~group["corrected"]]
         row = {"jitter (diameters)": jitter, "f1": on["f1"].mean(), "f1 without correction": off["f1"].mean()}
-        row.update({f"f1 {g}": on.loc[on["geometry"] == g, "f1"].mean() for g in GEOMETRIES})
+        row.update({f"f1 {g}": on.loc[on["geometry"] == g, "f1"].mean() for g in GEOMETRIES if g in set(raw["geometry"])})
         row.update({
             "tracks per true track": on["tracks_per_true_track"].mean(),
             "same, without correction": off["tracks_per_true_track"].mean(),
@@ -108,12 +144,23 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5, help="simulated seeds per geometry (from 0)")
+    parser.add_argument("--foreign-movies", type=int, default=10,
+                        help=f"movies per geometry of the second simulator (seeds from {FOREIGN_FIRST_SEED}), at jitter 0 and 0.3")
     args = parser.parse_args(argv)
     cases = [(seed, geometry, jitter) for jitter in JITTERS for seed in range(args.seeds) for geometry in GEOMETRIES]
+    foreign_cases = [
+        (seed, geometry, jitter) for jitter in (0.0, 0.3)
+        for seed in range(FOREIGN_FIRST_SEED, FOREIGN_FIRST_SEED + args.foreign_movies) for geometry in ("planar", "radial")
+    ]
     with ProcessPoolExecutor() as pool:
         raw = pd.DataFrame([row for rows in pool.map(one, cases) for row in rows])
-    summary = summarise(raw)
+        foreign = pd.DataFrame([row for rows in pool.map(one_foreign, foreign_cases) for row in rows])
+    summary, foreign_summary = summarise(raw), summarise(foreign)
     print(summary.to_string())
+    print(foreign_summary.to_string())
+    foreign_summary["step error (diameters)"] = foreign_summary["step error (diameters)"].map(
+        lambda v: "-" if np.isnan(v) else f"{v:.3f}"
+    )
     steady = summary.loc[summary["jitter (diameters)"] == 0, "f1"].iloc[0]
     moderate = summary[summary["jitter (diameters)"].between(0.2, 0.5)]
     summary["step error (diameters)"] = summary["step error (diameters)"].map(lambda v: "-" if np.isnan(v) else f"{v:.3f}")
@@ -126,6 +173,10 @@ Simulated movies (`random_scenario`, medium, seeds 0-{args.seeds - 1} per geomet
 {table(summary)}
 
 With jumps of 0.2-0.5 nucleus diameters the leader F1 is {moderate["f1"].min():.3f}-{moderate["f1"].max():.3f} with the correction (without jitter {steady:.3f}) and {moderate["f1 without correction"].min():.3f}-{moderate["f1 without correction"].max():.3f} without it. At 1 diameter, consecutive frames differ by up to {summary["largest step applied (diameters)"].max():.1f} diameters, beyond the {MAX_JUMP_DIAMETERS:g} diameters looked for (`leadertrack.stage.MAX_JUMP_DIAMETERS`), and more of each frame's content has left the field.
+
+The same on movies of the second, independent simulator (`benchmarks/bench_foreign.py`, seeds {FOREIGN_FIRST_SEED}-{FOREIGN_FIRST_SEED + args.foreign_movies - 1} per geometry, never looked at while choosing the defaults; jitter drawn with the movie's seed): `python benchmarks/bench_jitter.py --foreign-movies {args.foreign_movies}`.
+
+{table(foreign_summary)}
 """
     write_section("jitter", text)
 
