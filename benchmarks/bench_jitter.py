@@ -70,6 +70,7 @@ def score_runs(
 ) -> list[dict]:
     """The movie at ``path`` run with the correction on and off: leader F1, tracks per true track, what was taken out."""
     n_true_tracks = max(len(np.unique(labels)) - 1, 1)
+    largest_step = float(np.linalg.norm(np.diff(shifts, axis=0), axis=1).max() / diameter_px)
     rows = []
     for correct in (True, False):
         config = RunConfig()
@@ -88,7 +89,7 @@ def score_runs(
             "tracks_per_true_track": len(result.cells) / n_true_tracks,
             "jumps_taken_out": taken_out is not None,
             "step_error_diameters": step_error,
-            "largest_step_applied": float(np.linalg.norm(np.diff(shifts, axis=0), axis=1).max() / diameter_px),
+            "largest_step_applied": largest_step,
         })
     return rows
 
@@ -123,6 +124,10 @@ def one_foreign(case: tuple[int, str, float]) -> list[dict]:
     return [{"geometry": geometry, "seed": seed, "jitter": jitter, **row} for row in rows]
 
 
+def _number_or_dash(value: float) -> str:
+    return "-" if np.isnan(value) else f"{value:.3f}"
+
+
 def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     """One row per jitter: F1 with and without taking the jumps out, tracks per true track, runs that did."""
     rows = []
@@ -134,7 +139,7 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
             "tracks per true track": on["tracks_per_true_track"].mean(),
             "same, without correction": off["tracks_per_true_track"].mean(),
             "movies with jumps taken out": f"{int(on['jumps_taken_out'].sum())} / {len(on)}",
-            "step error (diameters)": on["step_error_diameters"].median(),
+            "step error (diameters)": _number_or_dash(on["step_error_diameters"].median()),
             "largest step applied (diameters)": on["largest_step_applied"].max(),
         })
         rows.append(row)
@@ -158,12 +163,8 @@ def main(argv: list[str] | None = None) -> None:
     summary, foreign_summary = summarise(raw), summarise(foreign)
     print(summary.to_string())
     print(foreign_summary.to_string())
-    foreign_summary["step error (diameters)"] = foreign_summary["step error (diameters)"].map(
-        lambda v: "-" if np.isnan(v) else f"{v:.3f}"
-    )
     steady = summary.loc[summary["jitter (diameters)"] == 0, "f1"].iloc[0]
     moderate = summary[summary["jitter (diameters)"].between(0.2, 0.5)]
-    summary["step error (diameters)"] = summary["step error (diameters)"].map(lambda v: "-" if np.isnan(v) else f"{v:.3f}")
     text = f"""## Stage jitter: leaders from images when the whole field jumps between frames
 
 {machine_line()}
