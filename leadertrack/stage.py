@@ -54,9 +54,10 @@ MIN_SHARE = 0.2
 """A step is measured when at least this share of the nuclei moved with the field; else it is taken as the typical step."""
 JITTER_MIN_DIAMETERS = 0.4
 """Jumps are taken out when two consecutive frames differ by this many nucleus diameters. On movies without
-jitter the largest jump measured was 0.28 diameters (205 movies of both simulators: medium and hard seeds 0-4,
-200-204 and 400-404, nuclei 40 px across, the second simulator's seeds 7000-7019, 7100-7109, 7200-7209 and
-7300-7309), 0.13 on the HeLa movie and 0.03-0.05 on the CTC sequences."""
+jitter the largest jump measured was 0.36 diameters (every movie the image benchmarks run: 490 movies of both
+simulators, all difficulties, seeds 0-4, 200-204 and 400-404, nuclei 40 px across, spheroids cut at the border,
+the second simulator's seeds 7000-7019, 7100-7139, 7200-7239 and 7300-7339; median 0.03-0.10), 0.13 on the HeLa
+movie and 0.03-0.05 on the CTC sequences."""
 
 
 def frame_steps_px(
