@@ -109,14 +109,13 @@ def frame_steps_px(
     steps, share = np.zeros((n_frames, 2)), np.zeros(n_frames)
     share[0] = 1.0
     n_bins = int(np.ceil(2 * reach / (tolerance / 2)))
-    previous = cKDTree(points[bounds[0] : bounds[1]])
+    tree_after = cKDTree(points[bounds[0] : bounds[1]])
     for t in range(1, n_frames):
-        current = cKDTree(points[bounds[t] : bounds[t + 1]])
-        tree_before, before, after = previous, previous.data, current.data
-        previous = current
+        tree_before, tree_after = tree_after, cKDTree(points[bounds[t] : bounds[t + 1]])
+        before, after = tree_before.data, tree_after.data
         if len(before) == 0 or len(after) == 0:
             continue
-        pairs = current.sparse_distance_matrix(tree_before, reach, output_type="coo_matrix")
+        pairs = tree_after.sparse_distance_matrix(tree_before, reach, output_type="coo_matrix")
         votes = after[pairs.row] - before[pairs.col]
         if len(votes) == 0:
             continue
@@ -131,7 +130,7 @@ def frame_steps_px(
             step = np.median(votes[np.linalg.norm(votes - peak, axis=1) <= tolerance], axis=0)
             agree = np.linalg.norm(votes - step, axis=1) <= tolerance
             candidates.append(step)
-            n_agree.append(np.count_nonzero(np.bincount(pairs.row[agree], minlength=len(after))))
+            n_agree.append(len(np.unique(pairs.row[agree])))  # nuclei of the later frame, not votes
         # in a regular sheet a step of one spacing matches almost as many nuclei: of the steps nearly as good
         # as the best, the shortest
         good = np.flatnonzero(np.asarray(n_agree) >= TIE_SHARE * max(n_agree))
