@@ -34,6 +34,7 @@ COMMANDS: list[list[str]] = [
     ["bench_pipeline.py", "--seeds", "5", "--cut", "--first-seed", "200", "--skip-speed"],
     ["bench_pipeline.py", "--seeds", "5", "--nucleus-px", "40", "--skip-speed"],
     ["bench_jitter.py", "--seeds", "5", "--foreign-movies", "10"],
+    ["bench_background.py", "--seeds", "5", "--foreign-movies", "10"],
     ["bench_foreign.py", "--movies", "20"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7100"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],

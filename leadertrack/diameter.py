@@ -44,6 +44,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean
 
+from leadertrack.background import background_surface
 from leadertrack.io import frame_source
 
 __all__ = ["estimate_nucleus_diameter_px", "mask_diameter_px"]
@@ -181,7 +182,7 @@ def _mode_of_log(values: np.ndarray, weights: np.ndarray, *, bandwidth: float) -
     return float(np.exp(0.5 * (edges[best] + edges[best + 1])))
 
 
-def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> float:
+def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5, flatten_background: bool = True) -> float:
     """Typical nucleus diameter in pixels, measured from a few frames of a movie.
 
     Nuclei are detected as scale-space maxima of the normalised Laplacian of Gaussian, which
@@ -197,6 +198,9 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
         arrays, of any numeric dtype.
     n_sample_frames
         Number of frames, evenly spread over the movie, to measure.
+    flatten_background
+        When a frame's background slopes steeply across the field
+        (:func:`leadertrack.background.background_surface`), measure again with the slope taken out.
 
     Returns
     -------
@@ -221,16 +225,26 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5) -> fl
         raise ValueError(f"n_sample_frames must be at least 1, got {n_sample_frames}")
     n_frames, get = frame_source(frames)
     picks = np.unique(np.linspace(0, n_frames - 1, min(n_sample_frames, n_frames)).round().astype(int)) if n_frames else []
-    diameters, weights = [], []
+    images = []
     for t in picks:
         image = np.asarray(get(int(t)), dtype=np.float32)
         if image.ndim != 2:
             raise ValueError(f"expected 2-D frames, got a frame of shape {image.shape}")
         finite = np.isfinite(image)
-        if not finite.any():
-            continue
-        if not finite.all():
-            image = np.where(finite, image, np.median(image[finite])).astype(np.float32)
+        if finite.any():
+            images.append(image if finite.all() else np.where(finite, image, np.median(image[finite])).astype(np.float32))
+    diameter = _diameter_of(images)
+    # an uneven background biases the blobs' contrast: measured again with it taken out, if there is one
+    surfaces = [background_surface(image, nucleus_diameter_px=diameter) if flatten_background else None for image in images]
+    if any(surface is not None for surface in surfaces):
+        diameter = _diameter_of([image if surface is None else image - surface for image, surface in zip(images, surfaces)])
+    return diameter
+
+
+def _diameter_of(images: list[np.ndarray]) -> float:
+    """The most common diameter (px) of the nucleus-like blobs of ``images`` (float32, finite)."""
+    diameters, weights = [], []
+    for image in images:
         background, noise_sd = _background_and_noise(image)
         signal = float(image.max()) - background
         if not signal > 0:

@@ -403,7 +403,7 @@ def analyze_movie(
     else:
         with clock.stage("estimate_diameter"):
             try:
-                diameter_px = estimate_nucleus_diameter_px(frames)
+                diameter_px = estimate_nucleus_diameter_px(frames, flatten_background=seg.flatten_background)
             except ValueError as exc:
                 if not any(_has_signal(frames.frame(t)) for t in range(n_frames)):
                     raise InputError(f"{source}: {_EMPTY}") from None
@@ -423,6 +423,7 @@ def analyze_movie(
             min_area_fraction=seg.min_area_fraction,
             max_area_fraction=seg.max_area_fraction,
             split_touching=seg.split_touching,
+            flatten_background=seg.flatten_background,
         )
 
     with clock.stage("segment" if labels is None else "detect"):

@@ -17,6 +17,7 @@ from scipy import ndimage as ndi
 from skimage import measure
 from skimage.segmentation import watershed
 
+from leadertrack.background import background_surface
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
@@ -383,10 +384,13 @@ def segment_frame(
     min_area_fraction: float = 0.2,
     max_area_fraction: float = 5.0,
     split_touching: bool = True,
+    flatten_background: bool = True,
 ) -> np.ndarray:
     """Segment the nuclei of one 2-D frame.
 
-    1. Gaussian smoothing, sigma = ``smoothing_fraction`` x diameter.
+    1. Gaussian smoothing, sigma = ``smoothing_fraction`` x diameter; a steep slope of the
+       background across the field (``flatten_background``) is measured under the nuclei and
+       subtracted (:func:`leadertrack.background.background_surface`).
     2. Detection: pixels more than 6 noise standard deviations above the background (the mode
        of the darker half of the pixels, so dense monolayers work too), holes up to a nucleus
        area filled; dim nuclei are found as well as bright ones.
@@ -430,6 +434,8 @@ def segment_frame(
         Objects smaller / larger than this multiple of a typical nucleus area are dropped.
     split_touching
         Split touching nuclei (seeded watershed); otherwise each connected object is one nucleus.
+    flatten_background
+        Take a steep slope of the background (uneven illumination, haze) out before thresholding.
 
     Returns
     -------
@@ -457,10 +463,14 @@ def segment_frame(
         labels = segment_frame(
             small, nucleus_diameter_px=nucleus_diameter_px / reduction, smoothing_fraction=smoothing_fraction,
             min_area_fraction=min_area_fraction, max_area_fraction=max_area_fraction, split_touching=split_touching,
+            flatten_background=flatten_background,
         )
         return np.repeat(np.repeat(labels, reduction, axis=0), reduction, axis=1)[: image.shape[0], : image.shape[1]]
     typical_area = np.pi * nucleus_diameter_px**2 / 4.0
     smooth = _smooth(image, sigma_px=smoothing_fraction * nucleus_diameter_px)
+    surface = background_surface(smooth, nucleus_diameter_px=nucleus_diameter_px) if flatten_background else None
+    if surface is not None:
+        smooth -= surface
     detected, background, noise_sd = _detect(smooth, noise_threshold=_NOISE_THRESHOLD, max_hole_px=int(typical_area))
     components = ndi.label(detected)[0]
     response, factor = _blob_response(smooth, nucleus_diameter_px=nucleus_diameter_px)

@@ -129,3 +129,16 @@ def test_jitter_benchmark_moves_each_frame_and_its_truth_together():
         y, x = np.argwhere(sim.labels[t][20:-20, 20:-20] > 0)[0] + 20
         assert moved.labels[t][y + dy, x + dx] == sim.labels[t][y, x]
         assert moved.image[t][y + dy, x + dx] == sim.image[t][y, x]
+
+
+def test_background_benchmark_adds_a_linear_slope_of_the_asked_share_of_the_signal():
+    from bench_background import sloped
+
+    image = np.full((2, 10, 50), 100, dtype=np.uint16)
+    image[:, :, 10:15] = 1100  # nuclei, a tenth of the pixels: the 99th percentile is 1000 over the median
+    out = sloped(image, 0.2)
+    assert out.dtype == image.dtype
+    rise = out.astype(int) - image
+    assert rise[:, :, 0].max() == 0 and rise[:, :, -1].min() == 200  # 0.2 x 1000 across the field
+    assert (np.diff(rise[0, 0]) >= 0).all()
+    assert sloped(np.full((1, 4, 4), 65000, dtype=np.uint16), 1.0).max() == 65000  # clipped, not wrapped

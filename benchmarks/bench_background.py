@@ -1,0 +1,173 @@
+"""Uneven background: leaders from images when the background slopes across the field, with and without flattening it.
+
+Wide-field movies are rarely evenly lit: haze, stray light and the matrix's own glow add a background
+that rises across the field. Simulated movies (``random_scenario``, medium, planar / scratch /
+radial) are rendered, and a background rising linearly from the left edge to the right one by
+``slope`` times the nuclei's signal (the movie's 99th percentile over its median) is added to
+every frame. Each movie runs through ``analyze_movie`` with defaults (units from the file, nucleus
+diameter estimated, geometry auto), with ``[segment] flatten_background`` on (the default) and off
+(the baseline, in the same run). Reported: per-track leader F1 against the truth, the cells found
+per visible true cell-frame, the relative error of the estimated nucleus diameter, and the share
+of frames whose slope was taken out (``leadertrack.background.background_surface`` on the
+smoothed frame, as the segmentation does).
+
+The same with movies of the second, independent simulator (``bench_foreign.py``, seeds from 7300,
+never looked at while choosing the defaults), at slopes 0 and 0.2.
+
+Run: ``python benchmarks/bench_background.py [--seeds N] [--foreign-movies M]``; writes the
+``background`` section of ``docs/benchmarks.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import warnings
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage as ndi
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _report import machine_line, table, write_section
+
+from leadertrack.background import MIN_RISE_NOISE, background_surface
+from leadertrack.config import RunConfig
+from leadertrack.evaluate import leader_agreement
+from leadertrack.pipeline import analyze_movie
+from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
+
+GEOMETRIES = ("planar", "scratch", "radial")
+FOREIGN_FIRST_SEED = 7300
+"""The second simulator's movies from this seed on were never looked at while choosing a default."""
+SLOPES = (0.0, 0.05, 0.1, 0.2, 0.5)
+"""Rise of the added background from the left edge to the right one, as a fraction of the nuclei's signal."""
+
+
+def sloped(image: np.ndarray, slope: float) -> np.ndarray:
+    """``image`` (T, Y, X) plus a background rising linearly along x by ``slope`` times its signal
+    (99th percentile over median), in the image's dtype."""
+    signal = float(np.percentile(image, 99)) - float(np.median(image))
+    ramp = np.linspace(0.0, slope * signal, image.shape[2], dtype=np.float32)
+    return np.clip(image + ramp[None, None, :], 0, np.iinfo(image.dtype).max).astype(image.dtype)
+
+
+def flattened_share(image: np.ndarray, diameter_px: float) -> float:
+    """Share of the frames (five, spread over the movie) whose slope the segmentation takes out (it
+    smooths each frame with a Gaussian of a tenth of the diameter first)."""
+    picks = np.linspace(0, len(image) - 1, min(5, len(image))).round().astype(int)
+    return float(np.mean([
+        background_surface(ndi.gaussian_filter(image[t].astype(np.float32), 0.1 * diameter_px, truncate=3.0),
+                           nucleus_diameter_px=diameter_px) is not None
+        for t in picks
+    ]))
+
+
+def score_runs(path: Path, labels: np.ndarray, truth_leaders: set[int], *, n_visible: int, diameter_um: float) -> list[dict]:
+    """The movie at ``path`` run with the background flattened and not: leader F1, cells found, diameter error."""
+    rows = []
+    for flatten in (True, False):
+        config = RunConfig()
+        config.segment.flatten_background = flatten
+        with warnings.catch_warnings():  # each run's warnings are in its provenance
+            warnings.simplefilter("ignore")
+            result = analyze_movie(path, config)
+        rows.append({
+            "flattened": flatten,
+            "f1": leader_agreement(result.tracks, result.cells, labels, truth_leaders)["f1"],
+            "cells_found": len(result.tracks) / max(n_visible, 1),
+            "diameter_error": abs(result.provenance["nucleus_diameter_um"] / diameter_um - 1),
+        })
+    return rows
+
+
+def one(case: tuple[int, str, float]) -> list[dict]:
+    """A movie of the package's simulator (medium), with a sloping background."""
+    seed, geometry, slope = case
+    sim = simulate_invasion(**random_scenario(seed, difficulty="medium", geometry=geometry))
+    image = sloped(sim.image, slope)
+    truth_leaders = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
+    diameter_px = sim.nucleus_diameter_um / sim.pixel_size_um
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"{geometry}_{seed}.ome.tif"
+        save_simulation(replace(sim, image=image), path)
+        rows = score_runs(path, sim.labels, truth_leaders, n_visible=int((sim.tracks["label"] > 0).sum()),
+                          diameter_um=sim.nucleus_diameter_um)
+    share = flattened_share(image, diameter_px)
+    return [{"geometry": geometry, "seed": seed, "slope": slope, "frames_flattened": share, **row} for row in rows]
+
+
+def one_foreign(case: tuple[int, str, float]) -> list[dict]:
+    """A movie of the second, independent simulator (``bench_foreign.py``), with a sloping background."""
+    import bench_foreign
+
+    seed, geometry, slope = case
+    movie = bench_foreign.simulate(seed, geometry)
+    movie = replace(movie, image=sloped(movie.image, slope))
+    diameter_px = movie.params["diameter_um"] / movie.params["pixel_um"]
+    n_visible = int(sum(len(np.unique(frame)) - 1 for frame in movie.labels))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"foreign_{geometry}_{seed}.ome.tif"
+        bench_foreign.save(movie, path)
+        rows = score_runs(path, movie.labels, movie.leaders, n_visible=n_visible, diameter_um=movie.params["diameter_um"])
+    share = flattened_share(movie.image, diameter_px)
+    return [{"geometry": geometry, "seed": seed, "slope": slope, "frames_flattened": share, **row} for row in rows]
+
+
+def summarise(raw: pd.DataFrame) -> pd.DataFrame:
+    """One row per slope: F1, cells found and diameter error with and without flattening, frames flattened."""
+    rows = []
+    for slope, group in raw.groupby("slope"):
+        on, off = group[group["flattened"]], group[~group["flattened"]]
+        rows.append({
+            "slope (of the nuclei's signal)": slope,
+            "f1": on["f1"].mean(),
+            "f1 not flattened": off["f1"].mean(),
+            **{f"f1 {g}": on.loc[on["geometry"] == g, "f1"].mean() for g in GEOMETRIES if g in set(raw["geometry"])},
+            "cells found": on["cells_found"].mean(),
+            "same, not flattened": off["cells_found"].mean(),
+            "diameter error": on["diameter_error"].mean(),
+            "same, not flattened ": off["diameter_error"].mean(),
+            "frames flattened": on["frames_flattened"].mean(),
+        })
+    return pd.DataFrame(rows)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=5, help="simulated seeds per geometry (from 0)")
+    parser.add_argument("--foreign-movies", type=int, default=10,
+                        help=f"movies per geometry of the second simulator (seeds from {FOREIGN_FIRST_SEED}), at slopes 0 and 0.2")
+    args = parser.parse_args(argv)
+    cases = [(seed, geometry, slope) for slope in SLOPES for seed in range(args.seeds) for geometry in GEOMETRIES]
+    foreign_cases = [
+        (seed, geometry, slope) for slope in (0.0, 0.2)
+        for seed in range(FOREIGN_FIRST_SEED, FOREIGN_FIRST_SEED + args.foreign_movies) for geometry in ("planar", "radial")
+    ]
+    with ProcessPoolExecutor() as pool:
+        raw = pd.DataFrame([row for rows in pool.map(one, cases) for row in rows])
+        foreign = pd.DataFrame([row for rows in pool.map(one_foreign, foreign_cases) for row in rows])
+    summary, foreign_summary = summarise(raw), summarise(foreign)
+    print(summary.to_string())
+    print(foreign_summary.to_string())
+    text = f"""## Uneven background: leaders from images when the background slopes across the field
+
+{machine_line()}
+
+Simulated movies (`random_scenario`, medium, seeds 0-{args.seeds - 1} per geometry; their own background already has a gentle gradient), with a background added that rises linearly from the left edge to the right one by `slope` times the nuclei's signal (the movie's 99th percentile over its median), as uneven illumination or haze does. Run with defaults (units from the file, nucleus diameter estimated, geometry auto), with `[segment] flatten_background` on (the default) and, in the same run, off. `f1`: per-track leader F1 (mean over movies); `cells found`: found cell-frames per visible true cell-frame; `diameter error`: relative error of the estimated nucleus diameter; `frames flattened`: share of frames (five per movie) whose slope rose by {MIN_RISE_NOISE:g} noise standard deviations or more and was taken out (`leadertrack.background`). `python benchmarks/bench_background.py --seeds {args.seeds}`.
+
+{table(summary)}
+
+The same on movies of the second, independent simulator (`benchmarks/bench_foreign.py`, seeds {FOREIGN_FIRST_SEED}-{FOREIGN_FIRST_SEED + args.foreign_movies - 1} per geometry, never looked at while choosing the defaults; flat background of its own): `python benchmarks/bench_background.py --foreign-movies {args.foreign_movies}`.
+
+{table(foreign_summary)}
+"""
+    write_section("background", text)
+
+
+if __name__ == "__main__":
+    main()
