@@ -53,7 +53,7 @@ def test_a_slope_under_a_sheet_of_cells_is_measured_from_the_background_beside_i
 
 def test_an_evenly_lit_or_gently_sloping_frame_is_left_as_it_is():
     rng = np.random.default_rng(3)
-    cells, n = _nuclei(rng, (200, 200), sheet_columns=60)
+    cells, _ = _nuclei(rng, (200, 200), sheet_columns=60)
     noise = rng.normal(0, 3, cells.shape).astype(np.float32)
     for rise in (0.0, 10.0):  # 10: about 12 noise standard deviations after smoothing
         frame = ndi.gaussian_filter(cells + 100.0 + _ramp(cells.shape, rise) + noise, 1.0)
