@@ -20,11 +20,9 @@ Run: ``python benchmarks/bench_background.py [--seeds N] [--foreign-movies M]``;
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -33,6 +31,7 @@ import pandas as pd
 from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _perturbed import FOREIGN_FIRST_SEED, GEOMETRIES, arguments, run_all
 from _report import machine_line, table, write_section
 
 from leadertrack.background import MIN_RISE_NOISE, background_surface
@@ -41,9 +40,6 @@ from leadertrack.evaluate import leader_agreement
 from leadertrack.pipeline import analyze_movie
 from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
 
-GEOMETRIES = ("planar", "scratch", "radial")
-FOREIGN_FIRST_SEED = 7300
-"""The second simulator's movies from this seed on were never looked at while choosing a default."""
 SLOPES = (0.0, 0.05, 0.1, 0.2, 0.5)
 """Rise of the added background from the left edge to the right one, as a fraction of the nuclei's signal."""
 
@@ -138,19 +134,8 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=5, help="simulated seeds per geometry (from 0)")
-    parser.add_argument("--foreign-movies", type=int, default=10,
-                        help=f"movies per geometry of the second simulator (seeds from {FOREIGN_FIRST_SEED}), at slopes 0 and 0.2")
-    args = parser.parse_args(argv)
-    cases = [(seed, geometry, slope) for slope in SLOPES for seed in range(args.seeds) for geometry in GEOMETRIES]
-    foreign_cases = [
-        (seed, geometry, slope) for slope in (0.0, 0.2)
-        for seed in range(FOREIGN_FIRST_SEED, FOREIGN_FIRST_SEED + args.foreign_movies) for geometry in ("planar", "radial")
-    ]
-    with ProcessPoolExecutor() as pool:
-        raw = pd.DataFrame([row for rows in pool.map(one, cases) for row in rows])
-        foreign = pd.DataFrame([row for rows in pool.map(one_foreign, foreign_cases) for row in rows])
+    args = arguments(__doc__.splitlines()[0], "slopes 0 and 0.2", argv)
+    raw, foreign = run_all(one, one_foreign, strengths=SLOPES, foreign_strengths=(0.0, 0.2), args=args)
     summary, foreign_summary = summarise(raw), summarise(foreign)
     print(summary.to_string())
     print(foreign_summary.to_string())
