@@ -28,16 +28,16 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _perturbed import FOREIGN_FIRST_SEED, GEOMETRIES, arguments, run_all
 from _report import machine_line, table, write_section
 
 from leadertrack.background import MIN_RISE_NOISE, background_surface
-from leadertrack.config import RunConfig
+from leadertrack.config import RunConfig, SegmentConfig
 from leadertrack.evaluate import leader_agreement
 from leadertrack.pipeline import analyze_movie
+from leadertrack.segment import _smooth
 from leadertrack.synthetic import random_scenario, save_simulation, simulate_invasion
 
 SLOPES = (0.0, 0.05, 0.1, 0.2, 0.5)
@@ -53,13 +53,12 @@ def sloped(image: np.ndarray, slope: float) -> np.ndarray:
 
 
 def flattened_share(image: np.ndarray, diameter_px: float) -> float:
-    """Share of the frames (five, spread over the movie) whose slope the segmentation takes out (it
-    smooths each frame with a Gaussian of a tenth of the diameter first)."""
+    """Share of the frames (five, spread over the movie) whose slope the segmentation takes out, on
+    each frame smoothed as the segmentation smooths it (default smoothing)."""
     picks = np.linspace(0, len(image) - 1, min(5, len(image))).round().astype(int)
+    sigma_px = SegmentConfig().smoothing_fraction * diameter_px
     return float(np.mean([
-        background_surface(ndi.gaussian_filter(image[t].astype(np.float32), 0.1 * diameter_px, truncate=3.0),
-                           nucleus_diameter_px=diameter_px) is not None
-        for t in picks
+        background_surface(_smooth(image[t], sigma_px=sigma_px), nucleus_diameter_px=diameter_px) is not None for t in picks
     ]))
 
 
