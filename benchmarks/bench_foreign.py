@@ -91,8 +91,10 @@ def _ou(rng: np.random.Generator, shape: tuple[int, ...], n: int, sd: float, kee
     return out
 
 
-def simulate(seed: int, geometry: str) -> ForeignMovie:
-    """One randomised movie of the second simulator (see the module docstring)."""
+def simulate(seed: int, geometry: str, *, strands: bool = True) -> ForeignMovie:
+    """One randomised movie of the second simulator (see the module docstring); without ``strands``
+    nobody invades (the sheet or spheroid still advances and the decoys still run), every other
+    draw the same."""
     rng = np.random.default_rng(seed)
     d = rng.uniform(8.0, 14.0)  # nucleus diameter, µm
     pixel = rng.uniform(0.5, 1.2) * d / 10  # 8-20 px across a nucleus
@@ -158,6 +160,8 @@ def simulate(seed: int, geometry: str) -> ForeignMovie:
             cells.append(path[s, at])
     cells = np.array(cells) + _ou(rng, (len(cells),), n_frames, wobble, keep)
     leaders = {int(i) for i in np.r_[0, np.cumsum(n_follow + 1)[:-1]]}
+    if not strands:
+        cells, leaders = cells[:0], set()
 
     # decoys: as fast as leaders, but their heading drifts within 10-30 min
     n_decoys = int(rng.integers(0, 4))
@@ -175,8 +179,8 @@ def simulate(seed: int, geometry: str) -> ForeignMovie:
         sheet = np.delete(sheet, pick, axis=0)
         cells = np.concatenate([cells, decoys])
     # the strands and decoys push sheet cells aside: drop sheet cells they would sit on at the start
-    near = cKDTree(cells[:, 0]).query(sheet[:, 0])[0] < 0.8 * spacing
-    sheet = sheet[~near]
+    if len(cells):
+        sheet = sheet[cKDTree(cells[:, 0]).query(sheet[:, 0])[0] >= 0.8 * spacing]
     positions = np.concatenate([cells, sheet])  # (cells, frames, 2) in µm; ids 1.. = index + 1
 
     # render: Gaussian spots, Poisson noise
@@ -210,7 +214,7 @@ def simulate(seed: int, geometry: str) -> ForeignMovie:
             flat[hit] = ids[nearest[hit]] + 1
             labels[t] = flat.reshape(shape)
     params = dict(geometry=geometry, seed=seed, diameter_um=round(d, 1), pixel_um=round(pixel, 2), interval_min=round(dt, 1),
-                  frames=n_frames, leader_um_per_min=round(v_lead, 2), strands=n_strands, decoys=n_decoys)
+                  frames=n_frames, leader_um_per_min=round(v_lead, 2), strands=n_strands if strands else 0, decoys=n_decoys)
     return ForeignMovie(image=image, labels=labels, leaders={i + 1 for i in leaders}, params=params)
 
 

@@ -142,3 +142,47 @@ def test_background_benchmark_adds_a_linear_slope_of_the_asked_share_of_the_sign
     assert rise[:, :, 0].max() == 0 and rise[:, :, -1].min() == 200  # 0.2 x 1000 across the field
     assert (np.diff(rise[0, 0]) >= 0).all()
     assert sloped(np.full((1, 4, 4), 65000, dtype=np.uint16), 1.0).max() == 65000  # clipped, not wrapped
+
+
+def test_null_benchmark_movies_have_nobody_leading_and_are_otherwise_the_same():
+    from bench_null import leaderless
+
+    from leadertrack.synthetic import random_scenario, simulate_invasion
+
+    options = random_scenario(8000, difficulty="hard", geometry="planar")
+    with_leaders = simulate_invasion(**options)
+    without = leaderless(8000, "planar", "hard")
+    assert with_leaders.cells["is_leader"].any() and not without.cells["is_leader"].any()
+    assert "leader" not in set(without.cells["role"]) and "decoy" in set(without.cells["role"])  # decoys still run
+    assert without.image.shape == with_leaders.image.shape
+    assert without.params["field_um"] == with_leaders.params["field_um"]
+
+
+def test_null_benchmark_second_simulator_leaves_out_the_strands_and_nothing_else():
+    import bench_foreign
+
+    full = bench_foreign.simulate(7300, "planar")
+    bare = bench_foreign.simulate(7300, "planar", strands=False)
+    assert full.leaders and not bare.leaders
+    assert {k: v for k, v in bare.params.items() if k != "strands"} == {k: v for k, v in full.params.items() if k != "strands"}
+    assert bare.params["strands"] == 0 and full.params["strands"] > 0
+    # the strands' cells (at most 7 each) are gone, and the sheet cells they pushed aside are back
+    in_view = [len(np.unique(movie.labels[0])) - 1 for movie in (full, bare)]
+    assert abs(in_view[0] - in_view[1]) <= full.params["strands"] * 7
+    assert bare.image.shape == full.image.shape and not np.array_equal(bare.image, full.image)
+
+
+def test_null_benchmark_summary_counts_leaders_where_there_are_none():
+    import pandas as pd
+    from bench_null import in_all, summarise
+
+    raw = pd.DataFrame({
+        "simulator": "package", "geometry": "planar", "difficulty": "hard", "input": "images",
+        "seed": [1, 2, 3, 4], "tracks": [100, 200, 300, 400], "leaders": [0, 2, 0, 1],
+    })
+    row = summarise(raw).iloc[0]
+    assert row["movies"] == 4 and row["tracks_per_movie"] == 250
+    assert row["leaders_per_movie"] == 0.75
+    assert row["movies_with_none"] == 0.5
+    assert row["leaders_per_1000_tracks"] == 3.0
+    assert in_all(raw) == "the package's simulator from images: 3 leaders called in 4 movies, none in 2 of them"
