@@ -11,6 +11,7 @@ import platform
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from leadertrack.atomic import atomic_write
@@ -33,6 +34,46 @@ def table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
         cells = [format(v, floatfmt) if isinstance(v, float) else str(v) for v in row]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def mean_ci95(values, *, resamples: int = 2000, seed: int = 0) -> str:
+    """The 95 % bootstrap interval of the mean of ``values`` (one per movie; NaN left out), as ``"lo-hi"``.
+
+    Movies differ far more than repeated runs of one movie, so this says how much a mean over this
+    many movies could move with other seeds. Percentile bootstrap, resampling the movies.
+
+    Examples
+    --------
+    >>> mean_ci95([1.0, 1.0, 1.0])
+    '1.000-1.000'
+    >>> mean_ci95([0.0, 1.0] * 10)  # the mean's standard error is 0.11
+    '0.250-0.750'
+    """
+    data = np.asarray(values, float)
+    data = data[np.isfinite(data)]
+    if len(data) == 0:
+        return "-"
+    picks = np.random.default_rng(seed).integers(0, len(data), (resamples, len(data)))
+    low, high = np.percentile(data[picks].mean(axis=1), [2.5, 97.5])
+    return f"{low:.3f}-{high:.3f}"
+
+
+def with_interval(summary: pd.DataFrame, runs: pd.DataFrame, keys: list[str], column: str = "f1") -> pd.DataFrame:
+    """``summary`` (one row per value of ``keys``) with ``<column>_ci95`` after ``column``: :func:`mean_ci95`
+    of ``column`` over the ``runs`` (one row per movie) of each row.
+
+    Examples
+    --------
+    >>> runs = pd.DataFrame({"geometry": ["a", "a", "b"], "f1": [1.0, 1.0, 0.5]})
+    >>> with_interval(runs.groupby("geometry", as_index=False)["f1"].mean(), runs, ["geometry"]).to_dict("records")
+    [{'geometry': 'a', 'f1': 1.0, 'f1_ci95': '1.000-1.000'}, {'geometry': 'b', 'f1': 0.5, 'f1_ci95': '0.500-0.500'}]
+    """
+    name = f"{column}_ci95"
+    intervals = runs.groupby(keys)[column].agg(mean_ci95).rename(name).reset_index()
+    out = summary.merge(intervals, on=keys, how="left")
+    order = list(summary.columns)
+    order.insert(order.index(column) + 1, name)
+    return out[order]
 
 
 def section(name: str, path: Path = BENCHMARKS_MD) -> str | None:

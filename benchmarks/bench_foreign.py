@@ -47,7 +47,7 @@ import tifffile
 from scipy.spatial import cKDTree
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section
+from _report import machine_line, table, with_interval, write_section
 
 from leadertrack.checks import RELINK_RANGE_FACTOR
 from leadertrack.evaluate import frame_leader_agreement, leader_agreement
@@ -279,6 +279,7 @@ def main(argv: list[str] | None = None) -> None:
         recall=("recall", "mean"), f1=("f1", "mean"), naive_f1=("naive_f1", "mean"),
         frame_precision=("frame_precision", "mean"), frame_recall=("frame_recall", "mean"), frame_f1=("frame_f1", "mean"),
     ).reset_index()
+    summary = with_interval(summary, runs, ["geometry"])
     print(summary.to_string(index=False))
     if args.quick:
         return
@@ -317,7 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         "grid advancing as a whole; followers treading exactly in their leader's footsteps; decoys whose heading "
         f"drifts within 10-30 min; see the script's docstring), {seeds}. "
         "Run with defaults: units from the OME metadata, nucleus diameter estimated, geometry auto. "
-        "Per-track leader precision / recall / F1, mean over movies; `naive_f1`: the k found tracks that moved furthest "
+        "Per-track leader precision / recall / F1, mean over movies (`f1_ci95`: the 95 % bootstrap interval of the mean F1, "
+        "resampling the movies: how far other seeds could move it); `naive_f1`: the k found tracks that moved furthest "
         "outward (k = the true number of leaders, generous to it). Per frame: a found cell-frame in the leader state is "
         "right when the truth under it is a leader; recall is over every frame in which a leader is in view; several "
         "found rows on one leader cell-frame count once. "

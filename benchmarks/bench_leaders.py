@@ -33,7 +33,7 @@ from sklearn.metrics import (
 )
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section
+from _report import machine_line, table, with_interval, write_section
 
 from leadertrack.classify import classify
 from leadertrack.features import measure
@@ -202,13 +202,15 @@ def main() -> None:
         degraded_pieces=("degraded_pieces", "mean"),
         auto_geometry_ok=("auto_ok", "mean"), seconds=("seconds", "mean"),
     ).reset_index()
+    summary = with_interval(summary, runs, ["geometry", "difficulty"])
     print(summary.to_string(index=False))
     text = "\n\n".join([
         "## Leaders (front + features + classifier) on simulated assays" + (", on held-out seeds" if held_out else ""),
         machine_line(),
         ("These seeds were not looked at while choosing the defaults. " if held_out else "")
         + (f"Ground-truth tracks from `random_scenario` (seeds {args.first_seed}-{args.first_seed + args.seeds - 1} per cell of the table), "
-        "default parameters, geometry `auto`. Per-track precision / recall / F1 (mean over movies), per-frame "
+        "default parameters, geometry `auto`. Per-track precision / recall / F1 (mean over movies; `f1_ci95`: the 95 % "
+        "bootstrap interval of that mean, resampling the movies: how far other seeds could move it), per-frame "
         "precision / recall / F1, average precision (AP) of `leader_score` per track and (`frame_ap`) of "
         "`leader_score_frame` (the frame's leader score, the least of its four criteria) per cell-frame, and the naive rule \"top-k tracks by outward displacement\" "
         "(k = true number of leaders) in the same run. `degraded_f1` / `degraded_frame_f1`: the same movies from "

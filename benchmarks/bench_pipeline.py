@@ -38,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, write_section
+from _report import machine_line, mean_ci95, table, with_interval, write_section
 from bench_leaders import CUT, naive_leaders, track_truth
 
 from leadertrack.evaluate import frame_leader_agreement, leader_agreement, merged_and_missed_nuclei, truth_track_ids
@@ -338,6 +338,7 @@ def main() -> None:
             .mean()
             .reset_index()
         )
+        summary = with_interval(summary, rows, ["geometry", "difficulty"])
         first, last = rows["seed"].min(), rows["seed"].max()
         held_out = args.first_seed != 0
         resized = f"-nuclei-{args.nucleus_px:g}px" if args.nucleus_px is not None else ""
@@ -359,7 +360,8 @@ def main() -> None:
             + "Rendered simulated movies (`random_scenario`, "
             f"seeds {first}-{last} per cell), run with defaults: units from the file, nucleus diameter "
             "estimated, geometry auto. Per-track leader precision / recall / F1 after matching found tracks to the "
-            "truth; per-frame precision / recall / F1 (a true leader cell-frame is found when a found row in the "
+            "truth (`f1_ci95`: the 95 % bootstrap interval of the mean F1, resampling the movies: how far other "
+            "seeds could move it); per-frame precision / recall / F1 (a true leader cell-frame is found when a found row in the "
             "leader state sits on its mask then); `naive_f1` = the naive rule a user would script on the same found "
             "tracks (the k tracks farthest outward, k = the true number of leaders); `f1_truth_masks` = the same F1 when the simulator's own masks are passed as labels "
             "(`--labels`), the most a learned segmenter (Cellpose, StarDist) could add; `cells_found` = found "
@@ -367,7 +369,7 @@ def main() -> None:
             "nuclei that our segmentation put in one object with another nucleus / left on background; "
             "`pieces_per_track` = found tracks per long truth track (1 = not fragmented); `diameter_error` = relative "
             "error of the estimated nucleus diameter.\n\n" + table(summary) + "\n\n"
-            f"Mean over all: F1 {rows['f1'].mean():.3f} (with the truth masks {rows['f1_truth_masks'].mean():.3f}, "
+            f"Mean over all: F1 {rows['f1'].mean():.3f} (95 % interval {mean_ci95(rows['f1'])} over {len(rows)} movies; with the truth masks {rows['f1_truth_masks'].mean():.3f}, "
             f"naive rule {rows['naive_f1'].mean():.3f}), frame F1 {rows['frame_f1'].mean():.3f}, "
             f"precision {rows['precision'].mean():.3f}, recall {rows['recall'].mean():.3f}; nuclei merged "
             f"{rows['nuclei_merged'].mean():.3f}, missed {rows['nuclei_missed'].mean():.3f}. "

@@ -186,3 +186,33 @@ def test_null_benchmark_summary_counts_leaders_where_there_are_none():
     assert row["movies_with_none"] == 0.5
     assert row["leaders_per_1000_tracks"] == 3.0
     assert in_all(raw) == "the package's simulator from images: 3 leaders called in 4 movies, none in 2 of them"
+
+
+def test_bootstrap_interval_of_a_mean_over_movies_holds_the_mean_and_narrows_with_more_movies():
+    from _report import mean_ci95
+
+    def bounds(values):
+        low, high = (float(x) for x in mean_ci95(values).split("-"))
+        return low, high
+
+    rng = np.random.default_rng(1)
+    few, many = rng.uniform(0.5, 1.0, 8), rng.uniform(0.5, 1.0, 200)
+    for values in (few, many):
+        low, high = bounds(values)
+        assert low < values.mean() < high
+    assert bounds(many)[1] - bounds(many)[0] < 0.5 * (bounds(few)[1] - bounds(few)[0])
+    assert mean_ci95([0.9, 0.9, float("nan")]) == "0.900-0.900"  # NaN left out
+    assert mean_ci95([]) == "-"
+    assert mean_ci95(few) == mean_ci95(few)  # fixed resampling: the docs reproduce
+
+
+def test_interval_column_sits_after_its_column_on_the_row_of_its_own_movies():
+    import pandas as pd
+    from _report import mean_ci95, with_interval
+
+    runs = pd.DataFrame({"geometry": ["radial"] * 3 + ["planar"] * 3, "f1": [0.2, 0.4, 0.6, 1.0, 1.0, 1.0]})
+    summary = runs.groupby("geometry", sort=False, as_index=False)["f1"].mean().assign(movies=3)  # radial first
+    out = with_interval(summary, runs, ["geometry"])
+    assert list(out.columns) == ["geometry", "f1", "f1_ci95", "movies"]
+    assert out["geometry"].tolist() == ["radial", "planar"]
+    assert out["f1_ci95"].tolist() == [mean_ci95([0.2, 0.4, 0.6]), "1.000-1.000"]
