@@ -36,11 +36,14 @@ def table(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
     return "\n".join(lines)
 
 
-def mean_ci95(values, *, resamples: int = 2000, seed: int = 0) -> str:
-    """The 95 % bootstrap interval of the mean of ``values`` (one per movie; NaN left out), as ``"lo-hi"``.
+def mean_ci95(values, *, resamples: int = 2000, seed: int = 0, signed: bool = False) -> str:
+    """The 95 % bootstrap interval of the mean of ``values`` (one per movie; NaN left out), as ``"lo-hi"``
+    (``signed``: ``"+lo to +hi"``, for differences).
 
     Movies differ far more than repeated runs of one movie, so this says how much a mean over this
-    many movies could move with other seeds. Percentile bootstrap, resampling the movies.
+    many movies could move with other seeds. Percentile bootstrap, resampling the movies. For the
+    gain of a setting over its baseline on the same movies, pass the per-movie differences: the
+    pairing takes out how much the movies differ, so the interval says whether the gain is real.
 
     Examples
     --------
@@ -48,6 +51,8 @@ def mean_ci95(values, *, resamples: int = 2000, seed: int = 0) -> str:
     '1.000-1.000'
     >>> mean_ci95([0.0, 1.0] * 10)  # the mean's standard error is 0.11
     '0.250-0.750'
+    >>> mean_ci95([-0.1, 0.0, 0.1, 0.2], signed=True)
+    '-0.050 to +0.150'
     """
     data = np.asarray(values, float)
     data = data[np.isfinite(data)]
@@ -55,7 +60,21 @@ def mean_ci95(values, *, resamples: int = 2000, seed: int = 0) -> str:
         return "-"
     picks = np.random.default_rng(seed).integers(0, len(data), (resamples, len(data)))
     low, high = np.percentile(data[picks].mean(axis=1), [2.5, 97.5])
-    return f"{low:.3f}-{high:.3f}"
+    return f"{low:+.3f} to {high:+.3f}" if signed else f"{low:.3f}-{high:.3f}"
+
+
+def paired_gain_ci95(on: pd.DataFrame, off: pd.DataFrame, keys: list[str], column: str = "f1") -> str:
+    """:func:`mean_ci95` of the per-movie gain ``on - off`` in ``column``, movies matched by ``keys``.
+
+    Examples
+    --------
+    >>> on = pd.DataFrame({"seed": [1, 2], "f1": [1.0, 0.5]})
+    >>> off = pd.DataFrame({"seed": [2, 1], "f1": [0.5, 0.5]})  # another order: matched by seed
+    >>> paired_gain_ci95(on, off, ["seed"])
+    '+0.000 to +0.500'
+    """
+    both = on[[*keys, column]].merge(off[[*keys, column]], on=keys, suffixes=("_on", "_off"), validate="one_to_one")
+    return mean_ci95(both[f"{column}_on"] - both[f"{column}_off"], signed=True)
 
 
 def with_interval(summary: pd.DataFrame, runs: pd.DataFrame, keys: list[str], column: str = "f1") -> pd.DataFrame:
@@ -100,6 +119,8 @@ def read_tables(markdown: str) -> list[pd.DataFrame]:
             rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
             continue
         if len(rows) >= 2:
+            if len(set(rows[0])) != len(rows[0]):
+                raise ValueError(f"a table's columns repeat a name: {rows[0]}")
             frame = pd.DataFrame(rows[2:], columns=rows[0])
             for column in frame.columns:
                 numbers = pd.to_numeric(frame[column], errors="coerce")

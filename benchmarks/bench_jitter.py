@@ -31,7 +31,7 @@ from scipy import ndimage as ndi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _perturbed import FOREIGN_FIRST_SEED, GEOMETRIES, arguments, run_all
-from _report import machine_line, table, write_section
+from _report import machine_line, paired_gain_ci95, table, write_section
 
 from leadertrack.config import RunConfig
 from leadertrack.evaluate import leader_agreement
@@ -134,7 +134,8 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
     rows = []
     for jitter, group in raw.groupby("jitter"):
         on, off = group[group["corrected"]], group[~group["corrected"]]
-        row = {"jitter (diameters)": jitter, "f1": on["f1"].mean(), "f1 without correction": off["f1"].mean()}
+        row = {"jitter (diameters)": jitter, "f1": on["f1"].mean(), "f1 without correction": off["f1"].mean(),
+               "gain in f1 (95 % interval)": paired_gain_ci95(on, off, ["geometry", "seed"])}
         row.update({f"f1 {g}": on.loc[on["geometry"] == g, "f1"].mean() for g in GEOMETRIES if g in set(raw["geometry"])})
         row.update({
             "tracks per true track": on["tracks_per_true_track"].mean(),
@@ -159,7 +160,7 @@ def main(argv: list[str] | None = None) -> None:
 
 {machine_line()}
 
-Simulated movies (`random_scenario`, medium, seeds 0-{args.seeds - 1} per geometry), each frame and its truth masks moved by a whole-pixel shift drawn from a normal distribution of `jitter` nucleus diameters in y and in x (frame 0 stays), as when a microscope revisits several positions. Run with defaults (units from the file, nucleus diameter estimated, geometry auto), with `[link] correct_stage_jitter` on (the default) and, in the same run, off. `f1`: per-track leader F1 (mean over movies); `tracks per true track`: found tracks / true tracks (jumps break tracks into pieces); `movies with jumps taken out`: runs that measured a jump of at least 0.4 nucleus diameters and took the jumps out (`leadertrack.stage`); `step error`: median distance between the jump taken out and the shift applied, from each frame to the next, in nucleus diameters; `largest step applied`: the largest shift between consecutive frames over the movies. `python benchmarks/bench_jitter.py --seeds {args.seeds}`.
+Simulated movies (`random_scenario`, medium, seeds 0-{args.seeds - 1} per geometry), each frame and its truth masks moved by a whole-pixel shift drawn from a normal distribution of `jitter` nucleus diameters in y and in x (frame 0 stays), as when a microscope revisits several positions. Run with defaults (units from the file, nucleus diameter estimated, geometry auto), with `[link] correct_stage_jitter` on (the default) and, in the same run, off. `f1`: per-track leader F1 (mean over movies); `gain in f1`: the 95 % bootstrap interval of the mean gain from the correction, movie by movie (resampling the movies; an interval that holds 0 is no sign of a gain or a loss); `tracks per true track`: found tracks / true tracks (jumps break tracks into pieces); `movies with jumps taken out`: runs that measured a jump of at least 0.4 nucleus diameters and took the jumps out (`leadertrack.stage`); `step error`: median distance between the jump taken out and the shift applied, from each frame to the next, in nucleus diameters; `largest step applied`: the largest shift between consecutive frames over the movies. `python benchmarks/bench_jitter.py --seeds {args.seeds}`.
 
 {table(summary)}
 

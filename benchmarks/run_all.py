@@ -1,9 +1,9 @@
 """Run every benchmark with the settings behind ``docs/benchmarks.md`` and rewrite its sections.
 
 One process per script, one after the other, so that each measures on a quiet machine; a script
-that fails is reported and the others still run (exit status 1 at the end). About an hour on
-2 cores, most of it the 2,000-frame movie of ``bench_batch.py --long`` (leave it out with
-``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent (its
+that fails is reported and the others still run (exit status 1 at the end). About two hours on
+2 cores: the simulated movies of the leader sections take most of it, and the 2,000-frame movie of
+``bench_batch.py --long`` about a quarter of an hour (leave it out with ``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent (its
 ``--simulated`` run needs no data). Last, ``plots.py`` draws the figures of the new numbers.
 
 Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``

@@ -29,6 +29,18 @@ def test_tables_read_back_as_written():
     assert tables[1].to_dict("records") == [{"method": "a, b", "TRA": 0.985}]
 
 
+def test_every_committed_table_reads_back_with_one_name_per_column():
+    import re
+
+    text = (ROOT / "docs" / "benchmarks.md").read_text(encoding="utf-8")
+    names = re.findall(r"<!-- (\S+):start -->", text)
+    assert len(names) >= 20
+    tables = [frame for name in names for frame in read_tables(section(name))]  # raises where a table repeats a name
+    assert len(tables) >= 20
+    with pytest.raises(ValueError, match="repeat a name"):
+        read_tables(table(pd.DataFrame([[1, 2]], columns=["same", "same "])))
+
+
 def test_every_figure_is_drawn_from_the_committed_numbers(tmp_path):
     markdown = tmp_path / "benchmarks.md"
     shutil.copy(ROOT / "docs" / "benchmarks.md", markdown)

@@ -216,3 +216,18 @@ def test_interval_column_sits_after_its_column_on_the_row_of_its_own_movies():
     assert list(out.columns) == ["geometry", "f1", "f1_ci95", "movies"]
     assert out["geometry"].tolist() == ["radial", "planar"]
     assert out["f1_ci95"].tolist() == [mean_ci95([0.2, 0.4, 0.6]), "1.000-1.000"]
+
+
+def test_paired_gain_interval_matches_movies_by_key_and_sees_a_small_steady_gain():
+    import pandas as pd
+    from _report import mean_ci95, paired_gain_ci95
+
+    rng = np.random.default_rng(2)
+    off = pd.DataFrame({"geometry": "planar", "seed": range(15), "f1": rng.uniform(0.3, 1.0, 15)})
+    on = off.assign(f1=off["f1"] + 0.02).sample(frac=1.0, random_state=0)  # every movie gains 0.02; rows shuffled
+    assert paired_gain_ci95(on, off, ["geometry", "seed"]) == "+0.020 to +0.020"
+    # unpaired, the same gain is lost in how much the movies differ
+    low, high = (float(x) for x in mean_ci95(on["f1"]).split("-"))
+    assert low < off["f1"].mean() < high
+    with pytest.raises(pd.errors.MergeError):
+        paired_gain_ci95(pd.concat([on, on]), off, ["geometry", "seed"])
