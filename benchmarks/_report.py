@@ -1,13 +1,16 @@
-"""Write one benchmark's results into its own section of ``docs/benchmarks.md``.
+"""Write one benchmark's results into its own section of ``docs/benchmarks.md``, and read them back.
 
 Each benchmark script owns the text between ``<!-- NAME:start -->`` and ``<!-- NAME:end -->``,
-so scripts can be rerun one at a time without clobbering each other's numbers.
+so scripts can be rerun one at a time without clobbering each other's numbers. The figures
+(``plots.py``) and the summary of the targets (``targets.py``) read the tables back from the
+sections named here.
 """
 
 from __future__ import annotations
 
 import os
 import platform
+from collections.abc import Iterable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -17,6 +20,16 @@ import pandas as pd
 from leadertrack.atomic import atomic_write
 
 BENCHMARKS_MD = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+GEOMETRIES = ("planar", "scratch", "radial")
+PERFECT_SECTIONS = ("leaders", "leaders-seeds-3000")
+"""Sections of leader F1 from ground-truth tracks (``bench_leaders.py``), one per set of seeds."""
+IMAGE_SECTIONS = ("pipeline", "pipeline-seeds-200", "pipeline-seeds-400")
+"""Sections of leader F1 from images, whole spheroids and sheets (``bench_pipeline.py``), one per set of seeds."""
+FOREIGN_SECTIONS = {"foreign": "7000-7019", "foreign-seeds-7100": "7100-7139", "foreign-seeds-7200": "7200-7239",
+                    "foreign-seeds-7300": "7300-7339"}
+"""Sections of leader F1 on the second simulator's movies (``bench_foreign.py``) and their seeds."""
+TARGET_MEDIUM, TARGET_HARD = 0.95, 0.85
+"""The issues' targets of leader F1 per track on medium and on hard movies."""
 HEADER = "# Benchmarks\n\nWritten by the scripts in `benchmarks/` (`pip install -e '.[bench]'`, then `python benchmarks/run_all.py`). Ratios compare methods measured in the same run on the same machine.\n"
 
 
@@ -143,3 +156,14 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+
+
+def section_tables(name: str, path: Path = BENCHMARKS_MD) -> list[pd.DataFrame]:
+    """The tables of section ``name`` (none when the section is missing)."""
+    text = section(name, path)
+    return read_tables(text) if text is not None else []
+
+
+def first_tables(names: Iterable[str], path: Path = BENCHMARKS_MD) -> dict[str, pd.DataFrame]:
+    """The first table of each of the sections ``names`` that exist, by section name."""
+    return {name: tables[0] for name in names if (tables := section_tables(name, path))}

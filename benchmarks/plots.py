@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import matplotlib
@@ -24,23 +24,20 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import BENCHMARKS_MD, read_tables, section, write_section
+from _report import (
+    BENCHMARKS_MD, FOREIGN_SECTIONS, GEOMETRIES, IMAGE_SECTIONS, PERFECT_SECTIONS, TARGET_HARD, TARGET_MEDIUM, first_tables,
+    section_tables, write_section,
+)
 
 from leadertrack.atomic import atomic_write
 
-GEOMETRIES = ("planar", "scratch", "radial")
 DIFFICULTIES = ("easy", "medium", "hard")
-PERFECT_SECTIONS = ("leaders", "leaders-seeds-3000")
-IMAGE_SECTIONS = ("pipeline", "pipeline-seeds-200", "pipeline-seeds-400")
 LARGE_NUCLEI_SECTION = "pipeline-nuclei-40px"
-FOREIGN_SECTIONS = {"foreign": "7000-7019", "foreign-seeds-7100": "7100-7139", "foreign-seeds-7200": "7200-7239",
-                    "foreign-seeds-7300": "7300-7339"}
 SPEED_METHODS = {
     "floor": "floor (read + smooth)", "trackpy": "trackpy locate + link", "leadertrack": "leadertrack",
     "leadertrack_run": "leadertrack run (writes outputs)", "trackpy_all_cores": "trackpy, all cores",
     "leadertrack_all_cores": "leadertrack, all cores",
 }
-TARGET_MEDIUM, TARGET_HARD = 0.95, 0.85
 
 
 def _legend_below(fig: plt.Figure, ncol: int) -> None:
@@ -51,17 +48,6 @@ def _legend_below(fig: plt.Figure, ncol: int) -> None:
             entries.setdefault(label, handle)
     fig.legend(list(entries.values()), list(entries), loc="lower center", ncol=ncol, fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.09, 1, 1))
-
-
-def _tables(name: str, path: Path) -> list[pd.DataFrame]:
-    """The tables of section ``name`` (none when the section is missing)."""
-    text = section(name, path)
-    return read_tables(text) if text is not None else []
-
-
-def _first_tables(names: Iterable[str], path: Path) -> dict[str, pd.DataFrame]:
-    """The first table of each of the sections ``names`` that exist."""
-    return {name: tables[0] for name in names if (tables := _tables(name, path))}
 
 
 def _bars(ax, groups: list[str], series: dict[str, list[list[float]]]) -> None:
@@ -80,8 +66,8 @@ def _bars(ax, groups: list[str], series: dict[str, list[list[float]]]) -> None:
 
 def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Leader F1 per track by geometry and difficulty: ground-truth tracks, from images, with the true masks, naive rule."""
-    perfect, images = _first_tables(PERFECT_SECTIONS, path), _first_tables(IMAGE_SECTIONS, path)
-    large = _first_tables([LARGE_NUCLEI_SECTION], path)
+    perfect, images = first_tables(PERFECT_SECTIONS, path), first_tables(IMAGE_SECTIONS, path)
+    large = first_tables([LARGE_NUCLEI_SECTION], path)
     if not perfect or not images:
         return None
 
@@ -121,7 +107,7 @@ def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def foreign_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Leader F1 on the independent simulator's movies, per set of seeds, against the naive rule."""
-    tables = _first_tables(FOREIGN_SECTIONS, path)
+    tables = first_tables(FOREIGN_SECTIONS, path)
     if not tables:
         return None
     labels = [FOREIGN_SECTIONS[name] for name in tables]
@@ -148,7 +134,7 @@ def foreign_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def ctc_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """SEG, DET and TRA on the Cell Tracking Challenge sequences, per method."""
-    tables = _tables("tracking", path)
+    tables = section_tables("tracking", path)
     if not tables:
         return None
     scores = tables[0]
@@ -174,7 +160,7 @@ def ctc_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def segmentation_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """SEG and object F1 against reference masks, per dataset and method (simulated movies pooled by difficulty)."""
-    tables = _tables("segmentation", path)
+    tables = section_tables("segmentation", path)
     if not tables:
         return None
     scores = tables[0].copy()
@@ -222,7 +208,7 @@ def _scaling(raw: pd.DataFrame) -> dict[str, tuple[str, pd.DataFrame]]:
 
 def speed_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Wall time against frames, image size and nucleus size, and peak memory against frames, per method."""
-    tables = _tables("speed", path)
+    tables = section_tables("speed", path)
     if len(tables) < 2 or "varies" not in tables[1]:
         return None
     raw = tables[1]
@@ -257,7 +243,7 @@ def speed_figure(path: Path) -> tuple[plt.Figure, str] | None:
 
 def stages_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Where the time goes: seconds per stage, trackpy against leadertrack, for each movie of the speed section."""
-    tables = _tables("speed", path)
+    tables = section_tables("speed", path)
     if len(tables) < 3:
         return None
     stages = tables[2]

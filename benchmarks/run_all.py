@@ -4,7 +4,8 @@ One process per script, one after the other, so that each measures on a quiet ma
 that fails is reported and the others still run (exit status 1 at the end). About two hours on
 2 cores: the simulated movies of the leader sections take most of it, and the 2,000-frame movie of
 ``bench_batch.py --long`` about a quarter of an hour (leave it out with ``--no-long``). The CTC benchmark skips itself when ``../shared/data/ctc`` is absent (its
-``--simulated`` run needs no data). Last, ``plots.py`` draws the figures of the new numbers.
+``--simulated`` run needs no data). Last, ``targets.py`` writes where each target of the issues stands
+and ``plots.py`` draws the figures of the new numbers.
 
 Run: ``python benchmarks/run_all.py [--no-long] [--dry-run]``
 """
@@ -41,7 +42,8 @@ COMMANDS: list[list[str]] = [
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7300"],
     ["bench_batch.py", "--long"],
-    ["plots.py"],  # last: the figures of the numbers just written
+    ["targets.py"],  # then the summary of the targets ...
+    ["plots.py"],  # ... and the figures of the numbers just written
 ]
 """Script and arguments of each benchmark, in the order they run."""
 PEERS = ("laptrack", "ctc_metrics")
