@@ -65,8 +65,9 @@ def cut_at_centre(sim: Simulation) -> Simulation:
     )
 
 
-FIELD_MAX_NUCLEI = 20
-"""With ``--nucleus-px``, the field is cut to at most this many nuclei across (bounds the image size)."""
+FIELD_MAX_PX = 800
+"""With ``--nucleus-px``, the field is cut to at most this many pixels a side (bounds the image size: 20 nuclei
+of 40 px; smaller nuclei keep their scenario's field)."""
 
 
 def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path, nucleus_px: float | None = None) -> dict:
@@ -74,7 +75,7 @@ def accuracy_one(seed: int, geometry: str, difficulty: str, folder: Path, nucleu
     if nucleus_px is not None:  # the same scenario imaged with finer (or coarser) pixels
         diameter = options["nucleus_diameter_um"]
         options["pixel_size_um"] = diameter / nucleus_px
-        options["field_um"] = tuple(min(f, FIELD_MAX_NUCLEI * diameter) for f in options["field_um"])
+        options["field_um"] = tuple(min(f, FIELD_MAX_PX / nucleus_px * diameter) for f in options["field_um"])
     sim = simulate_invasion(**options)
     if geometry == CUT:
         sim = cut_at_centre(sim)
@@ -317,8 +318,8 @@ def main() -> None:
     )
     parser.add_argument(
         "--nucleus-px", type=float, default=None,
-        help="render every scenario with pixels making a nucleus this many px across (the seeds' own are 5-20 px), "
-        f"the field cut to at most {FIELD_MAX_NUCLEI} nuclei across, in a section of its own",
+        help="render every scenario with pixels making a nucleus this many px across (the seeds' own are 5-30 px), "
+        f"the field cut to at most {FIELD_MAX_PX} px a side, in a section of its own",
     )
     args = parser.parse_args()
 
@@ -351,8 +352,8 @@ def main() -> None:
             + "\n\n" + machine_line() + "\n\n"
             + ("These seeds were not looked at while choosing the defaults. " if held_out else "")
             + (f"The same scenarios imaged with pixels that make every nucleus {args.nucleus_px:g} px across (the seeds' "
-               f"own nuclei are 5-20 px), the field cut to at most {FIELD_MAX_NUCLEI} nuclei across to bound the image "
-               f"size (images up to {FIELD_MAX_NUCLEI * args.nucleus_px:.0f} px). "
+               f"own nuclei are 5-30 px), the field cut to at most {FIELD_MAX_PX} px a side to bound the image size "
+               f"({FIELD_MAX_PX / args.nucleus_px:.0f} nuclei across). "
                if args.nucleus_px is not None else "")
             + (f"`{CUT}`: the radial movies imaged with a field that ends at the spheroid's centre (movie, masks "
                "and truth cut there; a track leads by the simulator's rule over the frames it is in view). "

@@ -34,6 +34,8 @@ COMMANDS: list[list[str]] = [
     ["bench_pipeline.py", "--seeds", "5", "--cut", "--skip-speed"],
     ["bench_pipeline.py", "--seeds", "5", "--cut", "--first-seed", "200", "--skip-speed"],
     ["bench_pipeline.py", "--seeds", "5", "--nucleus-px", "40", "--skip-speed"],
+    ["bench_pipeline.py", "--seeds", "5", "--nucleus-px", "10", "--skip-speed"],
+    ["bench_pipeline.py", "--seeds", "5", "--nucleus-px", "5", "--skip-speed"],
     ["bench_jitter.py", "--seeds", "5", "--foreign-movies", "10"],
     ["bench_background.py", "--seeds", "5", "--foreign-movies", "10"],
     ["bench_null.py", "--seeds", "20", "--foreign-movies", "20"],

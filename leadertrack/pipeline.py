@@ -370,7 +370,7 @@ def analyze_movie(
     )
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
-    from leadertrack.segment import segment_frame
+    from leadertrack.segment import segment_frame, small_nuclei_message
     from leadertrack.stage import put_back, stage_jitter_message, take_out
     from leadertrack.track import EDGE_MARGIN_DIAMETERS, brightness_usable, default_search_range_um, link, relink_around
 
@@ -409,6 +409,8 @@ def analyze_movie(
                     raise InputError(f"{source}: {_EMPTY}") from None
                 raise InputError(f"{source}: {exc} (--nucleus-diameter-um)") from None
         diameter_source = "estimated"
+    if diameter_px is not None and (small := small_nuclei_message(diameter_px)):
+        warn.append(small)
 
     sink = _LabelsSink(labels_path, tuple(movie.shape))
     detections: list[pd.DataFrame] = []

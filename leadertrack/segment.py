@@ -21,7 +21,7 @@ from leadertrack.background import background_surface
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
-__all__ = ["estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame"]
+__all__ = ["SMALL_NUCLEUS_PX", "estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame", "small_nuclei_message"]
 
 Progress = Callable[[str, int, int], None]
 
@@ -68,6 +68,35 @@ _NECK_MIN_RADIUS = 0.65
 # nuclei) segmented as well but moved leader F1 both ways (2 of 8 movies better, 2 worse), so it is
 # not done.
 _REDUCED_DIAMETER_PX = 20.0
+
+
+SMALL_NUCLEUS_PX = 6.0
+"""Below this many pixels across, segmentation finds markedly fewer nuclei: touching ones merge, and tracks break
+(see :func:`small_nuclei_message`). The medium scenarios of seeds 0-8 imaged with nuclei 4, 5, 6, 8 and 10 px
+across (fields of at least 256 px) gave leader F1 from images 0.74, 0.80, 0.89, 0.91 and 0.94."""
+
+
+def small_nuclei_message(nucleus_diameter_px: float) -> str | None:
+    """The run's warning for nuclei under :data:`SMALL_NUCLEUS_PX` pixels across (None for larger ones).
+
+    Measured on the package's simulator, the same scenarios imaged with nuclei 5 and 10 px across
+    (``benchmarks/bench_pipeline.py --nucleus-px``, ``docs/benchmarks.md``).
+
+    Examples
+    --------
+    >>> small_nuclei_message(12.0) is None
+    True
+    >>> small_nuclei_message(5.97).startswith("nuclei are only 5.9 px across: below 6 px")
+    True
+    """
+    if not nucleus_diameter_px < SMALL_NUCLEUS_PX:
+        return None
+    return (
+        f"nuclei are only {np.floor(nucleus_diameter_px * 10) / 10:.1f} px across: below {SMALL_NUCLEUS_PX:g} px, touching nuclei merge "
+        "and tracks break more often (the same simulated movies imaged with nuclei 5 px and 10 px across: 69 % and "
+        "81 % as many cells found as there are nuclei, leader F1 0.73 and 0.88; docs/benchmarks.md). Image at a "
+        "higher magnification, or segment with a learned model (Cellpose, StarDist) and pass its masks with --labels"
+    )
 
 
 def reduction_factor(nucleus_diameter_px: float) -> int:

@@ -500,3 +500,17 @@ def test_labels_kept_in_memory_are_held_once():
     assert stack.shape == (n_frames, *shape)
     assert (stack[:, 0, 0] == np.arange(n_frames)).all()
     assert peak < 1.2 * stack.nbytes
+
+
+def test_nuclei_too_few_pixels_across_are_warned_about_with_the_way_out(result):
+    assert not any("px across" in w for w in result.provenance["warnings"])  # nuclei about 10 px across
+    coarse = simulate_invasion(
+        geometry="planar", n_frames=4, field_um=(250.0, 250.0), pixel_size_um=2.5, nucleus_diameter_um=10.0, seed=3
+    )
+    config = RunConfig()
+    config.units.pixel_size_um, config.units.frame_interval_min = 2.5, coarse.frame_interval_min
+    warned = [w for w in analyze_movie(coarse.image, config).provenance["warnings"] if "px across" in w]
+    assert len(warned) == 1 and "--labels" in warned[0]
+    assert 4.0 < float(warned[0].split("only ")[1].split(" px")[0]) < 6.0  # the estimated diameter, in px
+    config.segment.nucleus_diameter_um = 17.5  # 7 px, as the user says: no warning
+    assert not any("px across" in w for w in analyze_movie(coarse.image, config).provenance["warnings"])
