@@ -366,6 +366,7 @@ def analyze_movie(
         inward_track_ids,
         locally_relinked_warning,
         relinked_warning,
+        short_movie_warning,
         uncertain_geometry_warning,
     )
     from leadertrack.detect import detect_frame
@@ -550,8 +551,11 @@ def analyze_movie(
     if message is not None:
         warn.append(message)
     tracks, cells, fronts = measured.tracks, measured.cells, measured.fronts
-    if (message := uncertain_geometry_warning(fronts, config.front.geometry)) is not None:
-        warn.append(message)
+    # (without a frame interval the units warning says what to give; the motion windows would be guesses)
+    short = short_movie_warning(fronts) if units_info["time_calibrated"] else None
+    for message in (uncertain_geometry_warning(fronts, config.front.geometry), short):
+        if message is not None:
+            warn.append(message)
     _report(progress, "measure", 1, 1)
 
     with clock.stage("classify"):
@@ -683,7 +687,7 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     MovieResult
         Without labels; divisions (``parent_track_id``) are kept.
     """
-    from leadertrack.checks import aliased_linking_warning, uncertain_geometry_warning
+    from leadertrack.checks import aliased_linking_warning, short_movie_warning, uncertain_geometry_warning
     from leadertrack.features import measure
     from leadertrack.front import find_front
 
@@ -715,7 +719,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     with clock.stage("measure"):
         front = find_front(tracks, centre_um=tuple(centre), field_um=field_um) if use_centre else None
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front, field_um=field_um)
-    for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry)):
+    short = short_movie_warning(fronts) if units_info["time_calibrated"] else None  # as in analyze_movie
+    for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry), short):
         if message is not None:
             warn.append(message)
     with clock.stage("classify"):

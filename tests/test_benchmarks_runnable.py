@@ -231,3 +231,19 @@ def test_paired_gain_interval_matches_movies_by_key_and_sees_a_small_steady_gain
     assert low < off["f1"].mean() < high
     with pytest.raises(pd.errors.MergeError):
         paired_gain_ci95(pd.concat([on, on]), off, ["geometry", "seed"])
+
+
+def test_duration_benchmark_pools_movies_by_their_length_in_motion_windows():
+    import pandas as pd
+    from bench_duration import movie_windows, summarise
+
+    assert movie_windows(14, 5.0) == 2.0 and movie_windows(10, 15.0) == 2.0  # windows of 7 and 5 frames
+    runs = pd.DataFrame({
+        "windows": [0.5, 0.9, 1.0, 2.5, 12.0], "minutes": [10.0, 20.0, 30.0, 90.0, 600.0],
+        "precision": 1.0, "recall": 1.0, "f1": [0.2, 0.4, 0.6, 0.9, 1.0],
+    })
+    summary = summarise(runs).set_index("motion windows")
+    assert list(summary.index) == ["0-1", "1-1.5", "2-3", "10-inf"]  # shortest first, empty bins left out
+    assert summary.loc["0-1", "movies"] == 2 and summary.loc["0-1", "f1"] == pytest.approx(0.3)
+    assert summary.loc["1-1.5", "f1"] == 0.6  # a bin holds its lower edge
+    assert summary.loc["0-1", "median minutes"] == 15.0

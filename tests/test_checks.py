@@ -285,3 +285,38 @@ def test_a_geometry_chosen_on_the_fence_is_reported_and_warned():
     whole = measure(_half_sheet(rows_up_to_um=380.0), field_um=(380.0, 196.0))[2]
     assert whole["geometry_confidence"].iloc[0] >= 0.9
     assert uncertain_geometry_warning(whole, "auto") is None
+
+
+def test_a_movie_spanning_under_two_motion_windows_is_warned_about_with_the_frames_it_would_need():
+    from leadertrack.checks import short_movie_warning
+
+    def fronts(n_frames, interval):
+        return pd.DataFrame({"frame": np.repeat(np.arange(n_frames), 2), "time_min": np.repeat(np.arange(n_frames) * interval, 2)})
+
+    # at 5 min per frame the window is 7 frames: 14 frames are two windows
+    assert short_movie_warning(fronts(14, 5.0)) is None
+    message = short_movie_warning(fronts(13, 5.0))  # two fronts (a scratch assay): each frame once
+    assert message.startswith("the movie spans 60 min (13 frames), 1.9 motion windows of about 35 min")
+    assert "at least 14 frames (65 min at this interval)" in message
+    # at 15 min per frame the window is its shortest, 5 frames
+    assert short_movie_warning(fronts(10, 15.0)) is None and "at least 10 frames" in short_movie_warning(fronts(9, 15.0))
+    assert short_movie_warning(fronts(0, 5.0)) is None
+
+
+@pytest.mark.parametrize("n_frames, interval, warned", [(6, 5.0, True), (30, 5.0, False), (6, None, False)])
+def test_classifying_tracks_warns_about_a_short_movie_when_its_frame_interval_is_known(tmp_path, n_frames, interval, warned):
+    from leadertrack.config import RunConfig
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import analyze_tracks
+    from leadertrack.synthetic import simulate_tracks
+
+    sim = simulate_tracks(geometry="planar", n_frames=n_frames, field_um=(150.0, 150.0), seed=0)
+    path = tmp_path / "tracks.csv"
+    sim.tracks[["track_id", "frame", "y", "x"]].to_csv(path, index=False)
+    config = RunConfig()
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, interval
+    result = analyze_tracks(read_tracks(path), config)
+    short = [message for message in result.provenance["warnings"] if "motion windows" in message]
+    assert bool(short) == warned
+    if warned:
+        assert short[0].startswith(f"the movie spans 25 min ({n_frames} frames), 0.9 motion windows")

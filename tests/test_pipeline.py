@@ -514,3 +514,13 @@ def test_nuclei_too_few_pixels_across_are_warned_about_with_the_way_out(result):
     assert 4.0 < float(warned[0].split("only ")[1].split(" px")[0]) < 6.0  # the estimated diameter, in px
     config.segment.nucleus_diameter_um = 17.5  # 7 px, as the user says: no warning
     assert not any("px across" in w for w in analyze_movie(coarse.image, config).provenance["warnings"])
+
+
+def test_a_short_movie_is_warned_about_and_a_long_enough_one_not(small_movie, result):
+    assert not any("motion windows" in w for w in result.provenance["warnings"])  # 24 frames, 3 windows
+    short = analyze_movie(small_movie.image, _small_config(small_movie))  # 8 frames at 2 min: half a window
+    (message,) = [w for w in short.provenance["warnings"] if "motion windows" in w]
+    assert "(8 frames), 0.5 motion windows" in message
+    uncalibrated = analyze_movie(small_movie.image)  # no frame interval: the units warning says what to give
+    assert not any("motion windows" in w for w in uncalibrated.provenance["warnings"])
+    assert any("frame interval" in w for w in uncalibrated.provenance["warnings"])
