@@ -21,7 +21,9 @@ from leadertrack.background import background_surface
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
-__all__ = ["SMALL_NUCLEUS_PX", "estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame", "small_nuclei_message"]
+__all__ = [
+    "SMALL_NUCLEUS_PX", "estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame", "small_nuclei_message",
+]
 
 Progress = Callable[[str, int, int], None]
 
@@ -91,8 +93,9 @@ def small_nuclei_message(nucleus_diameter_px: float) -> str | None:
     """
     if not nucleus_diameter_px < SMALL_NUCLEUS_PX:
         return None
+    shown = np.floor(nucleus_diameter_px * 10) / 10  # 5.97 is not "6.0 px, below 6 px"
     return (
-        f"nuclei are only {np.floor(nucleus_diameter_px * 10) / 10:.1f} px across: below {SMALL_NUCLEUS_PX:g} px, touching nuclei merge "
+        f"nuclei are only {shown:.1f} px across: below {SMALL_NUCLEUS_PX:g} px, touching nuclei merge "
         "and tracks break more often (the same simulated movies imaged with nuclei 5 px and 10 px across: 69 % and "
         "81 % as many cells found as there are nuclei, leader F1 0.73 and 0.88; docs/benchmarks.md). Image at a "
         "higher magnification, or segment with a learned model (Cellpose, StarDist) and pass its masks with --labels"

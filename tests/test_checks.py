@@ -290,12 +290,12 @@ def test_a_geometry_chosen_on_the_fence_is_reported_and_warned():
 def test_a_movie_spanning_under_two_motion_windows_is_warned_about_with_the_frames_it_would_need():
     from leadertrack.checks import short_movie_warning
 
-    def fronts(n_frames, interval):
+    def fronts(n_frames, interval):  # two fronts (a scratch assay): each frame twice
         return pd.DataFrame({"frame": np.repeat(np.arange(n_frames), 2), "time_min": np.repeat(np.arange(n_frames) * interval, 2)})
 
     # at 5 min per frame the window is 7 frames: 14 frames are two windows
     assert short_movie_warning(fronts(14, 5.0)) is None
-    message = short_movie_warning(fronts(13, 5.0))  # two fronts (a scratch assay): each frame once
+    message = short_movie_warning(fronts(13, 5.0))  # each frame counted once
     assert message.startswith("the movie spans 60 min (13 frames), 1.9 motion windows of about 35 min")
     assert "at least 14 frames (65 min at this interval)" in message
     # at 15 min per frame the window is its shortest, 5 frames
