@@ -247,3 +247,18 @@ def test_duration_benchmark_pools_movies_by_their_length_in_motion_windows():
     assert summary.loc["0-1", "movies"] == 2 and summary.loc["0-1", "f1"] == pytest.approx(0.3)
     assert summary.loc["1-1.5", "f1"] == 0.6  # a bin holds its lower edge
     assert summary.loc["0-1", "median minutes"] == 15.0
+
+
+def test_contrast_benchmark_sets_the_sheet_speed_from_the_ratio_and_summarises_per_ratio():
+    import pandas as pd
+    from bench_contrast import one, summarise
+
+    row = one(1000, 2.0)
+    assert row["ratio_simulated"] == pytest.approx(2.0)  # the sheet runs at half the leaders' speed
+    assert 0.0 <= row["f1"] <= 1.0
+    runs = pd.DataFrame({"seed": [1, 2, 1], "ratio": [2.0, 2.0, 5.0], "ratio_simulated": [2.0, 1.8, 5.0],
+                         "precision": 1.0, "recall": [0.5, 1.0, 1.0], "f1": [0.6, 1.0, 1.0]})
+    summary = summarise(runs).set_index("leader speed / sheet advance")
+    assert summary.loc[2.0, "movies"] == 2 and summary.loc[2.0, "f1"] == pytest.approx(0.8)
+    assert summary.loc[2.0, "median simulated"] == pytest.approx(1.9) and summary.loc[2.0, "recall"] == 0.75
+    assert list(summary.columns).index("f1_ci95") == list(summary.columns).index("f1") + 1
