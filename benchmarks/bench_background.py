@@ -35,6 +35,7 @@ from _report import machine_line, paired_gain_ci95, table, write_section
 
 from leadertrack.background import MIN_RISE_NOISE, background_surface
 from leadertrack.config import RunConfig, SegmentConfig
+from leadertrack.errors import InputError
 from leadertrack.evaluate import leader_agreement
 from leadertrack.pipeline import analyze_movie
 from leadertrack.segment import _smooth
@@ -63,19 +64,25 @@ def flattened_share(image: np.ndarray, diameter_px: float) -> float:
 
 
 def score_runs(path: Path, labels: np.ndarray, truth_leaders: set[int], *, n_visible: int, diameter_um: float) -> list[dict]:
-    """The movie at ``path`` run with the background flattened and not: leader F1, cells found, diameter error."""
+    """The movie at ``path`` run with the background flattened and not: leader F1, cells found, diameter error; a run
+    that stops on the input (``stopped``: no nuclei found to estimate the diameter from) scores F1 0."""
     rows = []
     for flatten in (True, False):
         config = RunConfig()
         config.segment.flatten_background = flatten
-        with warnings.catch_warnings():  # each run's warnings are in its provenance
-            warnings.simplefilter("ignore")
-            result = analyze_movie(path, config)
+        try:
+            with warnings.catch_warnings():  # each run's warnings are in its provenance
+                warnings.simplefilter("ignore")
+                result = analyze_movie(path, config)
+        except InputError:
+            rows.append({"flattened": flatten, "f1": 0.0, "cells_found": 0.0, "diameter_error": np.nan, "stopped": True})
+            continue
         rows.append({
             "flattened": flatten,
             "f1": leader_agreement(result.tracks, result.cells, labels, truth_leaders)["f1"],
             "cells_found": len(result.tracks) / max(n_visible, 1),
             "diameter_error": abs(result.provenance["nucleus_diameter_um"] / diameter_um - 1),
+            "stopped": False,
         })
     return rows
 

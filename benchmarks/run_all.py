@@ -40,6 +40,7 @@ COMMANDS: list[list[str]] = [
     ["bench_pipeline.py", "--seeds", "5", "--nucleus-px", "5", "--skip-speed"],
     ["bench_jitter.py", "--seeds", "5", "--foreign-movies", "10"],
     ["bench_background.py", "--seeds", "5", "--foreign-movies", "10"],
+    ["bench_glow.py", "--seeds", "10"],
     ["bench_null.py", "--seeds", "20", "--foreign-movies", "20"],
     ["bench_foreign.py", "--movies", "20"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7100"],

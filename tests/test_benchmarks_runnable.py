@@ -262,3 +262,20 @@ def test_contrast_benchmark_sets_the_sheet_speed_from_the_ratio_and_summarises_p
     assert summary.loc[2.0, "movies"] == 2 and summary.loc[2.0, "f1"] == pytest.approx(0.8)
     assert summary.loc[2.0, "median simulated"] == pytest.approx(1.9) and summary.loc[2.0, "recall"] == 0.75
     assert list(summary.columns).index("f1_ci95") == list(summary.columns).index("f1") + 1
+
+
+def test_glow_benchmark_adds_a_gaussian_glow_peaking_at_the_spheroid_centre():
+    from bench_glow import glowing
+
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="radial", n_frames=2, field_um=(120.0, 120.0), seed=1)
+    added = glowing(sim, 1.0).astype(float) - sim.image.astype(float)
+    signal = float(np.percentile(sim.image, 99)) - float(np.median(sim.image))
+    first = sim.fronts.iloc[0]
+    cy, cx = (round(first[f"centre_{a}_um"] / sim.pixel_size_um) for a in ("y", "x"))
+    assert added[0, cy, cx] == pytest.approx(signal, rel=0.01)  # the peak, at the centre
+    radius = round(first["front_position_um"] / sim.pixel_size_um)
+    assert cx + radius < added.shape[2]  # one sigma out, still in the field: exp(-1/2) of the peak
+    assert added[0, cy, cx + radius] == pytest.approx(signal * np.exp(-0.5), rel=0.02)
+    assert (added[1] == added[0]).all() and (glowing(sim, 0.0) == sim.image).all()
