@@ -16,43 +16,33 @@ Run: ``python benchmarks/bench_contrast.py [--seeds N]``
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pandas as pd
-from sklearn.metrics import f1_score, precision_score, recall_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, with_interval, write_section
+from bench_leaders import true_track_scores
 
-from leadertrack.classify import classify
-from leadertrack.features import measure
-from leadertrack.synthetic import random_scenario, simulate_tracks
+from leadertrack.synthetic import random_scenario
 
 RATIOS = (1.25, 1.5, 2.0, 3.0, 5.0, 10.0)
 """Leader speed over the sheet's advance, each scenario simulated with each."""
 FIRST_SEED = 1000
-TRACK_OPTIONS = set(inspect.signature(simulate_tracks).parameters)
-COLUMNS = ["track_id", "frame", "time_min", "y_um", "x_um"]
 
 
 def one(seed: int, ratio: float) -> dict:
     """Leader scores of one planar scenario whose sheet advances at the leaders' speed / ``ratio``."""
     options = random_scenario(seed, difficulty="medium", geometry="planar")
     options["front_speed_um_per_min"] = options["leader_speed_um_per_min"] / ratio
-    sim = simulate_tracks(**{k: v for k, v in options.items() if k in TRACK_OPTIONS})
-    tracks, cells, _ = measure(sim.tracks[COLUMNS], field_um=sim.params["field_um"])
-    tracks, cells = classify(tracks, cells)
-    truth = sim.cells.set_index("track_id")["is_leader"].reindex(cells["track_id"]).to_numpy().astype(bool)
-    called = cells["is_leader"].to_numpy()
+    scores = true_track_scores(options)
+    params = scores.pop("params")
     return {
         "seed": seed, "ratio": ratio,
         # the simulator keeps the sheet from filling the field: the ratio it ran with
-        "ratio_simulated": sim.params["leader_speed_um_per_min"] / sim.params["front_speed_um_per_min"],
-        "precision": precision_score(truth, called, zero_division=1), "recall": recall_score(truth, called, zero_division=1),
-        "f1": f1_score(truth, called, zero_division=1),
+        "ratio_simulated": params["leader_speed_um_per_min"] / params["front_speed_um_per_min"], **scores,
     }
 
 

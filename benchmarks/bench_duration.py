@@ -16,22 +16,20 @@ Run: ``python benchmarks/bench_duration.py [--seeds N]``
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, precision_score, recall_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import machine_line, table, with_interval, write_section
+from bench_leaders import true_track_scores
 
 from leadertrack.checks import MIN_MOVIE_WINDOWS
-from leadertrack.classify import classify
-from leadertrack.features import measure, window_half_frames
-from leadertrack.synthetic import random_scenario, simulate_tracks
+from leadertrack.features import window_half_frames
+from leadertrack.synthetic import random_scenario
 
 FRAMES = (6, 8, 10, 15, 20, 30, 45, 80)
 """Movie lengths (frames) each scenario is simulated with."""
@@ -39,8 +37,6 @@ WINDOW_BINS = (0.0, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0, np.inf)
 """Edges of the bins of movie length, in motion windows."""
 FIRST_SEED = 1000
 GEOMETRIES = ("planar", "scratch", "radial")
-TRACK_OPTIONS = set(inspect.signature(simulate_tracks).parameters)
-COLUMNS = ["track_id", "frame", "time_min", "y_um", "x_um"]
 
 
 def movie_windows(n_frames: int, frame_interval_min: float) -> float:
@@ -57,16 +53,11 @@ def movie_windows(n_frames: int, frame_interval_min: float) -> float:
 def one(seed: int, geometry: str, n_frames: int) -> dict:
     """Leader scores of one scenario filmed for ``n_frames`` frames, from its true tracks."""
     options = {**random_scenario(seed, difficulty="medium", geometry=geometry), "n_frames": n_frames}
-    sim = simulate_tracks(**{k: v for k, v in options.items() if k in TRACK_OPTIONS})
-    tracks, cells, _ = measure(sim.tracks[COLUMNS], field_um=sim.params["field_um"])
-    tracks, cells = classify(tracks, cells)
-    truth = sim.cells.set_index("track_id")["is_leader"].reindex(cells["track_id"]).to_numpy().astype(bool)
-    called = cells["is_leader"].to_numpy()
+    scores = true_track_scores(options)
+    del scores["params"]
     return {
         "geometry": geometry, "seed": seed, "frames": n_frames, "minutes": (n_frames - 1) * options["frame_interval_min"],
-        "windows": movie_windows(n_frames, options["frame_interval_min"]), "leaders": int(truth.sum()),
-        "precision": precision_score(truth, called, zero_division=1), "recall": recall_score(truth, called, zero_division=1),
-        "f1": f1_score(truth, called, zero_division=1),
+        "windows": movie_windows(n_frames, options["frame_interval_min"]), **scores,
     }
 
 

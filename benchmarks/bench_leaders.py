@@ -103,6 +103,21 @@ def degrade(tracks: pd.DataFrame, *, diameter_um: float, seed: int) -> pd.DataFr
     return out
 
 
+def true_track_scores(options: dict) -> dict:
+    """Per-track leader precision, recall and F1 (and the number of true leaders) of the scenario ``options``
+    (:func:`random_scenario`'s, changed or not), from its true tracks through ``measure`` + ``classify`` with defaults."""
+    sim = simulate_tracks(**{k: v for k, v in options.items() if k in TRACK_OPTIONS})
+    tracks, cells, _ = measure(sim.tracks[["track_id", "frame", "time_min", "y_um", "x_um"]], field_um=sim.params["field_um"])
+    tracks, cells = classify(tracks, cells)
+    truth = sim.cells.set_index("track_id")["is_leader"].reindex(cells["track_id"]).to_numpy().astype(bool)
+    called = cells["is_leader"].to_numpy()
+    return {
+        "leaders": int(truth.sum()), "precision": precision_score(truth, called, zero_division=1),
+        "recall": recall_score(truth, called, zero_division=1), "f1": f1_score(truth, called, zero_division=1),
+        "params": sim.params,
+    }
+
+
 def track_truth(tracks: pd.DataFrame) -> pd.Series:
     """Per-track truth from the per-frame truth, with the simulator's rule (fraction and frames)."""
     g = tracks.groupby("track_id")["is_leader"]
