@@ -104,8 +104,9 @@ def degrade(tracks: pd.DataFrame, *, diameter_um: float, seed: int) -> pd.DataFr
 
 
 def true_track_scores(options: dict) -> dict:
-    """Per-track leader precision, recall and F1 (and the number of true leaders) of the scenario ``options``
-    (:func:`random_scenario`'s, changed or not), from its true tracks through ``measure`` + ``classify`` with defaults."""
+    """Per-track leader precision, recall and F1, the number of true leaders and the simulation's ``params`` of the
+    scenario ``options`` (:func:`random_scenario`'s, changed or not), from its true tracks through ``measure`` +
+    ``classify`` with defaults."""
     sim = simulate_tracks(**{k: v for k, v in options.items() if k in TRACK_OPTIONS})
     tracks, cells, _ = measure(sim.tracks[["track_id", "frame", "time_min", "y_um", "x_um"]], field_um=sim.params["field_um"])
     tracks, cells = classify(tracks, cells)
