@@ -1,4 +1,4 @@
-"""Plots of the numbers in ``docs/benchmarks.md``: leader F1, the independent simulator, CTC scores, speed and memory.
+"""Plots of the numbers in ``docs/benchmarks.md``: leader F1, the independent simulator, CTC scores, speed and memory, limits.
 
 The benchmark scripts write their results as tables into their sections of ``docs/benchmarks.md``,
 the one record of the numbers. This script reads those tables back, draws one PNG per topic into
@@ -269,9 +269,60 @@ def stages_figure(path: Path) -> tuple[plt.Figure, str] | None:
     return fig, caption
 
 
+def _interval(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper ends of ``lo-hi`` interval strings (``f1_ci95``)."""
+    ends = column.astype(str).str.split("-", n=1, expand=True).astype(float)
+    return ends[0].to_numpy(), ends[1].to_numpy()
+
+
+LIMIT_PANELS = (
+    ("duration", "motion windows", "movie length, motion windows (~30 min each)", "from true tracks"),
+    ("contrast", "leader speed / sheet advance", "leader speed / the sheet's advance", "from true tracks, planar"),
+    ("glow", "glow (of the nuclei's signal)", "spheroid glow, peak / nuclei's signal", "from images, radial"),
+)
+"""Section, x column, x label and data of each panel of the limits figure."""
+
+
+def limits_figure(path: Path) -> tuple[plt.Figure, str] | None:
+    """Leader F1 (with its 95 % interval) against movie length, leader-to-sheet speed and a spheroid's glow, and
+    from images at two nucleus sizes."""
+    panels = [(name, x, label, data, tables[0]) for name, x, label, data in LIMIT_PANELS if (tables := section_tables(name, path))]
+    sizes = first_tables(["pipeline-nuclei-5px", "pipeline-nuclei-10px"], path)
+    if not panels and not sizes:
+        return None
+    fig, axes = plt.subplots(1, len(panels) + bool(sizes), figsize=(4.2 * (len(panels) + bool(sizes)), 3.8),
+                             sharey=True, squeeze=False)
+    for ax, (name, x, label, data, rows) in zip(axes[0], panels):
+        positions = np.arange(len(rows))
+        f1 = rows["f1"].to_numpy(float)
+        low, high = _interval(rows["f1_ci95"])
+        ax.errorbar(positions, f1, yerr=[f1 - low, high - f1], fmt="o-", capsize=3)
+        ax.set_xticks(positions, [str(v) if isinstance(v, str) else f"{v:g}" for v in rows[x]], fontsize=7)
+        ax.set_xlabel(label)
+        ax.set_title(f"`{name}`, {data}", fontsize=9)
+    if sizes:
+        ax = axes[0][-1]
+        means = {name.split("-")[-1]: float(t["f1"].mean()) for name, t in sizes.items()}
+        bars = ax.bar(list(means), list(means.values()))
+        ax.bar_label(bars, fmt="%.2f", fontsize=7)
+        ax.set_xlabel("nucleus diameter")
+        ax.set_title("from images, all geometries and difficulties", fontsize=9)
+    for ax in axes[0]:
+        ax.axhline(TARGET_MEDIUM, color="grey", linestyle="--", linewidth=0.8)
+        ax.set_ylim(0, 1.05)
+    axes[0][0].set_ylabel("leader F1 per track")
+    fig.tight_layout()
+    caption = (
+        "Where leaders are hard to tell (mean leader F1 per track, bars: its 95 % interval): movies spanning few motion "
+        "windows (`bench_duration.py`), leaders hardly faster than the sheet (`bench_contrast.py`), a spheroid's glowing "
+        "body (`bench_glow.py`), and nuclei 5 px against 10 px across (`bench_pipeline.py --nucleus-px`). Dashed: 0.95."
+    )
+    return fig, caption
+
+
 FIGURES: dict[str, Callable[[Path], tuple[plt.Figure, str] | None]] = {
     "leaders": leaders_figure, "independent_simulator": foreign_figure, "ctc": ctc_figure,
-    "segmentation": segmentation_figure, "speed": speed_figure, "stages": stages_figure,
+    "segmentation": segmentation_figure, "speed": speed_figure, "stages": stages_figure, "limits": limits_figure,
 }
 """Name of each figure's PNG (without ``.png``) and the function that draws it."""
 

@@ -99,7 +99,7 @@ def test_missing_sections_leave_their_figures_out_and_say_so(tmp_path):
     written = plots.write_plots(markdown, tmp_path / "images")
     assert [p.name for p in written] == ["ctc.png"]
     text = section("plots", markdown)
-    assert "Not drawn, their benchmark sections are missing: leaders, independent_simulator, segmentation, speed, stages." in text
+    assert "Not drawn, their benchmark sections are missing: leaders, independent_simulator, segmentation, speed, stages, limits." in text
 
 
 @pytest.mark.parametrize("name", list(plots.FIGURES))
@@ -135,3 +135,20 @@ def test_the_large_nuclei_movies_are_a_fifth_series_when_measured(tmp_path):
     heights = np.array([bar.get_height() for bar in fig.axes[2].patches]).reshape(5, 3)
     assert heights[4, 0] == 0.25
     assert f"`{plots.LARGE_NUCLEI_SECTION}`" in caption
+
+
+def test_limits_panels_show_each_sections_f1_and_its_interval(tmp_path):
+    markdown = tmp_path / "benchmarks.md"
+    write_section("duration", table(pd.DataFrame({
+        "motion windows": ["0-1", "1-1.5"], "movies": [3, 4], "f1": [0.5, 0.75], "f1_ci95": ["0.400-0.600", "0.700-0.900"],
+    })), markdown)
+    write_section("pipeline-nuclei-5px", table(pd.DataFrame({"geometry": ["planar", "radial"], "f1": [0.6, 0.8]})), markdown)
+    fig, caption = plots.limits_figure(markdown)
+    assert len(fig.axes) == 2  # the duration panel and the nucleus sizes; no contrast or glow section
+    line = fig.axes[0].lines[0]
+    np.testing.assert_allclose(line.get_ydata(), [0.5, 0.75])
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["0-1", "1-1.5"]
+    bars = fig.axes[0].collections[0].get_segments()  # the error bars: from each interval's low end to its high end
+    np.testing.assert_allclose([(s[0][1], s[1][1]) for s in bars], [(0.4, 0.6), (0.7, 0.9)])
+    assert [round(b.get_height(), 3) for b in fig.axes[1].patches] == [0.7]  # the mean over the section's rows
+    assert plots.limits_figure(tmp_path / "none.md") is None
