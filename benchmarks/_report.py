@@ -158,6 +158,12 @@ def write_section(name: str, markdown: str, path: Path = BENCHMARKS_MD) -> None:
     atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
 
 
+def write_measured_section(name: str, heading: str, *parts: str, path: Path = BENCHMARKS_MD) -> None:
+    """Write section ``name``: ``## heading``, when and where it was measured (:func:`machine_line`), then ``parts``
+    (paragraphs and tables, in order)."""
+    write_section(name, "\n\n".join([f"## {heading}", machine_line(), *parts]), path)
+
+
 def section_tables(name: str, path: Path = BENCHMARKS_MD) -> list[pd.DataFrame]:
     """The tables of section ``name`` (none when the section is missing)."""
     text = section(name, path)

@@ -23,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, with_interval, write_section
+from _report import table, with_interval, write_measured_section
 from bench_leaders import true_track_scores
 
 from leadertrack.synthetic import random_scenario
@@ -70,9 +70,8 @@ def main(argv: list[str] | None = None) -> int:
         runs = pd.DataFrame(list(pool.map(_one, cases)))
     summary = summarise(runs)
     print(summary.to_string(index=False))
-    text = "\n\n".join([
-        "## How much faster than the sheet a leader must move",
-        machine_line(),
+    write_measured_section(
+        "contrast", "How much faster than the sheet a leader must move",
         "Each medium planar scenario of `random_scenario` (seeds "
         f"{FIRST_SEED}-{FIRST_SEED + args.seeds - 1}, the planar scenarios of the `leaders` section) simulated again "
         "with the sheet advancing at the leaders' speed divided by the ratio of the first column, every other draw "
@@ -82,8 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         "simulator bounds the advance of a spheroid and of the two sheets of a scratch assay by their room to grow. "
         f"`python benchmarks/bench_contrast.py --seeds {args.seeds}`.",
         table(summary),
-    ])
-    write_section("contrast", text)
+    )
     return 0
 
 

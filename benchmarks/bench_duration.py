@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, table, with_interval, write_section
+from _report import table, with_interval, write_measured_section
 from bench_leaders import true_track_scores
 
 from leadertrack.checks import MIN_MOVIE_WINDOWS
@@ -90,9 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     print(summary.to_string(index=False))
     short = runs[runs["windows"] < MIN_MOVIE_WINDOWS]
     long = runs[runs["windows"] >= 4]
-    text = "\n\n".join([
-        "## How long a movie must be: leaders against the movie's length",
-        machine_line(),
+    write_measured_section(
+        "duration", "How long a movie must be: leaders against the movie's length",
         "The classifier judges each cell's motion over a window of about 30 min (at least 5 frames). Each medium "
         f"scenario of `random_scenario` (seeds {FIRST_SEED}-{FIRST_SEED + args.seeds - 1}, planar, scratch and radial, "
         f"the scenarios of the `leaders` section) simulated again with {', '.join(map(str, FRAMES))} frames at its own "
@@ -106,8 +105,7 @@ def main(argv: list[str] | None = None) -> int:
         f"or more ({len(long)} movies) {long['f1'].mean():.3f}. `leadertrack run` and `leadertrack classify` warn about "
         f"movies shorter than {MIN_MOVIE_WINDOWS:g} windows whose frame interval is known "
         "(`leadertrack.checks.short_movie_warning`).",
-    ])
-    write_section("duration", text)
+    )
     return 0
 
 

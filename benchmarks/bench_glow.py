@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _report import machine_line, paired_gain_ci95, table, with_interval, write_section
+from _report import paired_gain_ci95, table, with_interval, write_measured_section
 from bench_background import score_runs
 
 from leadertrack.synthetic import Simulation, random_scenario, save_simulation, simulate_invasion
@@ -85,9 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         raw = pd.DataFrame([row for rows in pool.map(one, [(s, g) for g in GLOWS for s in range(args.seeds)]) for row in rows])
     summary = summarise(raw)
     print(summary.to_string(index=False))
-    text = "\n\n".join([
-        "## A spheroid's glowing body: leaders from images under out-of-focus light",
-        machine_line(),
+    write_measured_section(
+        "glow", "A spheroid's glowing body: leaders from images under out-of-focus light",
         f"Simulated radial movies (`random_scenario`, medium, seeds 0-{args.seeds - 1}) with a Gaussian glow added to "
         "every frame: centred on the spheroid, sigma its radius in the first frame, `glow` times the nuclei's signal "
         "(the movie's 99th percentile over its median) at its peak, as out-of-focus light from a spheroid's body gives "
@@ -98,8 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "(F1 0). The flattening fits a plane, so it takes out at most the glow's slope across the field. "
         f"`python benchmarks/bench_glow.py --seeds {args.seeds}`.",
         table(summary),
-    ])
-    write_section("glow", text)
+    )
     return 0
 
 
