@@ -173,3 +173,24 @@ def section_tables(name: str, path: Path = BENCHMARKS_MD) -> list[pd.DataFrame]:
 def first_tables(names: Iterable[str], path: Path = BENCHMARKS_MD) -> dict[str, pd.DataFrame]:
     """The first table of each of the sections ``names`` that exist, by section name."""
     return {name: tables[0] for name in names if (tables := section_tables(name, path))}
+
+
+def column_values(tables: dict[str, pd.DataFrame], column: str, geometry: str, difficulty: str | None = None) -> list[float]:
+    """``column`` of the rows of ``geometry`` (and ``difficulty``, when given) in each of ``tables`` that has it.
+
+    Examples
+    --------
+    >>> tables = {"a": pd.DataFrame({"geometry": ["planar", "radial"], "difficulty": ["hard", "hard"], "f1": [0.5, 0.9]}),
+    ...           "b": pd.DataFrame({"geometry": ["planar"], "difficulty": ["easy"], "f1": [1.0]})}
+    >>> column_values(tables, "f1", "planar"), column_values(tables, "f1", "planar", "hard")
+    ([0.5, 1.0], [0.5])
+    """
+    out = []
+    for t in tables.values():
+        if column not in t:
+            continue
+        rows = t["geometry"] == geometry
+        if difficulty is not None:
+            rows &= t["difficulty"] == difficulty
+        out += [float(v) for v in t.loc[rows, column]]
+    return out

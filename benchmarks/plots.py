@@ -25,8 +25,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (
-    BENCHMARKS_MD, FOREIGN_SECTIONS, GEOMETRIES, IMAGE_SECTIONS, PERFECT_SECTIONS, TARGET_HARD, TARGET_MEDIUM, first_tables,
-    section_tables, write_section,
+    BENCHMARKS_MD, FOREIGN_SECTIONS, GEOMETRIES, IMAGE_SECTIONS, PERFECT_SECTIONS, TARGET_HARD, TARGET_MEDIUM, column_values,
+    first_tables, section_tables, write_section,
 )
 
 from leadertrack.atomic import atomic_write
@@ -71,22 +71,16 @@ def leaders_figure(path: Path) -> tuple[plt.Figure, str] | None:
     if not perfect or not images:
         return None
 
-    def values(tables: dict[str, pd.DataFrame], column: str, geometry: str, difficulty: str) -> list[float]:
-        return [
-            float(v) for t in tables.values() if column in t
-            for v in t.loc[(t["geometry"] == geometry) & (t["difficulty"] == difficulty), column]
-        ]
-
     fig, axes = plt.subplots(1, 3, figsize=(13, 4.4), sharey=True)
     for ax, geometry in zip(axes, GEOMETRIES):
         series = {
-            "ground-truth tracks": [values(perfect, "f1", geometry, d) for d in DIFFICULTIES],
-            "from images": [values(images, "f1", geometry, d) for d in DIFFICULTIES],
-            "from images, true masks as labels": [values(images, "f1_truth_masks", geometry, d) for d in DIFFICULTIES],
-            "naive rule (top-k outward), from images": [values(images, "naive_f1", geometry, d) for d in DIFFICULTIES],
+            "ground-truth tracks": [column_values(perfect, "f1", geometry, d) for d in DIFFICULTIES],
+            "from images": [column_values(images, "f1", geometry, d) for d in DIFFICULTIES],
+            "from images, true masks as labels": [column_values(images, "f1_truth_masks", geometry, d) for d in DIFFICULTIES],
+            "naive rule (top-k outward), from images": [column_values(images, "naive_f1", geometry, d) for d in DIFFICULTIES],
         }
         if large:
-            series["from images, nuclei 40 px across"] = [values(large, "f1", geometry, d) for d in DIFFICULTIES]
+            series["from images, nuclei 40 px across"] = [column_values(large, "f1", geometry, d) for d in DIFFICULTIES]
         _bars(ax, list(DIFFICULTIES), series)
         ax.axhline(TARGET_MEDIUM, color="grey", linestyle="--", linewidth=0.8)
         ax.axhline(TARGET_HARD, color="grey", linestyle=":", linewidth=0.8)

@@ -20,8 +20,8 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import (
-    BENCHMARKS_MD, FOREIGN_SECTIONS, GEOMETRIES, IMAGE_SECTIONS, PERFECT_SECTIONS, TARGET_HARD, TARGET_MEDIUM, first_tables,
-    section_tables, table, write_section,
+    BENCHMARKS_MD, FOREIGN_SECTIONS, GEOMETRIES, IMAGE_SECTIONS, PERFECT_SECTIONS, TARGET_HARD, TARGET_MEDIUM, column_values,
+    first_tables, section_tables, table, write_section,
 )
 
 CTC_TARGETS = (("Fluo-N2DH-GOWT1/01", "DET", 0.97), ("Fluo-N2DH-GOWT1/01", "TRA", 0.97), ("Fluo-N2DH-SIM+/01", "TRA", 0.95))
@@ -46,40 +46,29 @@ def _row(
     }
 
 
-def _f1s(tables: dict[str, pd.DataFrame], geometry: str, difficulty: str | None, column: str = "f1") -> list[float]:
-    """``column`` of the row of ``geometry`` (and ``difficulty``) in each table that has it."""
-    out = []
-    for t in tables.values():
-        rows = t["geometry"] == geometry
-        if difficulty is not None:
-            rows &= t["difficulty"] == difficulty
-        out += [float(v) for v in t.loc[rows, column]] if column in t else []
-    return out
-
-
 def leader_rows(path: Path) -> list[dict]:
     """Leader F1 from images (medium, hard), above the naive rule, from ground-truth tracks, on the second simulator."""
     rows = []
     images = first_tables(IMAGE_SECTIONS, path)
     for difficulty, target in (("medium", TARGET_MEDIUM), ("hard", TARGET_HARD)):
         for geometry in GEOMETRIES:
-            f1 = _f1s(images, geometry, difficulty)
+            f1 = column_values(images, "f1", geometry, difficulty)
             rows.append(_row("3, 6", f"leader F1 per track from images >= {target}", f"{geometry}, {difficulty}", f1,
                              bool(np.mean(f1) >= target) if f1 else None, images,
-                             _f1s(images, geometry, difficulty, "f1_truth_masks")))
+                             column_values(images, "f1_truth_masks", geometry, difficulty)))
     for geometry in GEOMETRIES:
-        f1, naive = _f1s(images, geometry, "medium"), _f1s(images, geometry, "medium", "naive_f1")
+        f1, naive = column_values(images, "f1", geometry, "medium"), column_values(images, "naive_f1", geometry, "medium")
         case = f"{geometry}, medium (naive rule {np.mean(naive):.3f})" if naive else f"{geometry}, medium"
         above = bool(len(f1) == len(naive) and all(a > b for a, b in zip(f1, naive))) if naive else None
         rows.append(_row("6", "clearly above the naive rule (top-k outward), in every set of seeds", case, f1, above, images))
     perfect = first_tables(PERFECT_SECTIONS, path)
     for geometry in (*GEOMETRIES, "radial, cut"):
-        f1 = _f1s(perfect, geometry, "medium")
+        f1 = column_values(perfect, "f1", geometry, "medium")
         rows.append(_row("3", f"leader F1 per track from ground-truth tracks >= {TARGET_MEDIUM} (medium movies; the issue names no difficulty)", f"{geometry}, medium", f1,
                          bool(np.mean(f1) >= TARGET_MEDIUM) if f1 else None, perfect))
     foreign = first_tables(FOREIGN_SECTIONS, path)
     for geometry in ("planar", "radial"):
-        f1 = _f1s(foreign, geometry, None)
+        f1 = column_values(foreign, "f1", geometry)
         rows.append(_row("3", "leader F1 per track from images, second simulator (no target of its own)", geometry,
                          f1, None, foreign))
     return rows
