@@ -336,9 +336,11 @@ def uncertain_geometry_warning(fronts: pd.DataFrame, requested: str) -> str | No
     )
 
 
-def short_movie_warning(fronts: pd.DataFrame) -> str | None:
+def short_movie_warning(fronts: pd.DataFrame, *, time_calibrated: bool = True) -> str | None:
     """The warning when the movie spans fewer than ``MIN_MOVIE_WINDOWS`` motion windows, from the frames and
-    times of the front table (:func:`leadertrack.features.measure`); None otherwise.
+    times of the front table (:func:`leadertrack.features.measure`); None otherwise, and None without a known
+    frame interval (``time_calibrated`` False): the units warning says what to give, and the windows would be
+    guesses.
 
     Examples
     --------
@@ -348,7 +350,7 @@ def short_movie_warning(fronts: pd.DataFrame) -> str | None:
     >>> short_movie_warning(pd.DataFrame({"frame": range(20), "time_min": [5.0 * t for t in range(20)]})) is None
     True
     """
-    if fronts.empty:
+    if fronts.empty or not time_calibrated:
         return None
     times = fronts.drop_duplicates("frame").sort_values("frame")["time_min"].to_numpy(float)
     steps = np.diff(times)

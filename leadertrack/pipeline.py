@@ -551,8 +551,7 @@ def analyze_movie(
     if message is not None:
         warn.append(message)
     tracks, cells, fronts = measured.tracks, measured.cells, measured.fronts
-    # (without a frame interval the units warning says what to give; the motion windows would be guesses)
-    short = short_movie_warning(fronts) if units_info["time_calibrated"] else None
+    short = short_movie_warning(fronts, time_calibrated=units_info["time_calibrated"])
     for message in (uncertain_geometry_warning(fronts, config.front.geometry), short):
         if message is not None:
             warn.append(message)
@@ -719,7 +718,7 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     with clock.stage("measure"):
         front = find_front(tracks, centre_um=tuple(centre), field_um=field_um) if use_centre else None
         tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front, field_um=field_um)
-    short = short_movie_warning(fronts) if units_info["time_calibrated"] else None  # as in analyze_movie
+    short = short_movie_warning(fronts, time_calibrated=units_info["time_calibrated"])
     for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry), short):
         if message is not None:
             warn.append(message)
