@@ -63,25 +63,36 @@ def flattened_share(image: np.ndarray, diameter_px: float) -> float:
     ]))
 
 
-def score_runs(path: Path, labels: np.ndarray, truth_leaders: set[int], *, n_visible: int, diameter_um: float) -> list[dict]:
-    """The movie at ``path`` run with the background flattened and not: leader F1, cells found, diameter error; a run
+FLATTENED_AND_NOT = {"flattened": {}, "not flattened": {"flatten_background": False}}
+"""The runs of :func:`score_runs` by default: name -> ``[segment]`` options changed from the defaults."""
+
+
+def score_runs(
+    path: Path, labels: np.ndarray, truth_leaders: set[int], *, n_visible: int, diameter_um: float,
+    runs: dict[str, dict] = FLATTENED_AND_NOT,
+) -> list[dict]:
+    """The movie at ``path`` run once per entry of ``runs`` (name -> ``[segment]`` options; by default with the background
+    flattened and not): leader F1, cells found, diameter error, whether the run took the background for a glow; a run
     that stops on the input (``stopped``: no nuclei found to estimate the diameter from) scores F1 0."""
     rows = []
-    for flatten in (True, False):
+    for name, options in runs.items():
         config = RunConfig()
-        config.segment.flatten_background = flatten
+        for key, value in options.items():
+            setattr(config.segment, key, value)
+        row = {"run": name, "flattened": config.segment.flatten_background}
         try:
             with warnings.catch_warnings():  # each run's warnings are in its provenance
                 warnings.simplefilter("ignore")
                 result = analyze_movie(path, config)
         except InputError:
-            rows.append({"flattened": flatten, "f1": 0.0, "cells_found": 0.0, "diameter_error": np.nan, "stopped": True})
+            rows.append({**row, "f1": 0.0, "cells_found": 0.0, "diameter_error": np.nan, "background_glow": False, "stopped": True})
             continue
         rows.append({
-            "flattened": flatten,
+            **row,
             "f1": leader_agreement(result.tracks, result.cells, labels, truth_leaders)["f1"],
             "cells_found": len(result.tracks) / max(n_visible, 1),
             "diameter_error": abs(result.provenance["nucleus_diameter_um"] / diameter_um - 1),
+            "background_glow": bool(result.provenance["background_glow"]),
             "stopped": False,
         })
     return rows

@@ -1,4 +1,4 @@
-"""Uneven background: a plane under the nuclei, measured from each frame.
+"""Uneven background: a plane under the nuclei, or the lower envelope of a frame that glows.
 
 Wide-field images are rarely evenly lit. Out-of-focus haze, the glow of a spheroid's body, the
 matrix's own fluorescence and stray light add a background that rises across the field by as
@@ -12,15 +12,29 @@ that cells cover, even in part, are left out of the fit. When the plane rises by
 
 A plane, not a curved surface: under a sheet of cells, where no background shows, a fitted
 curvature extrapolates wildly (checked on simulated assays), while a slope holds. A vignette (dark
-corners) is taken out only in part, and a glow narrower than the field (around a spheroid's body)
-not at all.
+corners) is taken out only in part.
+
+A glow narrower than the field, as the out-of-focus light of a spheroid's body gives, raises the
+background between the cells around it above any plane. :func:`has_glow` looks for it once per
+movie (:func:`shows_glow`: tiles showing background only, well above the plane through the
+others); in a movie that glows, :func:`glow_surface`, the frame's lower envelope under a disk wider
+than a nucleus, is taken out of every frame instead of a plane. Not in every movie: under a dense
+sheet that envelope reads the level between the nuclei, and taking it out cost simulated sheets
+without a glow a few nuclei (``docs/reliability.md``).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Any
 
-__all__ = ["MIN_RISE_NOISE", "background_surface"]
+import numpy as np
+from scipy import ndimage as ndi
+from skimage.morphology import disk
+from skimage.transform import resize
+
+from leadertrack.io import frame_source
+
+__all__ = ["GLOW_NOISE", "MIN_GLOW_TILES", "MIN_RISE_NOISE", "background_surface", "glow_surface", "has_glow", "shows_glow"]
 
 # A tile is this many nucleus diameters wide, or narrower (down to MIN_TILE_DIAMETERS and 8 px) so
 # that the field holds at least MIN_TILES_PER_SIDE tiles along each side; a smaller frame is too
@@ -50,6 +64,16 @@ MIN_TILE_SHARE = 0.2
 # already costs leaders (benchmarks/bench_background.py).
 MIN_RISE_NOISE = 40.0
 _MAX_FITS = 10
+# A movie glows (has_glow) when in most of its sampled frames at least MIN_GLOW_TILES tiles that show background only
+# lie more than GLOW_NOISE noise standard deviations above the plane through the others. No sampled frame of the 935
+# simulated movies the other benchmarks render (both simulators; slopes, stage jitter, no leaders, nuclei 5-40 px
+# across), of the HeLa, GOWT1, SIM+ and scratch-assay movies or of the sample data does. Of ten simulated spheroids
+# under a glow a quarter, half and as bright as the nuclei's signal, 8, 9 and 10 are taken to glow, and leader F1
+# from images goes 0.84 -> 0.95, 0.72 -> 0.99 and 0.63 -> 0.97 (benchmarks/bench_glow.py).
+# Its background is then the frame's lower envelope under a disk GLOW_OPENING_DIAMETERS nucleus diameters across.
+GLOW_NOISE = 10.0
+MIN_GLOW_TILES = 3
+GLOW_OPENING_DIAMETERS = 2.0
 
 
 def _tile_levels(image: np.ndarray, tile_px: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -96,8 +120,127 @@ def _background_fit(terms: np.ndarray, level: np.ndarray, quiet: np.ndarray, *, 
     return coefficients
 
 
-def background_surface(image: np.ndarray, *, nucleus_diameter_px: float) -> np.ndarray | None:
-    """The background under the nuclei of one frame as a plane, or None when it is (nearly) flat.
+def _tiles(image: np.ndarray, nucleus_diameter_px: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, float] | None:
+    """The tiles of ``image``: their plane terms, levels, which are quiet (show background only) and the noise
+    standard deviation; None when the frame is too small for ``MIN_TILES_PER_SIDE`` tiles per side or has no noise."""
+    tile_px = min(round(TILE_DIAMETERS * nucleus_diameter_px), min(image.shape) // MIN_TILES_PER_SIDE)
+    if tile_px < max(8, MIN_TILE_DIAMETERS * nucleus_diameter_px):
+        return None
+    level, spread, centres = _tile_levels(image, tile_px)
+    quietest = float(np.quantile(spread, QUIET_TILES))
+    noise_sd = quietest / 0.84  # the 20th percentile of a normal lies 0.84 sd below its median
+    if not noise_sd > 0:
+        return None
+    return _plane_terms(centres, image.shape), level, spread <= QUIET_SPREAD * quietest, noise_sd
+
+
+def shows_glow(image: np.ndarray, *, nucleus_diameter_px: float) -> bool:
+    """Whether the background of one frame is uneven beyond a slope: at least ``MIN_GLOW_TILES`` tiles that show
+    background only lie more than ``GLOW_NOISE`` noise standard deviations above the plane through the others.
+
+    A glow, such as the out-of-focus light of a spheroid's body, raises the background between the cells around it,
+    where a plane through the background further out cannot follow it.
+
+    Parameters
+    ----------
+    image
+        2-D frame (already smoothed at a fraction of the nucleus size).
+    nucleus_diameter_px
+        Typical nucleus diameter in pixels; sets the tile size.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> glow = 100.0 * np.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / (2 * 30.0**2))
+    >>> shows_glow(glow + rng.normal(100.0, 2.0, (128, 128)), nucleus_diameter_px=8.0)
+    True
+    >>> shows_glow(yy * 1.5 + rng.normal(100.0, 2.0, (128, 128)), nucleus_diameter_px=8.0)  # a slope
+    False
+    """
+    tiles = _tiles(np.asarray(image, dtype=np.float32), nucleus_diameter_px)
+    if tiles is None:
+        return False
+    terms, level, quiet, noise_sd = tiles
+    fit = _background_fit(terms, level, quiet, noise_sd=noise_sd, minimum=terms.shape[1] + 1)
+    if fit is None:
+        return False
+    return int((quiet & (level - terms @ fit > GLOW_NOISE * noise_sd)).sum()) >= MIN_GLOW_TILES
+
+
+def has_glow(frames: Any, *, nucleus_diameter_px: float, n_sample_frames: int = 5, smoothing_fraction: float = 0.1) -> bool:
+    """Whether a movie's background glows (:func:`shows_glow`) in more than half of ``n_sample_frames`` frames
+    spread evenly over it, each smoothed as the segmentation smooths it (sigma ``smoothing_fraction`` x diameter).
+
+    Decided once per movie, so that every frame's background is taken out the same way.
+
+    Parameters
+    ----------
+    frames
+        A ``leadertrack.io.Movie``, a (T,Y,X) array, or a list of 2-D arrays.
+    nucleus_diameter_px
+        Typical nucleus diameter in pixels.
+    n_sample_frames
+        Number of frames to look at.
+    smoothing_fraction
+        Gaussian sigma as a fraction of the diameter (the segmentation's ``smoothing_fraction``).
+    """
+    n_frames, get = frame_source(frames)
+    if n_frames == 0:
+        return False
+    picks = np.unique(np.linspace(0, n_frames - 1, min(n_sample_frames, n_frames)).round().astype(int))
+    votes = 0
+    for t in picks:
+        image = ndi.gaussian_filter(np.asarray(get(int(t)), dtype=np.float32), smoothing_fraction * nucleus_diameter_px, truncate=3.0)
+        votes += shows_glow(image, nucleus_diameter_px=nucleus_diameter_px)
+    return 2 * votes > len(picks)
+
+
+def glow_surface(image: np.ndarray, *, nucleus_diameter_px: float) -> np.ndarray:
+    """The background under the nuclei of one frame that glows: its lower envelope, 0 at its lowest.
+
+    The frame, block-averaged over blocks a quarter of a nucleus wide, is opened (greyscale) with a disk
+    ``GLOW_OPENING_DIAMETERS`` nucleus diameters across, too wide to fit inside a nucleus, so that what is left is the
+    background the nuclei sit on; it is smoothed (sigma half a diameter) and scaled back to the frame. Between cells it
+    follows a glow closely; under a dense sheet of cells it reads the level between them.
+
+    Parameters
+    ----------
+    image
+        2-D frame (already smoothed at a fraction of the nucleus size).
+    nucleus_diameter_px
+        Typical nucleus diameter in pixels.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 surface of the frame's shape, 0 at its lowest.
+
+    Examples
+    --------
+    >>> from skimage.draw import disk as disk_pixels
+    >>> yy, xx = np.mgrid[:128, :128]
+    >>> glow = 100.0 * np.exp(-((yy - 64) ** 2 + (xx - 64) ** 2) / (2 * 40.0**2))
+    >>> image = glow.copy()
+    >>> image[disk_pixels((64, 64), 5)] += 500.0  # a nucleus on top of the glow
+    >>> surface = glow_surface(image, nucleus_diameter_px=10.0)
+    >>> round(float(glow[64, 64] - glow.min())), round(float(surface[64, 64]))  # under the nucleus: the glow, not +500
+    (92, 87)
+    """
+    image = np.asarray(image, dtype=np.float32)
+    block = max(1, int(nucleus_diameter_px // 4))
+    ny, nx = max(1, image.shape[0] // block), max(1, image.shape[1] // block)
+    small = image[: ny * block, : nx * block].reshape(ny, block, nx, block).mean(axis=(1, 3))
+    radius = max(1, round(GLOW_OPENING_DIAMETERS * nucleus_diameter_px / (2 * block)))
+    low = ndi.grey_opening(small, footprint=disk(radius), mode="nearest")
+    low = ndi.gaussian_filter(low, max(0.5, nucleus_diameter_px / (2 * block)), mode="nearest")
+    surface = resize(low, image.shape, order=1, mode="edge", anti_aliasing=False, preserve_range=True).astype(np.float32)
+    return surface - surface.min()
+
+
+def background_surface(image: np.ndarray, *, nucleus_diameter_px: float, glow: bool = False) -> np.ndarray | None:
+    """The background under the nuclei of one frame as a plane, or None when it is (nearly) flat; with ``glow``,
+    its lower envelope (:func:`glow_surface`).
 
     1. The frame is cut into tiles ``TILE_DIAMETERS`` nucleus diameters wide; each tile's level is
        the ``TILE_PERCENTILE`` percentile of its pixels. The noise is measured from the tiles'
@@ -115,6 +258,8 @@ def background_surface(image: np.ndarray, *, nucleus_diameter_px: float) -> np.n
         2-D frame (already smoothed at a fraction of the nucleus size).
     nucleus_diameter_px
         Typical nucleus diameter in pixels; sets the tile size.
+    glow
+        The movie's background glows (:func:`has_glow`): return :func:`glow_surface` instead.
 
     Returns
     -------
@@ -134,17 +279,13 @@ def background_surface(image: np.ndarray, *, nucleus_diameter_px: float) -> np.n
     True
     """
     image = np.asarray(image, dtype=np.float32)
-    tile_px = min(round(TILE_DIAMETERS * nucleus_diameter_px), min(image.shape) // MIN_TILES_PER_SIDE)
-    if tile_px < max(8, MIN_TILE_DIAMETERS * nucleus_diameter_px):
+    if glow:
+        return glow_surface(image, nucleus_diameter_px=nucleus_diameter_px)
+    tiles = _tiles(image, nucleus_diameter_px)
+    if tiles is None:
         return None
-    level, spread, centres = _tile_levels(image, tile_px)
-    quietest = float(np.quantile(spread, QUIET_TILES))
-    noise_sd = quietest / 0.84  # the 20th percentile of a normal lies 0.84 sd below its median
-    if not noise_sd > 0:
-        return None
-    terms = _plane_terms(centres, image.shape)
-    fit = _background_fit(terms, level, spread <= QUIET_SPREAD * quietest, noise_sd=noise_sd,
-                          minimum=max(terms.shape[1] + 1, MIN_TILE_SHARE * level.size))
+    terms, level, quiet, noise_sd = tiles
+    fit = _background_fit(terms, level, quiet, noise_sd=noise_sd, minimum=max(terms.shape[1] + 1, MIN_TILE_SHARE * level.size))
     if fit is None:
         return None
     c = fit.astype(np.float32)

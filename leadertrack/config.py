@@ -71,6 +71,12 @@ class SegmentConfig(_Section):
         description="Take a steep slope of the background across the field (uneven illumination, haze) out of each frame "
         "before thresholding: a plane fitted under the nuclei, used when it rises by 40 noise standard deviations or more.",
     )
+    glow: bool | None = Field(
+        None,
+        description="The background glows, as around a spheroid's out-of-focus body: with flatten_background, take each "
+        "frame's lower envelope out instead of a plane. None = decide from the movie (reported in run.json as "
+        "background_glow).",
+    )
 
 
 class LinkConfig(_Section):

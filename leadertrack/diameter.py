@@ -44,7 +44,7 @@ import numpy as np
 from scipy import ndimage as ndi
 from skimage.transform import downscale_local_mean
 
-from leadertrack.background import background_surface
+from leadertrack.background import background_surface, has_glow
 from leadertrack.io import frame_source
 
 __all__ = ["estimate_nucleus_diameter_px", "mask_diameter_px"]
@@ -182,7 +182,9 @@ def _mode_of_log(values: np.ndarray, weights: np.ndarray, *, bandwidth: float) -
     return float(np.exp(0.5 * (edges[best] + edges[best + 1])))
 
 
-def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5, flatten_background: bool = True) -> float:
+def estimate_nucleus_diameter_px(
+    frames: Any, *, n_sample_frames: int = 5, flatten_background: bool = True, glow: bool | None = None
+) -> float:
     """Typical nucleus diameter in pixels, measured from a few frames of a movie.
 
     Nuclei are detected as scale-space maxima of the normalised Laplacian of Gaussian, which
@@ -199,8 +201,11 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5, flatt
     n_sample_frames
         Number of frames, evenly spread over the movie, to measure.
     flatten_background
-        When a frame's background slopes steeply across the field
-        (:func:`leadertrack.background.background_surface`), measure again with the slope taken out.
+        When a frame's background slopes steeply across the field, or the movie's background glows
+        (:func:`leadertrack.background.background_surface`, :func:`leadertrack.background.has_glow`),
+        measure again with it taken out.
+    glow
+        Whether the movie's background glows; None = decide it from the sampled frames.
 
     Returns
     -------
@@ -235,7 +240,9 @@ def estimate_nucleus_diameter_px(frames: Any, *, n_sample_frames: int = 5, flatt
             images.append(image if finite.all() else np.where(finite, image, np.median(image[finite])).astype(np.float32))
     diameter = _diameter_of(images)
     # an uneven background biases the blobs' contrast: measured again with it taken out, if there is one
-    surfaces = [background_surface(image, nucleus_diameter_px=diameter) if flatten_background else None for image in images]
+    if glow is None:
+        glow = flatten_background and has_glow(images, nucleus_diameter_px=diameter)
+    surfaces = [background_surface(image, nucleus_diameter_px=diameter, glow=glow) if flatten_background else None for image in images]
     if any(surface is not None for surface in surfaces):
         diameter = _diameter_of([image if surface is None else image - surface for image, surface in zip(images, surfaces)])
     return diameter

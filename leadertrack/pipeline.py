@@ -369,6 +369,7 @@ def analyze_movie(
         short_movie_warning,
         uncertain_geometry_warning,
     )
+    from leadertrack.background import has_glow
     from leadertrack.detect import detect_frame
     from leadertrack.diameter import estimate_nucleus_diameter_px, mask_diameter_px
     from leadertrack.segment import segment_frame, small_nuclei_message
@@ -404,7 +405,7 @@ def analyze_movie(
     else:
         with clock.stage("estimate_diameter"):
             try:
-                diameter_px = estimate_nucleus_diameter_px(frames, flatten_background=seg.flatten_background)
+                diameter_px = estimate_nucleus_diameter_px(frames, flatten_background=seg.flatten_background, glow=seg.glow)
             except ValueError as exc:
                 if not any(_has_signal(frames.frame(t)) for t in range(n_frames)):
                     raise InputError(f"{source}: {_EMPTY}") from None
@@ -412,6 +413,12 @@ def analyze_movie(
         diameter_source = "estimated"
     if diameter_px is not None and (small := small_nuclei_message(diameter_px)):
         warn.append(small)
+    glow = seg.glow
+    if labels is not None or not seg.flatten_background:
+        glow = False
+    elif glow is None:
+        with clock.stage("segment"):
+            glow = has_glow(frames, nucleus_diameter_px=diameter_px, smoothing_fraction=seg.smoothing_fraction)
 
     sink = _LabelsSink(labels_path, tuple(movie.shape))
     detections: list[pd.DataFrame] = []
@@ -427,6 +434,7 @@ def analyze_movie(
             max_area_fraction=seg.max_area_fraction,
             split_touching=seg.split_touching,
             flatten_background=seg.flatten_background,
+            glow=glow,
         )
 
     with clock.stage("segment" if labels is None else "detect"):
@@ -577,6 +585,7 @@ def analyze_movie(
         details={
             "nucleus_diameter_um": diameter_um,
             "nucleus_diameter_source": diameter_source,
+            "background_glow": glow,
             "search_range_um": search_range_um,
             "search_range_source": search_range_source,
             "gap_closing_edge_margin_um": edge_margin_um,

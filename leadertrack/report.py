@@ -531,6 +531,7 @@ def methods_text(provenance: dict) -> str:
             f"Nuclei were segmented in every frame (scikit-image{pkg('scikit-image')}; "
             f"nucleus diameter {_number(diameter)} {space}, {how}"
             + (f"; on each frame block-averaged {reduction} x {reduction}" if reduction > 1 else "")
+            + ("; the glowing background taken out of each frame as its lower envelope" if provenance.get("background_glow") else "")
             + ")"
         )
     margin = provenance.get("gap_closing_edge_margin_um")

@@ -17,7 +17,7 @@ from scipy import ndimage as ndi
 from skimage import measure
 from skimage.segmentation import watershed
 
-from leadertrack.background import background_surface
+from leadertrack.background import background_surface, has_glow
 from leadertrack.diameter import estimate_nucleus_diameter_px
 from leadertrack.io import frame_source
 
@@ -417,12 +417,14 @@ def segment_frame(
     max_area_fraction: float = 5.0,
     split_touching: bool = True,
     flatten_background: bool = True,
+    glow: bool = False,
 ) -> np.ndarray:
     """Segment the nuclei of one 2-D frame.
 
     1. Gaussian smoothing, sigma = ``smoothing_fraction`` x diameter; a steep slope of the
        background across the field (``flatten_background``) is measured under the nuclei and
-       subtracted (:func:`leadertrack.background.background_surface`).
+       subtracted (:func:`leadertrack.background.background_surface`), or, in a movie whose
+       background glows (``glow``), the frame's lower envelope.
     2. Detection: pixels more than 6 noise standard deviations above the background (the mode
        of the darker half of the pixels, so dense monolayers work too), holes up to a nucleus
        area filled; dim nuclei are found as well as bright ones.
@@ -468,6 +470,10 @@ def segment_frame(
         Split touching nuclei (seeded watershed); otherwise each connected object is one nucleus.
     flatten_background
         Take a steep slope of the background (uneven illumination, haze) out before thresholding.
+    glow
+        The movie's background glows (:func:`leadertrack.background.has_glow`, decided once per movie): with
+        ``flatten_background``, take the frame's lower envelope out instead of a plane
+        (:func:`leadertrack.background.glow_surface`).
 
     Returns
     -------
@@ -495,12 +501,12 @@ def segment_frame(
         labels = segment_frame(
             small, nucleus_diameter_px=nucleus_diameter_px / reduction, smoothing_fraction=smoothing_fraction,
             min_area_fraction=min_area_fraction, max_area_fraction=max_area_fraction, split_touching=split_touching,
-            flatten_background=flatten_background,
+            flatten_background=flatten_background, glow=glow,
         )
         return np.repeat(np.repeat(labels, reduction, axis=0), reduction, axis=1)[: image.shape[0], : image.shape[1]]
     typical_area = np.pi * nucleus_diameter_px**2 / 4.0
     smooth = _smooth(image, sigma_px=smoothing_fraction * nucleus_diameter_px)
-    surface = background_surface(smooth, nucleus_diameter_px=nucleus_diameter_px) if flatten_background else None
+    surface = background_surface(smooth, nucleus_diameter_px=nucleus_diameter_px, glow=glow) if flatten_background else None
     if surface is not None:
         smooth -= surface
     detected, background, noise_sd = _detect(smooth, noise_threshold=_NOISE_THRESHOLD, max_hole_px=int(typical_area))
@@ -554,7 +560,8 @@ def segment(
         ``progress("segment", done, total)`` is called after each frame.
     **options
         Keyword options of :func:`segment_frame` (``smoothing_fraction``, ``min_area_fraction``,
-        ``max_area_fraction``, ``split_touching``).
+        ``max_area_fraction``, ``split_touching``, ``flatten_background``, ``glow``). Without ``glow``,
+        whether the movie's background glows is decided from it (:func:`leadertrack.background.has_glow`).
 
     Returns
     -------
@@ -578,6 +585,9 @@ def segment(
         diameter_px = estimate_nucleus_diameter_px(movie_or_image)
     else:
         diameter_px = nucleus_diameter_um / pixel_size_um
+    if "glow" not in options and options.get("flatten_background", True):
+        options["glow"] = has_glow(movie_or_image, nucleus_diameter_px=diameter_px,
+                                   smoothing_fraction=options.get("smoothing_fraction", 0.1))
     is_single = isinstance(movie_or_image, np.ndarray) and movie_or_image.ndim == 2
     n_frames, get = frame_source(movie_or_image)
     first = segment_frame(get(0), nucleus_diameter_px=diameter_px, **options)

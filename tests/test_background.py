@@ -10,11 +10,11 @@ from scipy import ndimage as ndi
 from skimage.draw import disk
 
 import leadertrack.segment
-from leadertrack.background import background_surface
+from leadertrack.background import background_surface, has_glow, shows_glow
 from leadertrack.config import RunConfig
 from leadertrack.evaluate import leader_agreement
 from leadertrack.pipeline import analyze_movie
-from leadertrack.segment import estimate_nucleus_diameter_px, segment_frame
+from leadertrack.segment import estimate_nucleus_diameter_px, segment, segment_frame
 from leadertrack.synthetic import save_simulation, simulate_invasion
 
 DIAMETER = 10
@@ -103,3 +103,73 @@ def test_leaders_are_found_on_a_movie_with_a_sloping_background(tmp_path):
     with pytest.warns(UserWarning):
         as_it_is = analyze_movie(sloped_path, config)
     assert len(as_it_is.tracks) < 0.2 * len(evenly_lit.tracks)
+
+
+def _glow(shape: tuple[int, int], peak: float, sigma: float) -> np.ndarray:
+    """A Gaussian glow centred on the field, ``peak`` bright at its centre, as a spheroid's out-of-focus body gives."""
+    yy, xx = np.mgrid[: shape[0], : shape[1]].astype(np.float32)
+    return peak * np.exp(-((yy - shape[0] / 2) ** 2 + (xx - shape[1] / 2) ** 2) / (2 * sigma**2))
+
+
+def test_a_glow_is_told_from_a_slope_and_from_a_sheet_of_cells():
+    rng = np.random.default_rng(6)
+    shape = (240, 300)
+    cells, _ = _nuclei(rng, shape)
+    sheet, _ = _nuclei(rng, shape, sheet_columns=120)
+    noise = rng.normal(0, 3, shape).astype(np.float32)
+
+    def smooth(frame: np.ndarray) -> np.ndarray:  # as the segmentation smooths
+        return ndi.gaussian_filter(frame, 1.0)
+
+    assert shows_glow(smooth(cells + 100.0 + _glow(shape, 60.0, 60.0) + noise), nucleus_diameter_px=DIAMETER)
+    assert not shows_glow(smooth(cells + 100.0 + noise), nucleus_diameter_px=DIAMETER)
+    assert not shows_glow(smooth(cells + 100.0 + _ramp(shape, 400.0) + noise), nucleus_diameter_px=DIAMETER)
+    assert not shows_glow(smooth(sheet + 100.0 + _ramp(shape, 150.0) + noise), nucleus_diameter_px=DIAMETER)
+
+
+def test_a_movie_glows_when_most_of_its_sampled_frames_do():
+    rng = np.random.default_rng(7)
+    shape = (240, 300)
+    cells, _ = _nuclei(rng, shape)
+    plain = cells + 100.0 + rng.normal(0, 3, shape).astype(np.float32)
+    glowing = plain + _glow(shape, 60.0, 60.0)
+    assert has_glow(np.stack([glowing, glowing, glowing, plain, plain]), nucleus_diameter_px=DIAMETER)
+    assert not has_glow(np.stack([glowing, glowing, plain, plain, plain]), nucleus_diameter_px=DIAMETER)
+    assert not has_glow(np.stack([plain] * 5), nucleus_diameter_px=DIAMETER)
+
+
+def test_nuclei_under_a_glow_are_all_found_and_the_glow_is_not_taken_for_nuclei():
+    rng = np.random.default_rng(8)
+    cells, n = _nuclei(rng, (240, 300))
+    frame = cells + 100.0 + _glow(cells.shape, 100.0, 60.0) + rng.normal(0, 3, cells.shape).astype(np.float32)
+    typical_area = np.pi * DIAMETER**2 / 4
+    labels = segment_frame(frame, nucleus_diameter_px=DIAMETER, glow=True)
+    assert labels.max() == n
+    assert np.bincount(labels.ravel())[1:].max() < 1.5 * typical_area
+    # the baseline, a plane: patches of the glow pass for nuclei, or nuclei on it grow into it
+    plane = segment_frame(frame, nucleus_diameter_px=DIAMETER)
+    assert plane.max() != n or np.bincount(plane.ravel())[1:].max() > 1.5 * typical_area
+    # segment() decides the glow from the movie itself
+    movie = np.stack([frame] * 3)
+    assert segment(movie, nucleus_diameter_um=DIAMETER, pixel_size_um=1.0)[1].max() == n
+
+
+def test_a_spheroid_under_its_glow_is_tracked_as_without_it(tmp_path):
+    sim = simulate_invasion(geometry="radial", difficulty="easy", seed=3, n_frames=16, field_um=(240.0, 240.0))
+    signal = float(np.percentile(sim.image, 99)) - float(np.median(sim.image))
+    centre = sim.fronts[["centre_y_um", "centre_x_um"]].iloc[0].to_numpy() / sim.pixel_size_um
+    yy, xx = np.mgrid[: sim.image.shape[1], : sim.image.shape[2]].astype(np.float32)
+    sigma = sim.fronts["front_position_um"].iloc[0] / sim.pixel_size_um  # as wide as the spheroid
+    glow = 0.5 * signal * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * sigma**2))
+    plain_path, glowing_path = tmp_path / "plain.ome.tif", tmp_path / "glowing.ome.tif"
+    save_simulation(sim, plain_path)
+    save_simulation(replace(sim, image=np.clip(sim.image + glow[None], 0, 65535).astype(sim.image.dtype)), glowing_path)
+    plain = analyze_movie(plain_path)
+    glowing = analyze_movie(glowing_path)
+    assert plain.provenance["background_glow"] is False
+    assert glowing.provenance["background_glow"] is True
+    assert abs(len(glowing.tracks) / len(plain.tracks) - 1) < 0.1  # cell-frames found
+    # the baseline, a plane under the glow, loses a quarter of them
+    config = RunConfig()
+    config.segment.glow = False
+    assert len(analyze_movie(glowing_path, config).tracks) < 0.8 * len(plain.tracks)

@@ -344,6 +344,9 @@ def test_methods_text_names_what_was_used() -> None:
     assert "block-averaged" not in text  # nuclei of 4 px: segmented as they are
     large = dict(_result().provenance, nucleus_diameter_um=25.0)  # 50 px at 0.5 µm per pixel
     assert "nucleus diameter 25 µm, estimated from the movie; on each frame block-averaged 2 x 2)" in methods_text(large)
+    assert "glowing background" not in text
+    glowing = dict(_result().provenance, background_glow=True)
+    assert "estimated from the movie; the glowing background taken out of each frame as its lower envelope)" in methods_text(glowing)
     uncalibrated = methods_text(_result(calibrated=False).provenance)
     assert "no pixel size (lengths are in pixels), no frame interval (times are in frames)" in uncalibrated
     assert "nucleus diameter 4 px" in uncalibrated
