@@ -28,6 +28,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _report import paired_gain_ci95, table, with_interval, write_measured_section
+from _perturbed import FOREIGN_FIRST_SEED
 from bench_background import score_runs
 
 from leadertrack.synthetic import Simulation, random_scenario, save_simulation, simulate_invasion
@@ -39,11 +40,15 @@ GLOWS = (0.0, 0.25, 0.5, 1.0, 2.0)
 def glowing(sim: Simulation, glow: float) -> np.ndarray:
     """The movie of ``sim`` (a spheroid) plus a Gaussian glow centred on the spheroid, sigma its radius in the first
     frame, ``glow`` times the nuclei's signal (99th percentile over median) at its peak, in the movie's dtype."""
-    image = sim.image
-    signal = float(np.percentile(image, 99)) - float(np.median(image))
     first = sim.fronts.iloc[0]
     centre = np.array([first["centre_y_um"], first["centre_x_um"]]) / sim.pixel_size_um
-    sigma = first["front_position_um"] / sim.pixel_size_um
+    return with_glow(sim.image, centre, first["front_position_um"] / sim.pixel_size_um, glow)
+
+
+def with_glow(image: np.ndarray, centre: np.ndarray, sigma: float, glow: float) -> np.ndarray:
+    """``image`` (T, Y, X) plus a Gaussian glow centred on ``centre`` (y, x; px), ``sigma`` px wide, ``glow`` times the
+    nuclei's signal (99th percentile over median) at its peak, in the image's dtype."""
+    signal = float(np.percentile(image, 99)) - float(np.median(image))
     yy, xx = np.mgrid[: image.shape[1], : image.shape[2]].astype(np.float32)
     glow_image = glow * signal * np.exp(-((yy - centre[0]) ** 2 + (xx - centre[1]) ** 2) / (2 * sigma**2))
     return np.clip(image + glow_image[None], 0, np.iinfo(image.dtype).max).astype(image.dtype)
@@ -63,6 +68,27 @@ def one(case: tuple[int, float]) -> list[dict]:
         save_simulation(replace(sim, image=glowing(sim, glow)), path)
         rows = score_runs(path, sim.labels, truth_leaders, n_visible=int((sim.tracks["label"] > 0).sum()),
                           diameter_um=sim.nucleus_diameter_um, runs=RUNS)
+    return [{"seed": seed, "glow": glow, **row} for row in rows]
+
+
+def one_foreign(case: tuple[int, float]) -> list[dict]:
+    """One radial movie of the second, independent simulator (``bench_foreign.py``) with a glow: centred on the field
+    (the spheroid's centre), sigma the 95th percentile of the distances of its nuclei's pixels from there in the first
+    frame (its radius, within a few per cent)."""
+    import bench_foreign
+
+    seed, glow = case
+    movie = bench_foreign.simulate(seed, "radial")
+    centre = (np.array(movie.image.shape[1:]) - 1) / 2
+    ys, xs = np.nonzero(movie.labels[0])
+    radius = float(np.percentile(np.hypot(ys - centre[0], xs - centre[1]), 95))
+    movie = replace(movie, image=with_glow(movie.image, centre, radius, glow))
+    n_visible = int(sum(len(np.unique(frame)) - 1 for frame in movie.labels))
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / f"foreign_radial_{seed}.ome.tif"
+        bench_foreign.save(movie, path)
+        rows = score_runs(path, movie.labels, movie.leaders, n_visible=n_visible, diameter_um=movie.params["diameter_um"],
+                          runs=RUNS)
     return [{"seed": seed, "glow": glow, **row} for row in rows]
 
 
@@ -86,11 +112,16 @@ def summarise(raw: pd.DataFrame) -> pd.DataFrame:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10, help="radial movies (seeds from 0)")
+    parser.add_argument("--foreign-movies", type=int, default=10,
+                        help=f"radial movies of the second simulator (seeds from {FOREIGN_FIRST_SEED})")
     args = parser.parse_args(argv)
+    foreign_seeds = range(FOREIGN_FIRST_SEED, FOREIGN_FIRST_SEED + args.foreign_movies)
     with ProcessPoolExecutor() as pool:
         raw = pd.DataFrame([row for rows in pool.map(one, [(s, g) for g in GLOWS for s in range(args.seeds)]) for row in rows])
-    summary = summarise(raw)
+        foreign = pd.DataFrame([row for rows in pool.map(one_foreign, [(s, g) for g in GLOWS for s in foreign_seeds]) for row in rows])
+    summary, foreign_summary = summarise(raw), summarise(foreign)
     print(summary.to_string(index=False))
+    print(foreign_summary.to_string(index=False))
     write_measured_section(
         "glow", "A spheroid's glowing body: leaders from images under out-of-focus light",
         f"Simulated radial movies (`random_scenario`, medium, seeds 0-{args.seeds - 1}) with a Gaussian glow added to "
@@ -106,6 +137,11 @@ def main(argv: list[str] | None = None) -> int:
         "estimate the diameter from (F1 0). "
         f"`python benchmarks/bench_glow.py --seeds {args.seeds}`.",
         table(summary),
+        "The same on radial movies of the second, independent simulator (`benchmarks/bench_foreign.py`, seeds "
+        f"{foreign_seeds.start}-{foreign_seeds.stop - 1}, never looked at while choosing the defaults; Poisson noise, "
+        "a flat background of its own), the glow centred on the field, sigma the spheroid's radius in the first frame: "
+        f"`python benchmarks/bench_glow.py --foreign-movies {args.foreign_movies}`.",
+        table(foreign_summary),
     )
     return 0
 

@@ -279,3 +279,21 @@ def test_glow_benchmark_adds_a_gaussian_glow_peaking_at_the_spheroid_centre():
     assert cx + radius < added.shape[2]  # one sigma out, still in the field: exp(-1/2) of the peak
     assert added[0, cy, cx + radius] == pytest.approx(signal * np.exp(-0.5), rel=0.02)
     assert (added[1] == added[0]).all() and (glowing(sim, 0.0) == sim.image).all()
+
+
+def test_glow_benchmark_compares_the_defaults_with_a_plane_only_movie_by_movie():
+    import pandas as pd
+    from bench_glow import summarise
+
+    raw = pd.DataFrame({
+        "seed": [1, 1, 2, 2, 1, 1], "glow": [0.5, 0.5, 0.5, 0.5, 0.0, 0.0],
+        "run": ["default", "plane", "default", "plane", "default", "plane"],
+        "f1": [1.0, 0.5, 0.8, 0.8, 1.0, 1.0], "cells_found": [0.9, 0.6, 0.8, 0.7, 0.9, 0.9],
+        "background_glow": [True, False, False, False, False, False], "stopped": False,
+    })
+    summary = summarise(raw).set_index("glow (of the nuclei's signal)")
+    assert summary.loc[0.5, "movies"] == 2 and summary.loc[0.5, "f1"] == pytest.approx(0.9)
+    assert summary.loc[0.5, "f1 plane only"] == pytest.approx(0.65)
+    assert summary.loc[0.5, "movies taken to glow"] == 0.5 and summary.loc[0.0, "movies taken to glow"] == 0.0
+    assert summary.loc[0.5, "cells found, plane only"] == pytest.approx(0.65)
+    assert summary.loc[0.0, "gain in f1 (95 % interval)"] == "+0.000 to +0.000"
