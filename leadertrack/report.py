@@ -438,6 +438,20 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
+def _background_row(provenance: dict, segment: dict) -> list[tuple]:
+    """How the background was taken out of the frames, and who decided it; none for label masks or older runs."""
+    if "background_glow" not in provenance or provenance.get("nucleus_diameter_source") == "labels":
+        return []
+    if provenance["background_glow"]:
+        how = "the lower envelope of each frame (the background glows)"
+    elif segment.get("flatten_background", True):
+        how = "a plane, where the field slopes steeply"
+    else:
+        how = "one level per frame"
+    source = "config" if segment.get("glow") is not None or not segment.get("flatten_background", True) else "estimated"
+    return [("background taken out", how, "", source)]
+
+
 def _parameters(provenance: dict) -> str:
     """Units and the parameters that depend on them, each with its value, unit and source."""
     units = provenance.get("units", {})
@@ -450,6 +464,7 @@ def _parameters(provenance: dict) -> str:
         ("pixel size", units.get("pixel_size_um"), "µm/px", units.get("pixel_size_source", "unknown")),
         ("frame interval", units.get("frame_interval_min"), "min", units.get("frame_interval_source", "unknown")),
         ("nucleus diameter", provenance.get("nucleus_diameter_um"), space, provenance.get("nucleus_diameter_source", "unknown")),
+        *_background_row(provenance, config.get("segment", {})),
         ("linking search range", provenance.get("search_range_um"), space, provenance.get("search_range_source", "unknown")),
         ("gap closing (memory)", link.get("memory"), "frames", "config"),
         ("minimum track length", link.get("min_track_length"), "frames", "config"),

@@ -176,6 +176,7 @@ def test_report_states_leader_count_units_and_their_source(written: tuple[MovieR
     assert re.search(r"pixel size</td><td>0.5</td><td>µm/px</td><td>ome", parameters)
     assert re.search(r"frame interval</td><td>10</td><td>min</td><td>user", parameters)
     assert re.search(r"nucleus diameter</td><td>2</td><td>µm</td><td>estimated", parameters)
+    assert "background taken out" not in parameters  # a run.json from before the glow was looked for
     assert "Lengths are in µm, times in minutes" in parameters
     leaders = _section(text, "leaders")
     assert leaders.count("fast and persistent at the front") == 2
@@ -354,6 +355,18 @@ def test_methods_text_names_what_was_used() -> None:
     text = methods_text(tracks_only)
     assert text.startswith("3-D tracks made with another tool (Imaris .mat)") and "segmented" not in text
     assert "The invasion front (planar)" in text
+
+
+def test_the_parameters_say_how_the_background_was_taken_out() -> None:
+    from leadertrack.report import _parameters
+
+    provenance = _result().provenance
+    plane = _parameters(dict(provenance, background_glow=False))
+    assert re.search(r"background taken out</td><td>a plane, where the field slopes steeply</td><td></td><td>estimated", plane)
+    glowing = _parameters(dict(provenance, background_glow=True, config={**provenance["config"], "segment": {"glow": True}}))
+    assert re.search(r"background taken out</td><td>the lower envelope of each frame \(the background glows\)</td><td></td><td>config", glowing)
+    masks = _parameters(dict(provenance, background_glow=False, nucleus_diameter_source="labels"))
+    assert "background taken out" not in masks
 
 
 def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
