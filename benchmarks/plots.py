@@ -270,27 +270,32 @@ def _interval(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 LIMIT_PANELS = (
-    ("duration", "motion windows", "movie length, motion windows (~30 min each)", "from true tracks"),
-    ("contrast", "leader speed / sheet advance", "leader speed / the sheet's advance", "from true tracks, planar"),
-    ("glow", "glow (of the nuclei's signal)", "spheroid glow, peak / nuclei's signal", "from images, radial"),
+    ("duration", "motion windows", "movie length, motion windows (~30 min each)", "from true tracks", None),
+    ("contrast", "leader speed / sheet advance", "leader speed / the sheet's advance", "from true tracks, planar", None),
+    ("glow", "glow (of the nuclei's signal)", "spheroid glow, peak / nuclei's signal", "from images, radial", "f1 plane only"),
 )
-"""Section, x column, x label and data of each panel of the limits figure."""
+"""Section, x column, x label and data of each panel of the limits figure, and a baseline's F1 column drawn beside it
+(grey, dashed) or None."""
 
 
 def limits_figure(path: Path) -> tuple[plt.Figure, str] | None:
     """Leader F1 (with its 95 % interval) against movie length, leader-to-sheet speed and a spheroid's glow, and
     from images at two nucleus sizes."""
-    panels = [(name, x, label, data, tables[0]) for name, x, label, data in LIMIT_PANELS if (tables := section_tables(name, path))]
+    panels = [(name, x, label, data, baseline, tables[0])
+              for name, x, label, data, baseline in LIMIT_PANELS if (tables := section_tables(name, path))]
     sizes = first_tables(["pipeline-nuclei-5px", "pipeline-nuclei-10px"], path)
     if not panels and not sizes:
         return None
     fig, axes = plt.subplots(1, len(panels) + bool(sizes), figsize=(4.2 * (len(panels) + bool(sizes)), 3.8),
                              sharey=True, squeeze=False)
-    for ax, (name, x, label, data, rows) in zip(axes[0], panels):
+    for ax, (name, x, label, data, baseline, rows) in zip(axes[0], panels):
         positions = np.arange(len(rows))
         f1 = rows["f1"].to_numpy(float)
         low, high = _interval(rows["f1_ci95"])
-        ax.errorbar(positions, f1, yerr=[f1 - low, high - f1], fmt="o-", capsize=3)
+        ax.errorbar(positions, f1, yerr=[f1 - low, high - f1], fmt="o-", capsize=3, label="defaults")
+        if baseline in rows:
+            ax.plot(positions, rows[baseline].to_numpy(float), "s--", color="grey", label=baseline.removeprefix("f1 "))
+            ax.legend(fontsize=7, loc="lower left")
         ax.set_xticks(positions, [str(v) if isinstance(v, str) else f"{v:g}" for v in rows[x]], fontsize=7)
         ax.set_xlabel(label)
         ax.set_title(f"`{name}`, {data}", fontsize=9)
@@ -309,7 +314,8 @@ def limits_figure(path: Path) -> tuple[plt.Figure, str] | None:
     caption = (
         "Where leaders are hard to tell (mean leader F1 per track, bars: its 95 % interval): movies spanning few motion "
         "windows (`bench_duration.py`), leaders hardly faster than the sheet (`bench_contrast.py`), a spheroid's glowing "
-        "body (`bench_glow.py`), and nuclei 5 px against 10 px across (`bench_pipeline.py --nucleus-px`). Dashed: 0.95."
+        "body, taken out by the defaults, against a plane only (grey; `bench_glow.py`), and nuclei 5 px against 10 px "
+        "across (`bench_pipeline.py --nucleus-px`). Dashed: 0.95."
     )
     return fig, caption
 

@@ -152,3 +152,11 @@ def test_limits_panels_show_each_sections_f1_and_its_interval(tmp_path):
     np.testing.assert_allclose([(s[0][1], s[1][1]) for s in bars], [(0.4, 0.6), (0.7, 0.9)])
     assert [round(b.get_height(), 3) for b in fig.axes[1].patches] == [0.7]  # the mean over the section's rows
     assert plots.limits_figure(tmp_path / "none.md") is None
+    write_section("glow", table(pd.DataFrame({
+        "glow (of the nuclei's signal)": [0.0, 1.0], "f1": [0.9, 0.95], "f1_ci95": ["0.800-1.000", "0.900-1.000"],
+        "f1 plane only": [0.9, 0.6],
+    })), markdown)
+    glow_axis = plots.limits_figure(markdown)[0].axes[1]
+    baseline = [line for line in glow_axis.lines if line.get_label() == "plane only"]
+    np.testing.assert_allclose(baseline[0].get_ydata(), [0.9, 0.6])  # beside the defaults
+    assert sorted(t.get_text() for t in glow_axis.get_legend().get_texts()) == ["defaults", "plane only"]
