@@ -20,7 +20,7 @@ movie (:func:`shows_glow`: tiles showing background only, well above the plane t
 others); in a movie that glows, :func:`glow_surface`, the frame's lower envelope under a disk wider
 than a nucleus, is taken out of every frame instead of a plane. Not in every movie: under a dense
 sheet that envelope reads the level between the nuclei, and taking it out cost simulated sheets
-without a glow a few nuclei (``docs/reliability.md``).
+without a glow a few nuclei (``docs/parameters.md``).
 """
 
 from __future__ import annotations
