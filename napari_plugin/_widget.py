@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
-from napari.layers import Image, Layer
+from napari.layers import Image, Labels, Layer
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
@@ -55,6 +55,8 @@ _ROLES = ("labels", "tracks", "leaders", "front", "selected")
 _HINT = "Click a cell, or a row below, to see why it was called leader or follower."
 FLIP_KEY = "Shift-F"
 NEXT_KEY = "Shift-N"
+SEGMENT_CHOICE = "segment the movie"
+"""The first entry of the nuclei choice: leadertrack segments the movie itself."""
 
 
 class _Cancelled(Exception):
@@ -160,6 +162,14 @@ class LeaderTrackWidget(QWidget):
     def _build(self) -> None:
         self.image_choice = QComboBox()
         self.image_choice.currentIndexChanged.connect(self._prefill_units)
+        self.nuclei_choice = QComboBox()
+        self.nuclei_choice.setToolTip(
+            "Where the nuclei come from: segmented here, or the masks of a Labels layer of the same (T, Y, X) "
+            "shape as the movie, e.g. from Cellpose or StarDist (the layer is read, never changed; the nucleus "
+            "diameter is then measured from the masks). An image layer of masks becomes a Labels layer with "
+            "right-click > Convert to Labels."
+        )
+        self.nuclei_choice.currentIndexChanged.connect(self._on_nuclei_choice)
         self.nucleus_diameter = QLineEdit()
         self.nucleus_diameter.setPlaceholderText("blank = estimate from the movie")
         self.max_speed = QLineEdit()
@@ -183,6 +193,7 @@ class LeaderTrackWidget(QWidget):
 
         form = QFormLayout()
         form.addRow("movie", self.image_choice)
+        form.addRow("nuclei", self.nuclei_choice)
         form.addRow("nucleus diameter (µm)", self.nucleus_diameter)
         form.addRow("max speed (µm/min)", self.max_speed)
         form.addRow("invasion geometry", self.geometry)
@@ -254,7 +265,18 @@ class LeaderTrackWidget(QWidget):
     def _image_layers(self) -> list[Any]:
         return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
 
+    def _labels_layers(self) -> list[Any]:
+        return [layer for layer in self.viewer.layers if isinstance(layer, Labels) and layer.ndim == 3 and not layer.multiscale]
+
     def _refresh_layer_choices(self, event: Any = None) -> None:
+        masks = self.nuclei_choice.currentText()
+        names = [SEGMENT_CHOICE, *(layer.name for layer in self._labels_layers())]
+        self.nuclei_choice.blockSignals(True)
+        self.nuclei_choice.clear()
+        self.nuclei_choice.addItems(names)
+        self.nuclei_choice.setCurrentText(masks if masks in names else SEGMENT_CHOICE)
+        self.nuclei_choice.blockSignals(False)
+        self._on_nuclei_choice()
         current = self.image_choice.currentText()
         names = [layer.name for layer in self._image_layers()]
         self.image_choice.blockSignals(True)
@@ -269,6 +291,19 @@ class LeaderTrackWidget(QWidget):
     def _selected_layer(self) -> Any:
         name = self.image_choice.currentText()
         return self.viewer.layers[name] if name in self.viewer.layers else None
+
+    def _selected_masks(self) -> Any:
+        """The Labels layer chosen as the nuclei, or None: segment the movie."""
+        name = self.nuclei_choice.currentText()
+        return self.viewer.layers[name] if name != SEGMENT_CHOICE and name in self.viewer.layers else None
+
+    def _on_nuclei_choice(self, index: int = 0) -> None:
+        """With masks given the nucleus diameter is measured from them, so its field is off."""
+        given = self._selected_masks() is not None
+        self.nucleus_diameter.setEnabled(not given)
+        self.nucleus_diameter.setPlaceholderText(
+            "measured from the masks" if given else "blank = estimate from the movie"
+        )
 
     def _prefill_units(self, index: int = 0) -> None:
         layer = self._selected_layer()
@@ -291,8 +326,9 @@ class LeaderTrackWidget(QWidget):
         self.pixel_size.setText(_format(pixel))
         self.frame_interval.setText(_format(interval))
 
-    def _movie_and_config(self) -> tuple[Any, Any, str]:
-        """The selected movie (a lazy Movie when opened by leadertrack), the configuration, the result name."""
+    def _movie_and_config(self) -> tuple[Any, Any, str, Any]:
+        """The selected movie (a lazy Movie when opened by leadertrack), the configuration, the result name
+        and the chosen masks (None: segment the movie)."""
         from leadertrack.config import RunConfig
         from leadertrack.errors import InputError
         from leadertrack.io import movie_name
@@ -300,6 +336,12 @@ class LeaderTrackWidget(QWidget):
         layer = self._selected_layer()
         if layer is None:
             raise InputError("no movie: open a (T, Y, X) time-lapse movie first")
+        masks = self._selected_masks()
+        if masks is not None and tuple(masks.data.shape) != tuple(layer.data.shape):
+            raise InputError(
+                f"the masks {masks.name!r} have shape {tuple(masks.data.shape)} but the movie {layer.name!r} has "
+                f"{tuple(layer.data.shape)}: choose masks made for this movie (one label image per frame)"
+            )
         pixel = _optional_float(self.pixel_size, "pixel size")
         interval = _optional_float(self.frame_interval, "frame interval")
         movie = layer.metadata.get(MOVIE_KEY)
@@ -314,12 +356,14 @@ class LeaderTrackWidget(QWidget):
         config = RunConfig.model_validate(
             {
                 "units": {"pixel_size_um": pixel, "frame_interval_min": interval},
-                "segment": {"nucleus_diameter_um": _optional_float(self.nucleus_diameter, "nucleus diameter")},
+                "segment": {
+                    "nucleus_diameter_um": None if masks is not None else _optional_float(self.nucleus_diameter, "nucleus diameter")
+                },
                 "link": {"max_speed_um_per_min": _optional_float(self.max_speed, "max speed")},
                 "front": {"geometry": self.geometry.currentText()},
             }
         )
-        return movie, config, name
+        return movie, config, name, None if masks is None else masks.data
 
     # ------------------------------------------------------------------ running
     def run(self) -> None:
@@ -328,7 +372,7 @@ class LeaderTrackWidget(QWidget):
         from leadertrack.pipeline import analyze_movie
 
         try:
-            movie, config, result_name = self._movie_and_config()
+            movie, config, result_name, masks = self._movie_and_config()
         except InputError as exc:
             self.status.setText(str(exc))
             show_error(str(exc))
@@ -342,6 +386,7 @@ class LeaderTrackWidget(QWidget):
             movie,
             config,
             name=result_name,
+            labels=masks,
             labels_path=Path(_scratch_folder().name) / f"{uuid.uuid4().hex}-labels.tif",
             progress=self._report_progress,
             _connect={"returned": self._on_analysis_done, "errored": self._on_error, "finished": self._on_finished},
@@ -636,15 +681,17 @@ def _camera(viewer: Any) -> Any:
 
 
 def _analyze_or_cancel(
-    analyze: Any, movie: Any, config: Any, *, name: str, labels_path: Path, progress: Any
+    analyze: Any, movie: Any, config: Any, *, name: str, labels: Any, labels_path: Path, progress: Any
 ) -> Any:
     """Worker body: the analysis named ``name`` and its napari layers, or None when cancelled.
 
-    Labels stream to ``labels_path`` frame by frame instead of piling up in memory; frames are
-    segmented on every core.
+    ``labels``: the user's masks (segmentation skipped), or None. Labels stream to ``labels_path``
+    frame by frame instead of piling up in memory; frames are segmented on every core.
     """
     try:
-        result = replace(analyze(movie, config, labels_path=labels_path, progress=progress, threads=0), name=name)
+        result = replace(
+            analyze(movie, config, labels=labels, labels_path=labels_path, progress=progress, threads=0), name=name
+        )
     except _Cancelled:
         return None
     return result, _build_layers(result)

@@ -197,6 +197,56 @@ def test_bad_parameter_is_reported_and_cancel_stops_the_run(viewer_and_widget, q
     assert _layer_names(viewer) == {"movie"}
 
 
+def test_masks_from_a_labels_layer_replace_segmentation(viewer_and_widget, qtbot, small_movie, monkeypatch):
+    import importlib
+
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    def no_segmentation(*args, **kwargs):
+        raise AssertionError("the movie was segmented although masks were given")
+
+    monkeypatch.setattr(importlib.import_module("leadertrack.segment"), "segment_frame", no_segmentation)
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    assert [widget.nuclei_choice.itemText(i) for i in range(widget.nuclei_choice.count())] == ["segment the movie"]
+    masks = small_movie.labels.copy()
+    viewer.add_labels(masks, name="cellpose masks")
+    viewer.add_labels(masks[:3], name="three frames")
+    choices = [widget.nuclei_choice.itemText(i) for i in range(widget.nuclei_choice.count())]
+    assert choices == ["segment the movie", "cellpose masks", "three frames"]
+    assert widget.nucleus_diameter.isEnabled()
+
+    widget.nuclei_choice.setCurrentText("three frames")  # masks that do not fit the movie: refused before running
+    widget.run()
+    assert widget.worker is None
+    assert widget.status.text() == (
+        f"the masks 'three frames' have shape {masks[:3].shape} but the movie 'movie' has {masks.shape}: "
+        "choose masks made for this movie (one label image per frame)"
+    )
+
+    widget.nuclei_choice.setCurrentText("cellpose masks")
+    assert not widget.nucleus_diameter.isEnabled()
+    assert widget.nucleus_diameter.placeholderText() == "measured from the masks"
+    widget.nucleus_diameter.setText("not read")  # the field is off: its text is not parsed
+    _run_and_wait(widget, qtbot)
+    result = widget.result
+    assert result is not None, widget.status.text()
+    assert result.provenance["nucleus_diameter_source"] == "labels"
+    # the user's masks are the result's nuclei, and their layer is left as it was
+    assert np.array_equal(np.asarray(viewer.layers["movie labels"].data), masks)
+    assert np.array_equal(viewer.layers["cellpose masks"].data, small_movie.labels)
+    units = {"pixel_size_um": small_movie.pixel_size_um, "frame_interval_min": small_movie.frame_interval_min}
+    expected = analyze_movie(small_movie.image, RunConfig.model_validate({"units": units}), labels=masks)
+    n_objects = sum(len(np.unique(frame[frame > 0])) for frame in masks)
+    assert len(result.tracks) == len(expected.tracks) >= 0.99 * n_objects
+    assert result.tracks["label"].equals(expected.tracks["label"])  # the masks' objects, tracked as the library does
+
+    viewer.layers.remove("cellpose masks")  # the chosen masks are gone: back to segmenting
+    assert widget.nuclei_choice.currentText() == "segment the movie"
+    assert widget.nucleus_diameter.isEnabled()
+
+
 def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path, monkeypatch):
     import tifffile
 
@@ -222,8 +272,9 @@ def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path,
     widget.pixel_size.setText("0.75")  # the user corrects it; adding other layers keeps the correction
     viewer.add_points(np.zeros((1, 3)))
     assert widget.pixel_size.text() == "0.75"
-    _, config, name = widget._movie_and_config()
+    _, config, name, masks = widget._movie_and_config()
     assert name == "long" and config.units.pixel_size_um == 0.75 and config.units.frame_interval_min is None
+    assert masks is None  # no masks chosen: the movie is segmented
 
 
 def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
