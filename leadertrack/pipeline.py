@@ -278,6 +278,11 @@ def _units(movie: Any, warn: list[str]) -> tuple[float, float, dict]:
     return pixel_size or 1.0, interval or 1.0, info
 
 
+_LABEL_PAGE = {"compression": "zlib", "compressionargs": {"level": 1}, "photometric": "minisblack", "metadata": None}
+"""How each frame of ``labels.tif`` is written: one compressed page per frame, without a per-page shape
+description, so every TIFF reader (``tifffile.imread``, napari, Fiji) sees one (T, Y, X) stack."""
+
+
 class _LabelsSink:
     """Collects the label frames of a (T, Y, X) movie in one array filled frame by frame, or streams
     them into a compressed TIFF.
@@ -295,7 +300,7 @@ class _LabelsSink:
     def add(self, labels: np.ndarray) -> None:
         labels = np.asarray(labels, dtype=np.uint32)
         if self._writer is not None:
-            self._writer.write(labels, compression="zlib", compressionargs={"level": 1}, photometric="minisblack")
+            self._writer.write(labels, **_LABEL_PAGE)
         else:
             self.stack[self.added] = labels
         self.added += 1
@@ -929,12 +934,7 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
 def _write_labels(labels: Any, path: Path) -> None:
     with tifffile.TiffWriter(path, bigtiff=True) as writer:
         for t in range(labels.shape[0]):
-            writer.write(
-                np.asarray(labels[t], dtype=np.uint32),
-                compression="zlib",
-                compressionargs={"level": 1},
-                photometric="minisblack",
-            )
+            writer.write(np.asarray(labels[t], dtype=np.uint32), **_LABEL_PAGE)
 
 
 def write_result(

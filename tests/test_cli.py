@@ -48,6 +48,12 @@ def test_run_writes_the_result_contract(movie_path, tmp_path):
     assert run_json["units"]["pixel_size_source"] == "OME metadata"
     assert run_json["config"]["output"]["export"] == ["ctc"]
     assert (folder / "ctc" / "res_track.txt").exists()
+    # labels.tif is one (T, Y, X) stack to any TIFF reader, its values those of the label column
+    labels = tifffile.imread(folder / "labels.tif")
+    assert labels.shape == tifffile.imread(movie_path).shape
+    tracks = pd.read_csv(folder / "tracks.csv")
+    last = tracks[tracks["frame"] == labels.shape[0] - 1]
+    assert (labels[-1][last["y"].round().astype(int), last["x"].round().astype(int)] == last["label"]).mean() > 0.9
     assert "1 ok, 0 skipped, 0 failed" in res.output
     assert movie_path.read_bytes() == before
 
