@@ -36,6 +36,7 @@ from leadertrack.units import honest_column_names
 __all__ = [
     "SUMMARY_FILE",
     "config_sha256",
+    "masks_for_movie",
     "read_unit_overrides",
     "run_batch",
     "summary_row",
@@ -49,6 +50,9 @@ SPEED_KEY = "median_front_speed_um_per_min"
 """The front speed in a result's provenance; ``summary.csv`` names it for the units it is in
 (``median_front_speed_um_per_frame`` for a movie without a frame interval, ...)."""
 ProgressCallback = Callable[[str, int, int], None]
+MASK_SUFFIXES = ("", "_masks", "_mask", "_labels", "_label", "_cp_masks")
+"""A movie's masks in a folder of masks: a TIFF (or a folder of per-frame masks) named after the movie,
+optionally followed by one of these."""
 
 
 @dataclass(frozen=True)
@@ -103,7 +107,11 @@ def run_batch(
     frame_sequence
         Each entry of ``movies`` is a folder holding one movie as one TIFF per frame.
     labels
-        Label masks for a batch of exactly one movie (segmentation is skipped).
+        Label masks you already have (segmentation is skipped). For a batch of one movie: a label
+        stack, or a folder of per-frame masks (or holding the movie's masks named after it). For
+        several movies: a folder holding each movie's masks named after it (:func:`masks_for_movie`);
+        a movie without masks there fails with the reason, the others carry on. A movie analysed
+        before with other masks (or segmented) is kept and reported as skipped unless ``overwrite``.
     workers
         None or 1: one movie after another in this process (per-stage progress is reported).
         N > 1: N local processes. 0: one process per core. A batch of one movie runs in this
@@ -140,8 +148,12 @@ def run_batch(
     out = Path(out).absolute()
     config = config or RunConfig()
     paths = [Path(m) for m in movies]
-    if labels is not None and len(paths) != 1:
-        raise InputError(f"{labels}: label masks can be given for a batch of one movie only, got {len(paths)}")
+    if labels is not None and len(paths) > 1 and not Path(labels).is_dir():
+        raise InputError(
+            f"{labels}: {'not a folder' if Path(labels).exists() else 'no such folder'}; for a batch of {len(paths)} "
+            "movies, --labels must be a folder holding each movie's masks named after it (for movie.tif: movie.tif, "
+            "movie_masks.tif, ...)"
+        )
     if workers is not None and workers < 0:
         raise InputError(f"workers must be 0 (all cores) or more, got {workers}")
     overrides = read_unit_overrides(units_csv, paths) if units_csv is not None else {}
@@ -160,6 +172,11 @@ def run_batch(
             rows[index] = summary_row(name, path, "failed", error=error)
             continue
         first_with_name[name] = path
+        try:
+            masks = None if labels is None else _masks_of(path, name, Path(labels), batch_of_one=len(paths) == 1)
+        except InputError as exc:
+            rows[index] = summary_row(name, path, "failed", error=str(exc))
+            continue
         jobs.append(
             _Job(
                 index=index,
@@ -170,7 +187,7 @@ def run_batch(
                 config=_with_units(config, overrides.get(index, {})),
                 overwrite=overwrite,
                 frame_sequence=frame_sequence,
-                labels=Path(labels).absolute() if labels is not None else None,
+                labels=masks,
                 checksum=_cached_checksum(cache, path),
             )
         )
@@ -195,6 +212,48 @@ def run_batch(
     if config.output.report and not summary.empty:
         _write_index(summary, out)
     return summary
+
+
+def masks_for_movie(name: str, folder: str | Path) -> list[Path]:
+    """The entries of ``folder`` that hold the masks of the movie named ``name`` (:func:`leadertrack.io.movie_name`).
+
+    A TIFF, or a folder of per-frame masks, whose name is the movie's followed by nothing or one of
+    ``MASK_SUFFIXES`` (``_masks``, ``_mask``, ``_labels``, ``_label``, ``_cp_masks``): for
+    ``well_A1.ome.tif``, ``well_A1.tif`` or ``well_A1_masks.tif``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> for file in ("a_masks.tif", "b.tif", "ab.tif", "notes.txt"):
+    ...     _ = (folder / file).write_bytes(b"")
+    >>> [p.name for p in masks_for_movie("a", folder)], [p.name for p in masks_for_movie("b", folder)]
+    (['a_masks.tif'], ['b.tif'])
+    """
+    from leadertrack.io import is_tiff_name, movie_name
+
+    wanted = {name + suffix for suffix in MASK_SUFFIXES}
+    entries = sorted(p for p in Path(folder).iterdir() if not p.name.startswith(".") and (p.is_dir() or is_tiff_name(p)))
+    return [p for p in entries if movie_name(p) in wanted]
+
+
+def _masks_of(movie: Path, name: str, labels: Path, *, batch_of_one: bool) -> Path:
+    """The masks (absolute path) of ``movie`` named ``name``, given ``--labels`` = ``labels``.
+
+    A batch of one takes ``labels`` itself unless it is a folder holding the movie's masks by name
+    (:func:`masks_for_movie`); a larger batch needs them there. The movie itself never counts as its masks.
+    """
+    if batch_of_one and not labels.is_dir():
+        return labels.absolute()
+    found = [p for p in masks_for_movie(name, labels) if p.resolve() != movie.resolve()]
+    if len(found) == 1:
+        return found[0].absolute()
+    if batch_of_one and not found:
+        return labels.absolute()  # a folder of per-frame masks
+    if not found:
+        tried = ", ".join(f"{name}{suffix}.tif" for suffix in MASK_SUFFIXES)
+        raise InputError(f"no masks for this movie in {labels}: looked for {tried}")
+    raise InputError(f"several masks for this movie in {labels}: {', '.join(p.name for p in found)}; keep one")
 
 
 def read_unit_overrides(path: str | Path, movies: Sequence[Path]) -> dict[int, dict[str, float]]:
@@ -309,7 +368,7 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     start = time.perf_counter()
     try:
         checksum = job.checksum or file_checksum(job.path)
-        done = _finished(job, checksum)
+        done = _finished(job, checksum, None if job.labels is None else file_checksum(job.labels))
         if done is not None and not job.overwrite:
             return {**done, "input_sha256": checksum}
         result = process_movie(
@@ -331,22 +390,29 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     return {**row, "input_sha256": checksum}
 
 
-def _finished(job: _Job, checksum: str) -> dict | None:
-    """The summary row of an existing result folder for this movie, or None when there is none."""
+def _finished(job: _Job, checksum: str, labels_checksum: str | None) -> dict | None:
+    """The summary row of an existing result folder for this movie, or None when there is none.
+
+    It was made with the same input when the movie and the masks given (``labels_checksum``; None:
+    segmented) are the same."""
     run_json = job.out / job.name / "run.json"
     if not run_json.is_file():
         return None
     try:
         provenance = json.loads(run_json.read_text(encoding="utf-8"))
         same_input = provenance["input"]["checksum_sha256"] == checksum
+        same_masks = provenance["input"].get("labels_checksum_sha256") == labels_checksum
         same_config = config_sha256(provenance["config"]) == config_sha256(job.config)
-    except (OSError, ValueError, KeyError, TypeError):  # unreadable run.json: treat as another run
-        provenance, same_input, same_config = {}, False, False
-    if same_input and same_config:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable run.json: treat as another run
+        provenance, same_input, same_masks, same_config = {}, False, False, False
+    if same_input and same_masks and same_config:
         note = "already done with the same input and configuration"
     else:
-        changed = " and ".join(w for w, same in (("input", same_input), ("configuration", same_config)) if not same)
-        note = f"kept the existing result made with another {changed}; use --overwrite to redo it"
+        changed = " and ".join(
+            w for w, same in (("another input", same_input), ("other masks", same_masks),
+                              ("another configuration", same_config)) if not same
+        )
+        note = f"kept the existing result made with {changed}; use --overwrite to redo it"
     return summary_row(job.name, job.shown, "skipped", error=note, provenance=provenance if same_input else None, out=job.out)
 
 

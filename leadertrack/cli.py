@@ -229,7 +229,7 @@ def run(
         typer.Option(help="'max': analyse a Z-stack time-lapse (T,Z,Y,X) as its maximum intensity projection over Z.", show_default=False),
     ] = None,
     labels: Annotated[
-        Optional[Path], typer.Option(help="Label masks you already have (Cellpose, StarDist, ...): a label TIFF stack or a folder of per-frame masks. Skips segmentation.", show_default=False)
+        Optional[Path], typer.Option(help="Label masks you already have (Cellpose, StarDist, ...), instead of segmenting: for one movie a label TIFF stack or a folder of per-frame masks; for a batch, a folder with each movie's masks named after it (movie.tif: movie.tif or movie_masks.tif).", show_default=False)
     ] = None,
     frame_sequence: Annotated[bool, typer.Option("--frame-sequence", help="INPUT is a folder holding one movie as one TIFF per frame (t000.tif, t001.tif, ...).")] = False,
     geometry: Geometry = "auto",

@@ -392,10 +392,11 @@ def analyze_movie(
     pixel_size, interval, units_info = _units(movie, warn)
 
     labels_source = "labels" if movie.path is None else f"labels for {source}"
+    labels_given = None if labels is None else "array"  # run.json: where the masks came from
     if labels is not None and isinstance(labels, (str, os.PathLike)):
         from leadertrack.io import read_labels
 
-        labels_source = str(labels)
+        labels_source = labels_given = str(labels)
         labels = read_labels(labels, shape=tuple(movie.shape))
     if labels is not None and tuple(labels.shape) != tuple(movie.shape):
         raise InputError(f"labels of shape {tuple(labels.shape)} do not match the movie {source} of shape {tuple(movie.shape)}")
@@ -584,6 +585,7 @@ def analyze_movie(
             "name": movie.name,
             "shape": list(movie.shape),
             "dtype": str(movie.dtype),
+            "labels": labels_given,
             **{k: v for k, v in movie.metadata.items() if _jsonable(v)},
         },
         units_info=units_info,
@@ -1118,7 +1120,8 @@ def process_movie(
     """Analyse the movie at ``path`` and write ``out/<stem>/`` atomically.
 
     The label stack is streamed into the staging folder frame by frame, so memory follows the
-    frame size, not the movie length. ``run.json`` records the input's SHA-256 checksum.
+    frame size, not the movie length. ``run.json`` records the input's SHA-256 checksum, and that of
+    ``labels`` when they are a file or folder (``labels_checksum_sha256``).
     ``threads``: frames segmented at the same time (:func:`analyze_movie`).
     """
     from leadertrack.io import file_checksum, read_movie
@@ -1137,6 +1140,8 @@ def process_movie(
             movie, config, labels=labels, labels_path=tmp / "labels.tif", progress=progress, threads=threads
         )
         result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
+        if isinstance(labels, (str, os.PathLike)):
+            result.provenance["input"]["labels_checksum_sha256"] = file_checksum(labels)
         _write_tables(result, tmp, config.output.export)
         if config.output.report:
             from leadertrack.report import write_report
@@ -1173,7 +1178,9 @@ def run(
     overwrite
         Replace existing results; otherwise movies already finished are skipped.
     labels
-        Label masks for the (single) movie; segmentation is skipped.
+        Label masks you already have; segmentation is skipped. For one movie a label stack or a folder
+        of per-frame masks; for several, a folder holding each movie's masks named after it
+        (:func:`leadertrack.batch.run_batch`).
     workers, scheduler
         Run movies in parallel over ``workers`` local processes (0 = one per core), or on Dask
         (``scheduler="local"`` starts a ``LocalCluster``; or a scheduler address).
@@ -1199,8 +1206,6 @@ def run(
         movies = [Path(p) for p in inputs]
     else:
         movies = list_movies(inputs, recursive=recursive)
-    if labels is not None and len(movies) != 1:
-        raise InputError(f"--labels {labels} needs exactly one movie, got {len(movies)}")
     return run_batch(
         movies,
         Path(out),

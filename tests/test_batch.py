@@ -313,9 +313,65 @@ def test_units_sidecar_warns_about_unknown_movies(tmp_path):
     assert overrides == {0: {"pixel_size_um": 0.7}}
 
 
-def test_labels_need_a_single_movie(tmp_path):
-    with pytest.raises(InputError, match="batch of one movie only, got 2"):
+def test_labels_of_a_batch_must_be_a_folder(tmp_path):
+    with pytest.raises(InputError, match="l.tif: no such folder; for a batch of 2 movies, --labels must be a folder holding"):
         run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], tmp_path / "out", labels=tmp_path / "l.tif")
+
+
+def test_batch_takes_each_movies_masks_by_name_and_redoes_nothing_with_other_masks(plate, serial, tmp_path):
+    import shutil
+
+    serial_out, _ = serial
+    masks = tmp_path / "masks"
+    masks.mkdir()
+    a1 = tifffile.imread(serial_out / "plate_a1" / "labels.tif")
+    a2 = tifffile.imread(serial_out / "plate_a2" / "labels.tif")
+    tifffile.imwrite(masks / "plate_a1_masks.tif", a1)
+    tifffile.imwrite(masks / "plate_a2.tif", a2)  # plate_b1 has none
+    movies = [plate / f"{name}.tif" for name in GOOD]
+    out = tmp_path / "out"
+    shutil.copytree(serial_out / "plate_a2", out / "plate_a2")  # segmented before: not a result from these masks
+    summary = run_batch(movies, out, _config(), labels=masks, workers=1)
+    status, errors = _status(summary), dict(zip(summary["movie"], summary["error"].fillna("")))
+    assert status == {"plate_a1": "ok", "plate_a2": "skipped", "plate_b1": "failed"}, errors
+    assert errors["plate_a2"] == "kept the existing result made with other masks; use --overwrite to redo it"
+    assert errors["plate_b1"].startswith(f"no masks for this movie in {masks}: looked for plate_b1.tif, plate_b1_masks.tif")
+    assert not (out / "plate_b1").exists()
+    np.testing.assert_array_equal(tifffile.imread(out / "plate_a1" / "labels.tif"), a1)
+    given = json.loads((out / "plate_a1" / "run.json").read_text())
+    assert given["input"]["labels"] == str((masks / "plate_a1_masks.tif").absolute())
+    assert given["input"]["labels_checksum_sha256"] == file_checksum(masks / "plate_a1_masks.tif")
+    assert given["nucleus_diameter_source"] == "labels"
+
+    # the same masks again: done; other masks for plate_a1: kept until --overwrite
+    assert _status(run_batch(movies[:2], out, _config(), labels=masks, overwrite=False))["plate_a1"] == "skipped"
+    fewer = np.where(a1 == a1.max(), 0, a1)
+    tifffile.imwrite(masks / "plate_a1_masks.tif", fewer)
+    again = run_batch(movies[:2], out, _config(), labels=masks)
+    assert dict(zip(again["movie"], again["error"]))["plate_a1"] == (
+        "kept the existing result made with other masks; use --overwrite to redo it"
+    )
+    redone = run_batch(movies[:2], out, _config(), labels=masks, overwrite=True)
+    assert _status(redone) == {"plate_a1": "ok", "plate_a2": "ok"}
+    np.testing.assert_array_equal(tifffile.imread(out / "plate_a1" / "labels.tif"), fewer)
+    np.testing.assert_array_equal(tifffile.imread(out / "plate_a2" / "labels.tif"), a2)
+
+
+def test_masks_for_a_movie_are_found_by_name_and_ambiguity_is_an_error(tmp_path):
+    from leadertrack.batch import masks_for_movie
+
+    for name in ("a_masks.tif", "a_labels.tif", "b_cp_masks.tiff", "bb.tif", "c.ome.tif", ".c_masks.tif"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "d_masks").mkdir()  # per-frame masks of movie d
+    assert [p.name for p in masks_for_movie("a", tmp_path)] == ["a_labels.tif", "a_masks.tif"]
+    assert [p.name for p in masks_for_movie("b", tmp_path)] == ["b_cp_masks.tiff"]
+    assert [p.name for p in masks_for_movie("c", tmp_path)] == ["c.ome.tif"]
+    assert [p.name for p in masks_for_movie("d", tmp_path)] == ["d_masks"]
+    assert masks_for_movie("e", tmp_path) == []
+    summary = run_batch([tmp_path / "a.tif", tmp_path / "e.tif"], tmp_path / "out", labels=tmp_path)
+    errors = dict(zip(summary["movie"], summary["error"]))
+    assert errors["a"] == f"several masks for this movie in {tmp_path}: a_labels.tif, a_masks.tif; keep one"
+    assert errors["e"].startswith(f"no masks for this movie in {tmp_path}")
 
 
 def test_inputs_are_untouched(plate, plate_checksums, serial):

@@ -54,6 +54,7 @@ def test_run_writes_the_result_contract(movie_path, tmp_path):
     tracks = pd.read_csv(folder / "tracks.csv")
     last = tracks[tracks["frame"] == labels.shape[0] - 1]
     assert (labels[-1][last["y"].round().astype(int), last["x"].round().astype(int)] == last["label"]).mean() > 0.9
+    assert run_json["input"]["labels"] is None  # segmented, no masks given
     assert "1 ok, 0 skipped, 0 failed" in res.output
     assert movie_path.read_bytes() == before
 
