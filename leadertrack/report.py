@@ -536,7 +536,9 @@ def methods_text(provenance: dict) -> str:
     else:
         calibration += ", no frame interval (times are in frames)"
     if provenance.get("nucleus_diameter_source") == "labels":
-        segmentation = "Nuclei were taken from label masks provided by the user"
+        masks = provenance.get("input", {}).get("labels")
+        named = f" ({Path(masks).name})" if masks and masks != "array" else ""
+        segmentation = f"Nuclei were taken from label masks provided by the user{named}"
     else:
         source = provenance.get("nucleus_diameter_source", "")
         how = {"estimated": "estimated from the movie", "user": "set by the user"}.get(source, source)

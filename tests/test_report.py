@@ -351,6 +351,10 @@ def test_methods_text_names_what_was_used() -> None:
     uncalibrated = methods_text(_result(calibrated=False).provenance)
     assert "no pixel size (lengths are in pixels), no frame interval (times are in frames)" in uncalibrated
     assert "nucleus diameter 4 px" in uncalibrated
+    masks = dict(_result().provenance, nucleus_diameter_source="labels", input={"labels": "/data/masks/well_A1_cp_masks.tif"})
+    assert "Nuclei were taken from label masks provided by the user (well_A1_cp_masks.tif), and" in methods_text(masks)
+    from_napari = dict(masks, input={"labels": "array"})
+    assert "Nuclei were taken from label masks provided by the user, and" in methods_text(from_napari)
     tracks_only = dict(_result().provenance, input={"kind": "tracks", "ndim": 3, "units_source": "Imaris .mat"})
     text = methods_text(tracks_only)
     assert text.startswith("3-D tracks made with another tool (Imaris .mat)") and "segmented" not in text
