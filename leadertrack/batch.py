@@ -69,6 +69,7 @@ class _Job:
     frame_sequence: bool
     labels: Path | None = None
     checksum: str | None = None  # from the cache, when the file's size and mtime are unchanged
+    labels_checksum: str | None = None  # the masks', likewise
 
 
 class _Cancelled(Exception):
@@ -137,7 +138,7 @@ def run_batch(
     pandas.DataFrame
         The summary, one row per movie in input order: ``movie``, ``input``, ``status``
         (``ok`` / ``skipped`` / ``failed``), ``error``, ``seconds``, counts, leader fraction, the
-        units used and ``input_sha256``.
+        units used and ``input_sha256`` (and ``labels_sha256``, the masks' checksum, when ``labels`` are given).
 
     Examples
     --------
@@ -164,6 +165,7 @@ def run_batch(
     cache = _read_checksum_cache(out)
     rows: list[dict | None] = [None] * len(paths)
     jobs: list[_Job] = []
+    masks_of: dict[int, Path] = {}
     first_with_name: dict[str, Path] = {}
     for index, path in enumerate(paths):
         name = movie_name(path)
@@ -177,6 +179,8 @@ def run_batch(
         except InputError as exc:
             rows[index] = summary_row(name, path, "failed", error=str(exc))
             continue
+        if masks is not None:
+            masks_of[index] = masks
         jobs.append(
             _Job(
                 index=index,
@@ -189,6 +193,7 @@ def run_batch(
                 frame_sequence=frame_sequence,
                 labels=masks,
                 checksum=_cached_checksum(cache, path),
+                labels_checksum=None if masks is None else _cached_checksum(cache, masks),
             )
         )
 
@@ -200,6 +205,8 @@ def run_batch(
             write_summary([r for r in rows if r is not None], out)
             if row.get("input_sha256"):
                 _remember_checksum(cache, paths[index], row["input_sha256"], out)
+            if row.get("labels_sha256"):
+                _remember_checksum(cache, masks_of[index], row["labels_sha256"], out)
             if progress is not None:
                 try:
                     progress("movies", done, len(paths))
@@ -368,9 +375,12 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     start = time.perf_counter()
     try:
         checksum = job.checksum or file_checksum(job.path)
-        done = _finished(job, checksum, None if job.labels is None else file_checksum(job.labels))
+        sums = {"input_sha256": checksum}
+        if job.labels is not None:
+            sums["labels_sha256"] = job.labels_checksum or file_checksum(job.labels)
+        done = _finished(job, checksum, sums.get("labels_sha256"))
         if done is not None and not job.overwrite:
-            return {**done, "input_sha256": checksum}
+            return {**done, **sums}
         result = process_movie(
             job.path,
             job.out,
@@ -379,6 +389,7 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
             frame_sequence=job.frame_sequence or None,
             overwrite=job.overwrite,
             checksum=checksum,
+            labels_checksum=sums.get("labels_sha256"),
             progress=_guard(progress),
             threads=threads,
         )
@@ -387,7 +398,7 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     except Exception as exc:  # noqa: BLE001 - one bad movie must not stop the batch
         return summary_row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
     row = summary_row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
-    return {**row, "input_sha256": checksum}
+    return {**row, **sums}
 
 
 def _finished(job: _Job, checksum: str, labels_checksum: str | None) -> dict | None:

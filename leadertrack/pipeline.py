@@ -1114,6 +1114,7 @@ def process_movie(
     frame_sequence: bool | None = None,
     overwrite: bool = False,
     checksum: str | None = None,
+    labels_checksum: str | None = None,
     progress: ProgressCallback | None = None,
     threads: int = 1,
 ) -> MovieResult:
@@ -1121,7 +1122,8 @@ def process_movie(
 
     The label stack is streamed into the staging folder frame by frame, so memory follows the
     frame size, not the movie length. ``run.json`` records the input's SHA-256 checksum, and that of
-    ``labels`` when they are a file or folder (``labels_checksum_sha256``).
+    ``labels`` when they are a file or folder (``labels_checksum_sha256``); ``checksum`` and
+    ``labels_checksum``, when known, spare reading them again.
     ``threads``: frames segmented at the same time (:func:`analyze_movie`).
     """
     from leadertrack.io import file_checksum, read_movie
@@ -1141,7 +1143,7 @@ def process_movie(
         )
         result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
         if isinstance(labels, (str, os.PathLike)):
-            result.provenance["input"]["labels_checksum_sha256"] = file_checksum(labels)
+            result.provenance["input"]["labels_checksum_sha256"] = labels_checksum or file_checksum(labels)
         _write_tables(result, tmp, config.output.export)
         if config.output.report:
             from leadertrack.report import write_report

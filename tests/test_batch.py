@@ -318,7 +318,7 @@ def test_labels_of_a_batch_must_be_a_folder(tmp_path):
         run_batch([tmp_path / "a.tif", tmp_path / "b.tif"], tmp_path / "out", labels=tmp_path / "l.tif")
 
 
-def test_batch_takes_each_movies_masks_by_name_and_redoes_nothing_with_other_masks(plate, serial, tmp_path):
+def test_batch_takes_each_movies_masks_by_name_and_redoes_nothing_with_other_masks(plate, serial, tmp_path, monkeypatch):
     import shutil
 
     serial_out, _ = serial
@@ -342,9 +342,17 @@ def test_batch_takes_each_movies_masks_by_name_and_redoes_nothing_with_other_mas
     assert given["input"]["labels"] == str((masks / "plate_a1_masks.tif").absolute())
     assert given["input"]["labels_checksum_sha256"] == file_checksum(masks / "plate_a1_masks.tif")
     assert given["nucleus_diameter_source"] == "labels"
+    sums = dict(zip(summary["movie"], summary["labels_sha256"]))
+    assert sums["plate_a1"] == file_checksum(masks / "plate_a1_masks.tif") and pd.isna(sums["plate_b1"])
 
-    # the same masks again: done; other masks for plate_a1: kept until --overwrite
+    # the same masks again: done, and not read again to know it; other masks for plate_a1: kept until --overwrite
+    read = []
+    import leadertrack.io
+
+    checksum = leadertrack.io.file_checksum
+    monkeypatch.setattr(leadertrack.io, "file_checksum", lambda path, **kw: read.append(Path(path).name) or checksum(path, **kw))
     assert _status(run_batch(movies[:2], out, _config(), labels=masks, overwrite=False))["plate_a1"] == "skipped"
+    assert read == []
     fewer = np.where(a1 == a1.max(), 0, a1)
     tifffile.imwrite(masks / "plate_a1_masks.tif", fewer)
     again = run_batch(movies[:2], out, _config(), labels=masks)
