@@ -165,6 +165,12 @@ def disc(rng, *, centre=(200.0, 220.0), radius=80.0, n_frames=4, ndim=2):
     return pd.DataFrame(rows, columns=cols)
 
 
+def cut_disc_front(seed, *, centre, radius, border_x, height):
+    """The front of a disc of cells (centre given) whose field ends at x = ``border_x``."""
+    det = disc(np.random.default_rng(seed), centre=centre, radius=radius)
+    return find_front(det[det["x_um"] < border_x], field_um=(height, border_x), centre_um=centre)
+
+
 def test_radial_front_centre_and_radius():
     rng = np.random.default_rng(3)
     front = find_front(disc(rng), field_um=(400.0, 400.0))
@@ -324,10 +330,7 @@ def test_a_spheroid_on_the_dish_is_radial():
 
 def test_a_cell_beside_a_sector_on_the_border_takes_its_own_sectors_front():
     # the field ends 40 µm right of the spheroid's centre: the sectors facing +x lie on the border
-    rng = np.random.default_rng(3)
-    det = disc(rng, centre=(200.0, 220.0), radius=80.0)
-    det = det[det["x_um"] < 260]
-    front = find_front(det, field_um=(400.0, 260.0), centre_um=(200.0, 220.0))
+    front = cut_disc_front(3, centre=(200.0, 220.0), radius=80.0, border_x=260.0, height=400.0)
     profile = front.profiles[0, 0]
     n = len(profile)
     k = next(i for i in range(n) if np.isnan(profile[i]) and np.isfinite(profile[(i + 1) % n]))
@@ -367,10 +370,7 @@ def test_a_cell_running_along_the_border_that_cuts_a_spheroid_sees_the_front():
     # spheroid's centre is found a little inside the field); cells 80 µm out, heading down along the
     # border: the sector holding each one faces +x enough that its front runs out of the field, but
     # along the cell's own direction the next sector's front (and two spacings beyond) lies in view
-    rng = np.random.default_rng(7)
-    det = disc(rng, centre=(150.0, 135.0), radius=60.0)
-    det = det[det["x_um"] < 150]
-    front = find_front(det, field_um=(300.0, 150.0), centre_um=(150.0, 135.0))
+    front = cut_disc_front(7, centre=(150.0, 135.0), radius=60.0, border_x=150.0, height=300.0)
     profile = front.profiles[0, 0]
     n = len(profile)
     angle = np.deg2rad(np.arange(80.0, 90.0))
