@@ -1,4 +1,5 @@
-"""napari reader: leadertrack result folders, and TIFF movies (files or folders of frames) opened lazily."""
+"""napari reader: leadertrack result folders, TIFF movies (files or folders of frames) opened lazily, and
+label masks named like masks, opened as Labels layers the widget can take as the nuclei."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 from ._layers import LayerData, movie_layer_data, result_layer_data
 
-__all__ = ["get_reader", "read_movie_layers", "read_result_layers"]
+__all__ = ["get_reader", "read_mask_layers", "read_movie_layers", "read_result_layers"]
 
 
 def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerData]] | None:
@@ -28,7 +29,18 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerD
         if is_result_folder(path):
             return read_result_layers
         return read_movie_layers if any(is_tiff_name(p) for p in path.iterdir()) else None
-    return read_movie_layers if is_tiff_name(path) else None
+    if not is_tiff_name(path):
+        return None
+    return read_mask_layers if _named_like_masks(path) else read_movie_layers
+
+
+def _named_like_masks(path: Path) -> bool:
+    """``labels.tif``, or a name ending like masks (``_masks``, ``_labels``, Cellpose's ``_cp_masks``, ...)."""
+    from leadertrack.batch import MASK_SUFFIXES
+    from leadertrack.io import movie_name
+
+    name = movie_name(path).lower()
+    return name == "labels" or any(name.endswith(suffix) for suffix in MASK_SUFFIXES if suffix)
 
 
 def _single(path: str | list[str]) -> Path:
@@ -68,6 +80,21 @@ def read_movie_layers(path: str | list[str]) -> list[LayerData]:
         data, kwargs, kind = movie_layer_data(read_movie(path, channel=channel, **projection))
         layers.append((data, {**kwargs, "name": f"{kwargs['name']} ch{channel}{suffix}"}, kind))
     return layers
+
+
+def read_mask_layers(path: str | list[str]) -> list[LayerData]:
+    """Label masks (``movie_masks.tif``, Cellpose's ``movie_cp_masks.tif``, a result's ``labels.tif``, ...)
+    as a Labels layer, read lazily, for the widget's nuclei choice. A file named so that holds no
+    (T, Y, X) integer labels opens as a movie."""
+    from leadertrack.errors import InputError
+    from leadertrack.io import movie_name, read_labels
+
+    path = _single(path)
+    try:
+        labels = read_labels(path)
+    except InputError:
+        return read_movie_layers(path)
+    return [(labels, {"name": movie_name(path)}, "labels")]
 
 
 def _source_movie(result: Any) -> Any:

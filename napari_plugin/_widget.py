@@ -166,8 +166,9 @@ class LeaderTrackWidget(QWidget):
         self.nuclei_choice.setToolTip(
             "Where the nuclei come from: segmented here, or the masks of a Labels layer of the same (T, Y, X) "
             "shape as the movie, e.g. from Cellpose or StarDist (the layer is read, never changed; the nucleus "
-            "diameter is then measured from the masks). An image layer of masks becomes a Labels layer with "
-            "right-click > Convert to Labels."
+            "diameter is then measured from the masks). Mask files named like masks (movie_masks.tif, "
+            "movie_cp_masks.tif) open as Labels layers; an image layer of masks becomes one with right-click > "
+            "Convert to Labels."
         )
         self.nuclei_choice.currentIndexChanged.connect(self._on_nuclei_choice)
         self.nucleus_diameter = QLineEdit()

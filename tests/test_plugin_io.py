@@ -61,6 +61,19 @@ def test_z_stack_opens_as_its_maximum_projection(tmp_path, axes, names):
         assert np.array_equal(np.asarray(data), expected.max(axis=1))
 
 
+def test_masks_open_as_labels_and_images_named_like_masks_as_movies(tmp_path):
+    masks = np.zeros((3, 20, 30), np.uint16)
+    masks[:, 5:10, 5:10], masks[:, 12:18, 20:26] = 1, 7
+    tifffile.imwrite(tmp_path / "well_A1_cp_masks.tif", masks)
+    [(data, kwargs, kind)] = npe2.read([str(tmp_path / "well_A1_cp_masks.tif")], plugin_name="leadertrack", stack=False)
+    assert kind == "labels" and kwargs["name"] == "well_A1_cp_masks"
+    assert np.array_equal(np.asarray(data), masks)
+    smooth = np.random.default_rng(0).random((3, 20, 30)).astype(np.float32)  # not labels: fractional values
+    tifffile.imwrite(tmp_path / "blurred_masks.tif", smooth)
+    [(data, kwargs, kind)] = npe2.read([str(tmp_path / "blurred_masks.tif")], plugin_name="leadertrack", stack=False)
+    assert kind == "image" and np.allclose(np.asarray(data), smooth)
+
+
 def test_reader_declines_what_it_cannot_open(tmp_path):
     (tmp_path / "table.csv").write_text("a\n1\n")
     (tmp_path / "no_images").mkdir()
