@@ -91,10 +91,26 @@ def _ou(rng: np.random.Generator, shape: tuple[int, ...], n: int, sd: float, kee
     return out
 
 
-def simulate(seed: int, geometry: str, *, strands: bool = True) -> ForeignMovie:
+def _persistent_walks(rng: np.random.Generator, n_cells: int, n_frames: int, *, speed: float, dt: float, persistence_min: float) -> np.ndarray:
+    """Displacements (cells, frames, 2) from frame 0 of cells walking at random with an
+    Ornstein-Uhlenbeck velocity: root mean square speed ``speed`` (µm/min), velocity correlation
+    time ``persistence_min``."""
+    keep = np.exp(-dt / persistence_min)
+    sd = speed / np.sqrt(2)  # per axis
+    velocity = np.empty((n_cells, n_frames, 2))
+    velocity[:, 0] = rng.normal(0, sd, (n_cells, 2))
+    for t in range(1, n_frames):
+        velocity[:, t] = keep * velocity[:, t - 1] + rng.normal(0, sd * np.sqrt(1 - keep**2), (n_cells, 2))
+    return np.concatenate([np.zeros((n_cells, 1, 2)), np.cumsum(velocity[:, :-1] * dt, axis=1)], axis=1)
+
+
+def simulate(seed: int, geometry: str, *, strands: bool = True, sheet_motility: float = 0.0) -> ForeignMovie:
     """One randomised movie of the second simulator (see the module docstring); without ``strands``
     nobody invades (the sheet or spheroid still advances and the decoys still run), every other
-    draw the same."""
+    draw the same. ``sheet_motility`` > 0: the cells of the sheet also migrate at random, a
+    persistent random walk (velocity correlation time 30 min) at that fraction of the leaders'
+    speed, drawn from a generator of its own so every other draw stays the same; they may pass
+    over each other, as cells of a real monolayer would not."""
     rng = np.random.default_rng(seed)
     d = rng.uniform(8.0, 14.0)  # nucleus diameter, µm
     pixel = rng.uniform(0.5, 1.2) * d / 10  # 8-20 px across a nucleus
@@ -129,6 +145,10 @@ def simulate(seed: int, geometry: str, *, strands: bool = True) -> ForeignMovie:
         grow = 1 + (r / radius0)[:, None] ** 3 * (v_front * time)[None, :] / np.maximum(r, 1e-9)[:, None]
         sheet = centre + (anchors - centre)[:, None, :] * grow[:, :, None]
     sheet = sheet + _ou(rng, (len(sheet),), n_frames, wobble, keep)
+    if sheet_motility > 0:
+        sheet = sheet + _persistent_walks(
+            np.random.default_rng([seed, 1]), len(sheet), n_frames, speed=sheet_motility * v_lead, dt=dt, persistence_min=30.0
+        )
 
     # strands: leaders start at the edge and run outward; followers tread in their footsteps
     n_strands = int(rng.integers(2, 7))

@@ -46,6 +46,7 @@ COMMANDS: list[list[str]] = [
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7100"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7300"],
+    ["bench_motile.py", "--movies", "15"],
     ["bench_batch.py", "--long"],
     ["targets.py"],  # then the summary of the targets ...
     ["plots.py"],  # ... and the figures of the numbers just written

@@ -172,6 +172,30 @@ def test_null_benchmark_second_simulator_leaves_out_the_strands_and_nothing_else
     assert bare.image.shape == full.image.shape and not np.array_equal(bare.image, full.image)
 
 
+def test_motile_sheet_benchmark_moves_the_sheet_cells_and_nothing_else():
+    import bench_foreign
+    from scipy import ndimage as ndi
+
+    still = bench_foreign.simulate(7300, "planar")
+    motile = bench_foreign.simulate(7300, "planar", sheet_motility=0.5)
+    assert motile.params == still.params and motile.leaders == still.leaders
+    assert motile.image.shape == still.image.shape
+
+    def travel_px(movie, ids):
+        """Per cell id: distance between its truth centroids in the first and the last frame."""
+        first, last = (np.array(ndi.center_of_mass(np.ones_like(movie.labels[t]), movie.labels[t], ids)) for t in (0, -1))
+        return np.linalg.norm(last - first, axis=1)
+
+    in_view = set(np.unique(still.labels[0])) & set(np.unique(still.labels[-1])) & set(np.unique(motile.labels[0])) & set(
+        np.unique(motile.labels[-1])
+    )
+    leaders, sheet = sorted(in_view & still.leaders), sorted(in_view - {0} - still.leaders)
+    assert leaders and len(sheet) > 50
+    # the strands move as before; the sheet cells travel further, on their own
+    np.testing.assert_allclose(travel_px(motile, leaders), travel_px(still, leaders), atol=1.0)
+    assert np.median(travel_px(motile, sheet)) > 3 * np.median(travel_px(still, sheet))
+
+
 def test_null_benchmark_summary_counts_leaders_where_there_are_none():
     import pandas as pd
     from bench_null import in_all, summarise
