@@ -97,7 +97,7 @@ def small_nuclei_message(nucleus_diameter_px: float) -> str | None:
     return (
         f"nuclei are only {shown:.1f} px across: below {SMALL_NUCLEUS_PX:g} px, touching nuclei merge "
         "and tracks break more often (the same simulated movies imaged with nuclei 5 px and 10 px across: 69 % and "
-        "81 % as many cells found as there are nuclei, leader F1 0.73 and 0.88; docs/benchmarks.md). Image at a "
+        "81 % as many cells found as there are nuclei, leader F1 0.72 and 0.88; docs/benchmarks.md). Image at a "
         "higher magnification, or segment with a learned model (Cellpose, StarDist) and pass its masks with --labels"
     )
 
