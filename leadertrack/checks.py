@@ -15,8 +15,8 @@ from leadertrack.front import position_columns, typical_spacing_um
 
 __all__ = [
     "BORN_AHEAD_MIN_PER_FRAME", "GEOMETRY_MIN_CONFIDENCE", "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE",
-    "LOCAL_RELINK_MIN_TRACKS", "MIN_MOVIE_WINDOWS", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR", "aliased_linking_message",
-    "aliased_linking_warning", "born_ahead_track_ids", "inward_at_front", "inward_track_ids", "locally_relinked_warning",
+    "LOCAL_RELINK_MIN_TRACKS", "MIN_MOVIE_WINDOWS", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR",
+    "RELINK_WHOLE_BORN_AHEAD_PER_FRAME", "aliased_linking_message", "aliased_linking_warning", "born_ahead_track_ids", "inward_at_front", "inward_track_ids", "locally_relinked_warning",
     "relinked_warning", "short_movie_warning", "uncertain_geometry_warning",
 ]
 
@@ -81,6 +81,20 @@ worse), 0.709 -> 0.742 on seeds 0-4 and 200-204 (hard; 1 better), 0.652 -> 0.722
 (hard; 5 better, 4 worse) and 0.850 -> 0.848 (medium; 1 and 1); no movie of seeds 0-4 and 200-204
 (medium) changed; on the independent simulator (seeds 7000-7029, planar and radial) 0.931 -> 0.945
 (2 better). At any rate (0) it also re-linked movies imaged every 2-3 min, and F1 there fell."""
+RELINK_WHOLE_BORN_AHEAD_PER_FRAME = 1.0
+"""When the second linking runs because tracks start ahead of the front, it solves each frame's links
+whole at the wider range (no adaptive search: ``leadertrack.track.link(adaptive_search=False)``) only
+when at least this many tracks per frame start so; a movie linked again because many tracks ran inward
+is always solved whole. trackpy's adaptive search shrinks the range where a strand's cells crowd each
+other's candidates, which brings back the short links to the cell behind that the wider range was
+meant to outweigh. On the independent simulator's movies whose strands move more than a spacing per
+frame, 1.35-4.25 tracks per frame start ahead of the front; on our simulated movies linked again for
+tracks starting ahead without such strands, 0.28-0.64, and there, solved whole, crowded nuclei that
+merge and part took far links (3 false leaders in radial hard 60109). With this rule, on tuning
+seeds: leader F1 from images 0.932 -> 0.942 on the independent simulator's 60 movies of seeds
+8000-8029 (5 better, none worse; radial 8111 0.13 -> 0.53, planar 8193 0.73 -> 1.0 among the
+fastest), 0.804 -> 0.805 on 120 of ours (seeds 60100-60119; 1 better, none worse); solving every
+second linking whole gave 0.940 and 0.793 (8 of ours worse)."""
 GEOMETRY_MIN_CONFIDENCE = 0.2
 """Warn when ``geometry = "auto"`` chose with a confidence below this
 (:func:`leadertrack.front.find_front`: 0 when the collective touches exactly the planar bar's share

@@ -9,6 +9,13 @@ for it alone, step by step. trackpy does this one Python object per detection, w
 linking as slow as segmenting; here every frame is a few array operations, a KD-tree query
 and one sparse linear assignment (:func:`scipy.sparse.csgraph.min_weight_full_bipartite_matching`).
 ``tests/test_frame_links.py`` checks the links against trackpy's own.
+
+A sparse assignment solves a subnetwork of any size exactly, so the adaptive search can also be
+left out (``max_subnet_tracks=None``): then each frame takes the links of least total squared
+distance at the full search range. In a strand whose cells move about a spacing per frame along
+it, shrinking the range brings back the short links to the cell behind that a wide range was
+meant to outweigh; in a dense sheet whose nuclei are sometimes merged or missed, it keeps a cell
+whose own nucleus is gone from taking a neighbour's.
 """
 
 from __future__ import annotations
@@ -118,17 +125,20 @@ def _solve(ends: np.ndarray, dests: np.ndarray, distance: np.ndarray, search_ran
 
 def _links(
     ends: np.ndarray, dests: np.ndarray, distance: np.ndarray, *, n_ends: int, n_dests: int, search_range: float,
-    adaptive_stop: float, adaptive_step: float, frame: int,
+    max_subnet_tracks: int | None, adaptive_stop: float, adaptive_step: float, frame: int,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Links (end, destination) from candidate pairs, by subnetworks, shrinking the search range of
-    subnetworks with more than ``MAX_SUBNET_TRACKS`` ends until they are small enough."""
+    subnetworks with more than ``max_subnet_tracks`` ends until they are small enough (None: all
+    solved whole at once)."""
+    if max_subnet_tracks is None:
+        return _solve(ends, dests, distance, search_range)
     linked_ends, linked_dests = [], []
     while len(ends):
         graph = coo_array((np.ones(len(ends)), (ends, n_ends + dests)), shape=(n_ends + n_dests,) * 2)
         _, subnet = connected_components(graph, directed=False)
         edge_subnet = subnet[ends]
         ends_per_subnet = np.bincount(subnet[np.unique(ends)], minlength=subnet.max() + 1)
-        oversize = ends_per_subnet[edge_subnet] > MAX_SUBNET_TRACKS
+        oversize = ends_per_subnet[edge_subnet] > max_subnet_tracks
         small = ~oversize
         if small.any():
             end_ids, dest_ids = _solve(ends[small], dests[small], distance[small], search_range)
@@ -155,6 +165,7 @@ def link_frames(
     predict: bool = True,
     n_moving: int | None = None,
     span: int = 3,
+    max_subnet_tracks: int | None = MAX_SUBNET_TRACKS,
     adaptive_stop: float | None = None,
     adaptive_step: float = 0.9,
     progress: Callable[[int, int], None] | None = None,
@@ -179,10 +190,12 @@ def link_frames(
         not); None = all.
     span
         Steps over which a track's velocity is averaged.
-    adaptive_stop, adaptive_step
-        A subnetwork of more than ``MAX_SUBNET_TRACKS`` track ends is linked again with its search
+    max_subnet_tracks, adaptive_stop, adaptive_step
+        A subnetwork of more than ``max_subnet_tracks`` track ends is linked again with its search
         range times ``adaptive_step``, until it is small enough; at a range of ``adaptive_stop`` or
-        less :class:`SubnetTooLargeError` is raised. None = ``search_range`` (raise at once).
+        less :class:`SubnetTooLargeError` is raised (``adaptive_stop`` None = ``search_range``: raise
+        at once). ``max_subnet_tracks`` None: every frame's links are solved whole at the full
+        search range (no adaptive search, never raises).
     progress
         ``progress(done, total)`` after each frame.
 
@@ -221,7 +234,8 @@ def link_frames(
             dest, column = np.nonzero(np.isfinite(distance))
             end_idx, dest_idx = _links(
                 end[dest, column], dest, distance[dest, column], n_ends=len(open_ids), n_dests=len(rows),
-                search_range=search_range, adaptive_stop=stop, adaptive_step=adaptive_step, frame=t,
+                search_range=search_range, max_subnet_tracks=max_subnet_tracks, adaptive_stop=stop,
+                adaptive_step=adaptive_step, frame=t,
             )
             track_of[rows[dest_idx]] = open_ids[end_idx]
             tracks.extend(open_ids[end_idx], here[dest_idx], t)

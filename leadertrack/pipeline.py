@@ -328,7 +328,8 @@ def analyze_movie(
     When many tracks at the front run steadily inward (:func:`leadertrack.checks.aliased_linking_warning`:
     the cells move too far between frames) and the search range was derived, not given, the
     tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, telling
-    nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), and the run's warnings say so.
+    nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), each frame's links solved
+    whole (:data:`leadertrack.checks.RELINK_WHOLE_BORN_AHEAD_PER_FRAME`), and the run's warnings say so.
     When only a few do (``LOCAL_RELINK_MIN_TRACKS``, a single fast strand), or many tracks start ahead
     of the front (:func:`leadertrack.checks.born_ahead_track_ids`: a strand's tip starting a new track
     every frame), the new links are kept only for the cells on them (:func:`leadertrack.track.relink_around`).
@@ -365,6 +366,7 @@ def analyze_movie(
         LOCAL_RELINK_MIN_TRACKS,
         RELINK_BRIGHTNESS_FACTOR,
         RELINK_RANGE_FACTOR,
+        RELINK_WHOLE_BORN_AHEAD_PER_FRAME,
         aliased_linking_message,
         aliased_linking_warning,
         born_ahead_track_ids,
@@ -527,7 +529,13 @@ def analyze_movie(
         # where only a few tracks ran inward, only the cells on them (and what they join) take the new links
         wider = RELINK_RANGE_FACTOR * search_range_um
         by_brightness = brightness_usable(tracks)
-        options = {"search_range_um": wider, "brightness_um": RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options}
+        # solved whole at the wider range where strands clearly alias: the adaptive search would shrink the range
+        # where a strand's cells crowd each other's candidates, back to the short links to the cell behind
+        whole = relink_all or len(born_ahead_ids) >= RELINK_WHOLE_BORN_AHEAD_PER_FRAME * n_frames
+        options = {
+            "search_range_um": wider, "brightness_um": RELINK_BRIGHTNESS_FACTOR * search_range_um, **link_options,
+            "adaptive_search": not whole,
+        }
         try:
             with clock.stage("link"):
                 if relink_all:

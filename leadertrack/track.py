@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from leadertrack.errors import InputError
-from leadertrack.frame_links import SubnetTooLargeError, link_frames
+from leadertrack.frame_links import MAX_SUBNET_TRACKS, SubnetTooLargeError, link_frames
 from leadertrack.stitch import _RowLookup, close_gaps, merge_split_segments
 from leadertrack.units import add_physical_columns
 
@@ -174,6 +174,7 @@ def link(
     brightness_um: float = 0.0,
     field_px: tuple[int, int] | None = None,
     edge_margin_um: float = 0.0,
+    adaptive_search: bool = True,
 ) -> pd.DataFrame:
     """Link detections over frames into tracks (trackpy's algorithm: :func:`leadertrack.frame_links.link_frames`).
 
@@ -218,6 +219,13 @@ def link(
         the margin of the image's edge (the cell has most likely left the field) and no track
         starting there (a cell coming in). Frame-to-frame links are not affected. None / 0 = no
         margin.
+    adaptive_search
+        Where candidates crowd, shrink the search range of that group of cells until it splits
+        (trackpy's adaptive search, see :mod:`leadertrack.frame_links`): in a dense sheet whose
+        nuclei are sometimes merged or missed, a cell whose nucleus is gone then does not take a
+        neighbour's. False: each frame's links are those of least total squared distance at the
+        full search range, as linking again where strands alias needs (a wide range there must
+        outweigh the short links to the cell behind); never raises for a large range.
 
     Returns
     -------
@@ -257,6 +265,7 @@ def link(
             n_moving=2,
             # in a dense sheet a few subnetworks get too large to solve: the search range is then
             # shrunk for those cells only, step by step, down to a tenth of it (trackpy's adaptive search)
+            max_subnet_tracks=MAX_SUBNET_TRACKS if adaptive_search else None,
             adaptive_stop=0.1 * search_range_px, adaptive_step=0.9,
             progress=None if progress is None else lambda done, total: progress("link", done, total),
         )

@@ -117,7 +117,7 @@ def test_a_run_reports_the_warning(tmp_path):
     assert any("move steadily inward" in message for message in result.provenance["warnings"])
 
 
-def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def strand_movie(step_um: float, *, bright: bool = False, n_strands: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """``strands_leaving_a_sheet`` drawn as a movie (1 µm per pixel) and its label masks: nuclei
     of 8 µm, so the search range derived from them (1.5 diameters) is one spacing. All nuclei
     are equally bright, or (``bright``) the cells of a strand alternate between dim and bright,
@@ -125,7 +125,7 @@ def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, n
     from skimage.draw import disk
 
     rng = np.random.default_rng(1)
-    detections = strands_leaving_a_sheet(step_um=step_um)
+    detections = strands_leaving_a_sheet(step_um=step_um, n_strands=n_strands)
     detections["x"] += 130.0
     labels = np.zeros((N_FRAMES, 420, 420), np.uint32)
     image = np.zeros(labels.shape, np.float32)
@@ -133,8 +133,8 @@ def strand_movie(step_um: float, *, bright: bool = False) -> tuple[np.ndarray, n
         for label, centre in enumerate(cells[["y", "x"]].to_numpy(), start=1):
             inside = disk(tuple(centre), 4.0, shape=labels.shape[1:])
             labels[frame][inside] = label
-            # a frame's last 8 x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
-            in_strand = label - 1 - (len(cells) - 8 * CELLS_PER_STRAND)
+            # a frame's last n_strands x CELLS_PER_STRAND detections are the strands' cells, strand by strand from the tip
+            in_strand = label - 1 - (len(cells) - n_strands * CELLS_PER_STRAND)
             dim = bright and in_strand >= 0 and (in_strand % CELLS_PER_STRAND) % 2 == 1
             image[frame][inside] = (40.0 if dim else 100.0) * rng.uniform(0.97, 1.03)
     return image, labels
@@ -192,6 +192,32 @@ def test_a_movie_linked_again_tells_strand_cells_apart_by_brightness(bright):
         assert whole.sum() == 8 * CELLS_PER_STRAND
     else:  # by position alone the last cell of each strand is lost
         assert whole.sum() < 8 * CELLS_PER_STRAND
+
+
+def test_sixteen_strands_outrunning_a_spacing_per_frame_are_linked_again_without_shrinking_the_range():
+    """16 strands 24 µm apart, their cells 12 µm apart moving 13 µm per frame: linked again at three
+    times the range, the strands' cells crowd each other's candidates. Shrinking the range there
+    (trackpy's adaptive search) gave back the links to the cell behind (2 of the 16 leaders found,
+    no strand cell one whole track); solved whole at the wider range, every leader is found at its
+    strand's tip and most strand cells are one track each."""
+    from leadertrack.config import RunConfig
+    from leadertrack.pipeline import analyze_movie
+
+    step = 13.0
+    image, labels = strand_movie(step, n_strands=16)
+    config = RunConfig()
+    config.output.report = False
+    config.units.pixel_size_um, config.units.frame_interval_min = 1.0, 5.0
+    with pytest.warns(UserWarning, match="linked again"):
+        result = analyze_movie(image, config, labels=labels)
+    leaders = result.cells[result.cells["is_leader"]]
+    tips = leaders.merge(result.tracks, on="track_id").groupby("track_id")["x_um"].max()
+    assert len(leaders) == 16
+    assert (tips > 130.0 + 0.5 * N_FRAMES + 6 * SPACING_UM).all()
+    per_track = result.tracks.groupby("track_id")
+    step_per_frame = per_track["x_um"].apply(lambda x: x.diff().median())
+    whole = (per_track.size() >= N_FRAMES - 2) & ((step_per_frame - step).abs() < 2.0)
+    assert whole.sum() >= 0.5 * 16 * CELLS_PER_STRAND
 
 
 def test_without_a_positive_brightness_for_every_nucleus_the_relink_goes_by_position_and_says_so():

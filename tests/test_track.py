@@ -135,6 +135,14 @@ def test_a_search_range_far_too_large_is_a_clear_error():
         link(_grid_frames(3), search_range_um=40.0)
 
 
+def test_without_adaptive_search_a_search_range_far_too_large_still_keeps_each_cell_its_own():
+    # each frame's links of least total squared distance, solved whole: 13 spacings of range are no problem
+    tracks = link(_grid_frames(3), search_range_um=40.0, adaptive_search=False)
+    assert tracks["track_id"].nunique() == 400
+    node = (tracks["y"] / 3).round() * 100 + (tracks["x"] / 3).round()
+    assert (node.groupby(tracks["track_id"]).nunique() == 1).all()
+
+
 def test_track_ids_follow_first_appearance_then_position():
     det = pd.DataFrame(
         {"frame": [0, 0, 1, 1, 1, 2, 2, 2], "y": [30.0, 10, 30, 10, 50, 30, 10, 50], "x": [0.0, 0, 0, 0, 0, 0, 0, 0]}
