@@ -329,7 +329,8 @@ def analyze_movie(
     the cells move too far between frames) and the search range was derived, not given, the
     tracked detections are linked again with ``RELINK_RANGE_FACTOR`` (3) times the range, telling
     nuclei apart by their brightness too (``RELINK_BRIGHTNESS_FACTOR``), each frame's links solved
-    whole (:data:`leadertrack.checks.RELINK_WHOLE_BORN_AHEAD_PER_FRAME`), and the run's warnings say so.
+    whole where strands clearly alias (:data:`leadertrack.checks.RELINK_WHOLE_BORN_AHEAD_PER_FRAME`),
+    and the run's warnings say so.
     When only a few do (``LOCAL_RELINK_MIN_TRACKS``, a single fast strand), or many tracks start ahead
     of the front (:func:`leadertrack.checks.born_ahead_track_ids`: a strand's tip starting a new track
     every frame), the new links are kept only for the cells on them (:func:`leadertrack.track.relink_around`).
