@@ -16,8 +16,9 @@ from leadertrack.front import position_columns, typical_spacing_um
 __all__ = [
     "BORN_AHEAD_MIN_PER_FRAME", "GEOMETRY_MIN_CONFIDENCE", "INWARD_MIN_FRACTION", "INWARD_MIN_TRACKS", "INWARD_PERSISTENCE",
     "LOCAL_RELINK_MIN_TRACKS", "MIN_MOVIE_WINDOWS", "RELINK_BRIGHTNESS_FACTOR", "RELINK_RANGE_FACTOR",
-    "RELINK_WHOLE_BORN_AHEAD_PER_FRAME", "aliased_linking_message", "aliased_linking_warning", "born_ahead_track_ids", "inward_at_front", "inward_track_ids", "locally_relinked_warning",
-    "relinked_warning", "short_movie_warning", "uncertain_geometry_warning",
+    "RELINK_WHOLE_BORN_AHEAD_PER_FRAME", "aliased_linking_message", "aliased_linking_warning", "born_ahead_track_ids",
+    "inward_at_front", "inward_track_ids", "locally_relinked_warning", "relinked_warning", "short_movie_warning",
+    "uncertain_geometry_warning",
 ]
 
 INWARD_PERSISTENCE = -0.5

@@ -6,11 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 import trackpy
-
 from scipy.optimize import linear_sum_assignment
 from scipy.spatial import cKDTree
 
-from leadertrack.frame_links import MAX_NEIGHBORS, SubnetTooLargeError, _Tracks, link_frames
+from leadertrack.frame_links import (
+    MAX_NEIGHBORS,
+    SubnetTooLargeError,
+    _Tracks,
+    link_frames,
+)
 
 
 def _crowd(n_frames: int = 10, seed: int = 0) -> pd.DataFrame:

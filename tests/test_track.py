@@ -121,10 +121,12 @@ def _grid_frames(n_frames: int) -> pd.DataFrame:
     )
 
 
-def test_a_dense_sheet_with_a_generous_search_range_still_links():
-    # a 12 px search range over cells 3 px apart: trackpy's subnetworks are too large to solve
-    # until the adaptive search shrinks the range for them
-    tracks = link(_grid_frames(3), search_range_um=12.0)
+@pytest.mark.parametrize(("search_range_um", "adaptive_search"), [(12.0, True), (40.0, False)])
+def test_a_dense_sheet_with_a_generous_search_range_still_links(search_range_um, adaptive_search):
+    # 12 px over cells 3 px apart: trackpy's subnetworks are too large to solve until the adaptive
+    # search shrinks the range for them; without it, each frame's links of least total squared
+    # distance, solved whole, keep each cell its own even at 13 spacings of range
+    tracks = link(_grid_frames(3), search_range_um=search_range_um, adaptive_search=adaptive_search)
     assert tracks["track_id"].nunique() == 400
     node = (tracks["y"] / 3).round() * 100 + (tracks["x"] / 3).round()  # the grid point each row belongs to
     assert (node.groupby(tracks["track_id"]).nunique() == 1).all()  # every track stays with one cell
@@ -133,14 +135,6 @@ def test_a_dense_sheet_with_a_generous_search_range_still_links():
 def test_a_search_range_far_too_large_is_a_clear_error():
     with pytest.raises(InputError, match=r"search range \(40 µm\) is so large"):
         link(_grid_frames(3), search_range_um=40.0)
-
-
-def test_without_adaptive_search_a_search_range_far_too_large_still_keeps_each_cell_its_own():
-    # each frame's links of least total squared distance, solved whole: 13 spacings of range are no problem
-    tracks = link(_grid_frames(3), search_range_um=40.0, adaptive_search=False)
-    assert tracks["track_id"].nunique() == 400
-    node = (tracks["y"] / 3).round() * 100 + (tracks["x"] / 3).round()
-    assert (node.groupby(tracks["track_id"]).nunique() == 1).all()
 
 
 def test_track_ids_follow_first_appearance_then_position():
