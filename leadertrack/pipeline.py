@@ -524,6 +524,7 @@ def analyze_movie(
     message = aliased_linking_message(*first)
     relink_all = message is not None and derived_range
     relink_some = not relink_all and derived_range and len(suspect_ids) >= LOCAL_RELINK_MIN_TRACKS
+    second_linking = None  # run.json: whether, where and how the movie was linked again
     if relink_all or relink_some:
         # strands alias at this range: link the tracked detections again with a wider one, which makes
         # broken strands costlier, and by brightness, which tells apart a cell and the one taking its place;
@@ -550,7 +551,14 @@ def analyze_movie(
                     again = compact_integers(again) if n_taken else None
         except InputError:  # too many candidates at the wider range: keep the first linking
             again = None
-        if again is not None and not again.empty:
+        second_linking = {
+            "scope": "movie" if relink_all else "around tracks",
+            "tracks_ran_inward": int(len(inward_ids)),
+            "tracks_started_ahead": int(len(born_ahead_ids)),
+            "solved_whole": bool(whole),
+            "kept": again is not None and not again.empty,
+        }
+        if second_linking["kept"]:
             with clock.stage("measure"):
                 measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
             brightness_note = ", with brightness" if by_brightness else ""
@@ -604,6 +612,7 @@ def analyze_movie(
             "background_glow": glow,
             "search_range_um": search_range_um,
             "search_range_source": search_range_source,
+            "second_linking": second_linking,
             "gap_closing_edge_margin_um": edge_margin_um,
             "stage_jump_largest_um": largest_jump * pixel_size,
             "stage_jitter_um": None if jitter_px is None else np.round(jitter_px * pixel_size, 3).tolist(),

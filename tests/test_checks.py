@@ -158,6 +158,7 @@ def test_a_movie_whose_strands_alias_is_linked_again_with_a_wider_range(step_um)
     if step_um == 4.0:  # no aliasing: linked once, no warning
         assert provenance["search_range_um"] == pytest.approx(derived)
         assert provenance["warnings"] == []
+        assert provenance["second_linking"] is None
     else:  # aliased at the derived range (the test above): linked again, and the run says so
         assert provenance["search_range_um"] == pytest.approx(RELINK_RANGE_FACTOR * derived)
         assert provenance["search_range_source"].startswith("derived x 3")
@@ -214,6 +215,8 @@ def test_sixteen_strands_outrunning_a_spacing_per_frame_are_linked_again_without
     tips = leaders.merge(result.tracks, on="track_id").groupby("track_id")["x_um"].max()
     assert len(leaders) == 16
     assert (tips > 130.0 + 0.5 * N_FRAMES + 6 * SPACING_UM).all()
+    second = result.provenance["second_linking"]  # run.json says how the movie was linked again
+    assert second["scope"] == "movie" and second["solved_whole"] and second["kept"]
     per_track = result.tracks.groupby("track_id")
     step_per_frame = per_track["x_um"].apply(lambda x: x.diff().median())
     whole = (per_track.size() >= N_FRAMES - 2) & ((step_per_frame - step).abs() < 2.0)
@@ -267,6 +270,9 @@ def test_a_single_fast_strand_linked_backwards_is_linked_again_around_it():
     inward = int(message.split(" of the ")[0])
     assert LOCAL_RELINK_MIN_TRACKS <= inward < INWARD_MIN_TRACKS
     assert "around the" in result.provenance["search_range_source"]
+    second = result.provenance["second_linking"]
+    assert second["scope"] == "around tracks" and second["tracks_ran_inward"] == inward
+    assert not second["solved_whole"] and second["kept"]
     truth = set(sim.cells.loc[sim.cells["is_leader"], "track_id"])
     assert len(truth) == 1
     assert leader_agreement(result.tracks, result.cells, sim.labels, truth)["recall"] == 1.0

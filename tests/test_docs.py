@@ -80,6 +80,8 @@ def test_every_output_column_is_documented(walkthrough: tuple[dict, Path]) -> No
         assert not missing, f"{table}.csv columns missing from docs/outputs.md: {missing}"
     missing = sorted(set(walkthrough[0]["summary"].columns) - documented)
     assert not missing, f"summary.csv columns missing from docs/outputs.md: {missing}"
+    missing = sorted(set(result.provenance) - documented)
+    assert not missing, f"run.json keys missing from docs/outputs.md: {missing}"
 
 
 def _formats_checks(namespace: dict) -> None:
