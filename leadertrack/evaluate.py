@@ -10,7 +10,7 @@ import pandas as pd
 from leadertrack.errors import InputError
 
 __all__ = [
-    "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei", "precision_recall_f1", "segmentation_scores",
+    "called_leader_agreement", "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei", "precision_recall_f1", "segmentation_scores",
     "truth_labels_under", "truth_track_ids",
 ]
 
@@ -194,8 +194,21 @@ def leader_agreement(
     dict
         ``precision``, ``recall``, ``f1``, ``n_true``, ``n_found``.
     """
-    mapping = truth_track_ids(tracks, truth_labels)
     called = cells.loc[cells["is_leader"].astype(bool), "track_id"]
+    return called_leader_agreement(truth_track_ids(tracks, truth_labels), called, true_leaders)
+
+
+def called_leader_agreement(mapping: pd.Series, called: Iterable[int], true_leaders: Iterable[int]) -> dict[str, float]:
+    """:func:`leader_agreement` of the tracks ``called`` leaders, given the true track each found track
+    sits on (``mapping``, from :func:`truth_track_ids`): to score other calls on the same tracks
+    without looking at the masks again.
+
+    Examples
+    --------
+    >>> mapping = pd.Series({1: 10, 2: 10, 3: 20, 4: 0})  # found tracks 1 and 2 are pieces of true 10
+    >>> called_leader_agreement(mapping, [1, 2, 4], true_leaders=[10, 30])
+    {'precision': 0.5, 'recall': 0.5, 'f1': 0.5, 'n_true': 2, 'n_found': 2}
+    """
     found = {int(mapping.get(t, 0)) for t in called}
     true_leaders = {int(t) for t in true_leaders}
     # several fragments of one true leader count once; a leader on background is a false call
