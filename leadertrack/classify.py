@@ -91,7 +91,7 @@ from leadertrack.features import (
 )
 from leadertrack.front import position_columns, typical_spacing_um
 
-__all__ = ["CRITERIA", "LEADER_TRACK_MIN_FRACTION", "classify", "leader_episodes"]
+__all__ = ["CRITERIA", "LEADER_TRACK_MIN_FRACTION", "classify", "leader_episodes", "rule_score"]
 
 LEADER_TRACK_MIN_FRACTION = 0.35
 """A track is a leader when it is in the leader state in at least this fraction of its frames."""
@@ -128,8 +128,9 @@ _REQUIRED = (
 )
 
 
-def _fraction_to_score(fraction: np.ndarray) -> np.ndarray:
-    """Piecewise linear: 0 -> 0, LEADER_TRACK_MIN_FRACTION -> 0.5, 1 -> 1."""
+def rule_score(fraction: np.ndarray) -> np.ndarray:
+    """The rule's ``leader_score`` of a track from its ``leader_fraction``: piecewise linear, 0 -> 0,
+    ``LEADER_TRACK_MIN_FRACTION`` -> 0.5, 1 -> 1."""
     f = np.clip(np.asarray(fraction, float), 0, 1)
     t = LEADER_TRACK_MIN_FRACTION
     return np.where(f < t, 0.5 * f / t, 0.5 + 0.5 * (f - t) / (1 - t))
@@ -415,7 +416,7 @@ def classify(
         per_track, left_on="track_id", right_index=True, how="left"
     )
     if model is None:
-        cells["leader_score"] = _fraction_to_score(cells["leader_fraction"].to_numpy())
+        cells["leader_score"] = rule_score(cells["leader_fraction"].to_numpy())
     else:
         cells["leader_score"] = model.predict_score(cells)
     cells["is_leader"] = cells["leader_score"] >= threshold

@@ -403,15 +403,16 @@ def train(
     overwrite: Overwrite = False,
 ) -> None:
     """Train a leader model on reviewed results: their calls, overridden by your corrections."""
+    import numpy as np
     import pandas as pd
 
     from leadertrack.errors import InputError
-    from leadertrack.model import save_model, train_model
+    from leadertrack.model import model_summary, save_model, train_model
     from leadertrack.pipeline import read_result
 
     if out.exists() and not overwrite:
         _fail(f"{out} already exists; use --overwrite to replace it")
-    tables, labels, n_corrections = [], [], 0
+    tables, labels, movies, n_corrections = [], [], [], 0
     try:
         for folder in results:
             result = read_result(folder)
@@ -422,15 +423,15 @@ def train(
             n_corrections += len(fixes)
             tables.append(cells.reset_index(drop=True))
             labels.append(calls.reindex(cells["track_id"]).reset_index(drop=True))
+            movies.append([len(movies)] * len(cells))
         cells = pd.concat(tables, ignore_index=True)
-        model = train_model(cells, pd.concat(labels, ignore_index=True))
+        model = train_model(cells, pd.concat(labels, ignore_index=True), groups=np.concatenate(movies))
         save_model(model, out)
     except InputError as exc:
         _fail(str(exc))
-    typer.echo(
-        f"Trained on {len(cells)} tracks from {len(results)} result(s), {n_corrections} corrected by hand; "
-        f"cross-validated accuracy {model.cv_accuracy:.3f}. Model: {out}"
-    )
+    typer.echo(f"Trained on {len(cells)} tracks from {len(results)} result(s), {n_corrections} corrected by hand.")
+    typer.echo(model_summary(model))
+    typer.echo(f"Model: {out}")
 
 
 @app.command()

@@ -1097,13 +1097,16 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
     tracks, cells = result.tracks, result.cells
     provenance = dict(result.provenance)
     if retrain:
-        from leadertrack.model import train_model
+        from leadertrack.model import model_summary, train_model
 
         labels = cells.set_index("track_id")["is_leader"].astype(bool).copy()
         labels.loc[merged["track_id"].to_numpy()] = merged["is_leader"].to_numpy()
         model = train_model(cells, labels)
         tracks, cells = classify(tracks, cells, model=model, threshold=provenance.get("config", {}).get("classify", {}).get("threshold", 0.5))
-        provenance["retrained"] = {"n_corrections": len(merged), "cv_accuracy": getattr(model, "cv_accuracy", None)}
+        provenance["retrained"] = {
+            "n_corrections": len(merged), "penalty": model.penalty, "summary": model_summary(model),
+            **{key: float(v) if np.isfinite(v := getattr(model, key)) else None for key in ("cv_accuracy", "cv_f1", "rule_cv_f1")},
+        }
     cells = cells.copy()
     tracks = tracks.copy()
     user = merged.set_index("track_id")["is_leader"]

@@ -642,7 +642,8 @@ class LeaderTrackWidget(QWidget):
     def _on_retrained(self, result: Any) -> None:
         self.result = result
         n_leaders = int(result.cells["is_leader"].sum())
-        self.status.setText(f"Retrained on {len(result.corrections)} corrections: {n_leaders} leaders now.")
+        summary = result.provenance.get("retrained", {}).get("summary", "")
+        self.status.setText(f"Retrained on {len(result.corrections)} corrections: {n_leaders} leaders now. {summary}")
         self._refresh_review()
 
     def save_result(self, out: str | Path, *, overwrite: bool = False) -> Path:

@@ -8,8 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from leadertrack.classify import LEADER_TRACK_MIN_FRACTION
 from leadertrack.errors import InputError
-from leadertrack.model import DEFAULT_FEATURES, load_model, save_model, train_model
+from leadertrack.model import (
+    DEFAULT_FEATURES,
+    MODEL_FORMAT_VERSION,
+    load_model,
+    model_summary,
+    save_model,
+    train_model,
+)
 
 
 def labelled(seed: int, n: int = 80) -> tuple[pd.DataFrame, pd.Series]:
@@ -46,7 +54,7 @@ def test_save_load_roundtrip(tmp_path):
     path = tmp_path / "leaders.json"
     save_model(model, path)
     data = json.loads(path.read_text())
-    assert data["version"] == 1 and data["features"] == list(DEFAULT_FEATURES)
+    assert data["version"] == MODEL_FORMAT_VERSION and data["features"] == list(DEFAULT_FEATURES)
     again = load_model(path)
     assert np.allclose(again.predict_score(cells), model.predict_score(cells))
     assert again.cv_accuracy == pytest.approx(model.cv_accuracy)
@@ -86,3 +94,64 @@ def test_training_needs_both_classes():
         train_model(cells, pd.Series(True, index=cells.index))
     with pytest.raises(InputError, match="kind"):
         train_model(cells, y, kind="forest")
+
+
+def _movies(seed: int, n_movies: int, n: int = 150) -> tuple[pd.DataFrame, np.ndarray]:
+    """Track tables of ``n_movies`` movies (random features, leader fractions spread over 0-1), and the
+    movie of each row."""
+    rng = np.random.default_rng(seed)
+    cells = pd.DataFrame({f: rng.normal(size=n * n_movies) for f in DEFAULT_FEATURES})
+    cells["leader_fraction"] = rng.uniform(0, 1, n * n_movies) ** 2  # most tracks rarely lead
+    return cells, np.repeat(np.arange(n_movies), n)
+
+
+def test_trained_on_the_rules_own_calls_the_model_is_the_rule():
+    cells, movie = _movies(7, 3)
+    by_rule = cells["leader_fraction"] >= LEADER_TRACK_MIN_FRACTION
+    model = train_model(cells, by_rule, groups=movie)
+    assert model.penalty is None and not model.coef.any() and model.intercept == 0
+    assert ((model.predict_score(cells) >= 0.5) == by_rule).all()
+    assert model.cv_f1 == model.rule_cv_f1 == 1.0
+
+
+def test_labels_the_features_cannot_tell_leave_the_rule_in_place():
+    """Labels that no feature predicts (coin flips, 1 in 10 a leader): every correction of the rule does
+    worse on held-out movies, so the model stays the rule, where a logistic regression fitted on them
+    alone would call a leader at random."""
+    cells, movie = _movies(8, 4)
+    coin = pd.Series(np.random.default_rng(9).random(len(cells)) < 0.1, index=cells.index)
+    model = train_model(cells, coin, groups=movie)
+    assert model.penalty is None
+    assert ((model.predict_score(cells) >= 0.5) == (cells["leader_fraction"] >= LEADER_TRACK_MIN_FRACTION)).all()
+    assert "The model is the rule" in model_summary(model) and "held-out movies" in model_summary(model)
+
+
+def test_a_labs_own_definition_is_learned_and_carries_to_a_new_movie():
+    """A lab that calls a leader only a cell leading in at least 60 % of its frames (the rule: 35 %):
+    trained on 4 of its movies, the model calls the leaders of a fifth as the lab would."""
+    cells, movie = _movies(10, 4)
+    theirs = cells["leader_fraction"] >= 0.6
+    model = train_model(cells, theirs, groups=movie)
+    assert model.penalty is not None and model.cv_f1 > model.rule_cv_f1
+    assert "corrects the rule" in model_summary(model)
+    new, _ = _movies(11, 1)
+    agree_model = ((model.predict_score(new) >= 0.5) == (new["leader_fraction"] >= 0.6)).mean()
+    agree_rule = ((new["leader_fraction"] >= LEADER_TRACK_MIN_FRACTION) == (new["leader_fraction"] >= 0.6)).mean()
+    assert agree_model >= 0.95 > agree_rule
+
+
+def test_version_1_model_files_still_load_and_score_as_a_plain_logistic_regression(tmp_path):
+    cells, _ = _movies(12, 1)
+    n = len(DEFAULT_FEATURES)
+    coef = np.linspace(-1.0, 1.0, n)
+    old = {
+        "format": "leadertrack-model", "version": 1, "kind": "logistic", "features": list(DEFAULT_FEATURES),
+        "mean": [0.0] * n, "scale": [2.0] * n, "coef": coef.tolist(), "intercept": -0.5, "fill": [0.0] * n,
+        "cv_accuracy": 0.9, "n_train": 100,
+    }
+    path = tmp_path / "v1.json"
+    path.write_text(json.dumps(old))
+    model = load_model(path)
+    assert model.rule_weight == 0.0 and model.cv_accuracy == 0.9
+    expected = 1.0 / (1.0 + np.exp(-((cells[list(DEFAULT_FEATURES)].to_numpy() / 2.0) @ coef - 0.5)))
+    assert np.allclose(model.predict_score(cells), expected)

@@ -128,7 +128,7 @@ MALFORMED_MODELS = {
 MALFORMED_FIELDS = {
     "version as text": ({"version": "1"}, "version"),
     "version as bool": ({"version": True}, "version"),
-    "future version": ({"version": 2}, "version"),
+    "future version": ({"version": 3}, "version"),
     "unknown kind": ({"kind": "forest"}, "kind"),
     "no features": ({"features": []}, "feature list"),
     "features not names": ({"features": list(range(len(DEFAULT_FEATURES)))}, "distinct column names"),
@@ -142,6 +142,11 @@ MALFORMED_FIELDS = {
     "missing intercept": ({"intercept": None}, "bad"),
     "n_train as text": ({"n_train": "many"}, "bad"),
     "cv_accuracy as text": ({"cv_accuracy": "high"}, "bad"),
+    "cv_f1 as text": ({"cv_f1": "high"}, "bad"),
+    "NaN rule weight": ({"rule_weight": _NAN}, "finite"),
+    "rule weight as a list": ({"rule_weight": [10.0]}, "bad"),
+    "no rule weight in a version-2 file": ({"rule_weight": None}, "bad"),
+    "penalty as text": ({"penalty": "strong"}, "bad"),
 }
 
 

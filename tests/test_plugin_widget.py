@@ -151,6 +151,8 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     widget.retrain_button.click()
     qtbot.waitUntil(widget.run_button.isEnabled, timeout=30_000)
     assert "retrained" in widget.result.provenance, widget.status.text()
+    summary = widget.result.provenance["retrained"]["summary"]  # whether the model departs from the rule, and why
+    assert "the rule" in summary and summary in widget.status.text()
     assert (flipped in widget.result.leaders) != was_leader  # the user's call wins over the new model
     folder = widget.save_result(tmp_path)
     assert (folder / "corrections.csv").exists()
