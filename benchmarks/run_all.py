@@ -47,6 +47,7 @@ COMMANDS: list[list[str]] = [
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7200"],
     ["bench_foreign.py", "--movies", "40", "--first-seed", "7300"],
     ["bench_motile.py", "--movies", "15"],
+    ["bench_model.py", "--movies", "10", "--draws", "10"],
     ["bench_batch.py", "--long"],
     ["targets.py"],  # then the summary of the targets ...
     ["plots.py"],  # ... and the figures of the numbers just written
