@@ -10,8 +10,8 @@ import pandas as pd
 from leadertrack.errors import InputError
 
 __all__ = [
-    "called_leader_agreement", "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei", "precision_recall_f1", "segmentation_scores",
-    "truth_labels_under", "truth_track_ids",
+    "called_leader_agreement", "frame_leader_agreement", "leader_agreement", "merged_and_missed_nuclei",
+    "precision_recall_f1", "segmentation_scores", "truth_labels_under", "truth_track_ids",
 ]
 
 

@@ -643,7 +643,7 @@ class LeaderTrackWidget(QWidget):
         self.result = result
         n_leaders = int(result.cells["is_leader"].sum())
         summary = result.provenance.get("retrained", {}).get("summary", "")
-        self.status.setText(f"Retrained on {len(result.corrections)} corrections: {n_leaders} leaders now. {summary}")
+        self.status.setText(f"Retrained on {len(result.corrections)} corrections: {n_leaders} leaders now. {summary}".rstrip())
         self._refresh_review()
 
     def save_result(self, out: str | Path, *, overwrite: bool = False) -> Path:
