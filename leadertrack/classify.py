@@ -446,6 +446,13 @@ def classify(
     lifetime = episodes.groupby("track_id")["duration_min"].mean()
     cells["leader_lifetime_min"] = cells["track_id"].map(lifetime).fillna(0.0)
     cells["reason"] = _reasons(out, cells)
+    if model is not None:  # where the trained model overrules the rule, the reason says so first
+        overruled = cells["is_leader"].to_numpy() != (rule_score(cells["leader_fraction"].to_numpy()) >= threshold)
+        cells.loc[overruled, "reason"] = [
+            (f"a leader by the trained model (score {score:.2f}), not by the rule; " if lead
+             else f"not a leader by the trained model (score {score:.2f}), a leader by the rule; ") + reason
+            for lead, score, reason in cells.loc[overruled, ["is_leader", "leader_score", "reason"]].itertuples(index=False)
+        ]
     return out, cells
 
 

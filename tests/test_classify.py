@@ -424,3 +424,27 @@ def test_centred_mean_is_pandas_rolling_per_track():
     for width in (1, 3, 7, 31):
         expected = pd.Series(values).groupby(tid).transform(lambda v: v.rolling(width, center=True, min_periods=1).mean())
         np.testing.assert_allclose(_centred_mean(values, tid, width), expected.to_numpy(), equal_nan=True)
+
+
+def test_where_a_trained_model_overrules_the_rule_the_reason_says_so():
+    """Models that veto every leader, or call every track one (stand-ins for whatever a model learned):
+    the reason of each track decided otherwise than by the rule says so first, the rest of it as
+    always (its place at the front, speed and persistence last); the others do not mention the model."""
+    from leadertrack.model import LeaderModel
+
+    by_rule = run(assay(5))[1].set_index("track_id")
+    leaders = by_rule["is_leader"]
+    assert leaders.sum() >= 2 and (~leaders).sum() > 10
+    for intercept, overruled, prefix in [
+        (-50.0, leaders, "not a leader by the trained model (score 0.00), a leader by the rule; "),
+        (50.0, ~leaders, "a leader by the trained model (score 1.00), not by the rule; leads in "),
+    ]:
+        model = LeaderModel(
+            features=["leader_fraction"], mean=np.zeros(1), scale=np.ones(1), coef=np.zeros(1), intercept=intercept,
+            fill=np.zeros(1),
+        )
+        reasons = run(assay(5), model=model)[1].set_index("track_id")["reason"]
+        assert reasons[overruled].str.startswith(prefix).all()
+        tails = by_rule["reason"].str.rsplit("; ", n=1).str[-1]  # "front 3 of 40, 2.1x median speed, persistence 0.91"
+        assert (reasons.str.rsplit("; ", n=1).str[-1] == tails).all()
+        assert not reasons[~overruled].str.contains("trained model").any()
