@@ -66,8 +66,10 @@ A **track** is a leader when it is in the leader state in at least
 ``leader_fraction`` mapped piecewise linearly so that 0 -> 0, 0.35 -> 0.5 and 1 -> 1, so
 ``leader_score >= 0.5`` is the same decision. (The simulator's truth calls a track a leader from
 0.3; measured from found tracks, followers reach 0.3-0.35 when their leader slips out of the cone
-ahead for a few frames, true leaders rarely stop there.) A trained model (:mod:`leadertrack.model`)
-replaces the score, and ``is_leader`` becomes ``leader_score >= threshold``.
+ahead for a few frames, true leaders rarely stop there.) A trained model (:mod:`leadertrack.model`,
+the rule corrected by what cross-validation on labelled tracks supports) replaces the score, and
+``is_leader`` becomes ``leader_score >= threshold``; a track it decides otherwise than the rule would
+has a reason that says so first.
 
 **Followers**: in each frame a non-leader follows the nearest leader within the cone reach that is
 ahead of it (along the outward direction) and moves the same way (velocity cosine > 0.5). Its
