@@ -95,12 +95,7 @@ def _persistent_walks(rng: np.random.Generator, n_cells: int, n_frames: int, *, 
     """Displacements (cells, frames, 2) from frame 0 of cells walking at random with an
     Ornstein-Uhlenbeck velocity: root mean square speed ``speed`` (µm/min), velocity correlation
     time ``persistence_min``."""
-    keep = np.exp(-dt / persistence_min)
-    sd = speed / np.sqrt(2)  # per axis
-    velocity = np.empty((n_cells, n_frames, 2))
-    velocity[:, 0] = rng.normal(0, sd, (n_cells, 2))
-    for t in range(1, n_frames):
-        velocity[:, t] = keep * velocity[:, t - 1] + rng.normal(0, sd * np.sqrt(1 - keep**2), (n_cells, 2))
+    velocity = _ou(rng, (n_cells,), n_frames, speed / np.sqrt(2), np.exp(-dt / persistence_min))  # sd per axis
     return np.concatenate([np.zeros((n_cells, 1, 2)), np.cumsum(velocity[:, :-1] * dt, axis=1)], axis=1)
 
 
