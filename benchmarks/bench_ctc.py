@@ -5,7 +5,7 @@ the methods below run in the same process on the same frames, each given only th
 frame interval of the CTC dataset description:
 
 - **leadertrack**: ``segment`` (nucleus diameter estimated) + ``detect`` + ``link`` with the
-  defaults of ``RunConfig`` (search range one nucleus diameter, memory 3, velocity prediction,
+  defaults of ``RunConfig`` (search range 1.5 nucleus diameters, memory 3, velocity prediction,
   tracks shorter than 3 frames dropped);
 - **trackpy**: what a user would script: ``tp.batch`` (locate, diameter = our estimated nucleus
   diameter, ``minmass`` = Otsu threshold of the masses found in the first frame) + ``tp.link``
@@ -355,8 +355,7 @@ def main(argv: list[str] | None = None) -> int:
             " TRA >= 0.95 on SIM+/01.",
             table(results),
             f"Time to segment/locate and link, trackpy / leadertrack (> 1: leadertrack is faster): {speed}. The"
-            " simulated movies of the speed section below have nuclei of 10-40 px, where trackpy is the faster (by"
-            " less, the larger the nuclei).",
+            " speed section below compares the whole pipelines on simulated movies with nuclei of 10-40 px.",
         ]
     )
     write_section("tracking", text)

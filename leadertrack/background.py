@@ -69,7 +69,7 @@ _MAX_FITS = 10
 # simulated movies the other benchmarks render (both simulators; slopes, stage jitter, no leaders, nuclei 5-40 px
 # across), of the HeLa, GOWT1, SIM+ and scratch-assay movies or of the sample data does. Of ten simulated spheroids
 # under a glow a quarter, half and as bright as the nuclei's signal, 8, 9 and 10 are taken to glow, and leader F1
-# from images goes 0.84 -> 0.95, 0.72 -> 0.99 and 0.63 -> 0.97 (benchmarks/bench_glow.py).
+# from images goes 0.79 -> 0.95, 0.68 -> 1.00 and 0.55 -> 0.94 (benchmarks/bench_glow.py).
 # Its background is then the frame's lower envelope under a disk GLOW_OPENING_DIAMETERS nucleus diameters across.
 GLOW_NOISE = 10.0
 MIN_GLOW_TILES = 3
