@@ -334,7 +334,7 @@ def classify(
     from leadertrack.batch import summary_row, write_summary
     from leadertrack.errors import InputError
     from leadertrack.formats import read_tracks
-    from leadertrack.pipeline import analyze_tracks, write_result
+    from leadertrack.pipeline import analyze_tracks, check_rerun_replaceable, write_result
     from leadertrack.report import write_report
 
     column_map = {}
@@ -364,6 +364,8 @@ def classify(
             with _readable_warnings():
                 trackset = read_tracks(path, column_map=column_map or None)
                 result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
+            if overwrite:
+                check_rerun_replaceable(out / result.name)
             folder = write_result(result, out, overwrite=overwrite)
             if config.output.report:
                 write_report(result, folder / "report.html")
@@ -410,6 +412,8 @@ def train(
     from leadertrack.model import model_summary, save_model, train_model
     from leadertrack.pipeline import read_result
 
+    if out.is_dir():
+        _fail(f"--out {out} is a folder; a model is saved as a file, say --out {out / 'model.json'}")
     if out.exists() and not overwrite:
         _fail(f"{out} already exists; use --overwrite to replace it")
     tables, labels, movies, n_corrections = [], [], [], 0
@@ -430,6 +434,12 @@ def train(
     except InputError as exc:
         _fail(str(exc))
     typer.echo(f"Trained on {len(cells)} tracks from {len(results)} result(s), {n_corrections} corrected by hand.")
+    if n_corrections == 0:
+        typer.echo(
+            "warning: none of these results holds corrections (corrections.csv is empty): the model learned the "
+            "calls as they were, so it decides as the rule does. Review the calls in napari first.",
+            err=True,
+        )
     typer.echo(model_summary(model))
     typer.echo(f"Model: {out}")
 

@@ -20,14 +20,13 @@ never a pickle, so loading a model file cannot run code.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from leadertrack.atomic import atomic_write
 from leadertrack.errors import InputError
 
 __all__ = [
@@ -279,7 +278,13 @@ def _cross_validate(
 
 
 def save_model(model: LeaderModel, path: str | Path) -> None:
-    """Write ``model`` to ``path`` as JSON (atomically: a temporary file, then a rename)."""
+    """Write ``model`` to ``path`` as JSON (atomically: a temporary file, then a rename).
+
+    Raises
+    ------
+    InputError
+        ``path`` is a folder.
+    """
     path = Path(path)
     data = {
         "format": "leadertrack-model",
@@ -299,10 +304,9 @@ def save_model(model: LeaderModel, path: str | Path) -> None:
         "n_train": int(model.n_train),
         "n_movies": int(model.n_movies),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, suffix=".tmp", encoding="utf-8") as tmp:
-        json.dump(data, tmp, indent=2)
-    os.replace(tmp.name, path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder; a model is saved as a file, say {path / 'model.json'}")
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2), encoding="utf-8"))
 
 
 def _number_or_none(value: float) -> float | None:

@@ -38,6 +38,7 @@ __all__ = [
     "analyze_movie",
     "analyze_tracks",
     "apply_corrections",
+    "check_rerun_replaceable",
     "is_result_folder",
     "process_movie",
     "read_result",
@@ -879,6 +880,30 @@ def is_result_folder(folder: Path) -> bool:
     return folder.is_dir() and all((folder / name).exists() for name in ("tracks.csv", "cells.csv", "run.json"))
 
 
+def check_rerun_replaceable(folder: Path) -> None:
+    """Raise FileExistsError when analysing a movie again into ``folder`` (``--overwrite``) would lose the
+    user's work: ``folder`` is not a leadertrack result (a folder of their own), or its ``corrections.csv``
+    holds corrections made in a review. Nothing to check when ``folder`` does not exist.
+
+    Saving a reviewed result (napari) replaces its folder, corrections and all: the result saved holds them.
+    """
+    folder = Path(folder)
+    if not folder.exists():
+        return
+    if not is_result_folder(folder):
+        raise FileExistsError(
+            f"{folder} exists and is not a leadertrack result (no tracks.csv, cells.csv and run.json); "
+            "it is not replaced, even with --overwrite: move or rename it, or choose another --out"
+        )
+    corrections = folder / "corrections.csv"
+    n_rows = len(_read_csv(corrections)) if corrections.exists() and corrections.stat().st_size else 0
+    if n_rows:
+        raise FileExistsError(
+            f"{folder} holds your corrections of {n_rows} track(s) (corrections.csv), which --overwrite would "
+            "lose; train on them first (leadertrack train), or move corrections.csv out of the folder, then run again"
+        )
+
+
 @contextlib.contextmanager
 def staging_folder(out: Path, name: str, *, overwrite: bool) -> Iterator[Path]:
     """Yield a hidden temporary folder in ``out`` that becomes ``out/name`` only on success.
@@ -1158,6 +1183,8 @@ def process_movie(
         pixel_size_um=config.units.pixel_size_um,
         frame_interval_min=config.units.frame_interval_min,
     )
+    if overwrite:
+        check_rerun_replaceable(Path(out) / movie.name)
     with staging_folder(Path(out), movie.name, overwrite=overwrite) as tmp:
         result = analyze_movie(
             movie, config, labels=labels, labels_path=tmp / "labels.tif", progress=progress, threads=threads

@@ -89,6 +89,33 @@ def test_existing_results_are_skipped_unless_overwrite(movie_path, tmp_path):
     assert (out / "wound" / "run.json").stat().st_mtime_ns != stamp
 
 
+def test_overwrite_never_deletes_corrections_or_a_folder_of_the_users_own(movie_path, tmp_path):
+    """--overwrite redoes a result, but not one holding corrections from a review, nor a folder that is not a
+    leadertrack result: both used to be deleted without a word. The other movies of the batch still run."""
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    corrections = out / "wound" / "corrections.csv"
+    corrections.write_text("track_id,is_leader\n3,True\n", encoding="utf-8")
+    before = corrections.read_bytes()
+    redo = invoke("run", movie_path, "--out", out, "-q", "--no-report", "--overwrite")
+    assert redo.exit_code == 1
+    assert "holds your corrections of 1 track(s)" in redo.output and "leadertrack train" in redo.output
+    assert corrections.read_bytes() == before
+    # a folder of the user's own with the movie's name is kept, and another movie of the batch still runs
+    mine = tmp_path / "mine"
+    (mine / "wound").mkdir(parents=True)
+    (mine / "wound" / "notes.txt").write_text("my notes", encoding="utf-8")
+    folder = tmp_path / "movies"
+    folder.mkdir()
+    (folder / "wound.ome.tif").write_bytes(movie_path.read_bytes())
+    (folder / "other.ome.tif").write_bytes(movie_path.read_bytes())
+    res = invoke("run", folder, "--out", mine, "-q", "--no-report", "--overwrite", "--workers", "1")
+    assert res.exit_code == 1
+    assert "is not a leadertrack result" in res.output
+    assert (mine / "wound" / "notes.txt").read_text(encoding="utf-8") == "my notes"
+    assert (mine / "other" / "cells.csv").exists()
+
+
 def test_unit_flags_override_metadata(movie_path, tmp_path):
     res = invoke("run", movie_path, "--out", tmp_path, "-q", "--no-report", "--pixel-size-um", "0.5", "--frame-interval-min", "7")
     assert res.exit_code == 0, res.output
@@ -254,6 +281,28 @@ def test_report_train_and_model_round_trip(movie_path, tmp_path):
     assert res.exit_code == 0, res.output
     run_json = json.loads((tmp_path / "again" / "wound" / "run.json").read_text())
     assert run_json["config"]["classify"]["model_path"] == str(model)
+
+
+def test_train_refuses_a_folder_for_the_model_and_warns_without_corrections(movie_path, tmp_path):
+    """--out naming a folder (even with --overwrite) is refused before training, and nothing is left
+    behind (it used to end in a traceback and a stray temporary file); training without any correction
+    says that the model can only repeat the rule."""
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    before = sorted(p.name for p in out.iterdir())
+    res = invoke("train", out / "wound", "--out", out, "--overwrite")
+    assert res.exit_code == 2
+    assert "is a folder; a model is saved as a file" in res.output
+    assert sorted(p.name for p in out.iterdir()) == before and (out / "wound" / "cells.csv").exists()
+    res = invoke("train", out / "wound", "--out", tmp_path / "model.json")
+    assert res.exit_code == 0, res.output
+    assert "none of these results holds corrections" in res.output
+    from leadertrack.errors import InputError
+    from leadertrack.model import load_model, save_model
+
+    with pytest.raises(InputError, match="is a folder"):
+        save_model(load_model(tmp_path / "model.json"), out)
+    assert sorted(p.name for p in out.iterdir()) == before
 
 
 def test_classify_tracks_without_images(tmp_path):
