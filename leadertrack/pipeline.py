@@ -184,7 +184,8 @@ def _first(frames: list[int], n: int = 10) -> str:
 
 
 def _checked_labels(frame_labels: np.ndarray, *, source: str, frame: int) -> np.ndarray:
-    """A user's label frame, refused unless it holds whole numbers in 0..uint32 max (labels.tif)."""
+    """A user's label frame, refused unless it holds whole numbers in 0..uint32 max (labels.tif) and, in the first
+    frames and every 20th, numbers its objects one by one (:func:`_not_instance_labels`)."""
     if frame_labels.dtype.kind not in "uib":
         raise InputError(f"{source}: labels must be integers, got pixel type {frame_labels.dtype} in frame {frame}")
     if frame_labels.size and (frame_labels.min() < 0 or frame_labels.max() > np.iinfo(np.uint32).max):
@@ -192,7 +193,41 @@ def _checked_labels(frame_labels: np.ndarray, *, source: str, frame: int) -> np.
             f"{source}: labels of frame {frame} must be 0 (background) to {np.iinfo(np.uint32).max}; "
             f"found {frame_labels.min()} to {frame_labels.max()}"
         )
+    problem = _not_instance_labels(frame_labels) if frame < 3 or frame % 20 == 0 else None  # a sample is enough
+    if problem:
+        raise InputError(
+            f"{source}: frame {frame} of the labels is not one label per nucleus: {problem} (a binary or class mask, "
+            "or an image rather than labels?). Give instance labels: Cellpose or StarDist masks, or number the "
+            "objects of your mask (Fiji: Analyze Particles, show Count Masks; Python: skimage.measure.label)"
+        )
     return frame_labels
+
+
+def _not_instance_labels(frame_labels: np.ndarray) -> str | None:
+    """What shows that a label frame does not number its objects one by one, or None when it does.
+
+    Instance labels give each nucleus its own value, so the separate objects (4-connected regions of one
+    value) are about as many as the values; a mask of classes (0/1, 0/255) or an intensity image has far
+    more objects than values. A few values in two pieces (a nucleus cut by another) are fine.
+
+    Examples
+    --------
+    >>> frame = np.zeros((9, 9), np.uint8); frame[1:3, 1:3] = frame[5:7, 1:3] = frame[1:3, 5:7] = 1
+    >>> _not_instance_labels(frame)
+    '1 distinct value(s) form 3 separate objects'
+    >>> frame[5:7, 1:3], frame[1:3, 5:7] = 2, 3
+    >>> _not_instance_labels(frame) is None
+    True
+    """
+    from skimage import measure
+
+    n_values = int(np.count_nonzero(np.unique(frame_labels)))
+    if n_values == 0:
+        return None
+    n_objects = int(measure.label(frame_labels, connectivity=1, background=0).max())
+    if n_objects > 2 * n_values and n_objects - n_values >= 2:
+        return f"{n_values} distinct value(s) form {n_objects} separate objects"
+    return None
 
 
 def _report(progress: ProgressCallback | None, stage: str, done: int, total: int) -> None:
@@ -510,7 +545,8 @@ def analyze_movie(
         found = "no cells found in any frame" if table.empty else (
             f"{n_detections} cells found but none tracked over {link_cfg.min_track_length} frames (min_track_length)"
         )
-        raise InputError(f"{source}: {found}; nothing to measure (check the nucleus diameter, or give labels)")
+        hint = "check the labels you gave" if labels is not None else "check the nucleus diameter, or give labels"
+        raise InputError(f"{source}: {found}; nothing to measure ({hint})")
     detection_columns = list(table.columns)
     del table  # the tracks hold every detection that matters from here on
 

@@ -174,6 +174,28 @@ def test_user_labels_skip_segmentation(sim):
     assert np.array_equal(np.asarray(result.labels), sim.labels.astype(np.uint32))
 
 
+@pytest.mark.parametrize("wrong", ["binary mask", "mask of 0 and 255", "the movie itself"])
+def test_labels_that_do_not_number_each_nucleus_are_refused(sim, wrong):
+    """A binary (class) mask or the intensity movie passed as labels used to run: the whole sheet one cell,
+    or a thousand tracks of intensity levels, without a word."""
+    given = {
+        "binary mask": (sim.labels > 0).astype(np.uint8),
+        "mask of 0 and 255": (sim.labels > 0).astype(np.uint8) * 255,
+        "the movie itself": sim.image,
+    }[wrong]
+    config = RunConfig()
+    config.units.pixel_size_um = 1.0
+    config.units.frame_interval_min = sim.frame_interval_min
+    with pytest.raises(InputError, match="frame 0 of the labels is not one label per nucleus.*skimage.measure.label"):
+        analyze_movie(sim.image, config, labels=given)
+
+
+def test_empty_labels_point_to_the_labels_not_to_the_diameter():
+    movie = np.random.default_rng(0).normal(100, 5, (4, 48, 48)).astype(np.float32)
+    with pytest.raises(InputError, match="check the labels you gave"):
+        analyze_movie(movie, labels=np.zeros(movie.shape, np.uint16))
+
+
 def test_empty_movie_is_an_error(tmp_path):
     with pytest.raises(InputError, match="empty"):
         analyze_movie(np.zeros((4, 32, 32), np.uint16))
