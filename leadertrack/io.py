@@ -480,6 +480,13 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None, z_p
         raise InputError(f"{path}: folder has no .tif/.tiff file to read as frames")
     if len(files) < 2:
         raise InputError(f"{path}: folder holds a single frame ({files[0].name}); a time-lapse needs at least 2")
+    gap = numbering_gap(files)
+    if gap:
+        raise InputError(
+            f"{path}: {gap}; the frames after it would be taken as earlier than they were, and every speed across "
+            "the gap would be wrong. Put the missing frame back (a copy of its neighbour will do), or analyse the "
+            "parts before and after it apart"
+        )
     first_shape: tuple[int, ...] | None = None
     for file in files:
         with _open_tiff(file) as tf:
@@ -949,6 +956,41 @@ def movie_name(path: str | Path) -> str:
 
 def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
+
+
+def numbering_gap(files: Sequence[Path]) -> str | None:
+    """Where the frame numbers of a sequence of files skip some, or None.
+
+    The frame number is the last number in each file name; the check applies when every name has
+    one after the same text (``t000.tif``, ``t001.tif``, ...). Numbers that rise in a constant step
+    (every fifth frame saved) are no gap; a step larger than the usual one is.
+
+    Examples
+    --------
+    >>> numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 1, 3, 4)])
+    'frame files jump from t001.tif to t003.tif (frame 2 is missing)'
+    >>> numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 5, 10)]) is None
+    True
+    """
+    parsed = [re.fullmatch(r"(.*?)(\d+)(\D*)", Path(f).name) for f in files]
+    if len(files) < 3 or not all(parsed) or len({(m.group(1), m.group(3).lower()) for m in parsed}) != 1:
+        return None
+    numbers = np.array([int(m.group(2)) for m in parsed])
+    steps = np.diff(numbers)
+    if (steps <= 0).any():
+        return None
+    usual = int(np.median(steps))
+    jumps = np.flatnonzero(steps > usual)
+    if jumps.size == 0:
+        return None
+    i = int(jumps[0])
+    missing = list(range(numbers[i] + usual, numbers[i + 1], usual))
+    shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+    more = f"; {jumps.size} such jumps in all" if jumps.size > 1 else ""
+    return (
+        f"frame files jump from {Path(files[i]).name} to {Path(files[i + 1]).name} "
+        f"(frame{'s' if len(missing) > 1 else ''} {shown} {'are' if len(missing) > 1 else 'is'} missing{more})"
+    )
 
 
 def _tiffs_in(folder: Path, *, recursive: bool = False) -> list[Path]:

@@ -355,6 +355,22 @@ def test_frame_sequence_natural_order(tmp_path):
     np.testing.assert_array_equal(pickle.loads(pickle.dumps(movie)).frame(10), data[10])
 
 
+def test_frame_sequence_with_a_missing_frame_is_refused_but_a_constant_step_is_read(tmp_path):
+    """A frame missing from the numbering (t002.tif) used to close up silently: every later frame taken one
+    interval too early, and the speeds across the gap wrong."""
+    data = _movie_data((6, 8, 7), dtype=np.uint8)
+    folder = tmp_path / "seq"
+    _write_frames(folder, data)
+    (folder / "t002.tif").unlink()
+    with pytest.raises(InputError, match=r"jump from t001\.tif to t003\.tif \(frame 2 is missing\)"):
+        read_movie(folder, frame_sequence=True)
+    every_fifth = tmp_path / "every_fifth"
+    every_fifth.mkdir()
+    for i, frame in enumerate(data):
+        tifffile.imwrite(every_fifth / f"t{5 * i:03d}.tif", frame)
+    assert read_movie(every_fifth, frame_sequence=True).shape == (6, 8, 7)
+
+
 def test_frame_sequence_different_shapes(tmp_path):
     folder = tmp_path / "seq"
     _write_frames(folder, _movie_data((3, 8, 8)))
