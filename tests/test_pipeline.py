@@ -196,6 +196,17 @@ def test_empty_labels_point_to_the_labels_not_to_the_diameter():
         analyze_movie(movie, labels=np.zeros(movie.shape, np.uint16))
 
 
+@pytest.mark.parametrize("n_frames", [1, 2])
+def test_a_movie_too_short_to_track_says_so(sim, tmp_path, n_frames):
+    """One frame used to fail naming leadertrack's own temporary labels.tif, two frames with a hint about the
+    nucleus diameter; both now name the movie and the frames it lacks."""
+    path = tmp_path / "short.tif"
+    tifffile.imwrite(path, sim.image[:n_frames])
+    with pytest.raises(InputError, match=rf"short\.tif: the movie has {n_frames} frames?; .*at least 3 frames"):
+        process_movie(path, tmp_path / "out")
+    assert not (tmp_path / "out" / "short").exists()
+
+
 def test_empty_movie_is_an_error(tmp_path):
     with pytest.raises(InputError, match="empty"):
         analyze_movie(np.zeros((4, 32, 32), np.uint16))
