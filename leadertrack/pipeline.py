@@ -434,6 +434,13 @@ def analyze_movie(
         )
     frames = _FiniteFrames(movie)
     pixel_size, interval, units_info = _units(movie, warn)
+    time_axis = (getattr(movie, "metadata", None) or {}).get("time_axis")
+    if time_axis in ("Z", "C"):
+        name = "Z planes" if time_axis == "Z" else "channels"
+        warn.append(
+            f"the file has no time axis: its {n_frames} {name} were read as frames. If they are not frames of a "
+            "time-lapse, the tracks mean nothing" + (" (a time-lapse of Z stacks: --z-projection max)" if time_axis == "Z" else "")
+        )
 
     labels_source = "labels" if movie.path is None else f"labels for {source}"
     labels_given = None if labels is None else "array"  # run.json: where the masks came from

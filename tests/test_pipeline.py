@@ -207,6 +207,16 @@ def test_a_movie_too_short_to_track_says_so(sim, tmp_path, n_frames):
     assert not (tmp_path / "out" / "short").exists()
 
 
+def test_a_z_stack_read_as_time_is_a_warning(sim, tmp_path):
+    """A file whose only stack axis is Z is read as a time-lapse; that used to be said in run.json's notes only."""
+    path = tmp_path / "planes.tif"
+    tifffile.imwrite(path, sim.image[:5], imagej=True, metadata={"axes": "ZYX"})
+    result = analyze_movie(path)
+    assert any("its 5 Z planes were read as frames" in w for w in result.provenance["warnings"])
+    tifffile.imwrite(tmp_path / "movie.tif", sim.image[:5], imagej=True, metadata={"axes": "TYX"})
+    assert not any("read as frames" in w for w in analyze_movie(tmp_path / "movie.tif").provenance["warnings"])
+
+
 def test_empty_movie_is_an_error(tmp_path):
     with pytest.raises(InputError, match="empty"):
         analyze_movie(np.zeros((4, 32, 32), np.uint16))
