@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import threading
+import unicodedata
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -934,9 +935,9 @@ def _metadata(tf: tifffile.TiffFile, axes: str, plan: _AxesPlan, *, n_files: int
 def movie_name(path: str | Path) -> str:
     """The name of a movie's result folder: its file name without the TIFF suffix, made safe.
 
-    Characters other than letters, digits, ``.``, ``-`` and ``_`` become ``_`` and leading dots
-    are dropped (a name that is then empty becomes ``movie``), so a result folder can never escape
-    ``OUT``, be hidden, or look like the temporary folder of another movie.
+    Characters other than letters and digits (of any script), ``.``, ``-`` and ``_`` become ``_``
+    and leading dots are dropped (a name that is then empty becomes ``movie``), so a result folder can
+    never escape ``OUT``, be hidden, or look like the temporary folder of another movie.
 
     Examples
     --------
@@ -944,13 +945,15 @@ def movie_name(path: str | Path) -> str:
     'well_A1'
     >>> movie_name("../..tif")
     'movie'
+    >>> movie_name("細胞 é#1.tif")
+    '細胞_é_1'
     """
-    name = Path(path).name
+    name = unicodedata.normalize("NFC", Path(path).name)  # an accent typed on macOS is one letter, not two
     for suffix in _SUFFIXES:
         if name.lower().endswith(suffix):
             name = name[: -len(suffix)]
             break
-    name = re.sub(r"[^A-Za-z0-9._-]", "_", name).lstrip(".")  # no hidden folder, no '.x.partial-*' look-alike
+    name = re.sub(r"[^\w.-]", "_", name).lstrip(".")  # no hidden folder, no '.x.partial-*' look-alike
     return name or "movie"
 
 

@@ -26,14 +26,20 @@ _NAMES = st.one_of(
 @given(text=_NAMES, suffix=st.sampled_from(["", ".tif", ".TIFF", ".ome.tif", ".ome.tiff"]))
 def test_movie_name_cannot_escape_or_hide_in_out(text, suffix):
     name = movie_name(text + suffix)
-    assert name and set(name) <= set(string.ascii_letters + string.digits + "._-")
+    assert name and all(c.isalnum() or c in "._-" for c in name)  # letters and digits of any script
     assert not name.startswith(".")  # not hidden, never mistaken for a '.<name>.partial-*' staging folder
     folder = OUT / name
     assert folder.parent == OUT and len(folder.parts) == len(OUT.parts) + 1
     assert Path(str(folder)).resolve().parent == OUT.resolve()
 
 
-@pytest.mark.parametrize("name", ["..tif", "a b;$(touch x).tif", ".hidden.ome.tif", "well ä1.tif"])
+def test_names_in_other_scripts_stay_apart():
+    """Names in other scripts used to collapse to underscores, so two movies collided ('__')."""
+    assert movie_name("細胞.tif") != movie_name("組織.tif")
+    assert movie_name("cafe\u0301.tif") == movie_name("caf\u00e9.tif") == "café"  # however the accent was typed
+
+
+@pytest.mark.parametrize("name", ["..tif", "a b;$(touch x).tif", ".hidden.ome.tif", "well ä1.tif", "細胞.tif"])
 def test_odd_names_run_into_a_folder_inside_out(tmp_path, name):
     from leadertrack.config import RunConfig
     from leadertrack.pipeline import process_movie
