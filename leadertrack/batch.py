@@ -545,14 +545,30 @@ def _execute(
     if not jobs:
         return
     n_workers = (os.cpu_count() or 1) if workers == 0 else workers
-    if scheduler is not None:
-        yield from _on_dask(jobs, scheduler=scheduler, n_workers=n_workers)
-    elif n_workers is None or n_workers <= 1 or len(jobs) == 1:
+    if scheduler is None and (n_workers is None or n_workers <= 1 or len(jobs) == 1):
         # one movie: the cores asked for segment its frames instead
         for job in jobs:
             yield job.index, _process(job, progress, threads=n_workers or 1)
-    else:
-        yield from _on_processes(jobs, n_workers=n_workers)
+        return
+    remote = _on_dask(jobs, scheduler=scheduler, n_workers=n_workers) if scheduler is not None else _on_processes(
+        jobs, n_workers=n_workers
+    )
+    for index, row in remote:
+        for message in row.pop(_WARNINGS_KEY, []):  # shown here as the movies run here show theirs
+            warnings.warn(message, UserWarning, stacklevel=2)
+        yield index, row
+
+
+_WARNINGS_KEY = "_warnings"
+
+
+def _process_in_worker(job: _Job) -> dict:
+    """:func:`_process` in a worker process (or on a Dask worker): its warnings come back in the row, under
+    ``_WARNINGS_KEY``, for the parent to show as it shows its own, instead of a worker's raw Python warnings."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        row = _process(job)
+    return {**row, _WARNINGS_KEY: [str(w.message) for w in caught]}
 
 
 def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, dict]]:
@@ -560,7 +576,7 @@ def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, di
     pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
     broken: list[_Job] = []
     try:
-        futures = {pool.submit(_process, job): job for job in jobs}
+        futures = {pool.submit(_process_in_worker, job): job for job in jobs}
         for future in as_completed(futures):
             job = futures[future]
             try:
@@ -581,7 +597,7 @@ def _alone(job: _Job) -> dict:
     """Run one job in a fresh worker process; a failed row if that process dies too."""
     with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as pool:
         try:
-            return pool.submit(_process, job).result()
+            return pool.submit(_process_in_worker, job).result()
         except Exception as exc:  # noqa: BLE001 - the worker process died (killed, out of memory)
             return summary_row(job.name, job.shown, "failed", error=f"worker process died: {_one_line(exc)}")
 
@@ -612,7 +628,7 @@ def _on_dask(jobs: list[_Job], *, scheduler: str, n_workers: int | None) -> Iter
     try:
         batch = uuid.uuid4().hex[:8]
         futures = {
-            client.submit(_process, job, key=f"leadertrack-{job.name}-{batch}", pure=False, retries=0): job
+            client.submit(_process_in_worker, job, key=f"leadertrack-{job.name}-{batch}", pure=False, retries=0): job
             for job in jobs
         }
         for future in dask_completed(futures):

@@ -111,7 +111,7 @@ def _build_config(
 def _readable_warnings() -> Iterator[None]:
     """Warnings printed as one line, ``warning: MESSAGE``, above the progress bars, instead of
     Python's ``FILE:LINE: UserWarning: MESSAGE`` and a line of source in the middle of a bar.
-    (Movies run in worker processes keep their warnings in ``run.json``; the summary counts them.)"""
+    (Movies run in worker processes send theirs back with their summary row; they are shown here too.)"""
     from tqdm.auto import tqdm
 
     def show(message, category, filename, lineno, file=None, line=None) -> None:

@@ -214,6 +214,23 @@ def test_processes_match_serial(plate, serial, tmp_path):
     _assert_same_results(tmp_path, serial[0])
 
 
+def test_warnings_of_movies_run_in_worker_processes_are_shown_as_the_parents_own(plate, tmp_path, capfd):
+    """A movie run in a worker process used to print Python's raw 'FILE:LINE: UserWarning: ...' and a line of
+    source on stderr; its warnings now come back with its row and are raised in the parent, where the command
+    line shows each as one line."""
+    uncalibrated = tmp_path / "in"
+    uncalibrated.mkdir()
+    for name in GOOD[:2]:  # the same movies without units: each warns that distances are in pixels
+        tifffile.imwrite(uncalibrated / f"{name}.tif", tifffile.imread(plate / f"{name}.tif"))
+    with pytest.warns(UserWarning) as caught:
+        summary = run_batch(list_movies([uncalibrated]), tmp_path / "out", _config(), workers=2)
+    assert set(summary["status"]) == {"ok"}
+    shown = [str(w.message) for w in caught]
+    for name in GOOD[:2]:
+        assert any(m.startswith(f"{name}: no pixel size") for m in shown)
+    assert "UserWarning" not in capfd.readouterr().err
+
+
 def test_dask_local_cluster_matches_serial(plate, serial, tmp_path):
     pytest.importorskip("dask.distributed")
     summary = run_batch(list_movies([plate]), tmp_path, _config(), workers=2, scheduler="local")
