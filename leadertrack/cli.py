@@ -237,7 +237,7 @@ def run(
     model: Model = None,
     export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
     overwrite: Overwrite = False,
-    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too.")] = False,
+    recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too (not in hidden ones, nor in leadertrack result folders).")] = False,
     workers: Annotated[int, typer.Option(help="Movies processed in parallel on this machine (0 = one per core; 1 = one after another, with per-stage progress). A single movie gets these cores for its frames.", min=0)] = 0,
     scheduler: Annotated[
         Optional[str],

@@ -16,6 +16,7 @@ import glob
 import hashlib
 import logging
 import math
+import os
 import re
 import threading
 import unicodedata
@@ -411,7 +412,7 @@ def list_movies(
             if match.is_dir() and not frame_sequence:
                 tiffs = _tiffs_in(match, recursive=recursive)
                 if not tiffs:
-                    where = "in it or its subfolders" if recursive else "in it (use recursive to search subfolders)"
+                    where = "in it or its subfolders" if recursive else "in it (-r / --recursive, or recursive=True, searches its subfolders)"
                     raise InputError(f"{match}: folder has no .tif/.tiff file {where}")
                 found.extend(tiffs)
             else:
@@ -996,8 +997,23 @@ def numbering_gap(files: Sequence[Path]) -> str | None:
     )
 
 
+_RESULT_MARKERS = ("run.json", "tracks.csv", "cells.csv")
+"""Files every leadertrack result folder holds: its labels.tif is not a movie to analyse."""
+
+
 def _tiffs_in(folder: Path, *, recursive: bool = False) -> list[Path]:
-    files = folder.rglob("*") if recursive else folder.iterdir()
+    """The TIFFs of ``folder`` (and, ``recursive``, of its subfolders except hidden ones and leadertrack's own
+    result folders, so that results written inside the input folder are not analysed as movies next time)."""
+    if recursive:
+        files = []
+        for root, subfolders, names in os.walk(folder):
+            subfolders[:] = sorted(
+                d for d in subfolders
+                if not d.startswith(".") and not all((Path(root) / d / m).is_file() for m in _RESULT_MARKERS)
+            )
+            files.extend(Path(root) / name for name in names)
+    else:
+        files = folder.iterdir()
     return sorted((f for f in files if f.is_file() and is_tiff_name(f) and not f.name.startswith(".")), key=_natural_key)
 
 

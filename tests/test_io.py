@@ -622,6 +622,18 @@ def test_list_movies(tmp_path):
     assert list_movies([tmp_path / "sub"], frame_sequence=True) == [tmp_path / "sub"]
 
 
+def test_recursive_search_skips_results_written_inside_the_input_folder(tmp_path):
+    """`leadertrack run in -r --out in/results` twice used to analyse the first run's results/a/labels.tif as
+    a movie named 'labels' (and fail the next as a duplicate name)."""
+    for name in ("a.tif", "sub/b.tif", "results/a/labels.tif", ".hidden/c.tif", "results/notes/d.tif"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_bytes(b"x")
+    for marker in ("run.json", "tracks.csv", "cells.csv"):
+        (tmp_path / "results" / "a" / marker).write_text("x")
+    names = [p.relative_to(tmp_path).as_posix() for p in list_movies([tmp_path], recursive=True)]
+    assert names == ["a.tif", "results/notes/d.tif", "sub/b.tif"]
+
+
 @pytest.mark.parametrize("item", ["nothere.tif", "nothere/*.tif"])
 def test_list_movies_missing(tmp_path, item):
     with pytest.raises(InputError, match=r"nothere"):
