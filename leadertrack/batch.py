@@ -158,6 +158,8 @@ def run_batch(
     if workers is not None and workers < 0:
         raise InputError(f"workers must be 0 (all cores) or more, got {workers}")
     overrides = read_unit_overrides(units_csv, paths) if units_csv is not None else {}
+    if out.exists() and not out.is_dir():
+        raise InputError(f"{out}: is a file; the output (--out) is a folder, created if needed")
     out.mkdir(parents=True, exist_ok=True)
 
     from leadertrack.io import movie_name

@@ -35,11 +35,11 @@ EXPORTS = ("ctc", "geff", "trackmate", "parquet")
 
 PixelSize = Annotated[
     Optional[float],
-    typer.Option("--pixel-size-um", min=0.0, help="Pixel size in µm (overrides the file's metadata).", show_default=False),
+    typer.Option("--pixel-size-um", help="Pixel size in µm (overrides the file's metadata).", show_default=False),
 ]
 FrameInterval = Annotated[
     Optional[float],
-    typer.Option("--frame-interval-min", min=0.0, help="Minutes between frames (overrides the file's metadata).", show_default=False),
+    typer.Option("--frame-interval-min", help="Minutes between frames (overrides the file's metadata).", show_default=False),
 ]
 Geometry = Annotated[
     str,
@@ -218,10 +218,10 @@ def run(
     frame_interval_min: FrameInterval = None,
     nucleus_diameter_um: Annotated[
         Optional[float],
-        typer.Option(help="Typical nucleus diameter in µm; estimated from the movie when not given.", min=0.0, show_default=False),
+        typer.Option(help="Typical nucleus diameter in µm; estimated from the movie when not given.", show_default=False),
     ] = None,
     max_speed_um_per_min: Annotated[
-        Optional[float], typer.Option(help="Fastest expected cell speed in µm/min (sets the linking search range).", min=0.0, show_default=False)
+        Optional[float], typer.Option(help="Fastest expected cell speed in µm/min (sets the linking search range).", show_default=False)
     ] = None,
     channel: Annotated[Optional[int], typer.Option(help="Channel with the nuclei, for multi-channel movies (0-based).", min=0, show_default=False)] = None,
     z_projection: Annotated[
@@ -337,6 +337,8 @@ def classify(
     from leadertrack.pipeline import analyze_tracks, check_rerun_replaceable, write_result
     from leadertrack.report import write_report
 
+    if out.exists() and not out.is_dir():
+        _fail(f"{out}: is a file; the output (--out) is a folder, created if needed")
     column_map = {}
     for item in column or []:
         if "=" not in item:

@@ -463,6 +463,8 @@ def analyze_movie(
         with clock.stage("estimate_diameter"):
             try:
                 diameter_px = estimate_nucleus_diameter_px(frames, flatten_background=seg.flatten_background, glow=seg.glow)
+            except InputError:  # a frame that cannot be read: its own message says so
+                raise
             except ValueError as exc:
                 if not any(_has_signal(frames.frame(t)) for t in range(n_frames)):
                     raise InputError(f"{source}: {_EMPTY}") from None

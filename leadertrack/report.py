@@ -842,8 +842,10 @@ def write_reports(folders: Sequence[str | Path]) -> list[Path]:
             written.append(write_folder_report(folder))
             continue
         results = sorted(p for p in folder.iterdir() if is_result_folder(p)) if folder.is_dir() else []
+        if not folder.exists():
+            raise InputError(f"{folder}: no such folder")
         if not results:
-            raise InputError(f"{folder}: not a leadertrack result folder, nor a folder of them")
+            raise InputError(f"{folder}: not a leadertrack result folder (tracks.csv, cells.csv, run.json), nor a folder of them")
         written.extend(write_folder_report(p) for p in results)
         if (folder / "summary.csv").exists():
             written.append(write_batch_index(pd.read_csv(folder / "summary.csv"), folder))

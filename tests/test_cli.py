@@ -305,6 +305,34 @@ def test_train_refuses_a_folder_for_the_model_and_warns_without_corrections(movi
     assert sorted(p.name for p in out.iterdir()) == before
 
 
+def test_messages_name_the_option_and_the_real_cause(movie_path, tmp_path):
+    """Messages a user testing odd input met: a negative pixel size refused with '>= 0' while 0 was refused too;
+    a missing report folder called 'not a result'; --out an existing file ('File exists'); an unreadable frame
+    file ending in a hint about the nucleus diameter; a missing column named in Python, not as the option."""
+    for value in ("-1", "0"):
+        res = invoke("run", movie_path, "--out", tmp_path / "out", "--pixel-size-um", value)
+        assert "--pixel-size-um" in res.output and "greater than 0" in res.output and "or equal" not in res.output
+    assert "no such folder" in invoke("report", tmp_path / "nowhere").output
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine", encoding="utf-8")
+    table = tmp_path / "tracks.csv"
+    pd.DataFrame({"cell_no": [1, 1, 1], "frame": [0, 1, 2], "y": [5.0, 6, 7], "x": [5.0, 5, 5]}).to_csv(table, index=False)
+    for command in (("run", movie_path), ("classify", table)):
+        res = invoke(*command, "--out", a_file)
+        assert res.exit_code != 0 and "is a file; the output (--out) is a folder" in res.output
+    assert a_file.read_text(encoding="utf-8") == "mine"
+    res = invoke("classify", table, "--out", tmp_path / "tables")
+    assert "--column particle=track_id" in res.output
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for t, frame in enumerate(tifffile.imread(movie_path)[:4]):
+        tifffile.imwrite(frames / f"t{t:03d}.tif", frame)
+    data = (frames / "t002.tif").read_bytes()
+    (frames / "t002.tif").write_bytes(data[: len(data) // 2])  # cut short
+    res = invoke("run", frames, "--frame-sequence", "--out", tmp_path / "seq", "-q", "--no-report")
+    assert "t002.tif: cannot read frame data" in res.output and "--nucleus-diameter-um" not in res.output
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"

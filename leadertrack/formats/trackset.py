@@ -256,7 +256,8 @@ def check_tracks(table: pd.DataFrame, *, source: str) -> pd.DataFrame:
         found = ", ".join(map(str, table.columns)) or "none"
         raise InputError(
             f"{source}: no {' or '.join(repr(c) for c in missing)} column (columns found: {found}); "
-            "name them with a column mapping, e.g. column_map={'particle': 'track_id'}"
+            "name them with a column mapping: --column particle=track_id on the command line, "
+            "column_map={'particle': 'track_id'} in Python"
         )
     out = table.reset_index(drop=True).copy()
     out["track_id"] = numeric_column(out, "track_id", source=source, integer=True)
