@@ -351,9 +351,17 @@ def read_unit_overrides(path: str | Path, movies: Sequence[Path]) -> dict[int, d
     return result
 
 
+_COUNT_COLUMNS = frozenset({"frames", "detections", "tracks", "leaders", "warnings"})
+
+
 def write_summary(rows: Sequence[dict], out: Path) -> pd.DataFrame:
-    """Write ``out/summary.csv`` atomically (one row per movie) and return it."""
+    """Write ``out/summary.csv`` atomically (one row per movie) and return it.
+
+    Counts stay whole numbers where a failed movie has none (empty, not ``6.0`` for the others).
+    """
     summary = pd.DataFrame(list(rows))
+    for column in _COUNT_COLUMNS.intersection(summary.columns):
+        summary[column] = summary[column].astype("Int64")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / SUMMARY_FILE, lambda tmp: summary.to_csv(tmp, index=False))  # no temporary left on failure
     return summary

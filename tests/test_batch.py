@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -94,6 +95,9 @@ def test_failures_are_isolated(plate, serial):
     assert errors["fake"] == f"{plate / 'fake.tif'}: not a TIFF file (leadertrack reads TIFF and OME-TIFF; convert other formats, e.g. in Fiji)"
     on_disk = pd.read_csv(out / "summary.csv")
     assert list(on_disk["movie"]) == list(summary["movie"]) == ["corrupt", "fake", *GOOD]
+    # counts are written as whole numbers beside the failed rows' empty ones (they were 8.0)
+    with open(out / "summary.csv", newline="") as handle:
+        assert [row["frames"] for row in csv.DictReader(handle)] == ["", "", "8", "8", "8"]
     ok = summary[summary["status"] == "ok"]
     assert (ok["tracks"] > 0).all() and (ok["frames"] == 8).all()
     assert (ok["pixel_size_um"] == 1.0).all() and (ok["frame_interval_min"] == 2.0).all()
