@@ -203,7 +203,10 @@ def train_model(
         raise InputError("labels: some tracks have no label (give one per row of cells)")
     y = labels.to_numpy().astype(bool)
     if y.all() or not y.any():
-        raise InputError("labels: need both leaders and non-leaders to train a model")
+        raise InputError(
+            f"the tracks to learn from are all {'leaders' if y.all() else 'non-leaders'} (after the corrections): "
+            "training needs both; add results, or movies reviewed in napari, with leaders and other cells"
+        )
     x = _matrix(cells, features)
     fill = np.nanmedian(np.where(np.isfinite(x), x, np.nan), axis=0)
     fill = np.where(np.isfinite(fill), fill, 0.0)

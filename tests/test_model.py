@@ -90,8 +90,10 @@ def test_missing_feature_when_predicting():
 
 def test_training_needs_both_classes():
     cells, y = labelled(6)
-    with pytest.raises(InputError, match="both"):
+    with pytest.raises(InputError, match="are all leaders .*training needs both"):
         train_model(cells, pd.Series(True, index=cells.index))
+    with pytest.raises(InputError, match="are all non-leaders"):  # named, not 'labels: ...' (read as the masks)
+        train_model(cells, pd.Series(False, index=cells.index))
     with pytest.raises(InputError, match="kind"):
         train_model(cells, y, kind="forest")
 
