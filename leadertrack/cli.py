@@ -365,6 +365,13 @@ def classify(
         try:
             with _readable_warnings():
                 trackset = read_tracks(path, column_map=column_map or None)
+                if (out / trackset.name).exists() and not overwrite:
+                    rows.append(summary_row(
+                        trackset.name, path, "skipped", seconds=time.perf_counter() - began, out=out,
+                        error="a result of this name exists (the tracks are not compared with those it was made from); "
+                        "--overwrite redoes it",
+                    ))
+                    continue
                 result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
             if overwrite:
                 check_rerun_replaceable(out / result.name)

@@ -333,6 +333,22 @@ def test_messages_name_the_option_and_the_real_cause(movie_path, tmp_path):
     assert "t002.tif: cannot read frame data" in res.output and "--nucleus-diameter-um" not in res.output
 
 
+def test_classify_again_skips_a_finished_result_unless_overwrite(tmp_path):
+    """A second `classify` into the same folder used to fail (exit 1) and mark the intact result failed."""
+    sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(120.0, 160.0), render=False, seed=3)
+    table = tmp_path / "mine.csv"
+    sim.tracks[["track_id", "frame", "y", "x"]].to_csv(table, index=False)
+    assert invoke("classify", table, "--out", tmp_path / "out").exit_code == 0
+    stamp = (tmp_path / "out" / "mine" / "run.json").stat().st_mtime_ns
+    again = invoke("classify", table, "--out", tmp_path / "out")
+    assert again.exit_code == 0 and "0 ok, 1 skipped, 0 failed" in again.output
+    assert pd.read_csv(tmp_path / "out" / "summary.csv")["status"].tolist() == ["skipped"]
+    assert (tmp_path / "out" / "mine" / "run.json").stat().st_mtime_ns == stamp
+    redo = invoke("classify", table, "--out", tmp_path / "out", "--overwrite")
+    assert redo.exit_code == 0 and "1 ok" in redo.output
+    assert (tmp_path / "out" / "mine" / "run.json").stat().st_mtime_ns != stamp
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
