@@ -197,7 +197,7 @@ def _blocks(image: np.ndarray, factor: int, combine: np.ufunc) -> np.ndarray:
     return reduce(combine, (padded[i::factor, j::factor] for i in range(factor) for j in range(factor)))
 
 
-def _blob_response(smooth: np.ndarray, *, nucleus_diameter_px: float, background: float) -> tuple[np.ndarray, int]:
+def _blob_response(smooth: np.ndarray, *, nucleus_diameter_px: float) -> tuple[np.ndarray, int]:
     """Scale-normalised Laplacian of Gaussian at the nucleus scale, and its block size.
 
     sigma = d / 2√2, the scale at which the LoG of a disk of diameter d peaks. It is computed on
@@ -205,17 +205,12 @@ def _blob_response(smooth: np.ndarray, *, nucleus_diameter_px: float, background
     well sampled). At that scale the LoG
     ignores nucleoli and chromatin texture, separates touching nuclei, and is weak on diffuse
     out-of-focus glow, however bright.
-
-    The ``background`` level is taken out first: the LoG kernel, cut off at 3 sigma, does not sum
-    to zero, and its response to a constant level c is about 0.025 c, so a camera offset (or
-    negative pixel values) would otherwise move every response, and with it which objects pass
-    the blob threshold.
     """
     sigma = nucleus_diameter_px / (2.0 * np.sqrt(2.0))
     factor = max(1, round(sigma / 3))
     small = _blocks(smooth, factor, np.add) / factor**2 if factor > 1 else smooth
     scale = sigma / factor
-    return -scale**2 * ndi.gaussian_laplace(small - np.float32(background), scale, truncate=3.0), factor
+    return -scale**2 * ndi.gaussian_laplace(small, scale, truncate=3.0), factor
 
 
 def _coarse(labels: np.ndarray, response: np.ndarray, factor: int) -> np.ndarray:
@@ -317,9 +312,7 @@ def _split_large(
     reach = int(np.ceil(3.0 * _FINE_SCALE * nucleus_diameter_px / (2.0 * np.sqrt(2.0)))) + 2
     outer = tuple(slice(max(0, w.start - reach), min(n, w.stop + reach)) for w, n in zip(box, regions.shape))
     inner = tuple(slice(w.start - o.start, w.stop - o.start) for w, o in zip(box, outer))
-    response, factor = _blob_response(
-        smooth[outer], nucleus_diameter_px=_FINE_SCALE * nucleus_diameter_px, background=background
-    )
+    response, factor = _blob_response(smooth[outer], nucleus_diameter_px=_FINE_SCALE * nucleus_diameter_px)
     local = regions[outer]
     candidates = np.zeros(local.shape, dtype=local.dtype)
     candidates[inner] = np.where(large[local[inner]], local[inner], 0)
@@ -518,7 +511,7 @@ def segment_frame(
         smooth -= surface
     detected, background, noise_sd = _detect(smooth, noise_threshold=_NOISE_THRESHOLD, max_hole_px=int(typical_area))
     components = ndi.label(detected)[0]
-    response, factor = _blob_response(smooth, nucleus_diameter_px=nucleus_diameter_px, background=background)
+    response, factor = _blob_response(smooth, nucleus_diameter_px=nucleus_diameter_px)
     if split_touching:
         regions = _split(response, factor, components, nucleus_diameter_px=nucleus_diameter_px)
         refined = _refine(smooth, regions, background=background, object_fraction=_OBJECT_FRACTION)
