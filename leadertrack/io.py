@@ -250,6 +250,18 @@ def read_movie(
     )
 
 
+def _single_frame_labels(path: Path) -> np.ndarray | None:
+    """The labels of a one-frame movie (a TIFF holding a single 2-D image, as ``labels.tif`` of one) as a
+    ``uint32`` (1, Y, X) array; None for any other file."""
+    with _open_tiff(path) as tf:
+        if not tf.series or len(tf.series[0].shape) != 2:
+            return None
+        frame = tf.series[0].asarray()
+    if frame.dtype.kind not in "uif" or (frame.size and (frame.min() < 0 or (frame.dtype.kind == "f" and not np.all(frame == np.round(frame))))):
+        raise InputError(f"{path}: labels must be whole numbers >= 0, got pixel type {frame.dtype}")
+    return frame.astype(np.uint32)[None]
+
+
 def read_labels(
     path: str | Path,
     *,
@@ -291,6 +303,11 @@ def read_labels(
         masks = [f for f in files if re.search(r"(^|_)(man_seg|man_track|masks?)(_|\d|$)", movie_name(f).lower())]
         movie = _sequence_from_files(path, masks or files, channel)
     else:
+        single = _single_frame_labels(path) if channel is None else None
+        if single is not None:
+            if shape is not None and single.shape != tuple(shape):
+                raise InputError(f"{path}: labels have shape {_fmt_shape(single.shape)} but the movie is {_fmt_shape(shape)} (T,Y,X)")
+            return single
         movie = read_movie(path, channel=channel)
     if shape is not None and tuple(movie.shape) != tuple(shape):
         raise InputError(

@@ -427,10 +427,10 @@ def analyze_movie(
     movie = _resolve_movie(movie, config)
     source = str(movie.path) if movie.path is not None else "array"
     n_frames = len(movie)
-    if n_frames < max(2, config.link.min_track_length):
+    if n_frames < config.link.min_track_length:
         raise InputError(
             f"{source}: the movie has {n_frames} frame{'s' if n_frames != 1 else ''}; leadertrack follows cells over "
-            f"time and keeps tracks of at least {max(2, config.link.min_track_length)} frames ([link] min_track_length)"
+            f"time and keeps tracks of at least {config.link.min_track_length} frames ([link] min_track_length)"
         )
     frames = _FiniteFrames(movie)
     pixel_size, interval, units_info = _units(movie, warn)

@@ -841,9 +841,9 @@ def write_reports(folders: Sequence[str | Path]) -> list[Path]:
         if is_result_folder(folder):
             written.append(write_folder_report(folder))
             continue
-        results = sorted(p for p in folder.iterdir() if is_result_folder(p)) if folder.is_dir() else []
         if not folder.exists():
             raise InputError(f"{folder}: no such folder")
+        results = sorted(p for p in folder.iterdir() if is_result_folder(p)) if folder.is_dir() else []
         if not results:
             raise InputError(f"{folder}: not a leadertrack result folder (tracks.csv, cells.csv, run.json), nor a folder of them")
         written.extend(write_folder_report(p) for p in results)

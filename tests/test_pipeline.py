@@ -207,6 +207,19 @@ def test_a_movie_too_short_to_track_says_so(sim, tmp_path, n_frames):
     assert not (tmp_path / "out" / "short").exists()
 
 
+def test_a_one_frame_movie_runs_to_a_result_folder_that_reads_back(sim, tmp_path):
+    """With min_track_length 1 a single frame is analysed; its labels.tif (one 2-D page) used to be refused
+    when read back ('is a single 2-D image, not a time-lapse'), by the run itself and by read_result."""
+    path = tmp_path / "one.tif"
+    tifffile.imwrite(path, sim.image[:1])
+    config = RunConfig()
+    config.link.min_track_length = 1
+    result = process_movie(path, tmp_path / "out", config)
+    again = read_result(tmp_path / "out" / "one")
+    assert again.labels.shape == (1, *sim.image.shape[1:]) and len(again.tracks) == len(result.tracks) > 20
+    assert np.array_equal(np.asarray(again.labels), np.asarray(result.labels))
+
+
 def test_a_z_stack_read_as_time_is_a_warning(sim, tmp_path):
     """A file whose only stack axis is Z is read as a time-lapse; that used to be said in run.json's notes only."""
     path = tmp_path / "planes.tif"
