@@ -254,7 +254,7 @@ def _single_frame_labels(path: Path) -> np.ndarray | None:
     """The labels of a one-frame movie (a TIFF holding a single 2-D image, as ``labels.tif`` of one) as a
     ``uint32`` (1, Y, X) array; None for any other file."""
     with _open_tiff(path) as tf:
-        if not tf.series or len(tf.series[0].shape) != 2:
+        if len(tf.pages) != 1 or not tf.series or len(tf.series[0].shape) != 2:
             return None
         frame = tf.series[0].asarray()
     if frame.dtype.kind not in "uif" or (frame.size and (frame.min() < 0 or (frame.dtype.kind == "f" and not np.all(frame == np.round(frame))))):
