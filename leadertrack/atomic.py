@@ -8,6 +8,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from leadertrack.errors import InputError
+
 __all__ = ["atomic_write", "replace_path"]
 
 
@@ -15,7 +17,9 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` on a temporary sibling of ``path``, then move it to ``path``.
 
     Works for files and folders (zarr stores). An existing ``path`` is replaced only after
-    ``write`` succeeded; on failure the temporary is removed and ``path`` is untouched.
+    ``write`` succeeded; on failure the temporary is removed and ``path`` is untouched. A folder is
+    never replaced by a file (a report or a table written to a result folder's path by mistake):
+    that is an :class:`~leadertrack.errors.InputError`, and the folder is kept.
 
     Examples
     --------
@@ -29,6 +33,8 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> Path:
     tmp = path.with_name(f".{path.name}.partial-{uuid.uuid4().hex[:8]}")
     try:
         write(tmp)
+        if path.is_dir() and not tmp.is_dir():
+            raise InputError(f"{path} is a folder; give a file name for this output (the folder is kept)")
         replace_path(tmp, path)
     except BaseException:
         if tmp.is_dir():

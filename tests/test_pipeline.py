@@ -134,6 +134,23 @@ def test_result_folder_round_trip(result, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [result.name]
 
 
+def test_a_file_output_given_a_folders_path_keeps_the_folder(result, tmp_path):
+    """write_report(result, folder) (the file name forgotten) or write_tracks to a folder's path used to delete the
+    folder, a whole result with it, and leave a file in its place."""
+    from leadertrack.errors import InputError
+    from leadertrack.formats import write_tracks
+    from leadertrack.report import write_report
+
+    folder = write_result(result, tmp_path)
+    before = sorted(p.name for p in folder.iterdir())
+    with pytest.raises(InputError, match="is a folder; give a file name"):
+        write_report(result, folder)
+    with pytest.raises(InputError, match="is a folder; give a file name"):
+        write_tracks(result.tracks, result.cells, folder, format="table")
+    assert folder.is_dir() and sorted(p.name for p in folder.iterdir()) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
+
+
 def test_uncalibrated_movie_writes_honest_column_names(sim, tmp_path):
     with pytest.warns(UserWarning, match="no pixel size"):
         result = analyze_movie(sim.image[:6])
