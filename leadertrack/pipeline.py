@@ -1130,10 +1130,11 @@ def _read_csv(path: Path) -> pd.DataFrame:
 
 
 def _flags(values: pd.Series, *, source: str) -> pd.Series:
-    """A True/False column read from CSV; anything else (a blank, NaN, 'maybe') is an InputError."""
+    """A True/False column (bool, or text: true/false, yes/no, 1/0); anything else (a blank, NaN, 'maybe') is an
+    InputError."""
     if values.dtype == bool:
         return values
-    words = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False}
+    words = {"true": True, "false": False, "1": True, "0": False, "1.0": True, "0.0": False, "yes": True, "no": False}
     flags = values.astype(str).str.strip().str.lower().map(words)
     if flags.isna().any():
         row = int(np.flatnonzero(flags.isna().to_numpy())[0])
@@ -1164,7 +1165,14 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
     """
     from leadertrack.classify import classify
 
-    merged = pd.concat([result.corrections, corrections[["track_id", "is_leader"]]], ignore_index=True)
+    if not isinstance(corrections, pd.DataFrame) or not {"track_id", "is_leader"} <= set(corrections.columns):
+        raise InputError("corrections must be a table with the columns track_id and is_leader")
+    given = corrections[["track_id", "is_leader"]].reset_index(drop=True)
+    ids = pd.to_numeric(given["track_id"], errors="coerce")
+    if not (np.isfinite(ids) & (ids == np.round(ids))).all():
+        raise InputError(f"corrections: column 'track_id' must hold whole numbers, got {given['track_id'].tolist()[:10]}")
+    given = given.assign(track_id=ids.astype("int64"), is_leader=_flags(given["is_leader"], source="corrections"))
+    merged = pd.concat([result.corrections, given], ignore_index=True)
     merged = merged.astype({"track_id": "int64", "is_leader": bool}).drop_duplicates("track_id", keep="last")
     unknown = sorted(set(merged["track_id"]) - set(result.cells["track_id"]))
     if unknown:

@@ -300,6 +300,20 @@ def test_corrections_flip_and_retrain(result):
         apply_corrections(result, pd.DataFrame({"track_id": [99999], "is_leader": [True]}))
 
 
+def test_corrections_read_their_words_and_refuse_what_they_cannot(result):
+    """'no' or 'False' as text used to count as True (any non-empty string does), NaN too, and 37.5 became 37."""
+    leader = int(result.cells.loc[result.cells["is_leader"], "track_id"].iloc[0])
+    for word in ("no", "False", "false", "0"):
+        corrected = apply_corrections(result, pd.DataFrame({"track_id": [leader], "is_leader": [word]}))
+        assert leader not in corrected.leaders and not corrected.corrections["is_leader"].any()
+    assert leader in apply_corrections(result, pd.DataFrame({"track_id": [leader], "is_leader": ["yes"]})).leaders
+    for bad in ({"track_id": [leader], "is_leader": [np.nan]}, {"track_id": [leader + 0.5], "is_leader": [False]}):
+        with pytest.raises(InputError, match="corrections"):
+            apply_corrections(result, pd.DataFrame(bad))
+    with pytest.raises(InputError, match="columns track_id and is_leader"):
+        apply_corrections(result, pd.DataFrame({"track": [leader], "is_leader": [False]}))
+
+
 # --------------------------------------------------------------------------- memory follows the frame
 
 
