@@ -35,6 +35,7 @@ __all__ = [
     "LabelStack",
     "Movie",
     "file_checksum",
+    "finite_pixels",
     "frame_source",
     "is_tiff_name",
     "list_movies",
@@ -248,6 +249,23 @@ def read_movie(
         metadata=movie.metadata,
         _layout=movie._layout,
     )
+
+
+def finite_pixels(image: np.ndarray) -> np.ndarray:
+    """``image`` with NaN set to its finite median and +/-inf to its finite max/min (zeros where nothing is
+    finite); ``image`` itself, not a copy, when every pixel is finite (or it holds integers).
+
+    Examples
+    --------
+    >>> finite_pixels(np.array([1.0, np.nan, 3.0, np.inf])).tolist()
+    [1.0, 2.0, 3.0, 3.0]
+    """
+    if image.dtype.kind != "f" or np.isfinite(image).all():
+        return image
+    finite = image[np.isfinite(image)]
+    if not finite.size:
+        return np.zeros_like(image)
+    return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
 
 
 def _single_frame_labels(path: Path) -> np.ndarray | None:

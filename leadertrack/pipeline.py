@@ -30,6 +30,7 @@ from leadertrack import __version__
 from leadertrack.atomic import replace_path
 from leadertrack.config import RunConfig
 from leadertrack.errors import InputError
+from leadertrack.io import finite_pixels
 from leadertrack.units import add_physical_columns, honest_column_names
 
 __all__ = [
@@ -136,13 +137,10 @@ class _FiniteFrames:
 
     def frame(self, t: int) -> np.ndarray:
         image = np.asarray(self.movie.frame(t))
-        if image.dtype.kind != "f" or np.isfinite(image).all():
-            return image
-        self.nonfinite.add(t)
-        finite = image[np.isfinite(image)]
-        if not finite.size:
-            return np.zeros_like(image)
-        return np.nan_to_num(image, nan=np.median(finite), posinf=finite.max(), neginf=finite.min())
+        finite = finite_pixels(image)
+        if finite is not image:
+            self.nonfinite.add(t)
+        return finite
 
 
 def _in_order(

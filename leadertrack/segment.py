@@ -19,7 +19,7 @@ from skimage.segmentation import watershed
 
 from leadertrack.background import background_surface, has_glow
 from leadertrack.diameter import estimate_nucleus_diameter_px
-from leadertrack.io import frame_source
+from leadertrack.io import finite_pixels, frame_source
 
 __all__ = [
     "SMALL_NUCLEUS_PX", "estimate_nucleus_diameter_px", "reduction_factor", "segment", "segment_frame", "small_nuclei_message",
@@ -471,7 +471,8 @@ def segment_frame(
     Parameters
     ----------
     image
-        2-D image of any numeric dtype.
+        2-D image of any numeric dtype; NaN pixels are read as the frame's median, +/-inf as its largest /
+        smallest finite value.
     nucleus_diameter_px
         Typical nucleus diameter in pixels; every other size derives from it.
     smoothing_fraction
@@ -502,7 +503,7 @@ def segment_frame(
     >>> int(labels.max())
     2
     """
-    image = np.asarray(image)
+    image = finite_pixels(np.asarray(image))  # NaN padding (a registered movie) would leave no threshold
     if image.ndim != 2:
         raise ValueError(f"segment_frame expects a 2-D image, got shape {image.shape}")
     if not nucleus_diameter_px > 0:

@@ -291,3 +291,17 @@ def test_a_background_below_zero_is_read_as_if_it_lay_at_zero(level):
     assert at_zero.max() > 50
     assert below.max() == at_zero.max()
     assert np.mean((below > 0) == (at_zero > 0)) > 0.999
+
+
+def test_nan_pixels_do_not_empty_the_frame():
+    """One NaN pixel (padding after registration) used to leave segment_frame without a threshold: no nucleus
+    found. analyze_movie already read NaN as the frame's median; the stage functions now do too."""
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="planar", n_frames=2, field_um=(120.0, 160.0), seed=1)
+    frame = sim.image[0].astype(np.float64)
+    reference = segment_frame(frame, nucleus_diameter_px=sim.nucleus_diameter_um / sim.pixel_size_um)
+    frame[0, :3] = np.nan
+    frame[5, 5] = np.inf
+    padded = segment_frame(frame, nucleus_diameter_px=sim.nucleus_diameter_um / sim.pixel_size_um)
+    assert reference.max() > 30 and padded.max() == reference.max()
