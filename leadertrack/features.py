@@ -88,11 +88,28 @@ def window_half_frames(frame_interval_min: float) -> int:
 
 
 def _validate(tracks: pd.DataFrame) -> None:
+    """Refuse a tracks table :func:`measure` would misread: columns missing, ids or frames that are not whole
+    numbers, positions or times that are not finite, times that do not rise with the frames, duplicate rows."""
     missing = [c for c in ("track_id", "frame", "y_um", "x_um") if c not in tracks.columns]
     if missing:
         raise InputError(f"tracks table: missing column(s) {', '.join(missing)} (need track_id, frame, y_um, x_um)")
+    for column in ("track_id", "frame"):
+        values = pd.to_numeric(tracks[column], errors="coerce").to_numpy(float)
+        bad = ~(np.isfinite(values) & (values == np.round(values)))
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            raise InputError(f"tracks table: column '{column}' must hold whole numbers; row {row} has {tracks[column].iloc[row]!r}")
+    for column in [c for c in ("z_um", "y_um", "x_um", "time_min") if c in tracks.columns]:
+        values = pd.to_numeric(tracks[column], errors="coerce").to_numpy(float)
+        if not np.isfinite(values).all():
+            row = int(np.flatnonzero(~np.isfinite(values))[0])
+            raise InputError(f"tracks table: column '{column}' must hold finite numbers; row {row} has {tracks[column].iloc[row]!r}")
     if tracks.duplicated(["track_id", "frame"]).any():
         raise InputError("tracks table: a track has two rows in the same frame (track_id, frame must be unique)")
+    if "time_min" in tracks.columns:
+        by_frame = tracks[["frame", "time_min"]].astype(float).drop_duplicates("frame").sort_values("frame")
+        if (np.diff(by_frame["time_min"].to_numpy()) <= 0).any() or tracks.groupby("frame")["time_min"].nunique().max() > 1:
+            raise InputError("tracks table: time_min must rise with the frame, and be the same for every row of a frame")
 
 
 def _velocity(pos: np.ndarray, time: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
@@ -409,6 +426,13 @@ def measure(
         the front's ``geometry_confidence`` (1 when the geometry was given) and ``geometry_reason``
         on every row.
 
+    Raises
+    ------
+    InputError
+        A column is missing; ids or frames are not whole numbers; positions or times are not finite;
+        times do not rise with the frames; a track has two rows in one frame; ``field_um`` is not
+        positive or smaller than the positions.
+
     Examples
     --------
     >>> rows = [(1, f, float(f), 50.0, 100.0 + 5 * f) for f in range(6)]
@@ -418,6 +442,7 @@ def measure(
     >>> cells.set_index("track_id").loc[1, ["mean_speed_um_per_min", "persistence"]].round(2).tolist()
     [5.0, 1.0]
     """
+    tracks = tracks.reset_index(drop=True)  # an index named track_id (set_index(..., drop=False)) would be ambiguous
     _validate(tracks)
     if front is None:
         front = find_front(tracks, geometry=geometry, field_um=field_um)

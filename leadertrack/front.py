@@ -704,6 +704,15 @@ def find_front(
         if len(field_um) != ndim:
             raise InputError(f"field_um has {len(field_um)} values but the positions are {ndim}-D")
         lo, hi = np.zeros(ndim), np.asarray(field_um, float)
+        if not (np.isfinite(hi).all() and (hi > 0).all()):
+            raise InputError(f"field_um must be positive sizes in µm, got {tuple(field_um)}")
+        reach = positions.max(axis=0)
+        if (reach > hi + spacing).any():  # beyond the image by more than a cell: the field is wrong, or swapped
+            raise InputError(
+                f"field_um {tuple(float(v) for v in field_um)} is smaller than the positions it should hold (up to "
+                f"{tuple(round(float(v), 1) for v in reach)} µm, {'/'.join(c.removesuffix('_um') for c in cols)}); give "
+                "the image's size in µm, in that order"
+            )
     else:
         lo, hi = positions.min(axis=0), positions.max(axis=0)
     hi = np.maximum(hi, lo + spacing)

@@ -88,9 +88,36 @@ def test_input_is_not_modified():
     pd.testing.assert_frame_equal(t, before)
 
 
+def test_a_table_indexed_by_its_own_columns_is_measured_as_any_other():
+    """set_index("track_id", drop=False) used to fail on pandas' 'both an index level and a column label'."""
+    t = scene()
+    plain = measure(t, geometry="planar")[1]
+    indexed = measure(t.set_index("track_id", drop=False), geometry="planar")[1]
+    pd.testing.assert_frame_equal(indexed, plain)
+
+
+@pytest.mark.parametrize("field", [(50.0, 50.0), (0.0, 0.0), (-200.0, 260.0), (np.nan, 260.0)])
+def test_a_field_that_cannot_hold_the_cells_is_refused(field):
+    """A field smaller than the positions (or swapped, zero, negative) used to be accepted: every cell beyond it
+    taken to be at the image's border, leaders lost."""
+    with pytest.raises(InputError, match="field_um"):
+        measure(scene(), geometry="planar", field_um=field)
+    assert len(measure(scene(), geometry="planar", field_um=(200.0, 260.0))[1]) > 50
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
-    [(lambda t: t.drop(columns="track_id"), "track_id"), (lambda t: pd.concat([t, t.head(1)]), "same frame")],
+    [
+        (lambda t: t.drop(columns="track_id"), "track_id"),
+        (lambda t: pd.concat([t, t.head(1)]), "same frame"),
+        # these used to give wrong speeds without a word, or crash deep inside (IndexError, TypeError)
+        (lambda t: t.assign(time_min=np.nan), "'time_min' must hold finite numbers"),
+        (lambda t: t.assign(time_min=-t["time_min"]), "time_min must rise with the frame"),
+        (lambda t: t.assign(frame=t["frame"].astype(float).where(t.index != 5)), "'frame' must hold whole numbers; row 5"),
+        (lambda t: t.assign(y_um=t["y_um"].where(t.index != 7)), "'y_um' must hold finite numbers; row 7"),
+        (lambda t: t.assign(x_um=t["x_um"].where(t.index != 3, np.inf)), "'x_um' must hold finite numbers; row 3"),
+        (lambda t: t.assign(track_id="T" + t["track_id"].astype(str)), "'track_id' must hold whole numbers"),
+    ],
 )
 def test_bad_tables(change, message):
     with pytest.raises(InputError, match=message):
