@@ -107,9 +107,10 @@ def _validate(tracks: pd.DataFrame) -> None:
     if tracks.duplicated(["track_id", "frame"]).any():
         raise InputError("tracks table: a track has two rows in the same frame (track_id, frame must be unique)")
     if "time_min" in tracks.columns:
-        by_frame = tracks[["frame", "time_min"]].astype(float).drop_duplicates("frame").sort_values("frame")
-        if (np.diff(by_frame["time_min"].to_numpy()) <= 0).any() or tracks.groupby("frame")["time_min"].nunique().max() > 1:
-            raise InputError("tracks table: time_min must rise with the frame, and be the same for every row of a frame")
+        ordered = tracks[["track_id", "frame", "time_min"]].astype(float).sort_values(["track_id", "frame"])
+        same_track = np.diff(ordered["track_id"].to_numpy()) == 0
+        if (np.diff(ordered["time_min"].to_numpy())[same_track] <= 0).any():
+            raise InputError("tracks table: time_min must rise with the frame along every track")
 
 
 def _velocity(pos: np.ndarray, time: np.ndarray, start: np.ndarray, end: np.ndarray) -> np.ndarray:
