@@ -36,6 +36,17 @@ def test_every_writer_is_read_back_by_read_tracks(tmp_path: Path, suffix: str) -
     assert ts.frame_interval_min == pytest.approx(5.0)
 
 
+@pytest.mark.parametrize("suffix", [".xml", ".geff"])
+def test_units_left_out_are_those_the_table_shows(tmp_path: Path, suffix: str) -> None:
+    """Without pixel_size_um / frame_interval_min, a calibrated table's µm columns used to be renamed _px and
+    kept their µm values (speed_px_per_frame 0.56 where the cell moved 2.8 px per frame)."""
+    tracks, cells = pipeline_tables(30)
+    ts = read_tracks(write_tracks(tracks, cells, tmp_path / f"out{suffix}"))
+    assert ts.pixel_size_um == pytest.approx(0.65) and ts.frame_interval_min == pytest.approx(5.0)
+    assert ts.tracks["y_um"].to_numpy() == pytest.approx(tracks.sort_values(["track_id", "frame"])["y_um"].to_numpy())
+    assert [c for c in ts.tracks.columns if c.endswith(("_px", "_per_frame"))] == ["area_px"]  # area_px is in pixels
+
+
 def test_with_units_overrides_and_recomputes_physical_columns() -> None:
     with pytest.warns(UserWarning):
         ts = read_tracks(FIXTURES / "trackpy_tracks.csv")

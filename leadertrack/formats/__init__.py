@@ -24,6 +24,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from leadertrack.errors import InputError
@@ -210,7 +211,8 @@ def write_tracks(
 
     ``.csv``/``.tsv``/``.parquet`` → :func:`write_table`, ``.xml`` → :func:`write_trackmate_xml`,
     ``.geff``/``.zarr`` → :func:`write_geff`. Units are needed by TrackMate XML and GEFF (tables
-    carry them in their ``_um``/``_min`` columns). CTC export needs the label masks: use
+    carry them in their ``_um``/``_min`` columns); when not given they are those the table shows
+    (``y_um`` beside ``y``, ``time_min`` beside ``frame``), none for a run without units. CTC export needs the label masks: use
     ``leadertrack.ctc.write_ctc``.
 
     Raises
@@ -226,5 +228,23 @@ def write_tracks(
         raise InputError(f"{path}: cannot write tracks as {kind or suffix!r}; use .csv, .parquet, .xml (TrackMate) or .geff")
     if kind == "table":
         return __getattr__("write_table")(tracks, cells, path)
+    # not given: the units the table itself shows (y_um beside y, time_min beside frame), so that columns in
+    # µm are not renamed as if in pixels
+    pixel_size_um = pixel_size_um or _ratio(tracks, "y_um", "y")
+    frame_interval_min = frame_interval_min or _ratio(tracks, "time_min", "frame")
     writer = __getattr__("write_trackmate_xml" if kind == "trackmate" else "write_geff")
     return writer(tracks, cells, path, pixel_size_um=pixel_size_um, frame_interval_min=frame_interval_min)
+
+
+def _ratio(table: pd.DataFrame, physical: str, raw: str) -> float | None:
+    """The unit that ``table[physical] = unit x table[raw]`` shows, when both columns are there and agree on
+    one (None otherwise, or when it is 1: the analysis ran without units)."""
+    if physical not in table or raw not in table:
+        return None
+    a, b = table[physical].to_numpy(float), table[raw].to_numpy(float)
+    use = np.isfinite(a) & np.isfinite(b) & (b != 0)
+    if not use.any():
+        return None
+    ratio = a[use] / b[use]
+    unit = float(np.median(ratio))
+    return unit if unit > 0 and np.allclose(ratio, unit, rtol=1e-6) and not np.isclose(unit, 1.0) else None
