@@ -84,7 +84,9 @@ def test_round_trip_keeps_numeric_columns_ids_divisions_and_units(tmp_path: Path
 
 
 def test_uncalibrated_tracks_are_written_in_pixels_and_frames(tmp_path: Path) -> None:
-    tracks, cells = pipeline_tables(5)
+    # a run without units: its _um columns hold pixels, its _min columns frames (a calibrated table written
+    # without units keeps its units: test_formats_dispatch)
+    tracks, cells = pipeline_tables(5, pixel_size_um=1.0, frame_interval_min=1.0)
     path = write_tracks(tracks, cells, tmp_path / "t.xml")
     model = ET.parse(path).getroot().find("Model")
     assert (model.get("spatialunits"), model.get("timeunits")) == ("pixel", "frame")
