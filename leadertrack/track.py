@@ -243,8 +243,13 @@ def link(
     missing = {"frame", "y", "x"} - set(detections.columns)
     if missing:
         raise ValueError(f"detections lack the column(s) {sorted(missing)}")
-    if search_range_um <= 0 or pixel_size_um <= 0:
-        raise ValueError("search_range_um and pixel_size_um must be positive")
+    positive = {"search_range_um": search_range_um, "pixel_size_um": pixel_size_um, "frame_interval_min": frame_interval_min}
+    for name, value in positive.items():
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+    for name, value in {"memory": memory, "min_track_length": min_track_length, "max_gap_frames": max_gap_frames or 0}.items():
+        if value != int(value) or value < 0:
+            raise ValueError(f"{name} must be a whole number >= 0, got {value}")
     table = detections.reset_index(drop=True)
     table["frame"] = table["frame"].astype(np.int64)
     columns = [c for c in detections.columns if c != "track_id"]  # re-linking replaces old ids

@@ -101,6 +101,18 @@ def test_link_rejects_a_table_without_positions():
         link(pd.DataFrame({"frame": [0]}), search_range_um=1.0)
 
 
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("search_range_um", np.nan), ("frame_interval_min", 0.0), ("memory", -1), ("max_gap_frames", -2), ("min_track_length", 1.5)],
+)
+def test_link_refuses_settings_that_mean_nothing(option, value):
+    """NaN search range or memory -1 used to make every detection its own track; interval 0 all times 0."""
+    detections = pd.DataFrame({"frame": [0, 1, 2], "y": [5.0, 5.5, 6.0], "x": [5.0, 5.0, 5.0]})
+    assert link(detections, search_range_um=3.0)["track_id"].nunique() == 1
+    with pytest.raises(ValueError, match=option):
+        link(detections, **{"search_range_um": 3.0, option: value})
+
+
 def test_default_search_range():
     assert default_search_range_um(nucleus_diameter_um=12.0) == 18.0
     assert default_search_range_um(nucleus_diameter_um=12.0, frame_interval_min=10.0, max_speed_um_per_min=0.5) == 5.0
