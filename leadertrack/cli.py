@@ -31,7 +31,6 @@ app = typer.Typer(
 )
 
 GEOMETRIES = ("auto", "planar", "radial")
-EXPORTS = ("ctc", "geff", "trackmate", "parquet")
 
 PixelSize = Annotated[
     Optional[float],
@@ -251,14 +250,15 @@ def run(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Segment, track and classify the cells of each movie; write one result folder per movie."""
+    from leadertrack.config import EXPORT_FORMATS
     from leadertrack.errors import InputError
 
     exports: list[str] = []
     if export:
         exports = [e.strip().lower() for e in export.split(",") if e.strip()]
-        bad = [e for e in exports if e not in EXPORTS]
+        bad = [e for e in exports if e not in EXPORT_FORMATS]
         if bad:
-            _fail(f"--export: unknown format {bad[0]!r}; choose from {', '.join(EXPORTS)}")
+            _fail(f"--export: unknown format {bad[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
     config = _build_config(
         config_file,
         pixel_size_um=pixel_size_um,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import tomllib
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field
@@ -121,8 +121,13 @@ class ClassifyConfig(_Section):
     threshold: float = Field(0.5, ge=0, le=1, description="leader_score at or above which a track is a leader.")
 
 
+ExportFormat = Literal["ctc", "geff", "trackmate", "parquet"]
+"""The extra formats a result can be written in, beside its CSV tables."""
+EXPORT_FORMATS: tuple[str, ...] = get_args(ExportFormat)
+
+
 class OutputConfig(_Section):
-    export: list[Literal["ctc", "geff", "trackmate", "parquet"]] = Field(
+    export: list[ExportFormat] = Field(
         default_factory=list, description="Extra export formats written beside the CSV tables."
     )
     report: bool = Field(True, description="Write report.html for each movie.")

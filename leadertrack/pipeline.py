@@ -28,7 +28,7 @@ import tifffile
 
 from leadertrack import __version__
 from leadertrack.atomic import replace_path
-from leadertrack.config import RunConfig
+from leadertrack.config import EXPORT_FORMATS, RunConfig
 from leadertrack.errors import InputError
 from leadertrack.io import finite_pixels
 from leadertrack.units import add_physical_columns, honest_column_names
@@ -1042,7 +1042,12 @@ def write_result(
     ------
     FileExistsError
         ``out/<name>`` exists and ``overwrite`` is False.
+    InputError
+        ``export`` names an unknown format.
     """
+    unknown = [e for e in export if e not in EXPORT_FORMATS]
+    if unknown:
+        raise InputError(f"export: unknown format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
     with staging_folder(Path(out), result.name, overwrite=overwrite) as tmp:
         if result.labels is not None:
             _write_labels(result.labels, tmp / "labels.tif")

@@ -594,6 +594,9 @@ def segment(
     """
     if pixel_size_um is None:
         pixel_size_um = getattr(movie_or_image, "pixel_size_um", None) or 1.0
+    for name, value in {"pixel_size_um": pixel_size_um, "nucleus_diameter_um": nucleus_diameter_um}.items():
+        if value is not None and not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
     if nucleus_diameter_um is None:
         diameter_px = estimate_nucleus_diameter_px(movie_or_image)
     else:

@@ -151,6 +151,12 @@ def test_a_file_output_given_a_folders_path_keeps_the_folder(result, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary left behind
 
 
+def test_an_unknown_export_is_refused_not_ignored(result, tmp_path):
+    with pytest.raises(InputError, match="unknown format 'foo'; choose from ctc, geff, trackmate, parquet"):
+        write_result(result, tmp_path, export=["foo"])
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_uncalibrated_movie_writes_honest_column_names(sim, tmp_path):
     with pytest.warns(UserWarning, match="no pixel size"):
         result = analyze_movie(sim.image[:6])

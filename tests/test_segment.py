@@ -305,3 +305,12 @@ def test_nan_pixels_do_not_empty_the_frame():
     frame[5, 5] = np.inf
     padded = segment_frame(frame, nucleus_diameter_px=sim.nucleus_diameter_um / sim.pixel_size_um)
     assert reference.max() > 30 and padded.max() == reference.max()
+
+
+@pytest.mark.parametrize(("option", "value"), [("pixel_size_um", 0.0), ("pixel_size_um", -1.0), ("nucleus_diameter_um", np.nan)])
+def test_segment_names_the_unit_that_is_wrong(option, value):
+    """pixel_size_um 0 was a ZeroDivisionError, -1 blamed nucleus_diameter_px, NaN 'cannot convert float NaN'."""
+    movie = np.zeros((2, 32, 32))
+    options = {"nucleus_diameter_um": 8.0, "pixel_size_um": 1.0, option: value}
+    with pytest.raises(ValueError, match=f"{option} must be a positive number"):
+        segment(movie, **options)
