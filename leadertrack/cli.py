@@ -334,7 +334,11 @@ def classify(
     from leadertrack.batch import summary_row, write_summary
     from leadertrack.errors import InputError
     from leadertrack.formats import read_tracks
-    from leadertrack.pipeline import analyze_tracks, check_rerun_replaceable, write_result
+    from leadertrack.pipeline import (
+        analyze_tracks,
+        check_rerun_replaceable,
+        write_result,
+    )
     from leadertrack.report import write_report
 
     if out.exists() and not out.is_dir():
