@@ -124,6 +124,7 @@ OBLIQUE_MIN_WINDOWS = 2
 CRITERIA = ("at_front", "not_trailing", "fast_outward", "persistent")
 """Names of the per-frame criteria (columns ``crit_<name>`` of the tracks table)."""
 
+_REQUIRED_CELLS = ("track_id", "n_frames", "persistence", "speed_ratio", "front_distance_um")
 _REQUIRED = (
     "track_id", "frame", "front_distance_um", "n_ahead_same_way", "relative_outward_speed_um_per_min",
     "relative_outward_persistence", "relative_persistence", "speed_um_per_min",
@@ -386,11 +387,21 @@ def classify(
     >>> {"leader_score", "is_leader", "follows_track_id", "reason"} <= set(cells.columns)
     True
     """
+    tracks, cells = tracks.reset_index(drop=True), cells.reset_index(drop=True)  # an index named track_id is ambiguous
     missing = [c for c in _REQUIRED if c not in tracks.columns]
     if missing:
         raise InputError(f"tracks table: missing feature column(s) {', '.join(missing)}; run measure() first")
-    if not 0 <= threshold <= 1:
-        raise InputError(f"threshold must be between 0 and 1, not {threshold}")
+    missing = [c for c in _REQUIRED_CELLS if c not in cells.columns]
+    if missing:
+        raise InputError(f"cells table: missing column(s) {', '.join(missing)}; run measure() first")
+    if cells["track_id"].duplicated().any():
+        raise InputError(f"cells table: track {cells.loc[cells['track_id'].duplicated(), 'track_id'].iloc[0]} has two rows")
+    if set(cells["track_id"]) != set(tracks["track_id"]):
+        raise InputError("the cells and tracks tables hold different tracks; pass both as measure() returned them")
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
+        raise InputError(f"threshold must be a number between 0 and 1, not {threshold!r}")
+    if model is not None and not callable(getattr(model, "predict_score", None)):
+        raise InputError(f"model must be a trained model (leadertrack.model.load_model), not {type(model).__name__}")
     out = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
     cells = cells.copy()
     cols = position_columns(out)

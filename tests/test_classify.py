@@ -155,6 +155,28 @@ def test_threshold_and_missing_columns():
         classify(tracks.drop(columns=["n_ahead_same_way"]), cells)
 
 
+def test_tables_that_did_not_come_from_measure_are_refused_with_a_reason():
+    """These used to end in AttributeError, KeyError or pandas' reindex errors, or score cells with no track
+    (NaN leader_score, reason 'front not visible')."""
+    tracks, cells = run(assay(7))
+    bad = {
+        r"cells table: missing column\(s\) speed_ratio": (tracks, cells.drop(columns="speed_ratio")),
+        "has two rows": (tracks, pd.concat([cells, cells.head(1)])),
+        "hold different tracks": (tracks, cells.iloc[1:]),
+    }
+    for message, (t, c) in bad.items():
+        with pytest.raises(InputError, match=message):
+            classify(t, c)
+    with pytest.raises(InputError, match="threshold must be a number"):
+        classify(tracks, cells, threshold="0.5")
+    with pytest.raises(InputError, match="model must be a trained model"):
+        classify(tracks, cells, model="rule")
+    # a table indexed by its own track_id column is classified as any other
+    plain = classify(tracks, cells)[1]
+    indexed = classify(tracks.set_index("track_id", drop=False), cells.set_index("track_id", drop=False))[1]
+    assert indexed["is_leader"].tolist() == plain["is_leader"].tolist()
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_leaders_survive_jitter_and_a_broken_track(seed):
     """Localisation noise of 0.2 cell spacing (about the leader's step per frame) and a leader track cut in two
