@@ -1055,6 +1055,14 @@ def write_result(
     return Path(out) / result.name
 
 
+_RESULT_COLUMNS = {
+    "tracks": ("track_id", "frame", "is_leader"),
+    "cells": ("track_id", "leader_score", "is_leader"),
+    "fronts": ("frame",),
+}
+"""Columns read_result needs in each table (the rest are carried as they are)."""
+
+
 def read_result(folder: Path) -> MovieResult:
     """Read a result folder written by :func:`write_result` or ``leadertrack run``.
 
@@ -1078,6 +1086,9 @@ def read_result(folder: Path) -> MovieResult:
         table = _read_csv(path) if path.exists() and path.stat().st_size else pd.DataFrame()
         inverse = {new: old for old, new in renamed.get(name, {}).items()}
         tables[name] = table.rename(columns=inverse)
+        lacking = [c for c in _RESULT_COLUMNS[name] if c not in tables[name]]
+        if lacking:
+            raise InputError(f"{path}: missing column(s) {', '.join(lacking)}; not as leadertrack wrote it")
         if "is_leader" in tables[name]:
             tables[name]["is_leader"] = _flags(tables[name]["is_leader"], source=str(path))
     front = provenance.get("front")
@@ -1122,10 +1133,19 @@ def _read_csv(path: Path) -> pd.DataFrame:
     Chunks are typed one by one; when they disagree on a column's type (say numbers in one and
     text in another), the file is read again in one piece so the types are decided on all rows.
     """
+    with open(path, encoding="utf-8-sig", errors="replace") as handle:
+        header = handle.readline()
+    separator = next((s for s in (";", "\t") if header.count(s) > header.count(",")), None)
+    if separator is not None:  # saved by a spreadsheet in a locale that writes ';' (and decimal commas), or as TSV
+        shown = "';'" if separator == ";" else "tabs"
+        raise InputError(
+            f"{path}: its columns are separated by {shown}, not commas (saved from a spreadsheet?); leadertrack "
+            "writes and reads CSV with commas and decimal points: save it again as such, or restore it from the run"
+        )
     try:
-        chunks = list(pd.read_csv(path, chunksize=CSV_CHUNK_ROWS))
+        chunks = list(pd.read_csv(path, chunksize=CSV_CHUNK_ROWS, encoding="utf-8-sig"))
         if any(not chunk.dtypes.equals(chunks[0].dtypes) for chunk in chunks[1:]):
-            chunks = [pd.read_csv(path)]
+            chunks = [pd.read_csv(path, encoding="utf-8-sig")]
         return pd.concat(chunks, ignore_index=True) if len(chunks) > 1 else chunks[0]
     except (UnicodeDecodeError, ValueError) as exc:  # pandas' ParserError is a ValueError
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -157,6 +157,28 @@ def test_an_unknown_export_is_refused_not_ignored(result, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_result_edited_in_a_spreadsheet_is_refused_with_the_reason(result, tmp_path):
+    """cells.csv saved by a spreadsheet with ';' (decimal commas) used to fail on 'Expected 18 fields', tabs or
+    an emptied tracks.csv to load and fail later (KeyError) or not at all."""
+    folder = write_result(result, tmp_path)
+    cells = pd.read_csv(folder / "cells.csv")
+    damaged = {
+        "separated by ';'": lambda: cells.to_csv(folder / "cells.csv", sep=";", decimal=",", index=False),
+        "separated by tabs": lambda: cells.to_csv(folder / "cells.csv", sep="\t", index=False),
+        r"missing column\(s\) track_id, frame, is_leader": lambda: (folder / "tracks.csv").write_text(""),
+        r"missing column\(s\) leader_score": lambda: cells.drop(columns="leader_score").to_csv(folder / "cells.csv", index=False),
+    }
+    for message, damage in damaged.items():
+        write_result(result, tmp_path, overwrite=True)
+        damage()
+        with pytest.raises(InputError, match=message):
+            read_result(folder)
+    write_result(result, tmp_path, overwrite=True)
+    text = (folder / "cells.csv").read_text(encoding="utf-8")
+    (folder / "cells.csv").write_text("\ufeff" + text, encoding="utf-8")  # a byte-order mark (Notepad) is fine
+    assert read_result(folder).cells["track_id"].tolist() == result.cells["track_id"].tolist()
+
+
 def test_uncalibrated_movie_writes_honest_column_names(sim, tmp_path):
     with pytest.warns(UserWarning, match="no pixel size"):
         result = analyze_movie(sim.image[:6])
