@@ -517,7 +517,7 @@ def _sequence_from_files(path: Path, files: list[Path], channel: int | None, z_p
         raise InputError(f"{path}: folder has no .tif/.tiff file to read as frames")
     if len(files) < 2:
         raise InputError(f"{path}: folder holds a single frame ({files[0].name}); a time-lapse needs at least 2")
-    gap = numbering_gap(files)
+    gap = _numbering_gap(files)
     if gap:
         raise InputError(
             f"{path}: {gap}; the frames after it would be taken as earlier than they were, and every speed across "
@@ -997,7 +997,7 @@ def _natural_key(path: Path) -> list:
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", str(path))]
 
 
-def numbering_gap(files: Sequence[Path]) -> str | None:
+def _numbering_gap(files: Sequence[Path]) -> str | None:
     """Where the frame numbers of a sequence of files skip some, or None.
 
     The frame number is the last number in each file name; the check applies when every name has
@@ -1006,9 +1006,9 @@ def numbering_gap(files: Sequence[Path]) -> str | None:
 
     Examples
     --------
-    >>> numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 1, 3, 4)])
+    >>> _numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 1, 3, 4)])
     'frame files jump from t001.tif to t003.tif (frame 2 is missing)'
-    >>> numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 5, 10)]) is None
+    >>> _numbering_gap([Path(f"t{i:03d}.tif") for i in (0, 5, 10)]) is None
     True
     """
     parsed = [re.fullmatch(r"(.*?)(\d+)(\D*)", Path(f).name) for f in files]
