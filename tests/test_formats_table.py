@@ -119,3 +119,14 @@ def test_inputs_are_not_modified(tmp_path: Path) -> None:
     pd.testing.assert_frame_equal(tracks, before_tracks)
     pd.testing.assert_frame_equal(cells, before_cells)
     assert np.isnan(tracks["speed_um_per_min"]).any()
+
+
+def test_y_and_x_in_um_at_different_scales_are_refused(tmp_path):
+    """y_um = 0.5 y beside x_um = 0.7 x used to be read at 0.5 µm/px, x_um silently rewritten as 0.5 x."""
+    table = pd.DataFrame({"track_id": [1, 1, 1], "frame": [0, 1, 2], "y": [10.0, 12, 14], "x": [20.0, 21, 22]})
+    table["y_um"], table["x_um"] = 0.5 * table["y"], 0.7 * table["x"]
+    table.to_csv(tmp_path / "t.csv", index=False)
+    with pytest.raises(InputError, match="y_um is 0.5 y but x_um is 0.7 x; pixels must be square"):
+        read_tracks(tmp_path / "t.csv")
+    table.assign(x_um=0.5 * table["x"]).to_csv(tmp_path / "t.csv", index=False)
+    assert read_tracks(tmp_path / "t.csv").pixel_size_um == pytest.approx(0.5)

@@ -239,12 +239,12 @@ def write_tracks(
 def _ratio(table: pd.DataFrame, physical: str, raw: str) -> float | None:
     """The unit that ``table[physical] = unit x table[raw]`` shows, when both columns are there and agree on
     one (None otherwise, or when it is 1: the analysis ran without units)."""
+    from leadertrack.formats.table import unit_scale
+
     if physical not in table or raw not in table:
         return None
-    a, b = table[physical].to_numpy(float), table[raw].to_numpy(float)
-    use = np.isfinite(a) & np.isfinite(b) & (b != 0)
-    if not use.any():
+    try:
+        unit = unit_scale(table, raw, physical, source="")
+    except InputError:
         return None
-    ratio = a[use] / b[use]
-    unit = float(np.median(ratio))
-    return unit if unit > 0 and np.allclose(ratio, unit, rtol=1e-6) and not np.isclose(unit, 1.0) else None
+    return unit if unit is not None and unit > 0 and not np.isclose(unit, 1.0) else None

@@ -66,8 +66,9 @@ def _rename(table: pd.DataFrame, column_map: dict[str, str] | None, *, source: s
     return renamed
 
 
-def _scale(table: pd.DataFrame, coarse: str, fine: str, *, source: str) -> float | None:
-    """Constant factor with ``table[fine] == factor * table[coarse]``, or None if not defined."""
+def unit_scale(table: pd.DataFrame, coarse: str, fine: str, *, source: str) -> float | None:
+    """Constant factor with ``table[fine] == factor * table[coarse]`` (a unit: µm per pixel, minutes per frame), or
+    None if not defined; an InputError when ``fine`` is not a constant multiple of ``coarse``."""
     a = table[coarse].to_numpy(dtype=float)
     b = pd.to_numeric(table[fine], errors="coerce").to_numpy(dtype=float)
     usable = (a != 0) & np.isfinite(b)
@@ -131,12 +132,18 @@ def read_table(path: Path, *, column_map: dict[str, str] | None = None) -> Track
         notes.append("positions in µm (read as 1 µm pixels)")
     tracks = check_tracks(table, source=source)
     if pixel_size_um is None:
-        for axis in ("y", "x"):
-            if f"{axis}_um" in tracks:
-                pixel_size_um = _scale(tracks, axis, f"{axis}_um", source=source)
-                notes.append(f"pixel size from the {axis}_um/{axis} columns")
-                break
-    frame_interval_min = _scale(tracks, "frame", "time_min", source=source) if "time_min" in tracks else None
+        scales = {axis: unit_scale(tracks, axis, f"{axis}_um", source=source) for axis in ("y", "x") if f"{axis}_um" in tracks}
+        found = {axis: scale for axis, scale in scales.items() if scale is not None}
+        if len(found) == 2 and not np.isclose(found["y"], found["x"], rtol=1e-6):
+            raise InputError(
+                f"{source}: y_um is {found['y']:.6g} y but x_um is {found['x']:.6g} x; pixels must be square "
+                "(give the positions in pixels and the pixel size, or in µm only)"
+            )
+        if found:
+            axis = next(iter(found))
+            pixel_size_um = found[axis]
+            notes.append(f"pixel size from the {axis}_um/{axis} columns")
+    frame_interval_min = unit_scale(tracks, "frame", "time_min", source=source) if "time_min" in tracks else None
     if frame_interval_min is not None:
         notes.append("frame interval from the time_min/frame columns")
     tracks, cells = split_cells(tracks, source=source)
