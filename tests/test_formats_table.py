@@ -130,3 +130,13 @@ def test_y_and_x_in_um_at_different_scales_are_refused(tmp_path):
         read_tracks(tmp_path / "t.csv")
     table.assign(x_um=0.5 * table["x"]).to_csv(tmp_path / "t.csv", index=False)
     assert read_tracks(tmp_path / "t.csv").pixel_size_um == pytest.approx(0.5)
+
+
+def test_a_flat_z_is_read_as_2d_as_trackmate_and_geff_files_are(tmp_path):
+    """A table with z = 0 for every cell used to be measured in 3-D: another front normal, leaders lost."""
+    table = pd.DataFrame({"track_id": [1, 1, 1], "frame": [0, 1, 2], "z": [0.0] * 3, "y": [10.0, 12, 14], "x": [20.0] * 3})
+    table.to_csv(tmp_path / "t.csv", index=False)
+    ts = read_tracks(tmp_path / "t.csv")
+    assert ts.ndim == 2 and "z" not in ts.tracks and "read as 2-D" in ts.units_source + " ".join(ts.metadata.get("notes", []))
+    table.assign(z=[0.0, 1.0, 2.0]).to_csv(tmp_path / "t.csv", index=False)
+    assert read_tracks(tmp_path / "t.csv").ndim == 3

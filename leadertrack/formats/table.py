@@ -131,6 +131,9 @@ def read_table(path: Path, *, column_map: dict[str, str] | None = None) -> Track
         pixel_size_um = 1.0
         notes.append("positions in µm (read as 1 µm pixels)")
     tracks = check_tracks(table, source=source)
+    if "z" in tracks and np.ptp(tracks["z"].to_numpy(float)) == 0:  # 2-D data with a flat z, as TrackMate and GEFF read it
+        tracks = tracks.drop(columns=[c for c in ("z", "z_um") if c in tracks])
+        notes.append("z is the same for every cell: read as 2-D")
     if pixel_size_um is None:
         scales = {axis: unit_scale(tracks, axis, f"{axis}_um", source=source) for axis in ("y", "x") if f"{axis}_um" in tracks}
         found = {axis: scale for axis, scale in scales.items() if scale is not None}
