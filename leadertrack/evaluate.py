@@ -25,7 +25,14 @@ def truth_labels_under(tracks: pd.DataFrame, truth_labels: np.ndarray) -> np.nda
     >>> truth_labels_under(pd.DataFrame({"frame": [0, 0], "y": [1.2, 3.0], "x": [0.9, 9.0]}), labels).tolist()
     [7, 0]
     """
+    if np.ndim(truth_labels) != 3:
+        raise InputError(f"truth labels must be a (T, Y, X) stack, got shape {np.shape(truth_labels)}")
     frame = tracks["frame"].to_numpy(int)
+    if frame.size and (frame.min() < 0 or frame.max() >= truth_labels.shape[0]):
+        raise InputError(
+            f"the tracks reach frame {frame.max()} but the truth labels have {truth_labels.shape[0]} frames (0 to "
+            f"{truth_labels.shape[0] - 1}): not the labels of these tracks' movie"
+        )
     y = np.clip(np.rint(tracks["y"].to_numpy(float)).astype(int), 0, truth_labels.shape[1] - 1)
     x = np.clip(np.rint(tracks["x"].to_numpy(float)).astype(int), 0, truth_labels.shape[2] - 1)
     return np.asarray(truth_labels)[frame, y, x]

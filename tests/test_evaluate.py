@@ -60,3 +60,19 @@ def test_frames_are_scored_separately():
 def test_labels_of_another_shape_are_refused():
     with pytest.raises(InputError, match="differ in shape"):
         segmentation_scores(np.zeros((4, 4), int), np.zeros((4, 5), int))
+
+
+def test_truth_labels_of_another_movie_are_refused_with_a_reason():
+    """Labels with fewer frames than the tracks, or 2-D labels, used to end in numpy's IndexError."""
+    import pandas as pd
+
+    from leadertrack.evaluate import truth_track_ids
+
+    tracks = pd.DataFrame({"track_id": [1, 1, 1], "frame": [0, 1, 2], "y": [1.0, 1, 1], "x": [1.0, 1, 1]})
+    labels = np.zeros((3, 4, 4), int)
+    labels[:, 1, 1] = 7
+    assert truth_track_ids(tracks, labels).to_dict() == {1: 7}
+    with pytest.raises(InputError, match="reach frame 2 but the truth labels have 2 frames"):
+        truth_track_ids(tracks, labels[:2])
+    with pytest.raises(InputError, match=r"\(T, Y, X\) stack"):
+        truth_track_ids(tracks, labels[0])
