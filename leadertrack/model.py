@@ -54,6 +54,9 @@ regularised first."""
 ONE_MOVIE_MIN_PENALTY = 30.0
 """Trained on a single movie, the penalty is at least this: folds of one movie's tracks say little about other
 movies (on the second simulator, a penalty of 3 chosen on one movie lowered leader F1 on the others)."""
+MAX_WEIGHT = 1e6
+"""Largest weight a loaded model may hold: trained weights on standardised features stay far below; beyond it
+scores overflow (a hand-edited file)."""
 
 
 @dataclass
@@ -197,6 +200,8 @@ def train_model(
     if kind != "logistic":
         raise InputError(f"model kind must be 'logistic', not {kind!r}")
     features = list(features)
+    if not features or len(set(features)) != len(features):
+        raise InputError(f"features must be distinct column names, at least one; got {features}")
     if not labels.index.equals(cells.index) and "track_id" in cells.columns:
         labels = labels.reindex(cells["track_id"]).set_axis(cells.index)
     if labels.isna().any():
@@ -344,7 +349,7 @@ def load_model(path: str | Path) -> LeaderModel:
             "are refused because loading one can run code"
         )
     try:
-        data = json.loads(raw.decode("utf-8"))
+        data = json.loads(raw.decode("utf-8-sig"))  # a byte-order mark (saved by Notepad) is no harm
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InputError(f"{path}: cannot read the model file: not JSON ({exc.__class__.__name__})") from None
     if not isinstance(data, dict) or data.get("format") != "leadertrack-model":
@@ -374,12 +379,20 @@ def load_model(path: str | Path) -> LeaderModel:
         # version 1: a plain logistic regression, without the rule's score
         rule_weight = float(data["rule_weight"]) if version >= 2 else 0.0
         penalty = None if data.get("penalty") is None else float(data["penalty"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputError(f"{path}: the model is missing or has a bad {exc}") from None
+    except KeyError as exc:
+        raise InputError(f"{path}: the model has no {exc.args[0]!r} field") from None
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{path}: a field of the model has a bad value, not a number ({exc})") from None
+    if version == 1 and "rule_weight" in data:
+        raise InputError(f"{path}: a version-1 model has no rule_weight; this file was edited (a version-2 model?)")
     if any(a.shape != (n,) for a in arrays.values()):
         raise InputError(f"{path}: the model's weights do not match its {n} features")
     if not (all(np.isfinite(a).all() for a in arrays.values()) and np.isfinite(intercept) and np.isfinite(rule_weight)):
         raise InputError(f"{path}: the model's weights must be finite numbers")
+    if version >= 2 and not rule_weight > 0:
+        raise InputError(f"{path}: the model's rule_weight must be positive, got {rule_weight}")
+    if max(np.abs(arrays["coef"]).max(), abs(intercept), rule_weight) > MAX_WEIGHT:
+        raise InputError(f"{path}: the model's weights reach beyond ±{MAX_WEIGHT:g}; no training gives such a model")
     if (arrays["scale"] <= 0).any():
         raise InputError(f"{path}: the model's feature scales must be positive")
     return LeaderModel(

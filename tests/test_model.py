@@ -70,12 +70,25 @@ def test_load_refuses_bad_files(tmp_path):
         ({"features": []}, "feature"),
         ({"coef": [1.0]}, "do not match"),
         ({"format": "other"}, "not a leadertrack model"),
+        # hand edits that used to load and make every track a leader, or NaN scores, or a garbled message
+        ({"version": 1}, "a version-1 model has no rule_weight"),
+        ({"rule_weight": -1.0}, "rule_weight must be positive"),
+        ({"intercept": 1e308}, "beyond ±1e\\+06"),
+        ({"intercept": "x"}, "a field of the model has a bad value, not a number"),
     ]:
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps({**data, **change}))
         with pytest.raises(InputError, match=message) as err:
             load_model(bad)
         assert str(err.value).startswith(str(bad))
+    stripped = {k: v for k, v in data.items() if k != "intercept"}
+    (tmp_path / "bad.json").write_text(json.dumps(stripped))
+    with pytest.raises(InputError, match="the model has no 'intercept' field"):
+        load_model(tmp_path / "bad.json")
+    (tmp_path / "bom.json").write_text("\ufeff" + json.dumps(data), encoding="utf-8")  # saved by Notepad
+    assert load_model(tmp_path / "bom.json").features == data["features"]
+    with pytest.raises(InputError, match="features must be distinct column names"):
+        train_model(cells, y, features=())
     (tmp_path / "junk.json").write_text("{not json")
     with pytest.raises(InputError, match="junk.json"):
         load_model(tmp_path / "junk.json")
