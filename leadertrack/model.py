@@ -333,7 +333,9 @@ def load_model(path: str | Path) -> LeaderModel:
     InputError
         When the file is missing, larger than :data:`MAX_MODEL_BYTES`, a pickle, not JSON, not a
         leadertrack model, of another format version, its feature list is not a list of distinct
-        names, or its weights are not finite numbers matching the feature list.
+        names, its weights are not finite numbers matching the feature list (or beyond
+        :data:`MAX_WEIGHT`), or its fields disagree with its version (a ``rule_weight`` in a version-1
+        file, none or one at or below 0 in a version-2 file).
     """
     path = Path(path)
     try:
