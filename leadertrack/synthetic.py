@@ -394,6 +394,14 @@ def simulate_tracks(
         raise ValueError(f"difficulty must be one of {DIFFICULTIES}, not {difficulty!r}")
     if n_frames < 2:
         raise ValueError("n_frames must be at least 2")
+    if len(field_um) != 2 or not all(np.isfinite(v) and v > 0 for v in field_um):
+        raise ValueError(f"field_um must be (height, width), both positive, in µm; got {field_um}")
+    for name, value in {"pixel_size_um": pixel_size_um, "nucleus_diameter_um": nucleus_diameter_um,
+                        "frame_interval_min": frame_interval_min}.items():
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a positive number, got {value}")
+    if n_leaders is not None and n_leaders < 0:
+        raise ValueError(f"n_leaders must be 0 or more, got {n_leaders}")
     rng = np.random.default_rng(seed)
     d = nucleus_diameter_um
     dflt = _DIFFICULTY[difficulty]

@@ -286,3 +286,19 @@ def test_random_scenario_difficulty_widens_toward_harder_assays():
     assert hard["turnover"].mean() > 0.4 and not easy["turnover"].any()
     assert hard["photons"].median() < easy["photons"].median()
     assert (hard["cell_spacing_um"] / hard["nucleus_diameter_um"]).min() < 1.05
+
+
+@pytest.mark.parametrize(
+    ("option", "value", "message"),
+    [
+        ("field_um", (120.0,), "field_um must be"),
+        ("field_um", (0.0, 0.0), "field_um must be"),
+        ("pixel_size_um", 0.0, "pixel_size_um must be a positive number"),
+        ("nucleus_diameter_um", 0.0, "nucleus_diameter_um must be a positive number"),
+        ("n_leaders", -1, "n_leaders must be 0 or more"),
+    ],
+)
+def test_the_simulator_names_an_option_that_cannot_be(option, value, message):
+    """These used to end in an unpacking error, 'zero-size array', ZeroDivisionError or OverflowError, or run."""
+    with pytest.raises(ValueError, match=message):
+        simulate_invasion(**{"geometry": "planar", "n_frames": 4, "field_um": (120.0, 160.0), option: value})
