@@ -261,7 +261,8 @@ def _masks_of(movie: Path, name: str, labels: Path, *, batch_of_one: bool) -> Pa
         return labels.absolute()  # a folder of per-frame masks
     if not found:
         tried = ", ".join(f"{name}{suffix}.tif" for suffix in MASK_SUFFIXES)
-        raise InputError(f"no masks for this movie in {labels}: looked for {tried}")
+        same = " (the movies' own folder: a movie is never its own masks)" if labels.resolve() == movie.resolve().parent else ""
+        raise InputError(f"no masks for this movie in {labels}{same}: looked for {tried}")
     raise InputError(f"several masks for this movie in {labels}: {', '.join(p.name for p in found)}; keep one")
 
 

@@ -400,7 +400,8 @@ def test_masks_for_a_movie_are_found_by_name_and_ambiguity_is_an_error(tmp_path)
     summary = run_batch([tmp_path / "a.tif", tmp_path / "e.tif"], tmp_path / "out", labels=tmp_path)
     errors = dict(zip(summary["movie"], summary["error"]))
     assert errors["a"] == f"several masks for this movie in {tmp_path}: a_labels.tif, a_masks.tif; keep one"
-    assert errors["e"].startswith(f"no masks for this movie in {tmp_path}")
+    # the masks looked for in the movies' own folder, where e.tif is the movie itself, not its masks: said so
+    assert errors["e"].startswith(f"no masks for this movie in {tmp_path} (the movies' own folder: a movie is never its own masks)")
 
 
 def test_inputs_are_untouched(plate, plate_checksums, serial):
