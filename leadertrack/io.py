@@ -321,16 +321,19 @@ def read_labels(
         masks = [f for f in files if re.search(r"(^|_)(man_seg|man_track|masks?)(_|\d|$)", movie_name(f).lower())]
         movie = _sequence_from_files(path, masks or files, channel)
     else:
-        single = _single_frame_labels(path) if channel is None else None
-        if single is not None:
-            if shape is not None and single.shape != tuple(shape):
-                raise InputError(f"{path}: labels have shape {_fmt_shape(single.shape)} but the movie is {_fmt_shape(shape)} (T,Y,X)")
-            return single
-        movie = read_movie(path, channel=channel)
+        try:
+            movie = read_movie(path, channel=channel)
+        except InputError:  # a single 2-D image is no movie, but it is the labels of a one-frame movie
+            single = _single_frame_labels(path) if channel is None else None
+            if single is None:
+                raise
+            movie = single
     if shape is not None and tuple(movie.shape) != tuple(shape):
         raise InputError(
             f"{path}: labels have shape {_fmt_shape(movie.shape)} but the movie is {_fmt_shape(shape)} (T,Y,X)"
         )
+    if isinstance(movie, np.ndarray):
+        return movie
     layout, dtype = movie._layout, movie.dtype
     if dtype.kind == "u" and layout.kind == "contiguous" and layout.channel_axis is None and layout.z_planes == 1 and _contiguous_frames(layout):
         array = np.memmap(
