@@ -291,9 +291,8 @@ def save_model(model: LeaderModel, path: str | Path) -> None:
     Raises
     ------
     InputError
-        ``path`` is a folder.
+        ``path`` is a folder (:func:`leadertrack.atomic.atomic_write` never replaces one by a file).
     """
-    path = Path(path)
     data = {
         "format": "leadertrack-model",
         "version": MODEL_FORMAT_VERSION,
@@ -312,8 +311,6 @@ def save_model(model: LeaderModel, path: str | Path) -> None:
         "n_train": int(model.n_train),
         "n_movies": int(model.n_movies),
     }
-    if path.is_dir():
-        raise InputError(f"{path} is a folder; a model is saved as a file, say {path / 'model.json'}")
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(data, indent=2), encoding="utf-8"))
 
 
