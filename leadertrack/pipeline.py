@@ -1098,14 +1098,7 @@ def read_result(folder: Path) -> MovieResult:
     corrections_path = folder / "corrections.csv"
     corrections = _empty_corrections()
     if corrections_path.exists() and corrections_path.stat().st_size:
-        corrections = _read_csv(corrections_path)
-        if not {"track_id", "is_leader"} <= set(corrections):
-            raise InputError(f"{corrections_path}: needs the columns track_id and is_leader")
-        corrections["is_leader"] = _flags(corrections["is_leader"], source=str(corrections_path))
-        try:
-            corrections["track_id"] = corrections["track_id"].astype("int64")
-        except (TypeError, ValueError, OverflowError):
-            raise InputError(f"{corrections_path}: column 'track_id' must hold whole numbers") from None
+        corrections = _checked_corrections(_read_csv(corrections_path), source=str(corrections_path))
     labels = None
     if (folder / "labels.tif").exists():
         from leadertrack.io import read_labels
@@ -1165,6 +1158,18 @@ def _flags(values: pd.Series, *, source: str) -> pd.Series:
     return flags.astype(bool)
 
 
+def _checked_corrections(table: Any, *, source: str) -> pd.DataFrame:
+    """``track_id`` (whole numbers) and ``is_leader`` (:func:`_flags`) of a corrections table, or an InputError
+    naming ``source``."""
+    if not isinstance(table, pd.DataFrame) or not {"track_id", "is_leader"} <= set(table.columns):
+        raise InputError(f"{source}: needs the columns track_id and is_leader")
+    given = table[["track_id", "is_leader"]].reset_index(drop=True)
+    ids = pd.to_numeric(given["track_id"], errors="coerce")
+    if not (np.isfinite(ids) & (ids == np.round(ids))).all():
+        raise InputError(f"{source}: column 'track_id' must hold whole numbers, got {given['track_id'].tolist()[:10]}")
+    return given.assign(track_id=ids.astype("int64"), is_leader=_flags(given["is_leader"], source=source))
+
+
 def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain: bool = False) -> MovieResult:
     """Apply the user's leader/follower flips, optionally retraining the classifier on them.
 
@@ -1188,13 +1193,7 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
     """
     from leadertrack.classify import classify
 
-    if not isinstance(corrections, pd.DataFrame) or not {"track_id", "is_leader"} <= set(corrections.columns):
-        raise InputError("corrections must be a table with the columns track_id and is_leader")
-    given = corrections[["track_id", "is_leader"]].reset_index(drop=True)
-    ids = pd.to_numeric(given["track_id"], errors="coerce")
-    if not (np.isfinite(ids) & (ids == np.round(ids))).all():
-        raise InputError(f"corrections: column 'track_id' must hold whole numbers, got {given['track_id'].tolist()[:10]}")
-    given = given.assign(track_id=ids.astype("int64"), is_leader=_flags(given["is_leader"], source="corrections"))
+    given = _checked_corrections(corrections, source="corrections")
     merged = pd.concat([result.corrections, given], ignore_index=True)
     merged = merged.astype({"track_id": "int64", "is_leader": bool}).drop_duplicates("track_id", keep="last")
     unknown = sorted(set(merged["track_id"]) - set(result.cells["track_id"]))
