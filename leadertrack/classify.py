@@ -239,6 +239,16 @@ def _largest_step(tracks: pd.DataFrame, tid: np.ndarray) -> pd.Series:
     return pd.Series(step).groupby(tid).max()
 
 
+def _window_frames(tracks: pd.DataFrame) -> tuple[int, int]:
+    """The motion window (frames, odd) of ``tracks`` (sorted by track and frame), and the rows a track
+    needs to be judged on its motion: the window, at least ``MIN_WINDOW_FRAMES``, at most half the movie."""
+    tid = tracks["track_id"].to_numpy()
+    time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
+    steps = np.diff(time)[np.diff(tid) == 0]
+    width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
+    return width, min(width, max(MIN_WINDOW_FRAMES, tracks["frame"].nunique() // 2))
+
+
 def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring).
 
@@ -252,8 +262,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | No
     at_front = pd.Series(1 - np.clip(d / spacing / 2, 0, 1)).groupby(tid).ffill().groupby(tid).bfill().fillna(0.0).to_numpy()
     # trailing somebody, smoothed over the motion window: a follower's leader wobbles in and out of the cone
     time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
-    steps = np.diff(time)[np.diff(tid) == 0]
-    width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
+    width, required = _window_frames(tracks)
     # where the cone ahead leaves the image nobody can be seen ahead: there the cell trails as it did when
     # last seen
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
@@ -267,8 +276,6 @@ def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | No
     not_trailing = np.clip(1.5 - 2 * trailing, 0, 1)
     v_rel = tracks["relative_outward_speed_um_per_min"].to_numpy(float)
     v_ref = _reference_speed(tracks["window_speed_um_per_min"].to_numpy(float))
-    n_movie_frames = tracks["frame"].nunique()
-    required = min(width, max(MIN_WINDOW_FRAMES, n_movie_frames // 2))
     lengths = pd.Series(tid).groupby(tid).size()
     # the median, not the mean: an identity switch in a found track is one jump of a cell spacing, which
     # moves the mean of every track it hits (and so the spread between tracks) but not the median
@@ -515,6 +522,9 @@ _WEAKNESS = {
     "persistent": "not persistent relative to the collective (outward {pers:.2f})",
 }
 
+_MOTION_CRITERIA = ("fast_outward", "persistent")
+"""The criteria judged per track, over at least the motion window: a shorter track fails both."""
+
 
 def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     """A short human reason for each track's decision."""
@@ -524,11 +534,13 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
     outward_persistence = by_track["relative_outward_persistence"].mean()
     gain = by_track["relative_outward_speed_um_per_min"].median()
     ids = cells["track_id"].to_numpy()  # each track's values, in the order of cells
-    ranks, outward_persistence, gain = (
-        ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy(), gain.reindex(ids).to_numpy()
+    ranks, outward_persistence, gain, rows = (
+        ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy(), gain.reindex(ids).to_numpy(),
+        by_track.size().reindex(ids).to_numpy(),
     )
+    _, required = _window_frames(tracks)
     reasons = []
-    for row, (rank, n), outward, gained in zip(cells.itertuples(index=False), ranks, outward_persistence, gain):
+    for row, (rank, n), outward, gained, length in zip(cells.itertuples(index=False), ranks, outward_persistence, gain, rows):
         where = f"front {int(rank)} of {int(n)}" if np.isfinite(rank) else "front not visible"
         ratio = row.speed_ratio if np.isfinite(row.speed_ratio) else 0.0
         text = f"{where}, {ratio:.1f}x median speed, persistence {row.persistence:.2f}"
@@ -537,7 +549,10 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
             continue
         fracs = {name: getattr(row, f"frac_{name}") for name in CRITERIA}
         weakest = min(fracs, key=fracs.get)
-        why = _WEAKNESS[weakest].format(dist=row.front_distance_um, gain=gained, pers=outward)
+        if length < required and weakest in _MOTION_CRITERIA:  # not judged on its motion at all
+            why = f"too short to judge its motion ({length} of the {required} frames needed)"
+        else:
+            why = _WEAKNESS[weakest].format(dist=row.front_distance_um, gain=gained, pers=outward)
         if row.follows_track_id:
             why = f"follows {row.follows_track_id}; " + why
         reasons.append(f"{why}; {text}")

@@ -130,6 +130,18 @@ def test_the_reason_says_how_little_a_cell_at_the_front_gains_on_the_collective(
     assert abs(float(gain.group(1))) < 0.05
 
 
+def test_the_reason_of_a_track_too_short_to_judge_says_so():
+    # a leader seen in 3 frames only (it left the field): not judged on its motion, and the reason says
+    # that, not that it failed to outrun the collective (it gains 0.4 µm/min on it)
+    t = assay(5)
+    t = t[(t.track_id != 1) | (t.frame < 3)]
+    _tracks, cells = run(t)
+    c = cells.set_index("track_id")
+    assert not c.loc[1, "is_leader"]
+    assert c.loc[1, "reason"].startswith("too short to judge its motion (3 of the 7 frames needed)"), c.loc[1, "reason"]
+    assert c.loc[2, "reason"].startswith("leads in")  # the leader seen throughout
+
+
 def test_daughter_born_at_the_front_does_not_lead():
     t = assay(6, n_leaders=0, decoy=False)
     # a daughter appears at the edge in the last frames and drifts with the sheet
