@@ -44,6 +44,7 @@ Per track (the cells table): see :func:`measure`.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -402,7 +403,8 @@ def measure(
     ----------
     tracks
         One row per cell per frame: ``track_id, frame, y_um, x_um`` (optionally ``z_um``,
-        ``time_min`` (default: the frame number) and ``parent_track_id``, 0 = no parent).
+        ``time_min`` (default: the frame number) and ``parent_track_id``, 0 = no parent). A
+        ``z_um`` that is the same for every cell is dropped, with a warning: the data are 2-D.
     geometry
         ``"auto"``, ``"planar"`` or ``"radial"``; used when ``front`` is not given.
     front
@@ -445,6 +447,11 @@ def measure(
     """
     tracks = tracks.reset_index(drop=True)  # an index named track_id (set_index(..., drop=False)) would be ambiguous
     _validate(tracks)
+    if "z_um" in tracks.columns and np.ptp(tracks["z_um"].to_numpy(float)) == 0 and (front is None or front.ndim == 2):
+        # 2-D data with a flat z (as TrackMate and GEFF write it): in 3-D the front's normal could tilt into z
+        warnings.warn("z_um is the same for every cell: measured in 2-D, without it", UserWarning, stacklevel=2)
+        tracks = tracks.drop(columns="z_um")
+        field_um = None if field_um is None else tuple(field_um)[-2:]
     if front is None:
         front = find_front(tracks, geometry=geometry, field_um=field_um)
     out = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)

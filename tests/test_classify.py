@@ -482,3 +482,15 @@ def test_where_a_trained_model_overrules_the_rule_the_reason_says_so():
         tails = by_rule["reason"].str.rsplit("; ", n=1).str[-1]  # "front 3 of 40, 2.1x median speed, persistence 0.91"
         assert (reasons.str.rsplit("; ", n=1).str[-1] == tails).all()
         assert not reasons[~overruled].str.contains("trained model").any()
+
+
+def test_a_flat_z_column_is_measured_in_2d():
+    # 2-D data written with z = 0 everywhere: measured as 2-D, with a warning, so the same leaders are found
+    # (in 3-D the front's normal tilted and both leaders of seed 0 were lost)
+    t = assay(0)
+    _tracks, flat = run(t)
+    with pytest.warns(UserWarning, match="z_um is the same for every cell"):
+        tracks, cells, _ = measure(t.assign(z_um=0.0), field_um=(10.0, 400.0, 400.0))
+    tracks, cells = classify(tracks, cells)
+    assert "z_um" not in tracks
+    assert set(cells.loc[cells.is_leader, "track_id"]) == set(flat.loc[flat.is_leader, "track_id"]) == {1, 2}
