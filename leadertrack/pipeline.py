@@ -928,6 +928,27 @@ def is_result_folder(folder: Path) -> bool:
     return folder.is_dir() and all((folder / name).exists() for name in ("tracks.csv", "cells.csv", "run.json"))
 
 
+def _user_reason(reason: str) -> str:
+    """The reason of a track the user set: what the analysis said, once however often it is set.
+
+    Examples
+    --------
+    >>> _user_reason(_user_reason("slow"))
+    'set by the user (was: slow)'
+    """
+    return reason if reason.startswith("set by the user (was: ") else f"set by the user (was: {reason})"
+
+
+def _check_replaceable(folder: Path) -> None:
+    """Raise FileExistsError when ``folder`` exists and is not a leadertrack result: it is never replaced
+    (a folder of the user's own, or the movie's frames)."""
+    if folder.exists() and not is_result_folder(folder):
+        raise FileExistsError(
+            f"{folder} exists and is not a leadertrack result (no tracks.csv, cells.csv and run.json); "
+            "it is not replaced, even with --overwrite: move or rename it, or write the result elsewhere"
+        )
+
+
 def check_rerun_replaceable(folder: Path) -> None:
     """Raise FileExistsError when analysing a movie again into ``folder`` (``--overwrite``) would lose the
     user's work: ``folder`` is not a leadertrack result (a folder of their own), or its ``corrections.csv``
@@ -938,11 +959,7 @@ def check_rerun_replaceable(folder: Path) -> None:
     folder = Path(folder)
     if not folder.exists():
         return
-    if not is_result_folder(folder):
-        raise FileExistsError(
-            f"{folder} exists and is not a leadertrack result (no tracks.csv, cells.csv and run.json); "
-            "it is not replaced, even with --overwrite: move or rename it, or choose another --out"
-        )
+    _check_replaceable(folder)
     corrections = folder / "corrections.csv"
     n_rows = len(_read_csv(corrections)) if corrections.exists() and corrections.stat().st_size else 0
     if n_rows:
@@ -1041,13 +1058,16 @@ def write_result(
     Raises
     ------
     FileExistsError
-        ``out/<name>`` exists and ``overwrite`` is False.
+        ``out/<name>`` exists and ``overwrite`` is False, or it exists and is not a leadertrack result
+        (a folder of the user's own, or the movie's frames: never replaced).
     InputError
         ``export`` names an unknown format.
     """
     unknown = [e for e in export if e not in EXPORT_FORMATS]
     if unknown:
         raise InputError(f"export: unknown format {unknown[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    if overwrite:
+        _check_replaceable(Path(out) / result.name)
     with staging_folder(Path(out), result.name, overwrite=overwrite) as tmp:
         if result.labels is not None:
             _write_labels(result.labels, tmp / "labels.tif")
@@ -1218,7 +1238,7 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
     in_cells = cells["track_id"].isin(user.index)
     cells.loc[in_cells, "is_leader"] = cells.loc[in_cells, "track_id"].map(user).astype(bool)
     if "reason" in cells:
-        cells.loc[in_cells, "reason"] = "set by the user" + cells.loc[in_cells, "reason"].map(lambda r: f" (was: {r})")
+        cells.loc[in_cells, "reason"] = cells.loc[in_cells, "reason"].map(_user_reason)
     in_tracks = tracks["track_id"].isin(user.index)
     if in_tracks.any() and "role" in tracks:
         flipped_to = tracks.loc[in_tracks, "track_id"].map(user).astype(bool)

@@ -108,6 +108,29 @@ def _optional_float(edit: QLineEdit, what: str) -> float | None:
     return value
 
 
+def _units_of_scale(layer: Any) -> tuple[float | None, float | None]:
+    """Pixel size (µm) and frame interval (min) of a layer's scale, in the layer's units.
+
+    A spatial scale in a length unit (nm, mm) is converted to µm; in pixels (napari's default), a scale
+    other than 1 is taken for µm, as most readers give it. The time step counts only in a time unit.
+    """
+    units = getattr(layer, "units", None)
+
+    def converted(value: float, unit: Any, target: str) -> float | None:
+        try:
+            return float((value * unit).to(target).magnitude)
+        except Exception:  # pint's DimensionalityError, or no units at all: not that kind of unit
+            return None
+
+    spatial, step = float(layer.scale[-1]), float(layer.scale[0])
+    if units is None:
+        return (spatial if spatial != 1 else None), None
+    pixel = converted(spatial, units[-1], "micrometer")
+    if pixel is None and spatial != 1 and str(units[-1]) == "pixel":
+        pixel = spatial
+    return pixel, converted(step, units[0], "minute")
+
+
 def _format(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
@@ -143,6 +166,8 @@ class LeaderTrackWidget(QWidget):
         self.worker: Any = None
         self.progress_bar: progress | None = None
         self.plots: PlotsWidget | None = None
+        self._run_layer: Layer | None = None
+        self._retraining = False
         self._cancel = threading.Event()
         self._bridge = _ProgressBridge()
         self._bridge.progressed.connect(self._on_progress)
@@ -150,11 +175,14 @@ class LeaderTrackWidget(QWidget):
         self._refresh_layer_choices()
         self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
         self.viewer.layers.events.removed.connect(self._refresh_layer_choices)
+        for layer in self.viewer.layers:
+            layer.events.name.connect(self._refresh_layer_choices)
         self.viewer.mouse_drag_callbacks.append(self._on_click)
         self.viewer.bind_key(FLIP_KEY, self._flip_key, overwrite=True)
         self.viewer.bind_key(NEXT_KEY, self._next_key, overwrite=True)
         self.destroyed.connect(_disconnector(self.viewer, self._on_click, self._on_layer_inserted,
                                              self._refresh_layer_choices))
+        self._chosen: dict[str, Any] = {"movie": self._selected_layer(), "masks": self._selected_masks()}
         for layer in self.viewer.layers:
             self._adopt_from(layer)
 
@@ -264,13 +292,21 @@ class LeaderTrackWidget(QWidget):
 
     # ------------------------------------------------------------------ input movie and units
     def _image_layers(self) -> list[Any]:
-        return [layer for layer in self.viewer.layers if isinstance(layer, Image) and layer.ndim == 3]
+        return [
+            layer for layer in self.viewer.layers
+            if isinstance(layer, Image) and layer.ndim == 3 and not layer.multiscale and not layer.rgb
+        ]
 
     def _labels_layers(self) -> list[Any]:
         return [layer for layer in self.viewer.layers if isinstance(layer, Labels) and layer.ndim == 3 and not layer.multiscale]
 
     def _refresh_layer_choices(self, event: Any = None) -> None:
-        masks = self.nuclei_choice.currentText()
+        """Fill the movie and nuclei choices from the layers; a chosen layer stays chosen when renamed."""
+        chosen = getattr(self, "_chosen", {})  # the layers chosen, by identity (not yet while building)
+        masks, movie = (
+            chosen[key].name if chosen.get(key) is not None and chosen[key] in self.viewer.layers else choice.currentText()
+            for key, choice in (("masks", self.nuclei_choice), ("movie", self.image_choice))
+        )
         names = [SEGMENT_CHOICE, *(layer.name for layer in self._labels_layers())]
         self.nuclei_choice.blockSignals(True)
         self.nuclei_choice.clear()
@@ -283,11 +319,13 @@ class LeaderTrackWidget(QWidget):
         self.image_choice.blockSignals(True)
         self.image_choice.clear()
         self.image_choice.addItems(names)
-        if current in names:
-            self.image_choice.setCurrentText(current)
+        if movie in names:
+            self.image_choice.setCurrentText(movie)
         self.image_choice.blockSignals(False)
-        if self.image_choice.currentText() != current:  # keep what the user typed for the same movie
+        if self.image_choice.currentText() != movie:  # keep what the user typed for the same movie
             self._prefill_units()
+        elif movie != current:  # the chosen movie was renamed: still chosen, what was typed kept
+            self._chosen["movie"] = self._selected_layer()
 
     def _selected_layer(self) -> Any:
         name = self.image_choice.currentText()
@@ -300,6 +338,8 @@ class LeaderTrackWidget(QWidget):
 
     def _on_nuclei_choice(self, index: int = 0) -> None:
         """With masks given the nucleus diameter is measured from them, so its field is off."""
+        if hasattr(self, "_chosen"):
+            self._chosen["masks"] = self._selected_masks()
         given = self._selected_masks() is not None
         self.nucleus_diameter.setEnabled(not given)
         self.nucleus_diameter.setPlaceholderText(
@@ -308,6 +348,8 @@ class LeaderTrackWidget(QWidget):
 
     def _prefill_units(self, index: int = 0) -> None:
         layer = self._selected_layer()
+        if hasattr(self, "_chosen"):
+            self._chosen["movie"] = layer
         if layer is None:
             return
         movie = layer.metadata.get(MOVIE_KEY)
@@ -321,9 +363,8 @@ class LeaderTrackWidget(QWidget):
             pixel, interval = units.get("pixel_size_um"), units.get("frame_interval_min")
             self.units_source.setText(f"units from: {units.get('source', 'the layer')}")
         else:
-            pixel = float(layer.scale[-1]) if layer.scale[-1] != 1 else None
-            interval = None
-            self.units_source.setText("pixel size from the layer's scale; type what is missing")
+            pixel, interval = _units_of_scale(layer)
+            self.units_source.setText("units from the layer's scale; type what is missing")
         self.pixel_size.setText(_format(pixel))
         self.frame_interval.setText(_format(interval))
 
@@ -379,6 +420,7 @@ class LeaderTrackWidget(QWidget):
             show_error(str(exc))
             return
         name = self.image_choice.currentText()
+        self._run_layer = self._selected_layer()
         self._cancel.clear()
         self.progress_bar = progress(total=0, desc=f"leadertrack: {name}")
         self.worker = create_worker(
@@ -422,7 +464,7 @@ class LeaderTrackWidget(QWidget):
             self.status.setText("Cancelled.")
             return
         result, layers = outcome
-        self.set_result(result, layers=layers)
+        self.set_result(result, layers=layers, like=self._run_layer)
         n_leaders = int(result.cells["is_leader"].sum())
         self.status.setText(
             f"{result.name}: {len(result.cells)} tracks, {n_leaders} leaders. "
@@ -442,23 +484,30 @@ class LeaderTrackWidget(QWidget):
         self.run_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
         self.retrain_button.setEnabled(self.result is not None)
+        self.flip_button.setEnabled(self.result is not None)
+        self._retraining = False
 
     # ------------------------------------------------------------------ showing a result
-    def set_result(self, result: Any, *, layers: list[Layer] | None = None) -> None:
+    def set_result(self, result: Any, *, layers: list[Layer] | None = None, like: Layer | None = None) -> None:
         """Show ``result``: replace its layers, the review table and the plots.
 
         ``layers`` are the result's napari layers when already built (by the worker thread, so a
-        long movie's million-point tracks layer does not freeze the GUI while it is built).
+        long movie's million-point tracks layer does not freeze the GUI while it is built). ``like``:
+        the movie's layer, whose scale and translation the result's layers take, so they lie on the
+        movie however it is calibrated (a pixel size typed for a layer in pixels, a time step).
         """
         self.result = result
         for role in _ROLES:
             if f"{result.name} {role}" in self.viewer.layers:
                 self.viewer.layers.remove(f"{result.name} {role}")
         for layer in _build_layers(result) if layers is None else layers:
+            if like is not None and like in self.viewer.layers:
+                layer.scale, layer.translate = like.scale, like.translate
             self.viewer.add_layer(layer)
         self._adopt(result)
 
     def _on_layer_inserted(self, event: Any) -> None:
+        event.value.events.name.connect(self._refresh_layer_choices)
         self._refresh_layer_choices()
         self._adopt_from(event.value)
 
@@ -547,6 +596,7 @@ class LeaderTrackWidget(QWidget):
         tracks_layer = self._layer("tracks")
         self.viewer.add_points(
             data, name=name, scale=tracks_layer.scale if tracks_layer is not None else None,
+            translate=tracks_layer.translate if tracks_layer is not None else None,
             size=2.0 * nucleus_diameter_px_of(self.result), face_color="transparent", border_color="#00e5ff",
             border_width=0.15,
             out_of_slice_display=False, metadata={ROLE_KEY: "selected"},
@@ -564,8 +614,9 @@ class LeaderTrackWidget(QWidget):
                 here = rows.iloc[[len(rows) // 2]]
                 self.viewer.dims.set_current_step(0, int(here["frame"].iloc[0]))
             tracks_layer = self._layer("tracks")
-            scale = tracks_layer.scale[-2:] if tracks_layer is not None else (1.0, 1.0)
-            _camera(self.viewer).center = (float(here["y"].iloc[0]) * scale[0], float(here["x"].iloc[0]) * scale[1])
+            point = (float(here["frame"].iloc[0]), float(here["y"].iloc[0]), float(here["x"].iloc[0]))
+            world = tracks_layer.data_to_world(point) if tracks_layer is not None else point
+            _camera(self.viewer).center = tuple(float(v) for v in world[-2:])
         self._show_selection()
 
     def _on_row_clicked(self, row: int, column: int) -> None:
@@ -610,6 +661,9 @@ class LeaderTrackWidget(QWidget):
         if self.result is None or self.selected_track is None:
             self.status.setText("Select a cell first (click it, or a row of the table).")
             return
+        if self._retraining:
+            self.status.setText("Retraining: flip again when it has finished (the retrained result replaces this one).")
+            return
         self.result = apply_corrections(self.result, flip_call(self.result, self.selected_track))
         n_fixed = len(self.result.corrections)
         self.status.setText(f"{n_fixed} correction{'s' if n_fixed != 1 else ''}; save to keep them.")
@@ -630,6 +684,8 @@ class LeaderTrackWidget(QWidget):
             return
         self.retrain_button.setEnabled(False)
         self.run_button.setEnabled(False)
+        self.flip_button.setEnabled(False)
+        self._retraining = True
         self.status.setText("Retraining from your corrections...")
         self.worker = create_worker(
             apply_corrections,
@@ -658,12 +714,25 @@ class LeaderTrackWidget(QWidget):
         out = QFileDialog.getExistingDirectory(self, "Save the result into this folder")
         if not out:
             return
+        from leadertrack.errors import InputError
+        from leadertrack.pipeline import is_result_folder
+
         target = Path(out) / self.result.name
         if target.exists():
-            answer = QMessageBox.question(self, "Replace?", f"{target} exists. Replace it?")
+            if not is_result_folder(target):
+                message = (f"{target} exists and is not a leadertrack result: it is not replaced. "
+                           "Choose another folder, or move or rename it.")
+                self.status.setText(message)
+                show_error(message)
+                return
+            answer = QMessageBox.question(self, "Replace?", f"{target} holds a leadertrack result. Replace it?")
             if answer != QMessageBox.Yes:
                 return
-        self.save_result(out, overwrite=True)
+        try:
+            self.save_result(out, overwrite=True)
+        except (InputError, OSError) as exc:  # a folder not writable, a full disk
+            self.status.setText(f"Not saved: {exc}")
+            show_error(f"Not saved: {exc}")
 
 
 @cache
@@ -710,6 +779,8 @@ def _disconnector(viewer: Any, on_click: Any, on_inserted: Any, on_removed: Any)
     def disconnect(*_: Any) -> None:
         if on_click in viewer.mouse_drag_callbacks:
             viewer.mouse_drag_callbacks.remove(on_click)
+        for layer in viewer.layers:
+            layer.events.name.disconnect(on_removed)
         viewer.layers.events.inserted.disconnect(on_inserted)
         viewer.layers.events.removed.disconnect(on_removed)
         viewer.bind_key(FLIP_KEY, None, overwrite=True)

@@ -16,10 +16,12 @@ def write_result_folder(path: str, layer_data: list[tuple[Any, dict, str]]) -> l
 
     The folder gets the files of :func:`leadertrack.pipeline.write_result` (``tracks.csv``,
     ``cells.csv``, ``fronts.csv``, ``labels.tif``, ``corrections.csv``, ``run.json``); an existing
-    folder of that name is replaced atomically (napari's save dialog has already asked).
+    result folder of that name is replaced atomically (napari's save dialog has already asked).
 
     Raises
     ------
+    FileExistsError
+        ``path`` exists and is not a leadertrack result folder (it is never replaced).
     leadertrack.errors.InputError
         None of the selected layers holds a leadertrack result.
     """

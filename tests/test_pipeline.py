@@ -134,6 +134,18 @@ def test_result_folder_round_trip(result, tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [result.name]
 
 
+def test_overwrite_never_replaces_a_folder_that_is_not_a_result(result, tmp_path):
+    """Saving into the folder that holds the movie's frames (a folder movie has the result's name) used to delete
+    the frames, with overwrite=True (napari's Save after 'Replace?')."""
+    frames = tmp_path / result.name
+    frames.mkdir()
+    (frames / "t000.tif").write_bytes(b"frame")
+    with pytest.raises(FileExistsError, match="is not a leadertrack result"):
+        write_result(result, tmp_path, overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [result.name]
+    assert (frames / "t000.tif").read_bytes() == b"frame"
+
+
 def test_a_file_output_given_a_folders_path_keeps_the_folder(result, tmp_path):
     """write_report(result, folder) (the file name forgotten) or write_tracks to a folder's path used to delete the
     folder, a whole result with it, and leave a file in its place."""

@@ -120,6 +120,12 @@ def test_writer_saves_the_result_under_the_chosen_name(tmp_path):
     # saving again over the same folder replaces it (napari's dialog already asked)
     npe2.write(str(tmp_path / "reviewed"), layer_data, plugin_name="leadertrack")
     assert read_result(tmp_path / "reviewed").corrections.shape == (1, 2)
+    # but never a folder of the user's own
+    (tmp_path / "thesis").mkdir()
+    (tmp_path / "thesis" / "chapter1.docx").write_bytes(b"text")
+    with pytest.raises(FileExistsError, match="is not a leadertrack result"):
+        write_result_folder(str(tmp_path / "thesis"), layer_data)
+    assert [p.name for p in (tmp_path / "thesis").iterdir()] == ["chapter1.docx"]
 
 
 def test_writer_refuses_layers_without_a_result(tmp_path):

@@ -149,8 +149,14 @@ def test_run_shows_the_library_result_and_corrections_survive_save_and_reload(
     assert (flipped in widget.result.leaders) != was_leader
     assert set(viewer.layers["movie leaders"].features["track_id"]) == set(widget.result.leaders)
     widget.retrain_button.click()
+    # no flip while retraining: the retrained result would replace it unseen
+    assert not widget.flip_button.isEnabled()
+    widget.flip_selected()
+    assert widget.status.text().startswith("Retraining: flip again when it has finished")
     qtbot.waitUntil(widget.run_button.isEnabled, timeout=30_000)
+    assert widget.flip_button.isEnabled()
     assert "retrained" in widget.result.provenance, widget.status.text()
+    assert len(widget.result.corrections) == 1
     summary = widget.result.provenance["retrained"]["summary"]  # whether the model departs from the rule, and why
     assert "the rule" in summary and summary in widget.status.text()
     assert (flipped in widget.result.leaders) != was_leader  # the user's call wins over the new model
@@ -289,3 +295,75 @@ def test_widget_and_sample_open_from_napari_menus(make_napari_viewer):
     assert widget.units_source.text() == "units from: simulation"
     assert "µm/min" in widget.max_speed.toolTip()  # the parameter's documentation from RunConfig
     assert float(widget.pixel_size.text()) > 0 and float(widget.frame_interval.text()) > 0
+
+
+def test_saving_never_replaces_a_folder_that_is_not_a_result(viewer_and_widget, tmp_path, monkeypatch):
+    # the movie "movie" was a folder of frames beside where the result is saved: it must survive
+    from qtpy.QtWidgets import QFileDialog, QMessageBox
+
+    viewer, widget = viewer_and_widget
+    widget.set_result(toy_result())
+    frames = tmp_path / widget.result.name
+    frames.mkdir()
+    (frames / "t000.tif").write_bytes(b"frame")
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(tmp_path))
+    asked = []
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: asked.append(a) or QMessageBox.Yes)
+    widget.save_button.click()
+    assert (frames / "t000.tif").read_bytes() == b"frame"
+    assert sorted(p.name for p in frames.iterdir()) == ["t000.tif"]
+    assert "is not a leadertrack result: it is not replaced" in widget.status.text()
+    assert not asked
+    # a result of that name is replaced, after asking
+    (frames / "t000.tif").unlink()
+    frames.rmdir()
+    widget.save_button.click()  # nothing there now: saved without asking
+    assert not asked
+    widget.select_track(1)
+    widget.flip_selected()
+    widget.save_button.click()  # the result saved before is replaced, after asking
+    assert len(asked) == 1
+    from leadertrack.pipeline import read_result
+
+    assert read_result(frames).corrections.to_dict("records") == [{"track_id": 1, "is_leader": True}]
+
+
+def test_result_layers_lie_on_the_movie_whatever_its_scale(viewer_and_widget, qtbot, small_movie):
+    # a movie layer in pixels (scale 1, shifted) with the pixel size typed: the overlays follow the movie's layer
+    viewer, widget = viewer_and_widget
+    movie = viewer.add_image(small_movie.image, name="movie", translate=(0, 10, 20))
+    assert widget.pixel_size.text() == ""
+    widget.pixel_size.setText(str(small_movie.pixel_size_um))
+    widget.frame_interval.setText(str(small_movie.frame_interval_min))
+    _run_and_wait(widget, qtbot)
+    assert widget.result is not None, widget.status.text()
+    assert widget.result.provenance["units"]["pixel_size_um"] == small_movie.pixel_size_um
+    for role in ("labels", "tracks", "leaders"):
+        layer = viewer.layers[f"movie {role}"]
+        assert np.allclose(layer.scale, movie.scale) and np.allclose(layer.translate, movie.translate), role
+    widget.select_track(int(widget.result.cells["track_id"].iloc[0]))
+    selected = viewer.layers["movie selected"]
+    assert np.allclose(selected.translate, movie.translate)
+
+
+def test_layer_units_multiscale_and_renamed_layers(viewer_and_widget, small_movie):
+    viewer, widget = viewer_and_widget
+    # a scale in nm and seconds is read in µm and minutes
+    viewer.add_image(small_movie.image, name="nm movie", scale=(300, 800, 800), units=("s", "nm", "nm"))
+    assert float(widget.pixel_size.text()) == pytest.approx(0.8)
+    assert float(widget.frame_interval.text()) == pytest.approx(5.0)
+    # pyramids and RGB are not offered as movies
+    viewer.add_image([small_movie.image, small_movie.image[:, ::2, ::2]], name="pyramid", multiscale=True)
+    viewer.add_image(np.zeros((3, 20, 30, 3), np.uint8), name="colour", rgb=True)
+    offered = [widget.image_choice.itemText(i) for i in range(widget.image_choice.count())]
+    assert offered == ["nm movie"]
+    # a chosen masks layer and movie stay chosen when renamed, and what was typed is kept
+    viewer.add_labels(small_movie.labels, name="cellpose masks")
+    widget.nuclei_choice.setCurrentText("cellpose masks")
+    widget.pixel_size.setText("0.7")
+    viewer.layers["cellpose masks"].name = "nuclei"
+    viewer.layers["nm movie"].name = "movie"
+    assert widget.nuclei_choice.currentText() == "nuclei"
+    assert widget.image_choice.currentText() == "movie"
+    assert widget.pixel_size.text() == "0.7"
+    assert widget._selected_masks() is viewer.layers["nuclei"]
