@@ -3,11 +3,14 @@
 Every layer is in pixel coordinates ``(frame, y, x)`` with ``scale = (1, pixel size, pixel
 size)``, so the time slider counts frames and rulers read µm. The tracks layer carries the
 :class:`~leadertrack.pipeline.MovieResult` in ``metadata["leadertrack_result"]``; the writer and
-the widget find it there.
+the widget find it there. Every layer of one result carries the same ``metadata["leadertrack_group"]``,
+so the widget finds the layers of the result it shows by that, not by their names (napari renames a
+layer whose name is taken: two results of movies with the same name).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import numpy as np
@@ -17,6 +20,7 @@ from napari.utils.colormaps import Colormap
 from leadertrack.diameter import mask_diameter_px
 
 __all__ = [
+    "GROUP_KEY",
     "RESULT_KEY",
     "ROLE_KEY",
     "MOVIE_KEY",
@@ -32,6 +36,7 @@ __all__ = [
 
 RESULT_KEY = "leadertrack_result"
 ROLE_KEY = "leadertrack_layer"
+GROUP_KEY = "leadertrack_group"
 MOVIE_KEY = "leadertrack_movie"
 UNITS_KEY = "leadertrack_units"
 
@@ -182,9 +187,11 @@ def result_layer_data(result: Any) -> list[LayerData]:
     list of (data, kwargs, layer_type)
         In drawing order, bottom to top. Names are ``"<movie> labels"``, ``"<movie> tracks"``,
         ``"<movie> leaders"`` and ``"<movie> front"``; every ``kwargs["metadata"]`` names the
-        layer's role under ``"leadertrack_layer"``.
+        layer's role under ``"leadertrack_layer"`` and the result's layers under ``"leadertrack_group"``
+        (a new group each call).
     """
     name = result.name
+    group = uuid.uuid4().hex  # the layers of this result, whatever napari names them
     pixel = pixel_size_um_of(result)
     scale = (1.0, pixel, pixel)
     tracks = result.tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
@@ -195,7 +202,7 @@ def result_layer_data(result: Any) -> list[LayerData]:
     if result.labels is not None:
         layers.append(
             (result.labels, {"name": f"{name} labels", "scale": scale, "opacity": 0.7,
-                             "metadata": {ROLE_KEY: "labels"}}, "labels")
+                             "metadata": {ROLE_KEY: "labels", GROUP_KEY: group}}, "labels")
         )
 
     if tracks.empty:
@@ -226,7 +233,7 @@ def result_layer_data(result: Any) -> list[LayerData]:
                 "colormaps_dict": {"leader": LEADER_COLORMAP, "leading_now": LEADER_COLORMAP},
                 "tail_length": TAIL_LENGTH_FRAMES,
                 "tail_width": 3,
-                "metadata": {ROLE_KEY: "tracks", RESULT_KEY: result},
+                "metadata": {ROLE_KEY: "tracks", RESULT_KEY: result, GROUP_KEY: group},
             },
             "tracks",
         )
@@ -250,7 +257,7 @@ def result_layer_data(result: Any) -> list[LayerData]:
                     }
                 ),
                 "out_of_slice_display": False,
-                "metadata": {ROLE_KEY: "leaders"},
+                "metadata": {ROLE_KEY: "leaders", GROUP_KEY: group},
             },
             "points",
         )
@@ -268,7 +275,7 @@ def result_layer_data(result: Any) -> list[LayerData]:
                     "edge_color": "#00e5ff",
                     "face_color": "transparent",
                     "edge_width": 2.0,
-                    "metadata": {ROLE_KEY: "front"},
+                    "metadata": {ROLE_KEY: "front", GROUP_KEY: group},
                 },
                 "shapes",
             )

@@ -42,7 +42,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ._layers import MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, nucleus_diameter_px_of, result_layer_data
+from ._layers import GROUP_KEY, MOVIE_KEY, RESULT_KEY, ROLE_KEY, UNITS_KEY, nucleus_diameter_px_of, result_layer_data
 from ._plots import draw_result_plots, highlight_track
 from ._review import describe_track, doubt_table, flip_call, threshold_of, track_at, track_near
 
@@ -162,6 +162,8 @@ class LeaderTrackWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.result: Any = None
+        self._group: str | None = None  # the GROUP_KEY of the result's layers
+        self._unsaved = False  # flips not saved yet
         self.selected_track: int | None = None
         self.worker: Any = None
         self.progress_bar: progress | None = None
@@ -419,6 +421,15 @@ class LeaderTrackWidget(QWidget):
             self.status.setText(str(exc))
             show_error(str(exc))
             return
+        if self._unsaved and self.result is not None and result_name == self.result.name:
+            answer = QMessageBox.question(
+                self, "Discard corrections?",
+                f"Analysing {result_name} again replaces its result and your {len(self.result.corrections)} "
+                "correction(s), not saved yet. Analyse again?",
+            )
+            if answer != QMessageBox.Yes:
+                self.status.setText("Not analysed again: save your corrections first (Save result...).")
+                return
         name = self.image_choice.currentText()
         self._run_layer = self._selected_layer()
         self._cancel.clear()
@@ -496,15 +507,16 @@ class LeaderTrackWidget(QWidget):
         the movie's layer, whose scale and translation the result's layers take, so they lie on the
         movie however it is calibrated (a pixel size typed for a layer in pixels, a time step).
         """
-        self.result = result
-        for role in _ROLES:
-            if f"{result.name} {role}" in self.viewer.layers:
-                self.viewer.layers.remove(f"{result.name} {role}")
-        for layer in _build_layers(result) if layers is None else layers:
+        for role in _ROLES:  # a movie analysed again: its earlier result's layers go
+            name = f"{result.name} {role}"
+            if name in self.viewer.layers and self.viewer.layers[name].metadata.get(ROLE_KEY) == role:
+                self.viewer.layers.remove(name)
+        layers = _build_layers(result) if layers is None else layers
+        for layer in layers:
             if like is not None and like in self.viewer.layers:
                 layer.scale, layer.translate = like.scale, like.translate
             self.viewer.add_layer(layer)
-        self._adopt(result)
+        self._adopt(result, group=layers[0].metadata.get(GROUP_KEY) if layers else None)
 
     def _on_layer_inserted(self, event: Any) -> None:
         event.value.events.name.connect(self._refresh_layer_choices)
@@ -514,10 +526,15 @@ class LeaderTrackWidget(QWidget):
     def _adopt_from(self, layer: Any) -> None:
         """Take over a result opened by the reader (its tracks layer carries it)."""
         if layer.metadata.get(ROLE_KEY) == "tracks" and layer.metadata.get(RESULT_KEY) is not self.result:
-            self._adopt(layer.metadata[RESULT_KEY])
+            self._adopt(layer.metadata[RESULT_KEY], group=layer.metadata.get(GROUP_KEY))
 
-    def _adopt(self, result: Any) -> None:
+    def _adopt(self, result: Any, *, group: str | None) -> None:
+        if self._unsaved and self.result is not None and group != self._group:
+            show_info(f"{self.result.name}: your corrections are kept in its tracks layer, not saved yet "
+                      "(select it, then File > Save Selected Layers)")
         self.result = result
+        self._group = group
+        self._unsaved = False
         self.selected_track = None
         labels_layer = self._layer("labels")
         if labels_layer is not None:
@@ -529,8 +546,11 @@ class LeaderTrackWidget(QWidget):
             self.status.setText(f"{result.name}: {n_fixed} earlier corrections restored.")
 
     def _layer(self, role: str) -> Any:
-        name = f"{self.result.name} {role}"
-        return self.viewer.layers[name] if name in self.viewer.layers else None
+        """The layer of the shown result in ``role``, by its group (never by name: names can be taken)."""
+        for layer in self.viewer.layers:
+            if layer.metadata.get(ROLE_KEY) == role and layer.metadata.get(GROUP_KEY) == self._group:
+                return layer
+        return None
 
     def _refresh_review(self) -> None:
         """Update the tracks colours, leader markers, table, info text and plots after a change."""
@@ -587,19 +607,19 @@ class LeaderTrackWidget(QWidget):
 
     def _show_selected_cell(self) -> None:
         """A cyan ring on the selected track's nucleus in every frame."""
-        name = f"{self.result.name} selected"
         rows = self.result.tracks[self.result.tracks["track_id"] == self.selected_track]
         data = rows[["frame", "y", "x"]].to_numpy(dtype=float).reshape(-1, 3)
-        if name in self.viewer.layers:
-            self.viewer.layers[name].data = data
+        selected = self._layer("selected")
+        if selected is not None:
+            selected.data = data
             return
         tracks_layer = self._layer("tracks")
         self.viewer.add_points(
-            data, name=name, scale=tracks_layer.scale if tracks_layer is not None else None,
+            data, name=f"{self.result.name} selected", scale=tracks_layer.scale if tracks_layer is not None else None,
             translate=tracks_layer.translate if tracks_layer is not None else None,
             size=2.0 * nucleus_diameter_px_of(self.result), face_color="transparent", border_color="#00e5ff",
             border_width=0.15,
-            out_of_slice_display=False, metadata={ROLE_KEY: "selected"},
+            out_of_slice_display=False, metadata={ROLE_KEY: "selected", GROUP_KEY: self._group},
         )
 
     # ------------------------------------------------------------------ review actions
@@ -665,6 +685,7 @@ class LeaderTrackWidget(QWidget):
             self.status.setText("Retraining: flip again when it has finished (the retrained result replaces this one).")
             return
         self.result = apply_corrections(self.result, flip_call(self.result, self.selected_track))
+        self._unsaved = True
         n_fixed = len(self.result.corrections)
         self.status.setText(f"{n_fixed} correction{'s' if n_fixed != 1 else ''}; save to keep them.")
         self._refresh_review()
@@ -707,6 +728,7 @@ class LeaderTrackWidget(QWidget):
         from leadertrack.pipeline import write_result
 
         folder = write_result(self.result, Path(out), overwrite=overwrite)
+        self._unsaved = False
         self.status.setText(f"Saved to {folder}")
         return folder
 

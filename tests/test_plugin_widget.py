@@ -367,3 +367,46 @@ def test_layer_units_multiscale_and_renamed_layers(viewer_and_widget, small_movi
     assert widget.image_choice.currentText() == "movie"
     assert widget.pixel_size.text() == "0.7"
     assert widget._selected_masks() is viewer.layers["nuclei"]
+
+
+def test_a_second_result_of_the_same_name_leaves_the_first_ones_layers_alone(viewer_and_widget, tmp_path, monkeypatch):
+    # two experiments' results of a movie named "toy": napari names the second's layers "toy tracks [1]" ...
+    from leadertrack.pipeline import write_result
+
+    viewer, widget = viewer_and_widget
+    widget.set_result(toy_result())
+    first_tracks = viewer.layers["toy tracks"]
+    widget.select_track(1)
+    widget.flip_selected()
+    first = widget.result
+    other = write_result(toy_result(seed=1), tmp_path)
+    viewer.open(str(other), plugin="leadertrack")
+    # ... the widget shows the second result in its own layers; the first keeps its result and the flip
+    assert widget.result is not first and widget.result.corrections.empty
+    assert widget._layer("tracks") is not first_tracks and widget._layer("tracks").name == "toy tracks [1]"
+    assert first_tracks.metadata["leadertrack_result"].corrections.to_dict("records") == [{"track_id": 1, "is_leader": True}]
+    widget.select_track(3)
+    widget.flip_selected()
+    assert first_tracks.metadata["leadertrack_result"] is first
+    group = widget._layer("tracks").metadata["leadertrack_group"]
+    assert widget._layer("selected").metadata["leadertrack_group"] == group != first_tracks.metadata["leadertrack_group"]
+
+
+def test_analysing_again_asks_before_dropping_unsaved_corrections(viewer_and_widget, qtbot, small_movie, monkeypatch, tmp_path):
+    from qtpy.QtWidgets import QMessageBox
+
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    _run_and_wait(widget, qtbot)
+    widget.select_next_doubtful()
+    widget.flip_selected()
+    answers = [QMessageBox.No]
+    monkeypatch.setattr(QMessageBox, "question", lambda *a, **k: answers.pop())
+    before = widget.worker
+    widget.run()
+    assert widget.worker is before and widget.run_button.isEnabled()  # not started
+    assert len(widget.result.corrections) == 1
+    assert "save your corrections first" in widget.status.text()
+    widget.save_result(tmp_path)  # saved: analysing again does not ask
+    _run_and_wait(widget, qtbot)
+    assert widget.result.corrections.empty and answers == []
