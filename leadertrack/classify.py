@@ -88,6 +88,7 @@ from leadertrack.errors import InputError
 from leadertrack.features import (
     CONE_RADIUS_SPACINGS,
     MIN_WINDOW_FRAMES,
+    check_motion_window,
     track_bounds,
     window_half_frames,
 )
@@ -239,21 +240,27 @@ def _largest_step(tracks: pd.DataFrame, tid: np.ndarray) -> pd.Series:
     return pd.Series(step).groupby(tid).max()
 
 
-def _window_frames(tracks: pd.DataFrame) -> tuple[int, int]:
-    """The motion window (frames, odd) of ``tracks`` (sorted by track and frame), and the rows a track
-    needs to be judged on its motion: the window, at least ``MIN_WINDOW_FRAMES``, at most half the movie."""
-    tid = tracks["track_id"].to_numpy()
-    time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
-    steps = np.diff(time)[np.diff(tid) == 0]
-    width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
+def _window_frames(tracks: pd.DataFrame, motion_window_frames: int | None = None) -> tuple[int, int]:
+    """The motion window (frames, odd) of ``tracks`` (sorted by track and frame) unless given, and the rows a
+    track needs to be judged on its motion: the window, at least ``MIN_WINDOW_FRAMES``, at most half the movie."""
+    if motion_window_frames is None:
+        tid = tracks["track_id"].to_numpy()
+        time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
+        steps = np.diff(time)[np.diff(tid) == 0]
+        width = 2 * window_half_frames(float(np.median(steps)) if len(steps) else 1.0) + 1
+    else:
+        width = 2 * (motion_window_frames // 2) + 1
     return width, min(width, max(MIN_WINDOW_FRAMES, tracks["frame"].nunique() // 2))
 
 
-def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None) -> pd.DataFrame:
+def _criteria(
+    tracks: pd.DataFrame, spacing: float, straightness: pd.Series | None = None, motion_window_frames: int | None = None
+) -> pd.DataFrame:
     """Soft scores in [0, 1] of the four per-frame criteria (see the module docstring).
 
     ``straightness``: per track id, net displacement / path length over the whole track (the cells'
-    ``persistence``); without it no track is judged along its own heading.
+    ``persistence``); without it no track is judged along its own heading. ``motion_window_frames``: as
+    :func:`classify`'s.
     """
     tid = tracks["track_id"].to_numpy()
     # where the front lies on the image border its distance is unknown (NaN): there the cell is as near it
@@ -262,7 +269,7 @@ def _criteria(tracks: pd.DataFrame, spacing: float, straightness: pd.Series | No
     at_front = pd.Series(1 - np.clip(d / spacing / 2, 0, 1)).groupby(tid).ffill().groupby(tid).bfill().fillna(0.0).to_numpy()
     # trailing somebody, smoothed over the motion window: a follower's leader wobbles in and out of the cone
     time = tracks["time_min"].to_numpy(float) if "time_min" in tracks else tracks["frame"].to_numpy(float)
-    width, required = _window_frames(tracks)
+    width, required = _window_frames(tracks, motion_window_frames)
     # where the cone ahead leaves the image nobody can be seen ahead: there the cell trails as it did when
     # last seen
     seen = tracks["ahead_in_view"].to_numpy(bool) if "ahead_in_view" in tracks else np.ones(len(tracks), bool)
@@ -356,7 +363,8 @@ def _runs(state: np.ndarray, tid: np.ndarray) -> np.ndarray:
 
 
 def classify(
-    tracks: pd.DataFrame, cells: pd.DataFrame, *, model=None, threshold: float = 0.5
+    tracks: pd.DataFrame, cells: pd.DataFrame, *, model=None, threshold: float = 0.5,
+    motion_window_frames: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Decide which cells lead, frame by frame and per track, and whom the others follow.
 
@@ -370,6 +378,9 @@ def classify(
         A :class:`leadertrack.model.LeaderModel`; None = the documented rule (module docstring).
     threshold
         ``leader_score`` at or above which a track is a leader.
+    motion_window_frames
+        Frames in the motion window; None: about 30 min of ``time_min``. Give the window
+        :func:`leadertrack.features.measure` used.
 
     Returns
     -------
@@ -407,6 +418,7 @@ def classify(
         raise InputError("the cells and tracks tables hold different tracks; pass both as measure() returned them")
     if isinstance(threshold, bool) or not isinstance(threshold, (int, float, np.number)) or not 0 <= threshold <= 1:
         raise InputError(f"threshold must be a number between 0 and 1, not {threshold!r}")
+    check_motion_window(motion_window_frames)
     if model is not None and not callable(getattr(model, "predict_score", None)):
         raise InputError(f"model must be a trained model (leadertrack.model.load_model), not {type(model).__name__}")
     out = tracks.sort_values(["track_id", "frame"], kind="stable").reset_index(drop=True)
@@ -414,7 +426,7 @@ def classify(
     cols = position_columns(out)
     spacing = typical_spacing_um(out[cols].to_numpy(float), out["frame"].to_numpy())
     straightness = cells.set_index("track_id")["persistence"] if "persistence" in cells else None
-    crit = _criteria(out, spacing, straightness)
+    crit = _criteria(out, spacing, straightness, motion_window_frames)
     score = crit.min(axis=1).to_numpy()
     tid = out["track_id"].to_numpy()
     parents = cells.set_index("track_id")["parent_track_id"] if "parent_track_id" in cells else pd.Series(dtype=int)
@@ -465,7 +477,7 @@ def classify(
     episodes = leader_episodes(out)
     lifetime = episodes.groupby("track_id")["duration_min"].mean()
     cells["leader_lifetime_min"] = cells["track_id"].map(lifetime).fillna(0.0)
-    cells["reason"] = _reasons(out, cells)
+    cells["reason"] = _reasons(out, cells, motion_window_frames)
     if model is not None:  # where the trained model overrules the rule, the reason says so first
         overruled = cells["is_leader"].to_numpy() != (rule_score(cells["leader_fraction"].to_numpy()) >= threshold)
         cells.loc[overruled, "reason"] = [
@@ -526,7 +538,7 @@ _MOTION_CRITERIA = ("fast_outward", "persistent")
 """The criteria judged per track, over at least the motion window: a shorter track fails both."""
 
 
-def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
+def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame, motion_window_frames: int | None = None) -> list[str]:
     """A short human reason for each track's decision."""
     n_per_frame = tracks.groupby(["frame", "front_id"])["track_id"].transform("size")
     ranks = tracks.assign(_n=n_per_frame).groupby("track_id")[["front_rank", "_n"]].median().astype(float)
@@ -538,7 +550,7 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame) -> list[str]:
         ranks.reindex(ids).to_numpy(), outward_persistence.reindex(ids).to_numpy(), gain.reindex(ids).to_numpy(),
         by_track.size().reindex(ids).to_numpy(),
     )
-    _, required = _window_frames(tracks)
+    _, required = _window_frames(tracks, motion_window_frames)
     reasons = []
     for row, (rank, n), outward, gained, length in zip(cells.itertuples(index=False), ranks, outward_persistence, gain, rows):
         where = f"front {int(rank)} of {int(n)}" if np.isfinite(rank) else "front not visible"

@@ -55,7 +55,7 @@ from leadertrack.errors import InputError
 from leadertrack.front import Front, find_front, position_columns
 
 __all__ = [
-    "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "WINDOW_MIN", "localisation_noise_um", "measure",
+    "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "UNCALIBRATED_WINDOW_FRAMES", "WINDOW_MIN", "localisation_noise_um", "measure",
     "track_bounds", "window_half_frames",
 ]
 
@@ -73,6 +73,20 @@ TRAIL_HALF_ANGLE_DEG = 60.0
 _TRAIL_COS = np.cos(np.deg2rad(TRAIL_HALF_ANGLE_DEG))
 AT_FRONT_SPACINGS = 1.0
 """A cell is at the front when it is less than this many cell spacings behind it."""
+
+
+def check_motion_window(motion_window_frames: int | None) -> None:
+    """Raise InputError unless ``motion_window_frames`` is None or a whole number of at least 3 frames."""
+    if motion_window_frames is None:
+        return
+    if isinstance(motion_window_frames, bool) or not isinstance(motion_window_frames, (int, np.integer)) or motion_window_frames < 3:
+        raise InputError(f"motion_window_frames must be a whole number of at least 3 frames, not {motion_window_frames!r}")
+
+
+UNCALIBRATED_WINDOW_FRAMES = 7
+"""The motion window (frames) of a movie whose frame interval is unknown: the window of a 5 min interval, the
+middle of the 2-15 min intervals of the simulated assays. Its times are frame numbers, and a window of
+``WINDOW_MIN`` of them (30 frames) would judge only tracks longer than most movies allow."""
 
 
 def window_half_frames(frame_interval_min: float) -> int:
@@ -396,6 +410,7 @@ def measure(
     geometry: str = "auto",
     front: Front | None = None,
     field_um: tuple[float, ...] | None = None,
+    motion_window_frames: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Measure every cell relative to the invasion front, per frame and per track.
 
@@ -411,6 +426,10 @@ def measure(
         A front from :func:`leadertrack.front.find_front`; found from ``tracks`` when None.
     field_um
         Image extent in µm, (y, x) or (z, y, x), so the image border is never taken for a front.
+    motion_window_frames
+        Frames in the sliding motion window (odd); None: about ``WINDOW_MIN`` minutes of ``time_min``
+        (:func:`window_half_frames`). Give it when the times are frame numbers, not minutes
+        (:data:`UNCALIBRATED_WINDOW_FRAMES`).
 
     Returns
     -------
@@ -447,6 +466,7 @@ def measure(
     """
     tracks = tracks.reset_index(drop=True)  # an index named track_id (set_index(..., drop=False)) would be ambiguous
     _validate(tracks)
+    check_motion_window(motion_window_frames)
     if "z_um" in tracks.columns and np.ptp(tracks["z_um"].to_numpy(float)) == 0 and (front is None or front.ndim == 2):
         # 2-D data with a flat z (as TrackMate and GEFF write it): in 3-D the front's normal could tilt into z
         warnings.warn("z_um is the same for every cell: measured in 2-D, without it", UserWarning, stacklevel=2)
@@ -494,7 +514,7 @@ def measure(
     del neighbours
 
     steps = np.diff(time)[np.diff(tid) == 0]
-    half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0)
+    half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0) if motion_window_frames is None else motion_window_frames // 2
     noise = localisation_noise_um(pos, start, end)
     net, path, span = _window(pos, time, start, end, half=half, noise_um=noise)
     per_min = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 0.0)

@@ -31,7 +31,7 @@ from leadertrack.atomic import replace_path
 from leadertrack.config import EXPORT_FORMATS, RunConfig
 from leadertrack.errors import InputError
 from leadertrack.io import finite_pixels
-from leadertrack.units import add_physical_columns, honest_column_names
+from leadertrack.units import add_physical_columns, honest_column_names, honest_text
 
 __all__ = [
     "MovieResult",
@@ -565,7 +565,7 @@ def analyze_movie(
     _report(progress, "measure", 0, 1)
     field_um = (movie.shape[1] * pixel_size, movie.shape[2] * pixel_size)
     with clock.stage("measure"):
-        measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um)
+        measured = _measure_linked(tracks, geometry=config.front.geometry, field_um=field_um, units_info=units_info)
     at_front_ids, inward_ids = inward_track_ids(measured.tracks)
     born_ahead_ids = born_ahead_track_ids(measured.tracks, field_um=field_um)
     suspect_ids = np.union1d(inward_ids, born_ahead_ids)
@@ -609,7 +609,7 @@ def analyze_movie(
         }
         if second_linking["kept"]:
             with clock.stage("measure"):
-                measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um)
+                measured = _measure_linked(again, geometry=config.front.geometry, field_um=field_um, units_info=units_info)
             brightness_note = ", with brightness" if by_brightness else ""
             if relink_all:
                 message = relinked_warning(
@@ -638,7 +638,7 @@ def analyze_movie(
     _report(progress, "measure", 1, 1)
 
     with clock.stage("classify"):
-        tracks, cells = _classify(tracks, cells, config)
+        tracks, cells = _classify(tracks, cells, config, units_info)
         tracks = compact_integers(_put_back(tracks, measured.aside, measured.columns))
     if jitter_px is not None:  # positions on the movie again, as its frames show them
         tracks, fronts = put_back(tracks, fronts, jitter_px, pixel_size_um=pixel_size)
@@ -696,8 +696,8 @@ class _Measured:
     columns: list[str]
 
 
-def _measure_linked(tracks: pd.DataFrame, *, geometry: str, field_um: tuple[float, float]) -> _Measured:
-    """:func:`leadertrack.features.measure` of linked detections.
+def _measure_linked(tracks: pd.DataFrame, *, geometry: str, field_um: tuple[float, float], units_info: dict) -> _Measured:
+    """:func:`leadertrack.features.measure` of linked detections (``units_info``: the run's, for the motion window).
 
     measure and classify copy the table they get: they get only the columns they read, and the
     others (label, pixel positions, area, intensity) are kept aside, to be put back in their place.
@@ -708,7 +708,8 @@ def _measure_linked(tracks: pd.DataFrame, *, geometry: str, field_um: tuple[floa
     columns = list(tracks.columns)
     positions = ["time_min", *position_columns(tracks)]
     measured, cells, fronts = measure(
-        tracks[[c for c in columns if c in ("track_id", "frame", *positions)]], geometry=geometry, field_um=field_um
+        tracks[[c for c in columns if c in ("track_id", "frame", *positions)]], geometry=geometry, field_um=field_um,
+        motion_window_frames=motion_window_frames(units_info),
     )
     return _Measured(measured, cells, fronts, tracks.drop(columns=positions), columns)
 
@@ -800,13 +801,16 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     field_um = None if field_px is None else tuple(float(n) * pixel_size for n in field_px)
     with clock.stage("measure"):
         front = find_front(tracks, centre_um=tuple(centre), field_um=field_um) if use_centre else None
-        tracks, cells, fronts = measure(tracks, geometry=config.front.geometry, front=front, field_um=field_um)
+        tracks, cells, fronts = measure(
+            tracks, geometry=config.front.geometry, front=front, field_um=field_um,
+            motion_window_frames=motion_window_frames(units_info),
+        )
     short = short_movie_warning(fronts, time_calibrated=units_info["time_calibrated"])
     for message in (aliased_linking_warning(tracks), uncertain_geometry_warning(fronts, config.front.geometry), short):
         if message is not None:
             warn.append(message)
     with clock.stage("classify"):
-        tracks, cells = _classify(tracks, cells, config)
+        tracks, cells = _classify(tracks, cells, config, units_info)
     provenance = _provenance(
         trackset.name,
         input_info={
@@ -840,7 +844,9 @@ def _provenance(
     warn: list[str],
     started: datetime,
 ) -> dict:
-    """The content of ``run.json``; also emits each warning as a ``UserWarning``."""
+    """The content of ``run.json``; also emits each warning as a ``UserWarning``, its numbers in the units
+    the run has (``px``, ``/frame`` without a pixel size, a frame interval)."""
+    warn = [_honest_units(message, units_info) for message in warn]
     counts = {
         "frames": counts["frames"],
         "detections": counts["detections"],
@@ -866,7 +872,24 @@ def _provenance(
     }
 
 
-def _classify(tracks: pd.DataFrame, cells: pd.DataFrame, config: RunConfig) -> tuple[pd.DataFrame, pd.DataFrame]:
+def _honest_units(text: str, units_info: dict) -> str:
+    """``text`` with its µm and µm/min numbers named as the run's units are (:func:`leadertrack.units.honest_text`)."""
+    return honest_text(
+        text, space_calibrated=units_info.get("space_calibrated", True), time_calibrated=units_info.get("time_calibrated", True)
+    )
+
+
+def motion_window_frames(units_info: dict) -> int | None:
+    """The motion window to give measure and classify for a run's ``units`` (``run.json``): None (about 30 min)
+    with a known frame interval, else :data:`leadertrack.features.UNCALIBRATED_WINDOW_FRAMES` (times are frames)."""
+    from leadertrack.features import UNCALIBRATED_WINDOW_FRAMES
+
+    return None if units_info.get("time_calibrated", True) else UNCALIBRATED_WINDOW_FRAMES
+
+
+def _classify(
+    tracks: pd.DataFrame, cells: pd.DataFrame, config: RunConfig, units_info: dict
+) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Classify with the configured model file, or the documented rule when there is none."""
     from leadertrack.classify import classify
 
@@ -875,7 +898,10 @@ def _classify(tracks: pd.DataFrame, cells: pd.DataFrame, config: RunConfig) -> t
         from leadertrack.model import load_model
 
         model = load_model(config.classify.model_path)
-    return classify(tracks, cells, model=model, threshold=config.classify.threshold)
+    tracks, cells = classify(
+        tracks, cells, model=model, threshold=config.classify.threshold, motion_window_frames=motion_window_frames(units_info)
+    )
+    return tracks, cells.assign(reason=[_honest_units(reason, units_info) for reason in cells["reason"]])
 
 
 def _front_summary(fronts: pd.DataFrame) -> dict:
@@ -1227,7 +1253,12 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
         labels = cells.set_index("track_id")["is_leader"].astype(bool).copy()
         labels.loc[merged["track_id"].to_numpy()] = merged["is_leader"].to_numpy()
         model = train_model(cells, labels)
-        tracks, cells = classify(tracks, cells, model=model, threshold=provenance.get("config", {}).get("classify", {}).get("threshold", 0.5))
+        units_info = provenance.get("units", {})
+        tracks, cells = classify(
+            tracks, cells, model=model, threshold=provenance.get("config", {}).get("classify", {}).get("threshold", 0.5),
+            motion_window_frames=motion_window_frames(units_info),
+        )
+        cells = cells.assign(reason=[_honest_units(reason, units_info) for reason in cells["reason"]])
         provenance["retrained"] = {
             "n_corrections": len(merged), "penalty": model.penalty, "summary": model_summary(model),
             **{key: float(v) if np.isfinite(v := getattr(model, key)) else None for key in ("cv_accuracy", "cv_f1", "rule_cv_f1")},

@@ -6,7 +6,7 @@ import re
 
 import pandas as pd
 
-__all__ = ["add_physical_columns", "honest_column_names"]
+__all__ = ["add_physical_columns", "honest_column_names", "honest_text"]
 
 
 def add_physical_columns(
@@ -40,6 +40,27 @@ def add_physical_columns(
     if "area_px" in out:
         out["area_um2"] = out["area_px"].astype(float) * pixel_size_um**2
     return out
+
+
+_SPEED_IN_TEXT = re.compile(r"(\d) ?µm/min\b")
+_LENGTH_IN_TEXT = re.compile(r"(\d) ?µm\b(?!/)")
+
+
+def honest_text(text: str, *, space_calibrated: bool, time_calibrated: bool) -> str:
+    """``text`` (a reason, a warning) with the units of its numbers as :func:`honest_column_names` names them.
+
+    Only a number followed by ``µm`` or ``µm/min`` is changed, so words and flag names stay as they are.
+
+    Examples
+    --------
+    >>> honest_text("gains +0.31 µm/min; behind the front (median 12 µm)", space_calibrated=False, time_calibrated=False)
+    'gains +0.31 px/frame; behind the front (median 12 px)'
+    >>> honest_text("gains +0.31 µm/min", space_calibrated=True, time_calibrated=False)
+    'gains +0.31 µm/frame'
+    """
+    space, per = ("µm" if space_calibrated else "px"), ("min" if time_calibrated else "frame")
+    text = _SPEED_IN_TEXT.sub(rf"\1 {space}/{per}", text)
+    return text if space_calibrated else _LENGTH_IN_TEXT.sub(r"\1 px", text)
 
 
 _SPACE = [(re.compile(r"_um2(?=_|$)"), "_px2"), (re.compile(r"_um(?=_|$)"), "_px"), (re.compile(r"100um2"), "100px2")]

@@ -494,3 +494,28 @@ def test_a_flat_z_column_is_measured_in_2d():
     tracks, cells = classify(tracks, cells)
     assert "z_um" not in tracks
     assert set(cells.loc[cells.is_leader, "track_id"]) == set(flat.loc[flat.is_leader, "track_id"]) == {1, 2}
+
+
+def test_times_in_frames_with_the_window_of_their_interval_give_the_same_calls():
+    # a movie without a frame interval has times in frames: with the motion window of 5 min per frame (7 frames)
+    # it is judged as the same movie at 5 min per frame; a window of 30 "minutes" (31 frames) would judge
+    # only tracks longer than 15 frames
+    from leadertrack.features import UNCALIBRATED_WINDOW_FRAMES
+
+    t = assay(1)
+    short = t[(t.track_id != 1) | (t.frame < 12)]  # leader 1 seen in 12 frames
+    _, in_minutes = run(short)
+    frames = short.assign(time_min=short["frame"].astype(float))
+    tracks, cells, _ = measure(frames, field_um=(400.0, 400.0), motion_window_frames=UNCALIBRATED_WINDOW_FRAMES)
+    _, in_frames = classify(tracks, cells, motion_window_frames=UNCALIBRATED_WINDOW_FRAMES)
+    assert in_frames["is_leader"].tolist() == in_minutes["is_leader"].tolist()
+    assert {1, 2} <= set(in_frames.loc[in_frames.is_leader, "track_id"])
+    _, default = run(frames)  # the default window: 30 frames
+    assert not default.set_index("track_id").loc[1, "is_leader"]
+
+
+@pytest.mark.parametrize("window", [0, 2, 7.0, True, "7"])
+def test_a_motion_window_that_cannot_be_is_refused(window):
+    tracks, cells, _ = measure(assay(0), field_um=(400.0, 400.0))
+    with pytest.raises(InputError, match="motion_window_frames must be a whole number of at least 3"):
+        classify(tracks, cells, motion_window_frames=window)

@@ -651,3 +651,25 @@ def test_a_short_movie_is_warned_about_and_a_long_enough_one_not(small_movie, re
     uncalibrated = analyze_movie(small_movie.image)  # no frame interval: the units warning says what to give
     assert not any("motion windows" in w for w in uncalibrated.provenance["warnings"])
     assert any("frame interval" in w for w in uncalibrated.provenance["warnings"])
+
+
+def test_without_a_frame_interval_the_calls_are_those_at_5_min_per_frame_and_numbers_say_their_units(sim):
+    """Without a frame interval times are frame numbers: the motion window used to be 30 of them, so tracks
+    under 15 frames could not lead, and reasons and warnings gave µm/min for what was px/frame."""
+    from leadertrack.features import UNCALIBRATED_WINDOW_FRAMES
+    from leadertrack.pipeline import motion_window_frames
+
+    assert motion_window_frames({"time_calibrated": False}) == UNCALIBRATED_WINDOW_FRAMES == 7
+    assert motion_window_frames({"time_calibrated": True}) is None
+    at_5_min = RunConfig()
+    at_5_min.units.pixel_size_um = sim.pixel_size_um
+    at_5_min.units.frame_interval_min = 5.0
+    calibrated = analyze_movie(sim.image, at_5_min)
+    in_frames = analyze_movie(sim.image, RunConfig())
+    assert not in_frames.provenance["units"]["time_calibrated"] and not in_frames.provenance["units"]["space_calibrated"]
+    columns = ["track_id", "leader_fraction", "frac_fast_outward", "frac_persistent", "is_leader"]
+    pd.testing.assert_frame_equal(in_frames.cells[columns], calibrated.cells[columns])
+    assert in_frames.cells["is_leader"].any()
+    reasons = " ".join(in_frames.cells["reason"])
+    assert "µm" not in reasons and (" px/frame" in reasons or " px)" in reasons)
+    assert not any("µm" in message for message in in_frames.provenance["warnings"] if "search range" in message)
