@@ -3,7 +3,15 @@
 In the CTC format the value of a cell in ``maskNNN.tif`` is its track id, and each line
 ``L B E P`` of ``res_track.txt`` gives a track's id, first and last frame, and parent id (0 = no
 parent). A CTC track must be present in every frame from B to E, so a track of ours with a gap
-is written as several segments, each later segment the child of the one before.
+is written as several segments, each later segment the child of the one before: the first
+segment keeps the track's id, later ones get new ids.
+
+Reading joins such segments back into one track (``read_ctc(..., join_gaps=True)``, the
+default, which ``leadertrack classify`` and ``read_tracks`` use): a track with exactly one child
+that starts after the track's last frame is the same cell continuing (a division has two
+children), so the child's rows take the track's id, along whole chains of segments. A division
+of which only one daughter was tracked reads as the mother continuing. Divisions with two or
+more children are kept. ``join_gaps=False`` gives the file's segments as they are.
 """
 
 from __future__ import annotations
@@ -22,7 +30,7 @@ import tifffile
 from leadertrack.detect import detect_frame
 from leadertrack.errors import InputError
 
-__all__ = ["write_ctc", "read_ctc", "mask_shape"]
+__all__ = ["join_gap_segments", "mask_shape", "read_ctc", "write_ctc"]
 
 
 def _segments(tracks: pd.DataFrame, parent_track_id: dict[int, int] | None) -> tuple[pd.Series, pd.DataFrame]:
@@ -140,7 +148,7 @@ def write_ctc(
 _MASK = re.compile(r"^(?:mask|man_track)(\d+)\.tiff?$")
 
 
-def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+def read_ctc(folder: Path, *, join_gaps: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read a CTC result folder (``res_track.txt``) or ground-truth folder (``man_track.txt``).
 
     Parameters
@@ -148,14 +156,19 @@ def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     folder
         Folder with ``res_track.txt`` and ``maskNNN.tif``, or ``man_track.txt`` and
         ``man_trackNNN.tif`` (a CTC ``TRA`` folder).
+    join_gaps
+        Join the segments a gap split a track into (a track's only child, starting after the
+        track's last frame) back into one track with the first segment's id; see
+        :func:`join_gap_segments`. False: one track per line of the text file.
 
     Returns
     -------
     tracks : pandas.DataFrame
-        ``track_id, frame, label, y, x, area_px``; one row per cell per frame, ``label`` equal
-        to ``track_id`` (the mask value).
+        ``track_id, frame, label, y, x, area_px``; one row per cell per frame, ``label`` the
+        mask value (the CTC segment's id; equal to ``track_id`` except in joined segments).
     cells : pandas.DataFrame
-        ``track_id, first_frame, last_frame, parent_track_id`` (0 = no parent), from the text file.
+        ``track_id, first_frame, last_frame, parent_track_id`` (0 = no parent), from the text
+        file (for a joined track: its first segment's B and parent, its last segment's E).
 
     Raises
     ------
@@ -184,7 +197,69 @@ def read_ctc(folder: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     tracks.insert(0, "track_id", tracks["label"])
     tracks = tracks.drop(columns="mean_intensity").sort_values(["track_id", "frame"], kind="stable")
     _check_consistent(tracks, cells, text)
+    if join_gaps:
+        tracks, cells = join_gap_segments(tracks, cells)
     return tracks.reset_index(drop=True), cells
+
+
+def join_gap_segments(tracks: pd.DataFrame, cells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Join CTC segments that continue a track across a gap into that track.
+
+    A CTC track must be present in every frame from B to E, so a gap splits a track into
+    segments, each the only child of the one before (this is how :func:`write_ctc` writes
+    gaps). A segment whose parent has no other child and which starts after the parent's last
+    frame takes the parent's id, repeatedly along chains; a division (two or more children) is
+    kept.
+
+    Parameters
+    ----------
+    tracks
+        ``track_id, frame, ...`` as read from the masks (``label`` is left as it is).
+    cells
+        ``track_id, first_frame, last_frame, parent_track_id``, one row per CTC segment.
+
+    Returns
+    -------
+    tracks : pandas.DataFrame
+        The rows with ``track_id`` the id of the first segment of their track.
+    cells : pandas.DataFrame
+        One row per joined track: the first segment's id, B and parent (itself mapped to its
+        track), the last segment's E.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"track_id": [1, 2, 3, 4], "first_frame": [0, 3, 5, 5],
+    ...                       "last_frame": [1, 4, 6, 6], "parent_track_id": [0, 1, 2, 2]})
+    >>> tracks = pd.DataFrame({"track_id": [1, 2, 3, 4], "frame": [0, 3, 5, 5]})
+    >>> tracks, cells = join_gap_segments(tracks, cells)
+    >>> tracks["track_id"].tolist(), cells.to_numpy().tolist()
+    ([1, 1, 3, 4], [[1, 0, 4, 0], [3, 5, 6, 1], [4, 5, 6, 1]])
+    """
+    first = _first_segment(cells)
+    track = cells["track_id"].map(first)
+    last_frame = cells.groupby(track)["last_frame"].max()
+    roots = cells[track == cells["track_id"]]
+    joined = roots.assign(
+        last_frame=roots["track_id"].map(last_frame),
+        parent_track_id=roots["parent_track_id"].map(first).fillna(0).astype(np.int64),
+    )
+    tracks = tracks.assign(track_id=tracks["track_id"].map(first).astype(np.int64))
+    return tracks.sort_values(["track_id", "frame"], kind="stable"), joined.reset_index(drop=True)
+
+
+def _first_segment(cells: pd.DataFrame) -> pd.Series:
+    """``{segment id: id of the first segment of its track}`` for every line of ``cells``."""
+    ids = cells["track_id"]
+    parent = cells["parent_track_id"]
+    n_children = parent[parent != 0].value_counts()
+    parent_end = parent.map(cells.set_index("track_id")["last_frame"])
+    continues = (parent != 0) & parent.map(n_children).eq(1) & (cells["first_frame"] > parent_end)
+    up = pd.Series(np.where(continues, parent, ids).astype(np.int64), index=ids.to_numpy())
+    while True:  # pointer jumping; B grows along each link, so chains end
+        jumped = up.map(up)
+        if jumped.equals(up):
+            return up
+        up = jumped
 
 
 def mask_shape(folder: Path) -> tuple[int, int]:

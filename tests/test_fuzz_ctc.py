@@ -48,6 +48,20 @@ def _masks(lines: list[tuple[int, int, int, int]]) -> np.ndarray:
     return masks
 
 
+def _track_of(lines: list[tuple[int, int, int, int]]) -> dict[int, int]:
+    """``{segment: track}``: a segment that is its parent's only child and starts after the
+    parent's last frame continues the parent's track (CTC writes a gap so)."""
+    by_id = {line[0]: line for line in lines}
+    n_children = {p: sum(line[3] == p for line in lines) for p in by_id}
+
+    def track(segment: int) -> int:
+        _, first, _, parent = by_id[segment]
+        continues = parent in by_id and n_children[parent] == 1 and first > by_id[parent][2]
+        return track(parent) if continues else segment
+
+    return {segment: track(segment) for segment in by_id}
+
+
 @FUZZ
 @given(lines=lineages())
 def test_consistent_folders_read_exactly(lines):
@@ -56,10 +70,16 @@ def test_consistent_folders_read_exactly(lines):
         _write(folder, lines, _masks(lines))
         ts = read_tracks(folder)
     assert_valid_trackset(ts)
-    spans = ts.tracks.groupby("track_id")["frame"].agg(["min", "max"])
-    for track, first, last, parent in lines:
-        assert tuple(spans.loc[track]) == (first, last)
-        assert ts.cells.set_index("track_id").loc[track, "parent_track_id"] == parent
+    track_of = _track_of(lines)
+    frames = ts.tracks.groupby("track_id")["frame"].agg(set)
+    parents = ts.cells.set_index("track_id")["parent_track_id"]
+    assert set(frames.index) == set(track_of.values())
+    for segment, first, last, parent in lines:
+        track = track_of[segment]
+        assert set(range(first, last + 1)) <= frames.loc[track]
+        if track == segment:
+            assert parents.loc[track] == (track_of[parent] if parent else 0)
+    assert sum(len(f) for f in frames) == sum(last - first + 1 for _, first, last, _ in lines)
 
 
 @FUZZ
@@ -89,5 +109,6 @@ def test_inconsistent_folders_are_refused(lines, erase, paint, line_edits, extra
             return
     # read: then it must be exactly what the masks say
     assert_valid_trackset(ts)
-    present = {(int(t), int(v)) for t in range(N_FRAMES) for v in np.unique(masks[t]) if v}
+    track_of = _track_of([tuple(line) for line in edited])  # read, so the lines are valid
+    present = {(int(t), track_of[int(v)]) for t in range(N_FRAMES) for v in np.unique(masks[t]) if v}
     assert set(zip(ts.tracks["frame"], ts.tracks["track_id"])) == present
