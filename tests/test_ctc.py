@@ -72,6 +72,53 @@ def test_gap_becomes_parent_linked_segments(tmp_path):
     assert read_tracks.loc[read_tracks["track_id"] == 4, "frame"].tolist() == [4, 5]
 
 
+def test_tracks_with_gaps_read_back_as_written(tmp_path):
+    """A gap is written as parent-linked segments and read back as one track with its own id."""
+    gaps = {(0, 3), (1, 1), (1, 2), (1, 4), (2, 5)}  # track 2 has two gaps: three segments
+    labels, tracks = _movie_labels(n_frames=7, gaps=gaps)
+    write_ctc(tracks, labels, tmp_path / "res")
+    assert len((tmp_path / "res" / "res_track.txt").read_text().splitlines()) == 7  # segments
+    read_tracks, cells = read_ctc(tmp_path / "res")
+    expected = tracks.sort_values(["track_id", "frame"]).reset_index(drop=True)
+    for column in ["track_id", "frame", "y", "x", "area_px"]:
+        np.testing.assert_allclose(read_tracks[column], expected[column])
+    assert cells.to_dict("list") == {
+        "track_id": [1, 2, 3],
+        "first_frame": [0, 0, 0],
+        "last_frame": [6, 6, 6],
+        "parent_track_id": [0, 0, 0],
+    }
+
+
+def test_a_division_after_a_gap_keeps_both_daughters_of_the_whole_track(tmp_path):
+    """Track 1 has a gap at frame 2, then divides into 2 and 3: the daughters stay two tracks,
+    children of track 1 (not of its second segment)."""
+    labels = np.zeros((6, 48, 48), dtype=np.uint16)
+    spans = {1: [0, 1, 3], 2: [4, 5], 3: [4, 5]}
+    rows = []
+    for track, frames in spans.items():
+        for t in frames:
+            labels[t][disk((10 + 12 * track, 10 + 4 * t), 4, shape=labels.shape[1:])] = track
+            rows.append({"track_id": track, "frame": t, "label": track})
+    write_ctc(pd.DataFrame(rows), labels, tmp_path / "res", parent_track_id={2: 1, 3: 1})
+    read_tracks, cells = read_ctc(tmp_path / "res")
+    assert read_tracks.groupby("track_id")["frame"].agg(list).to_dict() == spans
+    assert cells.set_index("track_id")["parent_track_id"].to_dict() == {1: 0, 2: 1, 3: 1}
+
+
+def test_an_only_child_starting_the_next_frame_continues_its_parent(tmp_path):
+    """A CTC track with one child that starts right after it ends is one cell, read as one track."""
+    labels, tracks = _movie_labels()
+    later = (tracks["track_id"] == 1) & (tracks["frame"] >= 3)
+    tracks.loc[later, "track_id"] = 4  # written as "4 3 5 1": track 1 continues as 4
+    write_ctc(tracks, labels, tmp_path / "res", parent_track_id={4: 1})
+    assert "4 3 5 1" in (tmp_path / "res" / "res_track.txt").read_text().splitlines()
+    read_tracks, cells = read_ctc(tmp_path / "res")
+    assert read_tracks.loc[read_tracks["track_id"] == 1, "frame"].tolist() == [0, 1, 2, 3, 4, 5]
+    assert cells["track_id"].tolist() == [1, 2, 3] and (cells["parent_track_id"] == 0).all()
+    assert read_tracks.loc[read_tracks["track_id"] == 1, "label"].tolist() == [1, 1, 1, 4, 4, 4]  # mask values
+
+
 def test_divisions_from_parent_track_id(tmp_path):
     labels, tracks = _movie_labels()
     daughter = tracks["track_id"] == 3

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,37 @@ def test_ctc_folder_round_trip_keeps_positions_and_divisions(tmp_path: Path) -> 
     merged = tracks.merge(ts.tracks, on=["track_id", "frame"], suffixes=("", "_read"), validate="one_to_one")
     assert len(merged) == len(tracks)
     np.testing.assert_allclose(merged[["y_read", "x_read"]].to_numpy(), merged[["y", "x"]].to_numpy(), atol=1e-9)
+
+
+def test_ctc_export_with_gaps_classifies_as_the_tracks_it_was_written_from(tmp_path: Path) -> None:
+    """`classify` of a CTC export (read_tracks + analyze_tracks) finds the tracks and leaders of
+    the tracks written, although their gaps are separate CTC segments."""
+    from leadertrack.ctc import write_ctc
+    from leadertrack.detect import detect
+    from leadertrack.pipeline import analyze_tracks
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, seed=2)
+    tracks = sim.tracks[["track_id", "frame", "label"]]
+    gap = (tracks["track_id"] % 3 == 0) & tracks["frame"].isin([6, 13])  # a third of the tracks have two gaps
+    leaders = sim.cells.loc[sim.cells["is_leader"], "track_id"]
+    gap |= tracks["track_id"].isin(leaders) & (tracks["frame"] == 9)
+    tracks = tracks[~gap].merge(detect(sim.labels)[["frame", "label", "y", "x"]], on=["frame", "label"])
+    write_ctc(tracks, sim.labels, tmp_path / "ctc")
+    assert len((tmp_path / "ctc" / "res_track.txt").read_text().splitlines()) > tracks["track_id"].nunique()
+    table = tmp_path / "tracks.csv"
+    tracks[["track_id", "frame", "y", "x"]].to_csv(table, index=False)
+
+    def leaders_found(trackset: TrackSet) -> tuple[int, set[int]]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # a short movie
+            cells = analyze_tracks(trackset.with_units(pixel_size_um=1.0, frame_interval_min=5.0)).cells
+        return len(cells), set(cells.loc[cells["is_leader"], "track_id"])
+
+    ctc = read_tracks(tmp_path / "ctc")
+    expected = leaders_found(read_tracks(table).with_field(ctc.metadata["field_px"]))
+    assert expected[1]  # the written tracks have leaders
+    assert leaders_found(ctc) == expected
 
 
 @pytest.mark.realdata
