@@ -17,8 +17,10 @@ def read_ctc_folder(path: Path) -> TrackSet:
 
     CTC files carry no units: positions are mask centroids in pixels and the pixel size and
     frame interval are unknown (give them with :meth:`TrackSet.with_units`). Parent links of
-    ``L B E P`` lines become ``parent_track_id``. The masks' size is the field
-    (``metadata["field_px"]``).
+    ``L B E P`` lines become ``parent_track_id``, except that segments a gap split a track into
+    (a track's only child, starting after its last frame) are joined back into that track, with
+    the first segment's id (``read_ctc(..., join_gaps=True)``; see docs/formats.md). The masks'
+    size is the field (``metadata["field_px"]``).
 
     Raises
     ------
