@@ -393,7 +393,9 @@ class LeaderTrackWidget(QWidget):
             # Only values the user changed count as overrides, so run.json keeps the metadata source.
             pixel = None if _same(pixel, movie.pixel_size_um) else pixel
             interval = None if _same(interval, movie.frame_interval_min) else interval
-            name = movie.name
+            channels = movie.metadata.get("n_channels", 1)
+            # each channel of a movie is a result of its own: they must not share a name (and a folder)
+            name = f"{movie.name}_ch{movie.metadata['channel']}" if channels > 1 else movie.name
         else:
             movie = layer.data  # read into memory by the worker thread, not here
             name = movie_name(layer.name)
@@ -540,6 +542,7 @@ class LeaderTrackWidget(QWidget):
         if labels_layer is not None:
             labels_layer.contour = 1  # outlines keep the nuclei visible underneath
         self._set_review_enabled(True)
+        self._plots_dock()  # a new result brings back a plots dock that was closed
         self._refresh_review()
         n_fixed = len(result.corrections)
         if n_fixed:
@@ -567,11 +570,13 @@ class LeaderTrackWidget(QWidget):
             leaders_layer.data = data
             leaders_layer.features = kwargs["features"]
         self._fill_table()
-        self._plots_dock().show_result(result, track_id=self.selected_track)
+        if self.plots is not None:
+            self.plots.show_result(result, track_id=self.selected_track)
         self._show_selection()
 
     def _plots_dock(self) -> PlotsWidget:
-        if self.plots is None:
+        """The plots dock, made again when it was closed (napari takes a closed dock's widget out of the window)."""
+        if self.plots is None or self.plots.parent() is None:
             self.plots = PlotsWidget()
             self.viewer.window.add_dock_widget(self.plots, name="leadertrack plots", area="bottom")
         return self.plots
@@ -603,7 +608,8 @@ class LeaderTrackWidget(QWidget):
             if track_id in ids:
                 self.table.selectRow(ids.index(track_id))
         self._show_selected_cell()
-        self._plots_dock().show_track(result, track_id)
+        if self.plots is not None:
+            self.plots.show_track(result, track_id)
 
     def _show_selected_cell(self) -> None:
         """A cyan ring on the selected track's nucleus in every frame."""

@@ -410,3 +410,30 @@ def test_analysing_again_asks_before_dropping_unsaved_corrections(viewer_and_wid
     widget.save_result(tmp_path)  # saved: analysing again does not ask
     _run_and_wait(widget, qtbot)
     assert widget.result.corrections.empty and answers == []
+
+
+def test_each_channel_of_a_movie_is_a_result_of_its_own(viewer_and_widget, tmp_path):
+    import tifffile
+
+    viewer, widget = viewer_and_widget
+    path = tmp_path / "mc.ome.tif"
+    tifffile.imwrite(path, np.zeros((4, 2, 30, 40), np.uint16), ome=True, metadata={"axes": "TCYX"})
+    viewer.open(str(path), plugin="leadertrack")
+    names = []
+    for layer in ("mc ch0", "mc ch1"):
+        widget.image_choice.setCurrentText(layer)
+        names.append(widget._movie_and_config()[2])
+    assert names == ["mc_ch0", "mc_ch1"]
+
+
+def test_a_closed_plots_dock_comes_back_with_the_next_result(viewer_and_widget, qtbot):
+    viewer, widget = viewer_and_widget
+    widget.set_result(toy_result())
+    plots = widget.plots
+    dock = viewer.window._dock_widgets["leadertrack plots"]
+    dock.destroyOnClose()  # the dock's close button
+    assert "leadertrack plots" not in viewer.window._dock_widgets
+    widget.select_track(1)  # drawing while the dock is closed is fine
+    widget.set_result(toy_result(seed=1))
+    assert widget.plots is not plots and widget.plots.parent() is not None
+    assert "leadertrack plots" in viewer.window._dock_widgets
