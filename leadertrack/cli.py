@@ -339,7 +339,6 @@ def classify(
         check_rerun_replaceable,
         write_result,
     )
-    from leadertrack.report import write_report
 
     if out.exists() and not out.is_dir():
         _fail(f"{out}: is a file; the output (--out) is a folder, created if needed")
@@ -379,9 +378,7 @@ def classify(
                 result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
             if overwrite:
                 check_rerun_replaceable(out / result.name)
-            folder = write_result(result, out, overwrite=overwrite)
-            if config.output.report:
-                write_report(result, folder / "report.html")
+            write_result(result, out, overwrite=overwrite, report=config.output.report)
         except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
             rows.append(summary_row(path.name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
             continue

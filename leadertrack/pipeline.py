@@ -1067,6 +1067,28 @@ def _write_tables(result: MovieResult, folder: Path, export: Sequence[str] = ())
         )
 
 
+def _fill_folder(result: MovieResult, folder: Path, *, export: Sequence[str], report: bool) -> None:
+    """Write the tables, ``run.json``, the ``export`` formats and, with ``report``, ``report.html`` of ``result``
+    into ``folder`` (a staging folder: labels are written separately).
+
+    Parameters
+    ----------
+    result
+        The analysed movie or tracks.
+    folder
+        The staging folder of :func:`staging_folder`, renamed into place only after this returns.
+    export
+        Extra formats (:data:`leadertrack.config.EXPORT_FORMATS`).
+    report
+        Also draw ``report.html``, so that a result folder never appears without its report.
+    """
+    _write_tables(result, folder, export)
+    if report:
+        from leadertrack.report import write_report
+
+        write_report(result, folder / "report.html")
+
+
 def _write_labels(labels: Any, path: Path) -> None:
     with tifffile.TiffWriter(path, bigtiff=True) as writer:
         for t in range(labels.shape[0]):
@@ -1074,12 +1096,14 @@ def _write_labels(labels: Any, path: Path) -> None:
 
 
 def write_result(
-    result: MovieResult, out: Path, *, overwrite: bool = False, export: Sequence[str] = ()
+    result: MovieResult, out: Path, *, overwrite: bool = False, export: Sequence[str] = (), report: bool = False
 ) -> Path:
     """Write ``result`` to ``out/<result.name>/`` atomically and return that folder.
 
     Files: ``tracks.csv``, ``cells.csv``, ``fronts.csv``, ``labels.tif`` (when labels are known),
-    ``corrections.csv``, ``run.json``; with ``export`` also ``ctc/``, ``*.parquet``, ``tracks.geff``, ``tracks.xml`` (TrackMate).
+    ``corrections.csv``, ``run.json``; with ``export`` also ``ctc/``, ``*.parquet``, ``tracks.geff``, ``tracks.xml`` (TrackMate);
+    with ``report`` also ``report.html``. Every file is written in a hidden staging folder renamed into
+    place once all are there, so a failure (say, drawing the report) leaves no result folder behind.
 
     Raises
     ------
@@ -1097,7 +1121,7 @@ def write_result(
     with staging_folder(Path(out), result.name, overwrite=overwrite) as tmp:
         if result.labels is not None:
             _write_labels(result.labels, tmp / "labels.tif")
-        _write_tables(result, tmp, export)
+        _fill_folder(result, tmp, export=export, report=report)
     return Path(out) / result.name
 
 
@@ -1323,11 +1347,7 @@ def process_movie(
         result.provenance["input"]["checksum_sha256"] = checksum or file_checksum(path)
         if isinstance(labels, (str, os.PathLike)):
             result.provenance["input"]["labels_checksum_sha256"] = labels_checksum or file_checksum(labels)
-        _write_tables(result, tmp, config.output.export)
-        if config.output.report:
-            from leadertrack.report import write_report
-
-            write_report(result, tmp / "report.html")
+        _fill_folder(result, tmp, export=config.output.export, report=config.output.report)
     return result
 
 

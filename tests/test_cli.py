@@ -349,6 +349,29 @@ def test_classify_again_skips_a_finished_result_unless_overwrite(tmp_path):
     assert (tmp_path / "out" / "mine" / "run.json").stat().st_mtime_ns != stamp
 
 
+def _simulated_table(path, *, seed: int = 3):
+    """A small simulated planar assay written as a tracks table (track_id, frame, y, x) at ``path``."""
+    sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(120.0, 160.0), render=False, seed=seed)
+    sim.tracks[["track_id", "frame", "y", "x"]].to_csv(path, index=False)
+    return path
+
+
+def test_classify_result_appears_only_with_its_report(tmp_path, monkeypatch):
+    """report.html was drawn after the result folder had been renamed into place: a report that could not be
+    written (a full disk) left a result folder without it, looking finished. Now it is drawn in the staging folder."""
+    import leadertrack.report
+
+    def full_disk(result, path):
+        raise OSError(28, "No space left on device", str(path))
+
+    monkeypatch.setattr(leadertrack.report, "write_report", full_disk)
+    table = _simulated_table(tmp_path / "mine.csv")
+    res = invoke("classify", table, "--out", tmp_path / "out")
+    assert res.exit_code == 1 and "No space left on device" in res.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["summary.csv"]  # no result, no staging left
+    assert pd.read_csv(tmp_path / "out" / "summary.csv")["status"].tolist() == ["failed"]
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
