@@ -35,6 +35,7 @@ from leadertrack.units import honest_column_names
 
 __all__ = [
     "SUMMARY_FILE",
+    "claim_name",
     "config_sha256",
     "masks_for_movie",
     "read_unit_overrides",
@@ -171,12 +172,8 @@ def run_batch(
     first_with_name: dict[str, Path] = {}
     for index, path in enumerate(paths):
         name = movie_name(path)
-        if name in first_with_name:
-            error = f"{path}: another movie of this batch, {first_with_name[name]}, has the same name {name!r}; rename one"
-            rows[index] = summary_row(name, path, "failed", error=error)
-            continue
-        first_with_name[name] = path
         try:
+            claim_name(first_with_name, name, path)
             masks = None if labels is None else _masks_of(path, name, Path(labels), batch_of_one=len(paths) == 1)
         except InputError as exc:
             rows[index] = summary_row(name, path, "failed", error=str(exc))
@@ -221,6 +218,42 @@ def run_batch(
     if config.output.report and not summary.empty:
         _write_index(summary, out)
     return summary
+
+
+def claim_name(claimed: dict[str, Path], name: str, path: Path, *, what: str = "movie") -> None:
+    """Record that ``path`` makes the result ``OUT/<name>``, unless an earlier input of the batch does.
+
+    Two inputs of one command with the same name would write the same result folder: the first
+    keeps it, the others fail (``leadertrack run`` and ``leadertrack classify`` alike).
+
+    Parameters
+    ----------
+    claimed
+        The name of each result -> the input that makes it, so far; ``name`` is added.
+    name
+        The result's name (:func:`leadertrack.io.movie_name`, or a track set's ``name``).
+    path
+        The input, as the user gave it.
+    what
+        What the inputs are, for the message: ``movie``, ``input``.
+
+    Raises
+    ------
+    InputError
+        ``name`` is already claimed by another input; the message names both and asks to rename one.
+
+    Examples
+    --------
+    >>> claimed = {}
+    >>> claim_name(claimed, "well", Path("a/well.tif"))
+    >>> claim_name(claimed, "well", Path("b/well.tif"))
+    Traceback (most recent call last):
+    ...
+    leadertrack.errors.InputError: b/well.tif: another movie of this batch, a/well.tif, has the same name 'well'; rename one
+    """
+    if name in claimed:
+        raise InputError(f"{path}: another {what} of this batch, {claimed[name]}, has the same name {name!r}; rename one")
+    claimed[name] = path
 
 
 def masks_for_movie(name: str, folder: str | Path) -> list[Path]:

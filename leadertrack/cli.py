@@ -12,9 +12,12 @@ import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
+
+if TYPE_CHECKING:
+    from leadertrack.config import RunConfig
 
 app = typer.Typer(
     name="leadertrack",
@@ -303,6 +306,72 @@ def run(
         raise typer.Exit(1)
 
 
+def _classify_one(
+    path: Path,
+    out: Path,
+    config: RunConfig,
+    *,
+    column_map: dict[str, str],
+    field_px: tuple[float, ...] | None,
+    overwrite: bool,
+    claimed: dict[str, Path],
+) -> dict:
+    """Analyse the tracks at ``path`` into ``out/<name>/`` and return its ``summary.csv`` row.
+
+    Parameters
+    ----------
+    path
+        A tracks file or folder (:func:`leadertrack.formats.read_tracks`).
+    out
+        The output folder.
+    config
+        The run's configuration.
+    column_map
+        ``--column`` mappings, for tables.
+    field_px
+        ``--image-size``, or None.
+    overwrite
+        Redo a result that exists.
+    claimed
+        The names taken by the inputs before this one (:func:`leadertrack.batch.claim_name`); this one's is added.
+
+    Returns
+    -------
+    dict
+        ``ok``; ``skipped`` when its result exists (without ``overwrite``); ``failed`` with the reason when
+        the tracks cannot be read or analysed, another input has the same name, or the result cannot be written.
+    """
+    from leadertrack.batch import claim_name, summary_row
+    from leadertrack.errors import InputError
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import (
+        analyze_tracks,
+        check_rerun_replaceable,
+        write_result,
+    )
+
+    began = time.perf_counter()
+    name = path.name  # until the tracks, read, give theirs
+    try:
+        with _readable_warnings():
+            trackset = read_tracks(path, column_map=column_map or None)
+            name = trackset.name
+            claim_name(claimed, name, path, what="input")
+            if (out / name).exists() and not overwrite:
+                return summary_row(
+                    name, path, "skipped", seconds=time.perf_counter() - began, out=out,
+                    error="a result of this name exists (the tracks are not compared with those it was made from); "
+                    "--overwrite redoes it",
+                )
+            result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
+        if overwrite:
+            check_rerun_replaceable(out / name)
+        write_result(result, out, overwrite=overwrite, report=config.output.report)
+    except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
+        return summary_row(name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began)
+    return summary_row(name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out)
+
+
 @app.command()
 def classify(
     tracks: Annotated[
@@ -331,14 +400,7 @@ def classify(
     overwrite: Overwrite = False,
 ) -> None:
     """Measure and classify tracks you already have (no images): leaders, followers, the front."""
-    from leadertrack.batch import summary_row, write_summary
-    from leadertrack.errors import InputError
-    from leadertrack.formats import read_tracks
-    from leadertrack.pipeline import (
-        analyze_tracks,
-        check_rerun_replaceable,
-        write_result,
-    )
+    from leadertrack.batch import write_summary
 
     if out.exists() and not out.is_dir():
         _fail(f"{out}: is a file; the output (--out) is a folder, created if needed")
@@ -362,27 +424,11 @@ def classify(
         classify__model_path=str(model) if model else None,
     )
     start = time.perf_counter()
-    rows = []
-    for path in tracks:
-        began = time.perf_counter()
-        try:
-            with _readable_warnings():
-                trackset = read_tracks(path, column_map=column_map or None)
-                if (out / trackset.name).exists() and not overwrite:
-                    rows.append(summary_row(
-                        trackset.name, path, "skipped", seconds=time.perf_counter() - began, out=out,
-                        error="a result of this name exists (the tracks are not compared with those it was made from); "
-                        "--overwrite redoes it",
-                    ))
-                    continue
-                result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
-            if overwrite:
-                check_rerun_replaceable(out / result.name)
-            write_result(result, out, overwrite=overwrite, report=config.output.report)
-        except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
-            rows.append(summary_row(path.name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began))
-            continue
-        rows.append(summary_row(result.name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out))
+    claimed: dict[str, Path] = {}
+    rows = [
+        _classify_one(path, out, config, column_map=column_map, field_px=field_px, overwrite=overwrite, claimed=claimed)
+        for path in tracks
+    ]
     try:
         summary = write_summary(rows, out)
     except OSError as exc:

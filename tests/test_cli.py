@@ -372,6 +372,27 @@ def test_classify_result_appears_only_with_its_report(tmp_path, monkeypatch):
     assert pd.read_csv(tmp_path / "out" / "summary.csv")["status"].tolist() == ["failed"]
 
 
+def test_classify_fails_an_input_named_as_an_earlier_one(tmp_path):
+    """Two inputs of one command named alike (a/tracks.xml, a/tracks.geff) would write one result folder: the second
+    was reported skipped ('a result of this name exists') with exit 0, never analysed. As with run, it fails."""
+    from leadertrack.formats import write_geff, write_trackmate_xml
+
+    sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(120.0, 160.0), render=False, seed=3)
+    (tmp_path / "a").mkdir()
+    units = {"pixel_size_um": sim.pixel_size_um, "frame_interval_min": sim.frame_interval_min}
+    xml = write_trackmate_xml(sim.tracks[["track_id", "frame", "y", "x"]], None, tmp_path / "a" / "tracks.xml", **units)
+    geff = write_geff(sim.tracks[["track_id", "frame", "y", "x"]], None, tmp_path / "a" / "tracks.geff", **units)
+    for _ in range(2):  # the second time the first is skipped (done), and the second still fails
+        res = invoke("classify", xml, geff, "--out", tmp_path / "out")
+        assert res.exit_code == 1, res.output
+        summary = pd.read_csv(tmp_path / "out" / "summary.csv")
+        assert summary["status"].tolist()[1] == "failed"
+        assert summary["error"].iloc[1] == (
+            f"{geff}: another input of this batch, {xml}, has the same name 'tracks'; rename one"
+        )
+    assert summary["status"].tolist()[0] == "skipped"
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
