@@ -38,9 +38,11 @@ __all__ = [
     "claim_name",
     "config_sha256",
     "masks_for_movie",
+    "read_provenance",
     "read_unit_overrides",
     "run_batch",
     "summary_row",
+    "tracks_checksum",
     "write_summary",
 ]
 
@@ -450,15 +452,14 @@ def _finished(job: _Job, checksum: str, labels_checksum: str | None) -> dict | N
 
     It was made with the same input when the movie and the masks given (``labels_checksum``; None:
     segmented) are the same."""
-    run_json = job.out / job.name / "run.json"
-    if not run_json.is_file():
+    if not (job.out / job.name / "run.json").is_file():
         return None
+    provenance = read_provenance(job.out / job.name) or {}
     try:
-        provenance = json.loads(run_json.read_text(encoding="utf-8"))
         same_input = provenance["input"]["checksum_sha256"] == checksum
         same_masks = provenance["input"].get("labels_checksum_sha256") == labels_checksum
         same_config = config_sha256(provenance["config"]) == config_sha256(job.config)
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):  # unreadable run.json: treat as another run
+    except (KeyError, TypeError, AttributeError, ValueError):  # unreadable run.json: treat as another run
         provenance, same_input, same_masks, same_config = {}, False, False, False
     if same_input and same_masks and same_config:
         note = "already done with the same input and configuration"
@@ -469,6 +470,58 @@ def _finished(job: _Job, checksum: str, labels_checksum: str | None) -> dict | N
         )
         note = f"kept the existing result made with {changed}; use --overwrite to redo it"
     return summary_row(job.name, job.shown, "skipped", error=note, provenance=provenance if same_input else None, out=job.out)
+
+
+def read_provenance(folder: Path) -> dict | None:
+    """The ``run.json`` of the result folder ``folder``, or None when it has none, or one unreadable or not an object.
+
+    Its ``counts``, ``front`` and ``units`` fill the ``summary.csv`` row of a result that is kept (:func:`summary_row`).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> read_provenance(folder) is None
+    True
+    >>> _ = (folder / "run.json").write_text('{"counts": {"frames": 8}}', encoding="utf-8")
+    >>> read_provenance(folder)["counts"]
+    {'frames': 8}
+    """
+    try:
+        provenance = json.loads((Path(folder) / "run.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):  # ValueError: not UTF-8, not JSON
+        return None
+    return provenance if isinstance(provenance, dict) else None
+
+
+def tracks_checksum(path: str | Path) -> str:
+    """SHA-256 of a tracks input (``leadertrack classify``): a file's, or, for a folder (a CTC folder, a GEFF
+    store, a result folder), a checksum of the relative path and the SHA-256 of every file in it, in order.
+
+    Raises
+    ------
+    InputError
+        A file cannot be read.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "res_track.txt").write_text("1 0 3 0\\n", encoding="utf-8")
+    >>> before = tracks_checksum(folder)
+    >>> _ = (folder / "mask000.tif").write_bytes(b"II*")
+    >>> tracks_checksum(folder) != before, len(before)
+    (True, 64)
+    """
+    from leadertrack.io import file_checksum
+
+    path = Path(path)
+    if not path.is_dir():
+        return file_checksum(path)
+    digest = hashlib.sha256()
+    for file in sorted(p for p in path.rglob("*") if p.is_file()):
+        digest.update(file.relative_to(path).as_posix().encode() + b"\0" + bytes.fromhex(file_checksum(file)))
+    return digest.hexdigest()
 
 
 def summary_row(

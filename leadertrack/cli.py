@@ -338,38 +338,50 @@ def _classify_one(
     Returns
     -------
     dict
-        ``ok``; ``skipped`` when its result exists (without ``overwrite``); ``failed`` with the reason when
-        the tracks cannot be read or analysed, another input has the same name, or the result cannot be written.
+        ``ok``; ``skipped`` when its result exists (without ``overwrite``), with that result's counts; ``failed``
+        with the reason when the tracks cannot be read or analysed, another input has the same name, a folder of
+        that name is not a leadertrack result, or the result cannot be written. Rows hold the columns ``run``'s
+        do (``input_sha256``, the absolute ``result`` folder, ...).
     """
-    from leadertrack.batch import claim_name, summary_row
+    from leadertrack.batch import (
+        claim_name,
+        read_provenance,
+        summary_row,
+        tracks_checksum,
+    )
     from leadertrack.errors import InputError
     from leadertrack.formats import read_tracks
     from leadertrack.pipeline import (
         analyze_tracks,
         check_rerun_replaceable,
+        is_result_folder,
         write_result,
     )
 
     began = time.perf_counter()
+    out = out.absolute()  # summary.csv names result folders by their absolute path, as run's does
     name = path.name  # until the tracks, read, give theirs
     try:
         with _readable_warnings():
             trackset = read_tracks(path, column_map=column_map or None)
             name = trackset.name
             claim_name(claimed, name, path, what="input")
-            if (out / name).exists() and not overwrite:
-                return summary_row(
-                    name, path, "skipped", seconds=time.perf_counter() - began, out=out,
+            checksum = tracks_checksum(path)
+            if is_result_folder(out / name) and not overwrite:
+                row = summary_row(
+                    name, path, "skipped", seconds=time.perf_counter() - began, out=out, provenance=read_provenance(out / name),
                     error="a result of this name exists (the tracks are not compared with those it was made from); "
                     "--overwrite redoes it",
                 )
+                return {**row, "input_sha256": checksum}
+            check_rerun_replaceable(out / name)  # never a folder of the user's own; with --overwrite, not a review
             result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
-        if overwrite:
-            check_rerun_replaceable(out / name)
+        result.provenance["input"]["checksum_sha256"] = checksum
         write_result(result, out, overwrite=overwrite, report=config.output.report)
     except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
         return summary_row(name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began)
-    return summary_row(name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out)
+    row = summary_row(name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out)
+    return {**row, "input_sha256": checksum}
 
 
 @app.command()

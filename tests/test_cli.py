@@ -393,6 +393,30 @@ def test_classify_fails_an_input_named_as_an_earlier_one(tmp_path):
     assert summary["status"].tolist()[0] == "skipped"
 
 
+def test_classify_summary_rows_hold_what_runs_do(tmp_path, monkeypatch):
+    """classify's summary.csv rows lacked input_sha256 and named the result folder by a relative path where run's
+    are absolute; a skipped row (its result exists) had no counts at all, where run reads them from the result."""
+    import hashlib
+
+    table = _simulated_table(tmp_path / "mine.csv")
+    monkeypatch.chdir(tmp_path)
+    assert invoke("classify", "mine.csv", "--out", "out").exit_code == 0
+    done = pd.read_csv(tmp_path / "out" / "summary.csv").iloc[0]
+    checksum = hashlib.sha256(table.read_bytes()).hexdigest()
+    assert done["input_sha256"] == checksum
+    assert done["result"] == str(tmp_path / "out" / "mine")
+    assert json.loads((tmp_path / "out" / "mine" / "run.json").read_text())["input"]["checksum_sha256"] == checksum
+    assert invoke("classify", "mine.csv", "--out", "out").exit_code == 0
+    skipped = pd.read_csv(tmp_path / "out" / "summary.csv").iloc[0]
+    assert skipped["status"] == "skipped" and skipped["input_sha256"] == checksum
+    counts = ["frames", "detections", "tracks", "leaders", "leader_fraction", "geometry", "pixel_size_um", "warnings", "result"]
+    assert skipped[counts].equals(done[counts]) and done["tracks"] > 0
+    (tmp_path / "out" / "mine" / "run.json").unlink()  # not a result any more: a folder of the user's, never replaced
+    for again in ([], ["--overwrite"]):
+        kept = invoke("classify", "mine.csv", "--out", "out", *again)
+        assert kept.exit_code == 1 and "is not a leadertrack result" in kept.output, kept.output
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
