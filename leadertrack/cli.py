@@ -350,7 +350,7 @@ def _classify_one(
         tracks_checksum,
     )
     from leadertrack.errors import InputError
-    from leadertrack.formats import read_tracks
+    from leadertrack.formats import detect_format, read_tracks
     from leadertrack.pipeline import (
         analyze_tracks,
         check_rerun_replaceable,
@@ -363,7 +363,8 @@ def _classify_one(
     name = path.name  # until the tracks, read, give theirs
     try:
         with _readable_warnings():
-            trackset = read_tracks(path, column_map=column_map or None)
+            kind = detect_format(path)
+            trackset = read_tracks(path, format=kind, column_map=column_map or None)
             name = trackset.name
             claim_name(claimed, name, path, what="input")
             checksum = tracks_checksum(path)
@@ -375,7 +376,8 @@ def _classify_one(
                 )
                 return {**row, "input_sha256": checksum}
             check_rerun_replaceable(out / name)  # never a folder of the user's own; with --overwrite, not a review
-            result = analyze_tracks(trackset if field_px is None else trackset.with_field(field_px), config)
+            given = trackset if field_px is None else trackset.with_field(field_px)
+            result = analyze_tracks(given, config, source=path.absolute(), format=kind)  # as run records movies
         result.provenance["input"]["checksum_sha256"] = checksum
         write_result(result, out, overwrite=overwrite, report=config.output.report)
     except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable

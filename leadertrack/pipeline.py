@@ -34,6 +34,7 @@ from leadertrack.io import finite_pixels
 from leadertrack.units import add_physical_columns, honest_column_names, honest_text
 
 __all__ = [
+    "TRACKS_UNITS_SOURCE",
     "MovieResult",
     "ProgressCallback",
     "analyze_movie",
@@ -750,7 +751,14 @@ def _put_back(measured: pd.DataFrame, aside: pd.DataFrame, columns: list[str]) -
     return measured
 
 
-def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResult:
+TRACKS_UNITS_SOURCE = "tracks file"
+"""``pixel_size_source`` / ``frame_interval_source`` in ``run.json`` of tracks whose file gave that unit (a table's
+``_um`` and ``time_min`` columns, TrackMate's or GEFF's calibration, ...); ``input.units_source`` says how, in words."""
+
+
+def analyze_tracks(
+    trackset: Any, config: RunConfig | None = None, *, source: str | Path | None = None, format: str | None = None
+) -> MovieResult:
     """Measure and classify tracks that were made elsewhere (no images).
 
     Parameters
@@ -764,11 +772,16 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
         ``centrePosXYZ``) is the radial front's centre, unless the geometry is set to planar. The
         image's size the file gives (``metadata["field_px"]``: TrackMate ``ImageData``, CTC masks,
         a leadertrack result) is the field, so its border is not taken for a front.
+    source
+        The file or folder the tracks were read from, recorded in ``run.json`` (``input.path``).
+    format
+        How it was read (one of :data:`leadertrack.formats.FORMATS`), recorded as ``input.format``.
 
     Returns
     -------
     MovieResult
-        Without labels; divisions (``parent_track_id``) are kept.
+        Without labels; divisions (``parent_track_id``) are kept. ``provenance["units"]`` names where
+        each unit came from as for movies: ``user``, :data:`TRACKS_UNITS_SOURCE` or ``none``.
     """
     from leadertrack.checks import aliased_linking_warning, short_movie_warning, uncertain_geometry_warning
     from leadertrack.features import measure
@@ -784,8 +797,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     user_space = config.units.pixel_size_um is not None
     user_time = config.units.frame_interval_min is not None
     movie_like = _ArrayMovie(np.empty((0, 0, 0)), trackset.pixel_size_um, trackset.frame_interval_min)
-    movie_like.pixel_size_source = "user" if user_space else (trackset.units_source if trackset.pixel_size_um else "none")
-    movie_like.frame_interval_source = "user" if user_time else (trackset.units_source if trackset.frame_interval_min else "none")
+    movie_like.pixel_size_source = "user" if user_space else (TRACKS_UNITS_SOURCE if trackset.pixel_size_um else "none")
+    movie_like.frame_interval_source = "user" if user_time else (TRACKS_UNITS_SOURCE if trackset.frame_interval_min else "none")
     pixel_size, interval, units_info = _units(movie_like, warn)
     tracks = trackset.tracks.drop(columns=["time_min", "z_um", "y_um", "x_um"], errors="ignore")
     tracks = add_physical_columns(tracks, pixel_size_um=pixel_size, frame_interval_min=interval)
@@ -814,8 +827,8 @@ def analyze_tracks(trackset: Any, config: RunConfig | None = None) -> MovieResul
     provenance = _provenance(
         trackset.name,
         input_info={
-            "name": trackset.name, "kind": "tracks", "ndim": trackset.ndim, "units_source": trackset.units_source,
-            "field_px": None if field_px is None else list(field_px),
+            "kind": "tracks", "path": None if source is None else str(source), "name": trackset.name, "format": format,
+            "ndim": trackset.ndim, "units_source": trackset.units_source, "field_px": None if field_px is None else list(field_px),
         },
         units_info=units_info,
         details={},

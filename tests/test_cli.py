@@ -417,6 +417,33 @@ def test_classify_summary_rows_hold_what_runs_do(tmp_path, monkeypatch):
         assert kept.exit_code == 1 and "is not a leadertrack result" in kept.output, kept.output
 
 
+def test_classify_names_the_unit_sources_and_the_input_as_documented(tmp_path, monkeypatch):
+    """run.json of classified tracks had free text as pixel_size_source / frame_interval_source ('pixel size from
+    the y_um/y columns; ...') where outputs.md lists the values; input had no path nor the format it was read as."""
+    import re
+    from pathlib import Path
+
+    sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(120.0, 160.0), render=False, seed=3)
+    table = tmp_path / "mine.csv"
+    sim.tracks[["track_id", "frame", "y", "x", "y_um", "x_um", "time_min"]].to_csv(table, index=False)
+    monkeypatch.chdir(tmp_path)  # given as a relative path, recorded as an absolute one
+    page = (Path(__file__).parents[1] / "docs" / "outputs.md").read_text(encoding="utf-8")
+    row = next(line for line in page.splitlines() if line.startswith("| `units` |"))
+    documented = set(re.findall(r"`([^`]+)`", row.split("where each came from", 1)[1].split(")", 1)[0]))
+    for flags, pixel_source in (([], "tracks file"), (["--pixel-size-um", "0.5"], "user")):
+        out = tmp_path / f"out{len(flags)}"
+        assert invoke("classify", table.name, "--out", out, *flags).exit_code == 0
+        run = json.loads((out / "mine" / "run.json").read_text())
+        units = run["units"]
+        assert (units["pixel_size_source"], units["frame_interval_source"]) == (pixel_source, "tracks file")
+        assert {units["pixel_size_source"], units["frame_interval_source"]} <= documented
+        assert "pixel size from the y_um/y columns" in run["input"]["units_source"]  # the detail, in words
+        assert {k: run["input"][k] for k in ("kind", "path", "name", "format")} == {
+            "kind": "tracks", "path": str(table), "name": "mine", "format": "table"
+        }
+        assert set(run["input"]) <= set(re.findall(r"`([a-z_0-9]+)`", page))
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
