@@ -131,6 +131,20 @@ def _units_of_scale(layer: Any) -> tuple[float | None, float | None]:
     return pixel, converted(step, units[0], "minute")
 
 
+def _units_line(pixel_source: str, interval_source: str) -> str:
+    """Where the file's units came from, for the line under the units fields.
+
+    Examples
+    --------
+    >>> _units_line("OME metadata", "none")
+    'pixel size from the OME metadata; frame interval not in the file: type it, or times are in frames'
+    """
+    pixel = f"pixel size from the {pixel_source}" if pixel_source != "none" else "pixel size not in the file: type it, or distances are in pixels"
+    interval = (f"frame interval from the {interval_source}" if interval_source != "none"
+                else "frame interval not in the file: type it, or times are in frames")
+    return f"{pixel}; {interval}"
+
+
 def _format(value: float | None) -> str:
     return "" if value is None else f"{value:.6g}"
 
@@ -357,9 +371,7 @@ class LeaderTrackWidget(QWidget):
         movie = layer.metadata.get(MOVIE_KEY)
         if movie is not None:
             pixel, interval = movie.pixel_size_um, movie.frame_interval_min
-            self.units_source.setText(
-                f"from the file: pixel size {movie.pixel_size_source}, frame interval {movie.frame_interval_source}"
-            )
+            self.units_source.setText(_units_line(movie.pixel_size_source, movie.frame_interval_source))
         elif UNITS_KEY in layer.metadata:
             units = layer.metadata[UNITS_KEY]
             pixel, interval = units.get("pixel_size_um"), units.get("frame_interval_min")

@@ -276,7 +276,7 @@ def test_movie_opens_lazily_and_prefills_its_units(make_napari_viewer, tmp_path,
     widget = LeaderTrackWidget(viewer)
     assert widget.image_choice.currentText() == "long"
     assert (widget.pixel_size.text(), widget.frame_interval.text()) == ("0.8", "3")
-    assert widget.units_source.text() == "from the file: pixel size OME metadata, frame interval OME metadata"
+    assert widget.units_source.text() == "pixel size from the OME metadata; frame interval from the OME metadata"
     widget.pixel_size.setText("0.75")  # the user corrects it; adding other layers keeps the correction
     viewer.add_points(np.zeros((1, 3)))
     assert widget.pixel_size.text() == "0.75"
@@ -437,3 +437,11 @@ def test_a_closed_plots_dock_comes_back_with_the_next_result(viewer_and_widget, 
     widget.set_result(toy_result(seed=1))
     assert widget.plots is not plots and widget.plots.parent() is not None
     assert "leadertrack plots" in viewer.window._dock_widgets
+
+
+def test_the_units_line_says_what_the_file_lacks():
+    from leadertrack_napari._widget import _units_line
+
+    assert _units_line("ImageJ metadata", "none") == (
+        "pixel size from the ImageJ metadata; frame interval not in the file: type it, or times are in frames"
+    )
