@@ -29,9 +29,22 @@ def get_reader(path: str | list[str]) -> Callable[[str | list[str]], list[LayerD
         if is_result_folder(path):
             return read_result_layers
         return read_movie_layers if any(is_tiff_name(p) for p in path.iterdir()) else None
-    if not is_tiff_name(path):
+    if not is_tiff_name(path) or _single_image(path):
         return None
     return read_mask_layers if _named_like_masks(path) else read_movie_layers
+
+
+def _single_image(path: Path) -> bool:
+    """Whether the TIFF file holds one 2-D image (grey or RGB), not a movie: napari's own reader opens it."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(path) as tif:
+            shape = [n for n in tif.series[0].shape if n > 1]
+            rgb = tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
+    except Exception:  # unreadable: our reader says why
+        return False
+    return len(shape) <= 2 or (len(shape) == 3 and rgb and shape[-1] in (3, 4))
 
 
 def _named_like_masks(path: Path) -> bool:

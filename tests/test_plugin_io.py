@@ -15,7 +15,7 @@ from test_plugin_layers import toy_result  # noqa: E402
 from leadertrack.errors import InputError  # noqa: E402
 from leadertrack.pipeline import apply_corrections, read_result, write_result  # noqa: E402
 from leadertrack_napari._layers import result_layer_data  # noqa: E402
-from leadertrack_napari._reader import get_reader  # noqa: E402
+from leadertrack_napari._reader import get_reader, read_movie_layers  # noqa: E402
 from leadertrack_napari._writer import write_result_folder  # noqa: E402
 
 
@@ -81,6 +81,13 @@ def test_reader_declines_what_it_cannot_open(tmp_path):
     assert get_reader(str(tmp_path / "table.csv")) is None
     assert get_reader(str(tmp_path / "no_images")) is None
     assert get_reader([str(tmp_path / "a.tif"), str(tmp_path / "b.tif")]) is None
+    # a single 2-D image (grey or RGB) is no movie: napari's own reader opens it; a stack is ours
+    tifffile.imwrite(tmp_path / "snapshot.tif", np.zeros((20, 30), np.uint16))
+    tifffile.imwrite(tmp_path / "photo.tif", np.zeros((20, 30, 3), np.uint8), photometric="rgb")
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((4, 20, 30), np.uint16))
+    assert get_reader(str(tmp_path / "snapshot.tif")) is None
+    assert get_reader(str(tmp_path / "photo.tif")) is None
+    assert get_reader(str(tmp_path / "stack.tif")) is read_movie_layers
 
 
 def test_result_folder_opens_with_its_corrections_and_movie(tmp_path):
