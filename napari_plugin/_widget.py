@@ -485,7 +485,7 @@ class LeaderTrackWidget(QWidget):
             bar.update(done - bar.n)  # emits the event napari's activity dock listens to
 
     def _on_analysis_done(self, outcome: tuple[Any, list[Layer]] | None) -> None:
-        if outcome is None:
+        if outcome is None or self._cancel.is_set():  # Cancel pressed after the last progress report counts too
             self.status.setText("Cancelled.")
             return
         result, layers = outcome

@@ -445,3 +445,14 @@ def test_the_units_line_says_what_the_file_lacks():
     assert _units_line("ImageJ metadata", "none") == (
         "pixel size from the ImageJ metadata; frame interval not in the file: type it, or times are in frames"
     )
+
+
+def test_cancel_pressed_after_the_last_progress_report_shows_no_result(viewer_and_widget):
+    from leadertrack_napari._widget import _build_layers
+
+    viewer, widget = viewer_and_widget
+    result = toy_result()
+    widget.cancel()  # the analysis had already passed its last progress report
+    widget._on_analysis_done((result, _build_layers(result)))
+    assert widget.result is None and widget.status.text() == "Cancelled."
+    assert not any(layer.name.startswith("toy ") for layer in viewer.layers)
