@@ -237,7 +237,7 @@ def run(
     geometry: Geometry = "auto",
     config_file: ConfigFile = None,
     model: Model = None,
-    export: Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc, geff, trackmate (XML for Fiji), parquet.", show_default=False)] = None,
+    export: Export = None,
     overwrite: Overwrite = False,
     recursive: Annotated[bool, typer.Option("--recursive", "-r", help="Look for movies in subfolders too (not in hidden ones, nor in leadertrack result folders).")] = False,
     workers: Annotated[int, typer.Option(help="Movies processed in parallel on this machine (0 = one per core; 1 = one after another, with per-stage progress). A single movie gets these cores for its frames.", min=0)] = 0,
@@ -249,19 +249,13 @@ def run(
         Optional[Path],
         typer.Option("--units-csv", exists=True, dir_okay=False, help="CSV with columns movie, pixel_size_um, frame_interval_min: units per movie for files without metadata.", show_default=False),
     ] = None,
-    no_report: Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")] = False,
+    no_report: NoReport = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Segment, track and classify the cells of each movie; write one result folder per movie."""
-    from leadertrack.config import EXPORT_FORMATS
     from leadertrack.errors import InputError
 
-    exports: list[str] = []
-    if export:
-        exports = [e.strip().lower() for e in export.split(",") if e.strip()]
-        bad = [e for e in exports if e not in EXPORT_FORMATS]
-        if bad:
-            _fail(f"--export: unknown format {bad[0]!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    exports = _export_formats(export)
     config = _build_config(
         config_file,
         pixel_size_um=pixel_size_um,
@@ -304,6 +298,25 @@ def run(
     _print_summary(summary, out, time.perf_counter() - start)
     if (summary["status"] == "failed").any():
         raise typer.Exit(1)
+
+
+Export = Annotated[Optional[str], typer.Option(help="Extra formats, comma-separated: ctc (label images: movies only), geff, trackmate (XML for Fiji), parquet.", show_default=False)]
+NoReport = Annotated[bool, typer.Option("--no-report", help="Do not write report.html.")]
+
+
+def _export_formats(export: str | None, *, allowed: tuple[str, ...] | None = None) -> list[str]:
+    """The formats of ``--export`` (comma-separated), each checked; exits with the reason on one not ``allowed``
+    (default: every export format)."""
+    from leadertrack.config import EXPORT_FORMATS
+
+    allowed = EXPORT_FORMATS if allowed is None else allowed
+    exports = [e.strip().lower() for e in (export or "").split(",") if e.strip()]
+    for name in exports:
+        if name == "ctc" and name in EXPORT_FORMATS and name not in allowed:
+            _fail("--export ctc: CTC files are label images, and tracks have none; choose from " + ", ".join(allowed))
+        if name not in allowed:
+            _fail(f"--export: unknown format {name!r}; choose from {', '.join(allowed)}")
+    return exports
 
 
 def _classify_one(
@@ -379,7 +392,7 @@ def _classify_one(
             given = trackset if field_px is None else trackset.with_field(field_px)
             result = analyze_tracks(given, config, source=path.absolute(), format=kind)  # as run records movies
         result.provenance["input"]["checksum_sha256"] = checksum
-        write_result(result, out, overwrite=overwrite, report=config.output.report)
+        write_result(result, out, overwrite=overwrite, export=config.output.export, report=config.output.report)
     except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
         return summary_row(name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began)
     row = summary_row(name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out)
@@ -411,10 +424,16 @@ def classify(
             show_default=False,
         ),
     ] = None,
+    export: Export = None,
     overwrite: Overwrite = False,
+    no_report: NoReport = False,
 ) -> None:
     """Measure and classify tracks you already have (no images): leaders, followers, the front."""
     from leadertrack.batch import write_summary
+    from leadertrack.config import EXPORT_FORMATS
+
+    without_images = tuple(e for e in EXPORT_FORMATS if e != "ctc")
+    exports = _export_formats(export, allowed=without_images)
 
     if out.exists() and not out.is_dir():
         _fail(f"{out}: is a file; the output (--out) is a folder, created if needed")
@@ -437,6 +456,11 @@ def classify(
         geometry=geometry,
         classify__model_path=str(model) if model else None,
     )
+    if exports:
+        config.output.export = exports
+    config.output.export = _export_formats(",".join(config.output.export), allowed=without_images)  # --config's too
+    if no_report:
+        config.output.report = False
     start = time.perf_counter()
     claimed: dict[str, Path] = {}
     rows = [

@@ -444,6 +444,24 @@ def test_classify_names_the_unit_sources_and_the_input_as_documented(tmp_path, m
         assert set(run["input"]) <= set(re.findall(r"`([a-z_0-9]+)`", page))
 
 
+def test_classify_exports_as_run_does_and_refuses_ctc_without_images(tmp_path):
+    """classify wrote neither --export formats (no such option; [output] export of --config ignored) nor
+    could it leave out the report."""
+    table = _simulated_table(tmp_path / "mine.csv")
+    res = invoke("classify", table, "--out", tmp_path / "out", "--export", "geff,trackmate,parquet", "--no-report")
+    assert res.exit_code == 0, res.output
+    folder = tmp_path / "out" / "mine"
+    assert {"tracks.geff", "tracks.xml", "tracks.parquet", "cells.parquet"} <= {p.name for p in folder.iterdir()}
+    assert not (folder / "report.html").exists()
+    ctc = invoke("classify", table, "--out", tmp_path / "out2", "--export", "ctc")
+    assert ctc.exit_code != 0 and "CTC files are label images, and tracks have none" in ctc.output
+    assert not (tmp_path / "out2").exists()
+    config = tmp_path / "config.toml"
+    config.write_text('[output]\nexport = ["ctc"]\n', encoding="utf-8")
+    from_config = invoke("classify", table, "--out", tmp_path / "out3", "--config", config)
+    assert from_config.exit_code != 0 and "tracks have none" in from_config.output
+
+
 def test_classify_tracks_without_images(tmp_path):
     sim = simulate_invasion(geometry="planar", n_frames=20, field_um=(150.0, 200.0), n_leaders=2, render=False, seed=2)
     table = tmp_path / "my_tracks.csv"
