@@ -28,6 +28,7 @@ COMMANDS: list[list[str]] = [
     ["bench_leaders.py", "--seeds", "16", "--first-seed", "3000"],
     ["bench_duration.py", "--seeds", "16"],
     ["bench_contrast.py", "--seeds", "16"],
+    ["bench_units.py", "--seeds", "8"],
     ["bench_diameter.py", "--seeds", "40"],
     ["bench_segmentation.py"],
     ["bench_pipeline.py", "--seeds", "5"],

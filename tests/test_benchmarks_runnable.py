@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -337,3 +338,30 @@ def test_the_model_benchmarks_reviewer_fixes_every_error_the_way_it_is_scored():
     calls = reviewed_calls(movie)
     assert calls.tolist() == [True, False, False, True, False]
     assert f1(movie, cells["is_leader"].to_numpy()) == pytest.approx(0.4) and f1(movie, calls.to_numpy()) == 1.0
+
+
+def test_units_benchmark_runs_the_old_window_only_for_its_own_run_and_summarises_each_way(monkeypatch):
+    import bench_units
+
+    import leadertrack.features
+
+    windows = []
+
+    def fake_analyze(path):
+        windows.append(leadertrack.features.UNCALIBRATED_WINDOW_FRAMES)
+        raise RuntimeError("analysis failed")
+
+    monkeypatch.setattr(bench_units, "analyze_movie", fake_analyze)
+    with pytest.raises(RuntimeError):
+        bench_units._f1_without_units(Path("plain.tif"), None, set(), bench_units.OLD_WINDOW_FRAMES)
+    assert windows == [31] and leadertrack.features.UNCALIBRATED_WINDOW_FRAMES == 7  # put back even on failure
+    runs = pd.DataFrame({
+        "geometry": ["planar", "planar", "radial"], "seed": [0, 1, 0], "f1_with_units": [1.0, 0.5, 1.0],
+        "f1_without_units": [1.0, 1.0, 0.5], "f1_without_units_31_frame_window": [0.0, 0.5, 0.0],
+    })
+    summary = bench_units.summarise(runs).set_index("geometry")
+    assert summary.loc["planar", "movies"] == 2 and summary.loc["planar", "f1_with_units"] == 0.75
+    assert list(summary.columns) == [
+        "movies", "f1_with_units", "f1_with_units_ci95", "f1_without_units", "f1_without_units_ci95",
+        "f1_without_units_31_frame_window", "f1_without_units_31_frame_window_ci95",
+    ]
