@@ -330,7 +330,6 @@ class LeaderTrackWidget(QWidget):
         self.nuclei_choice.setCurrentText(masks if masks in names else SEGMENT_CHOICE)
         self.nuclei_choice.blockSignals(False)
         self._on_nuclei_choice()
-        current = self.image_choice.currentText()
         names = [layer.name for layer in self._image_layers()]
         self.image_choice.blockSignals(True)
         self.image_choice.clear()
@@ -340,8 +339,6 @@ class LeaderTrackWidget(QWidget):
         self.image_choice.blockSignals(False)
         if self.image_choice.currentText() != movie:  # keep what the user typed for the same movie
             self._prefill_units()
-        elif movie != current:  # the chosen movie was renamed: still chosen, what was typed kept
-            self._chosen["movie"] = self._selected_layer()
 
     def _selected_layer(self) -> Any:
         name = self.image_choice.currentText()
