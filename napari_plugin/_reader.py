@@ -42,7 +42,7 @@ def _single_image(path: Path) -> bool:
         with tifffile.TiffFile(path) as tif:
             shape = [n for n in tif.series[0].shape if n > 1]
             rgb = tif.pages[0].photometric == tifffile.PHOTOMETRIC.RGB
-    except Exception:  # unreadable: our reader says why
+    except (OSError, ValueError, IndexError, tifffile.TiffFileError):  # unreadable: our reader says why
         return False
     return len(shape) <= 2 or (len(shape) == 3 and rgb and shape[-1] in (3, 4))
 

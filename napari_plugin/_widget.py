@@ -119,7 +119,7 @@ def _units_of_scale(layer: Any) -> tuple[float | None, float | None]:
     def converted(value: float, unit: Any, target: str) -> float | None:
         try:
             return float((value * unit).to(target).magnitude)
-        except Exception:  # pint's DimensionalityError, or no units at all: not that kind of unit
+        except (TypeError, ValueError, AttributeError):  # pint's DimensionalityError (a TypeError): not that kind of unit
             return None
 
     spatial, step = float(layer.scale[-1]), float(layer.scale[0])

@@ -301,7 +301,7 @@ def test_saving_never_replaces_a_folder_that_is_not_a_result(viewer_and_widget, 
     # the movie "movie" was a folder of frames beside where the result is saved: it must survive
     from qtpy.QtWidgets import QFileDialog, QMessageBox
 
-    viewer, widget = viewer_and_widget
+    _viewer, widget = viewer_and_widget
     widget.set_result(toy_result())
     frames = tmp_path / widget.result.name
     frames.mkdir()
