@@ -452,13 +452,17 @@ def _finished(job: _Job, checksum: str, labels_checksum: str | None) -> dict | N
 
     It was made with the same input when the movie and the masks given (``labels_checksum``; None:
     segmented) are the same."""
+    from leadertrack.pipeline import model_checksum
+
     if not (job.out / job.name / "run.json").is_file():
         return None
     provenance = read_provenance(job.out / job.name) or {}
     try:
         same_input = provenance["input"]["checksum_sha256"] == checksum
         same_masks = provenance["input"].get("labels_checksum_sha256") == labels_checksum
-        same_config = config_sha256(provenance["config"]) == config_sha256(job.config)
+        same_config = config_sha256(provenance["config"]) == config_sha256(job.config) and (
+            provenance.get("model_sha256") == model_checksum(job.config)  # the model file's content, not its name
+        )
     except (KeyError, TypeError, AttributeError, ValueError):  # unreadable run.json: treat as another run
         provenance, same_input, same_masks, same_config = {}, False, False, False
     if same_input and same_masks and same_config:

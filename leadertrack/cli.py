@@ -106,6 +106,18 @@ def _build_config(
         except ValidationError as exc:
             flag = "--" + name.replace("_", "-")
             _fail(f"{flag} {value}: {exc.errors()[0]['msg']}")
+    if config.classify.model_path:
+        from leadertrack.errors import InputError
+        from leadertrack.model import load_model
+
+        # absolute, so that workers elsewhere (a Dask cluster) find it; read now, so that a bad model is
+        # refused before any movie is segmented, not after each one
+        path = Path(config.classify.model_path).expanduser().absolute()
+        try:
+            load_model(path)
+        except InputError as exc:
+            _fail(f"--model / [classify] model_path: {exc}")
+        config.classify.model_path = str(path)
     return config
 
 
@@ -510,24 +522,36 @@ def train(
         _fail(f"--out {out} is a folder; a model is saved as a file, say --out {out / 'model.json'}")
     if out.exists() and not overwrite:
         _fail(f"{out} already exists; use --overwrite to replace it")
+    results = list(dict.fromkeys(folder.resolve() for folder in results))  # a folder given twice counts once
     tables, labels, movies, n_corrections = [], [], [], 0
+    movie_of: dict[str, int] = {}  # results of one movie (its checksum) are held out together
     try:
         for folder in results:
             result = read_result(folder)
             cells = result.cells.copy()
             calls = cells.set_index("track_id")["is_leader"].astype(bool)
-            fixes = result.corrections.set_index("track_id")["is_leader"].astype(bool)
+            fixes = result.corrections.drop_duplicates("track_id", keep="last").set_index("track_id")["is_leader"].astype(bool)
+            unknown = sorted(set(fixes.index) - set(calls.index))
+            if unknown:
+                raise InputError(
+                    f"{folder / 'corrections.csv'}: names tracks that are not in its cells.csv ({unknown[:10]}): was the "
+                    "result made again after the review? Remove those rows, or review the new result"
+                )
             calls.loc[fixes.index] = fixes
             n_corrections += len(fixes)
             tables.append(cells.reset_index(drop=True))
             labels.append(calls.reindex(cells["track_id"]).reset_index(drop=True))
-            movies.append([len(movies)] * len(cells))
+            movie = str(result.provenance.get("input", {}).get("checksum_sha256") or folder)
+            movies.append([movie_of.setdefault(movie, len(movie_of))] * len(cells))
         cells = pd.concat(tables, ignore_index=True)
         model = train_model(cells, pd.concat(labels, ignore_index=True), groups=np.concatenate(movies))
         save_model(model, out)
     except InputError as exc:
         _fail(str(exc))
-    typer.echo(f"Trained on {len(cells)} tracks from {len(results)} result(s), {n_corrections} corrected by hand.")
+    typer.echo(
+        f"Trained on {len(cells)} tracks from {len(results)} result(s) of {len(movie_of)} movie(s), "
+        f"{n_corrections} corrected by hand."
+    )
     if n_corrections == 0:
         typer.echo(
             "warning: none of these results holds corrections (corrections.csv is empty): the model learned the "

@@ -877,12 +877,22 @@ def _provenance(
         **details,
         "front": _front_summary(fronts),
         "config": config.model_dump(mode="json"),
+        "model_sha256": model_checksum(config),
         "counts": counts,
         "timings_s": clock.seconds,
         "warnings": warn,
         "started": started.isoformat(timespec="seconds"),
         "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
+
+
+def model_checksum(config: RunConfig) -> str | None:
+    """SHA-256 of the model file the configuration classifies with (None: the rule), so that a model retrained
+    under the same file name does not pass for the one a result was made with."""
+    from leadertrack.io import file_checksum
+
+    path = config.classify.model_path
+    return file_checksum(path) if path and Path(path).is_file() else None
 
 
 def _honest_units(text: str, units_info: dict) -> str:
@@ -911,6 +921,16 @@ def _classify(
         from leadertrack.model import load_model
 
         model = load_model(config.classify.model_path)
+        in_units = honest_column_names(
+            list(model.features), space_calibrated=units_info.get("space_calibrated", True),
+            time_calibrated=units_info.get("time_calibrated", True),
+        )
+        if in_units:  # in memory a px/frame column keeps its µm/min name: the model would read pixels as µm
+            raise InputError(
+                f"the model {config.classify.model_path} uses {', '.join(in_units)} (µm, minutes), and this movie has no "
+                f"{'pixel size' if not units_info.get('space_calibrated', True) else 'frame interval'}: give the units "
+                "(--pixel-size-um, --frame-interval-min), or use a model without features in µm or minutes"
+            )
     tracks, cells = classify(
         tracks, cells, model=model, threshold=config.classify.threshold, motion_window_frames=motion_window_frames(units_info)
     )

@@ -501,3 +501,65 @@ def test_classify_takes_the_image_size_so_its_border_is_no_front(tmp_path):
     assert swapped.exit_code == 1 and "outside an image of 300 x 200 pixels" in swapped.output
     garbled = invoke("classify", table, "--out", tmp_path / "out3", "--image-size", "big")
     assert garbled.exit_code == 2 and "HEIGHT,WIDTH" in garbled.output
+
+
+def test_train_refuses_corrections_of_tracks_that_are_gone_and_counts_a_folder_given_twice_once(movie_path, tmp_path):
+    """Corrections naming tracks not in the result (it was made again) ended in a KeyError traceback; the same
+    result given twice was two held-out movies, each tested on a copy of its own training data."""
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    folder = out / "wound"
+    pd.DataFrame({"track_id": [99999], "is_leader": [True]}).to_csv(folder / "corrections.csv", index=False)
+    res = invoke("train", folder, "--out", tmp_path / "m.json")
+    assert res.exit_code == 2 and "names tracks that are not in its cells.csv ([99999])" in res.output
+    assert not (tmp_path / "m.json").exists()
+    first = int(pd.read_csv(folder / "cells.csv")["track_id"].iloc[0])
+    pd.DataFrame({"track_id": [first, first], "is_leader": [True, False]}).to_csv(folder / "corrections.csv", index=False)
+    res = invoke("train", folder, folder, out / ".." / "out" / "wound", "--out", tmp_path / "m.json")
+    assert res.exit_code == 0, res.output
+    assert "from 1 result(s) of 1 movie(s), 1 corrected by hand" in res.output
+
+
+def test_a_model_is_checked_once_before_any_movie_and_recorded_by_its_content(movie_path, tmp_path, monkeypatch):
+    from leadertrack.model import DEFAULT_FEATURES, save_model, train_model
+    from leadertrack.pipeline import read_result
+
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q", "--no-report").exit_code == 0
+    result = read_result(out / "wound")
+    labels = result.cells.set_index("track_id")["is_leader"].astype(bool)
+    # a bad model file: refused at once, before any movie is analysed
+    (tmp_path / "bad.json").write_text("{}", encoding="utf-8")
+    res = invoke("run", movie_path, "--out", tmp_path / "o1", "-q", "--no-report", "--model", tmp_path / "bad.json")
+    assert res.exit_code == 2 and "--model / [classify] model_path" in res.output and not (tmp_path / "o1").exists()
+    # a relative path is recorded as an absolute one (workers elsewhere find it)
+    save_model(train_model(result.cells, labels.reindex(result.cells["track_id"]).reset_index(drop=True)), tmp_path / "m.json")
+    monkeypatch.chdir(tmp_path)
+    assert invoke("run", movie_path, "--out", tmp_path / "o2", "-q", "--no-report", "--model", "m.json").exit_code == 0
+    run_json = json.loads((tmp_path / "o2" / "wound" / "run.json").read_text())
+    assert run_json["config"]["classify"]["model_path"] == str(tmp_path / "m.json")
+    assert len(run_json["model_sha256"]) == 64
+    # the same file name with another model in it: the result is not taken as already done
+    other = train_model(
+        result.cells, labels.reindex(result.cells["track_id"]).reset_index(drop=True), features=DEFAULT_FEATURES[:-1]
+    )
+    save_model(other, tmp_path / "m.json")
+    again = invoke("run", movie_path, "--out", tmp_path / "o2", "-q", "--no-report", "--model", "m.json")
+    assert "made with another configuration" in again.output
+
+
+def test_a_model_in_micrometres_is_refused_for_a_movie_without_units(tmp_path):
+    from leadertrack.model import DEFAULT_FEATURES, save_model, train_model
+
+    sim = simulate_invasion(geometry="planar", n_frames=12, field_um=(120.0, 160.0), difficulty="easy", seed=5)
+    plain = tmp_path / "plain.tif"
+    tifffile.imwrite(plain, sim.image)
+    cells = pd.DataFrame({"track_id": range(8), "mean_speed_um_per_min": np.linspace(0, 1, 8),
+                          **{name: np.linspace(0, 1, 8) for name in DEFAULT_FEATURES}})
+    model = train_model(cells, pd.Series([False] * 4 + [True] * 4), features=(*DEFAULT_FEATURES, "mean_speed_um_per_min"), cv=2)
+    save_model(model, tmp_path / "speed.json")
+    res = invoke("run", plain, "--out", tmp_path / "o", "-q", "--no-report", "--model", tmp_path / "speed.json")
+    assert res.exit_code == 1
+    summary = pd.read_csv(tmp_path / "o" / "summary.csv")
+    assert summary.loc[0, "status"] == "failed"
+    assert "uses mean_speed_um_per_min (µm, minutes), and this movie has no pixel size" in summary.loc[0, "error"]
