@@ -393,14 +393,32 @@ _COUNT_COLUMNS = frozenset({"frames", "detections", "tracks", "leaders", "warnin
 def write_summary(rows: Sequence[dict], out: Path) -> pd.DataFrame:
     """Write ``out/summary.csv`` atomically (one row per movie) and return it.
 
-    Counts stay whole numbers where a failed movie has none (empty, not ``6.0`` for the others).
+    ``rows`` are the movies of this command; the rows an earlier ``summary.csv`` holds for other movies whose
+    result is still in ``out`` come first, so that adding a movie to ``out`` does not drop the others from the
+    list. Counts stay whole numbers where a failed movie has none (empty, not ``6.0`` for the others).
     """
     summary = pd.DataFrame(list(rows))
+    earlier = _earlier_rows(out, set(summary["movie"]) if "movie" in summary else set())
+    if not earlier.empty:
+        summary = pd.concat([earlier, summary], ignore_index=True)
     for column in _COUNT_COLUMNS.intersection(summary.columns):
         summary[column] = summary[column].astype("Int64")
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / SUMMARY_FILE, lambda tmp: summary.to_csv(tmp, index=False))  # no temporary left on failure
     return summary
+
+
+def _earlier_rows(out: Path, movies: set[str]) -> pd.DataFrame:
+    """The rows of ``out/summary.csv`` (an earlier command's) of movies other than ``movies`` whose result folder
+    is still in ``out``; none when there is no readable summary."""
+    try:
+        earlier = pd.read_csv(out / SUMMARY_FILE, dtype={"movie": str})
+    except (OSError, ValueError):  # none yet, or not a table: nothing to keep
+        return pd.DataFrame()
+    if "movie" not in earlier:
+        return pd.DataFrame()
+    kept = earlier["movie"].map(lambda name: name not in movies and (out / str(name) / "run.json").is_file())
+    return earlier[kept.astype(bool)]
 
 
 def config_sha256(config: RunConfig | dict) -> str:

@@ -563,3 +563,23 @@ def test_a_model_in_micrometres_is_refused_for_a_movie_without_units(tmp_path):
     summary = pd.read_csv(tmp_path / "o" / "summary.csv")
     assert summary.loc[0, "status"] == "failed"
     assert "uses mean_speed_um_per_min (µm, minutes), and this movie has no pixel size" in summary.loc[0, "error"]
+
+
+def test_a_movie_added_to_an_output_folder_joins_the_summary_of_those_already_there(movie_path, tmp_path):
+    """summary.csv and index.html listed only the last command's movies: adding one movie to a batch folder
+    dropped the others from both."""
+    import shutil
+
+    out = tmp_path / "out"
+    assert invoke("run", movie_path, "--out", out, "-q").exit_code == 0
+    second = tmp_path / "second.ome.tif"
+    shutil.copy(movie_path, second)
+    assert invoke("run", second, "--out", out, "-q").exit_code == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["movie"].tolist() == ["wound", "second"] and (summary["status"] == "ok").all()
+    assert summary.loc[0, "tracks"] == summary.loc[1, "tracks"] > 0
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert "wound/report.html" in index and "second/report.html" in index
+    shutil.rmtree(out / "wound")  # a result removed by hand leaves the list
+    assert invoke("run", second, "--out", out, "-q").exit_code == 0
+    assert pd.read_csv(out / "summary.csv")["movie"].tolist() == ["second"]
