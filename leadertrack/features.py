@@ -55,8 +55,8 @@ from leadertrack.errors import InputError
 from leadertrack.front import Front, find_front, position_columns
 
 __all__ = [
-    "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "UNCALIBRATED_WINDOW_FRAMES", "WINDOW_MIN", "localisation_noise_um", "measure",
-    "track_bounds", "window_half_frames",
+    "CONE_RADIUS_SPACINGS", "MIN_WINDOW_FRAMES", "TRAIL_HALF_ANGLE_DEG", "UNCALIBRATED_WINDOW_FRAMES", "WINDOW_MIN",
+    "check_motion_window", "localisation_noise_um", "measure", "track_bounds", "window_half_frames",
 ]
 
 WINDOW_MIN = 30.0
@@ -514,7 +514,10 @@ def measure(
     del neighbours
 
     steps = np.diff(time)[np.diff(tid) == 0]
-    half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0) if motion_window_frames is None else motion_window_frames // 2
+    if motion_window_frames is None:
+        half = window_half_frames(float(np.median(steps)) if len(steps) else 1.0)
+    else:
+        half = motion_window_frames // 2
     noise = localisation_noise_um(pos, start, end)
     net, path, span = _window(pos, time, start, end, half=half, noise_um=noise)
     per_min = np.where(span > 0, 1.0 / np.where(span > 0, span, 1.0), 0.0)
