@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -693,6 +694,7 @@ def _process_in_worker(job: _Job) -> dict:
 def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, dict]]:
     # spawn: safe with threads in the parent (Qt, Dask) and the same on Linux, macOS and Windows
     pool = ProcessPoolExecutor(max_workers=min(n_workers, len(jobs)), mp_context=multiprocessing.get_context("spawn"))
+    began = datetime.now(timezone.utc).replace(microsecond=0)  # run.json gives its times to the second
     broken: list[_Job] = []
     try:
         futures = {pool.submit(_process_in_worker, job): job for job in jobs}
@@ -709,7 +711,21 @@ def _on_processes(jobs: list[_Job], *, n_workers: int) -> Iterator[tuple[int, di
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     for job in sorted(broken, key=lambda j: j.index):  # each again in a process of its own: only the culprit fails
-        yield job.index, _alone(job)
+        yield job.index, _made_since(job, began) or _alone(job)
+
+
+def _made_since(job: _Job, began: datetime) -> dict | None:
+    """The ``ok`` row of ``job`` when a worker of this run finished its result (the run began at ``began``) before
+    the pool broke, though its row was lost with the pool; None otherwise (it would be called ``skipped``)."""
+    provenance = read_provenance(job.out / job.name)
+    try:
+        started = datetime.fromisoformat(provenance["started"]) if provenance else None
+    except (KeyError, TypeError, ValueError):
+        return None
+    if started is None or started < began:
+        return None
+    row = summary_row(job.name, job.shown, "ok", provenance=provenance, out=job.out)
+    return {**row, "input_sha256": provenance.get("input", {}).get("checksum_sha256")}
 
 
 def _alone(job: _Job) -> dict:

@@ -420,3 +420,24 @@ def test_a_single_movie_gets_the_workers_for_its_frames(plate, serial, tmp_path,
     threads_used.clear()
     run_batch([plate / f"{GOOD[0]}.tif"], tmp_path / "one", _config(), workers=1)
     assert set(threads_used) == {"MainThread"}
+
+
+def test_a_result_finished_before_the_pool_broke_is_reported_ok_not_skipped(tmp_path):
+    """When a worker died, every movie whose row was still out was run again alone; one that the other worker
+    had finished in this very run came back 'skipped: already done'."""
+    from datetime import datetime, timedelta, timezone
+
+    from leadertrack.batch import _Job, _made_since
+    from leadertrack.config import RunConfig
+
+    began = datetime.now(timezone.utc).replace(microsecond=0)
+    job = _Job(index=0, path=tmp_path / "a.tif", shown="a.tif", name="a", out=tmp_path, config=RunConfig(),
+               overwrite=False, frame_sequence=False)
+    assert _made_since(job, began) is None  # no result
+    (tmp_path / "a").mkdir()
+    run_json = {"started": began.isoformat(timespec="seconds"), "counts": {"frames": 5, "tracks": 9, "leaders": 1},
+                "input": {"checksum_sha256": "ab" * 32}}
+    (tmp_path / "a" / "run.json").write_text(json.dumps(run_json), encoding="utf-8")
+    row = _made_since(job, began)
+    assert row["status"] == "ok" and row["tracks"] == 9 and row["input_sha256"] == "ab" * 32
+    assert _made_since(job, began + timedelta(seconds=1)) is None  # made before this run: not this run's
