@@ -217,6 +217,9 @@ def run_batch(
     except _Cancelled as cancelled:
         write_summary([r for r in rows if r is not None], out)
         raise cancelled.__cause__ from None
+    except KeyboardInterrupt:  # Ctrl-C: the movies finished so far are listed, then the interrupt goes on
+        write_summary([r for r in rows if r is not None], out)
+        raise
     summary = write_summary([r for r in rows if r is not None], out)
     if config.output.report and not summary.empty:
         _write_index(summary, out)
@@ -685,9 +688,12 @@ _WARNINGS_KEY = "_warnings"
 def _process_in_worker(job: _Job) -> dict:
     """:func:`_process` in a worker process (or on a Dask worker): its warnings come back in the row, under
     ``_WARNINGS_KEY``, for the parent to show as it shows its own, instead of a worker's raw Python warnings."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        row = _process(job)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            row = _process(job)
+    except KeyboardInterrupt:  # Ctrl-C reaches the workers too: this one stops, rather than take the next movie
+        os._exit(130)
     return {**row, _WARNINGS_KEY: [str(w.message) for w in caught]}
 
 

@@ -306,6 +306,14 @@ def run(
     except (InputError, OSError) as exc:  # OSError: OUT not writable, disk full while writing summary.csv
         bars.close()
         _fail(_one_line(exc))
+    except KeyboardInterrupt:
+        bars.close()
+        typer.echo(
+            f"\ninterrupted: the movies finished so far are in {out} (summary.csv lists them); a movie cut short "
+            "left no result. Run the same command again to go on: finished movies are skipped.",
+            err=True,
+        )
+        raise typer.Exit(130) from None
     bars.close()
     _print_summary(summary, out, time.perf_counter() - start)
     if (summary["status"] == "failed").any():

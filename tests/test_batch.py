@@ -441,3 +441,26 @@ def test_a_result_finished_before_the_pool_broke_is_reported_ok_not_skipped(tmp_
     row = _made_since(job, began)
     assert row["status"] == "ok" and row["tracks"] == 9 and row["input_sha256"] == "ab" * 32
     assert _made_since(job, began + timedelta(seconds=1)) is None  # made before this run: not this run's
+
+
+def test_ctrl_c_lists_the_movies_finished_so_far_and_goes_on(plate, tmp_path, monkeypatch):
+    """Ctrl-C ended a batch without summary.csv, and `leadertrack run` without a word (exit 130)."""
+    import leadertrack.batch as batch
+
+    def one_then_interrupt(jobs, **_):
+        yield jobs[0].index, batch.summary_row(jobs[0].name, jobs[0].shown, "failed", error="stand-in")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(batch, "_execute", one_then_interrupt)
+    movies = list_movies([plate])
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(movies, tmp_path / "out", _config(), workers=2)
+    assert pd.read_csv(tmp_path / "out" / "summary.csv")["error"].tolist() == ["stand-in"]
+
+    from typer.testing import CliRunner
+
+    from leadertrack.cli import app
+
+    res = CliRunner().invoke(app, ["run", str(plate), "--out", str(tmp_path / "cli"), "-q"])
+    assert res.exit_code == 130
+    assert "interrupted: the movies finished so far are in" in res.output and "finished movies are skipped" in res.output
