@@ -211,7 +211,7 @@ def _print_summary(summary, out: Path, seconds: float) -> None:
             warned = f", {n_warnings} warning{'s' if n_warnings > 1 else ''} (run.json)" if n_warnings else ""
             typer.echo(
                 f"  ok       {row.movie}: {int(row.frames)} frames, {int(row.tracks)} tracks, "
-                f"{int(row.leaders)} leaders{warned}  ({row.seconds:.1f} s)"
+                f"{int(row.leaders)} leader{'' if int(row.leaders) == 1 else 's'}{warned}  ({row.seconds:.1f} s)"
             )
         elif row.status == "skipped":
             typer.echo(f"  skipped  {row.movie}: {row.error}")

@@ -410,7 +410,7 @@ def _figure_episodes(result: Any) -> tuple[Figure | None, str]:
     ax.set_xlabel(f"time ({time})")
     ax.set_ylabel("track")
     caption = (
-        f"{len(episodes)} leader episodes in {episodes['track_id'].nunique()} tracks "
+        f"{_count(len(episodes), 'leader episode')} in {_count(episodes['track_id'].nunique(), 'track')} "
         "(red: leading; grey: the track's lifetime)."
     )
     n_handovers = int((episodes["took_over_from"] != 0).sum())
@@ -908,7 +908,7 @@ def write_batch_index(summary: pd.DataFrame, out: Path) -> Path:
     page = (
         '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>leadertrack batch</title>'
         f"<style>{_CSS}</style></head><body><h1>leadertrack batch</h1>"
-        f"<p>{len(summary)} movies: {tally}. The same table is in <a href='summary.csv'>summary.csv</a>.</p>"
+        f"<p>{_count(len(summary), 'movie')}: {tally}. The same table is in <a href='summary.csv'>summary.csv</a>.</p>"
         f"<table><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table></body></html>"
     )
     return _write_text(page, out / "index.html")

@@ -583,3 +583,4 @@ def test_a_movie_added_to_an_output_folder_joins_the_summary_of_those_already_th
     shutil.rmtree(out / "wound")  # a result removed by hand leaves the list
     assert invoke("run", second, "--out", out, "-q").exit_code == 0
     assert pd.read_csv(out / "summary.csv")["movie"].tolist() == ["second"]
+    assert "<p>1 movie: 0 ok, 1 skipped, 0 failed." in (out / "index.html").read_text(encoding="utf-8")
