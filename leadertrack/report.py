@@ -593,8 +593,12 @@ def _front_and_rule(provenance: dict, config: dict) -> str:
     )
     corrections = provenance.get("corrections", {}).get("n")
     if corrections:
-        text += f" {_count(int(corrections), 'call')} were corrected by hand" + (
-            ", and the classifier was retrained on the corrections." if provenance.get("retrained") else "."
+        retrained = provenance.get("retrained")
+        kept_rule = bool(retrained) and retrained.get("penalty") is None  # training found nothing better than the rule
+        verb = "was" if int(corrections) == 1 else "were"
+        text += f" {_count(int(corrections), 'call')} {verb} corrected by hand" + (
+            "; retrained on them, the classifier stayed the rule (they did not show a better one)." if kept_rule
+            else ", and the classifier was retrained on the corrections." if retrained else "."
         )
     return text
 

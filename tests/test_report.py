@@ -388,3 +388,15 @@ def test_failed_write_leaves_the_old_report_and_no_temporary_file(tmp_path: Path
         report._write_text("new report", path)
     assert path.read_text(encoding="utf-8") == "old report"
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_methods_text_says_how_corrections_were_used() -> None:
+    from leadertrack.report import methods_text
+
+    base = _result().provenance
+    one = methods_text(dict(base, corrections={"n": 1}))
+    assert "1 call was corrected by hand." in one
+    kept = methods_text(dict(base, corrections={"n": 3}, retrained={"penalty": None}))
+    assert "3 calls were corrected by hand; retrained on them, the classifier stayed the rule" in kept
+    changed = methods_text(dict(base, corrections={"n": 3}, retrained={"penalty": 10.0}))
+    assert "3 calls were corrected by hand, and the classifier was retrained on the corrections." in changed
