@@ -94,7 +94,7 @@ from leadertrack.features import (
 )
 from leadertrack.front import position_columns, typical_spacing_um
 
-__all__ = ["CRITERIA", "LEADER_TRACK_MIN_FRACTION", "classify", "leader_episodes", "rule_score"]
+__all__ = ["CRITERIA", "LEADER_TRACK_MIN_FRACTION", "classify", "group_sizes", "leader_episodes", "rule_score"]
 
 LEADER_TRACK_MIN_FRACTION = 0.35
 """A track is a leader when it is in the leader state in at least this fraction of its frames."""
@@ -465,13 +465,7 @@ def classify(
     counts = counts[counts.leader.isin(leaders) & ~counts.track_id.isin(leaders)]
     follow_of = dict(zip(counts.track_id, counts.leader))
     cells["follows_track_id"] = cells["track_id"].map(follow_of).fillna(0).astype(tid.dtype)
-    n_followers = cells.loc[cells.follows_track_id != 0, "follows_track_id"].value_counts()
-    lead_size = 1 + n_followers.reindex(cells["track_id"]).fillna(0).to_numpy().astype(int)
-    group = np.where(cells["is_leader"], lead_size, 0)
-    by_leader = dict(zip(cells["track_id"], group))
-    cells["group_size"] = np.where(
-        cells["follows_track_id"] != 0, cells["follows_track_id"].map(by_leader).fillna(0).to_numpy(), group
-    ).astype(int)
+    cells["group_size"] = group_sizes(cells)
     out["role"] = np.where(state, "leader", np.where(follows != 0, "follower", "other"))
 
     episodes = leader_episodes(out)
@@ -486,6 +480,25 @@ def classify(
             for lead, score, reason in cells.loc[overruled, ["is_leader", "leader_score", "reason"]].itertuples(index=False)
         ]
     return out, cells
+
+
+def group_sizes(cells: pd.DataFrame) -> np.ndarray:
+    """Per track of ``cells`` (``track_id``, ``is_leader``, ``follows_track_id``): 1 + its followers for a leader,
+    its leader's group size for a follower, 0 otherwise.
+
+    Examples
+    --------
+    >>> cells = pd.DataFrame({"track_id": [1, 2, 3, 4], "is_leader": [True, False, False, False],
+    ...                       "follows_track_id": [0, 1, 1, 0]})
+    >>> group_sizes(cells).tolist()
+    [3, 3, 3, 0]
+    """
+    follows = cells["follows_track_id"]
+    n_followers = follows[follows != 0].value_counts()
+    lead_size = 1 + n_followers.reindex(cells["track_id"]).fillna(0).to_numpy().astype(int)
+    group = np.where(cells["is_leader"], lead_size, 0)
+    by_leader = dict(zip(cells["track_id"], group))
+    return np.where(follows != 0, follows.map(by_leader).fillna(0).to_numpy(), group).astype(int)
 
 
 def leader_episodes(tracks: pd.DataFrame) -> pd.DataFrame:

@@ -1327,6 +1327,13 @@ def apply_corrections(result: MovieResult, corrections: pd.DataFrame, *, retrain
     cells.loc[in_cells, "is_leader"] = cells.loc[in_cells, "track_id"].map(user).astype(bool)
     if "reason" in cells:
         cells.loc[in_cells, "reason"] = cells.loc[in_cells, "reason"].map(_user_reason)
+    if {"follows_track_id", "group_size"} <= set(cells.columns):  # a leader follows nobody, nobody follows a non-leader
+        from leadertrack.classify import group_sizes
+
+        leaders = set(cells.loc[cells["is_leader"].astype(bool), "track_id"])
+        stale = cells["is_leader"].astype(bool) | ~cells["follows_track_id"].isin(leaders)
+        cells.loc[stale, "follows_track_id"] = 0
+        cells["group_size"] = group_sizes(cells)
     in_tracks = tracks["track_id"].isin(user.index)
     if in_tracks.any() and "role" in tracks:
         flipped_to = tracks.loc[in_tracks, "track_id"].map(user).astype(bool)

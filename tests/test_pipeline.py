@@ -673,3 +673,18 @@ def test_without_a_frame_interval_the_calls_are_those_at_5_min_per_frame_and_num
     reasons = " ".join(in_frames.cells["reason"])
     assert "µm" not in reasons and (" px/frame" in reasons or " px)" in reasons)
     assert not any("µm" in message for message in in_frames.provenance["warnings"] if "search range" in message)
+
+
+def test_a_corrected_call_updates_whom_each_track_follows_and_the_group_sizes(result):
+    """A follower set to leader kept following its old leader, in its old leader's group; followers of a leader
+    set to follower kept following it."""
+    cells = result.cells.set_index("track_id")
+    follower = int(cells.index[cells["follows_track_id"] != 0][0])
+    old_leader = int(cells.loc[follower, "follows_track_id"])
+    size = int(cells.loc[old_leader, "group_size"])
+    promoted = apply_corrections(result, pd.DataFrame({"track_id": [follower], "is_leader": [True]})).cells.set_index("track_id")
+    assert promoted.loc[follower, "follows_track_id"] == 0 and promoted.loc[follower, "group_size"] == 1
+    assert promoted.loc[old_leader, "group_size"] == size - 1
+    demoted = apply_corrections(result, pd.DataFrame({"track_id": [old_leader], "is_leader": [False]})).cells.set_index("track_id")
+    assert (demoted["follows_track_id"] != old_leader).all() and demoted.loc[follower, "group_size"] == 0
+    assert demoted.loc[old_leader, "group_size"] == 0
