@@ -63,7 +63,10 @@ def honest_text(text: str, *, space_calibrated: bool, time_calibrated: bool) -> 
     return text if space_calibrated else _LENGTH_IN_TEXT.sub(r"\1 px", text)
 
 
-_SPACE = [(re.compile(r"_um2(?=_|$)"), "_px2"), (re.compile(r"_um(?=_|$)"), "_px"), (re.compile(r"100um2"), "100px2")]
+_SPACE = [
+    (re.compile(r"_um2(?=_|$)"), "_px2"), (re.compile(r"_um(?=_|$)"), "_px"), (re.compile(r"100um2"), "100px2"),
+    (re.compile(r"1000um3"), "1000px3"),
+]
 _TIME = [(re.compile(r"_per_min(?=_|$)"), "_per_frame"), (re.compile(r"^time_min$"), "time_frame"), (re.compile(r"_min$"), "_frames")]
 
 

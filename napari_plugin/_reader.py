@@ -115,6 +115,8 @@ def _source_movie(result: Any) -> Any:
     from leadertrack.io import read_movie
 
     provenance = result.provenance
+    if provenance.get("input", {}).get("kind") == "tracks":  # made from tracks (leadertrack classify): no movie
+        return None
     source = Path(str(provenance.get("input", {}).get("path", "")))
     if not source.name or not source.exists():
         return None

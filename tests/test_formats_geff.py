@@ -131,3 +131,35 @@ def test_node_properties_declare_units_and_meaning(tmp_path: Path) -> None:
     assert props["role"].dtype == "str" and props["leader_score_frame"].dtype == "float64"
     uncalibrated = write_geff(tracks, cells, tmp_path / "u.geff", pixel_size_um=None, frame_interval_min=None)
     assert read_to_memory(str(uncalibrated))["metadata"].node_props_metadata["speed_px_per_frame"].unit == "pixel / frame"
+
+
+def test_anisotropic_voxels_are_read_in_micrometres(tmp_path: Path) -> None:
+    """z in 2 µm slices beside 0.5 µm pixels: the z scale was ignored (z read at 0.5 µm: the spheroid flattened 4x)."""
+    from geff.core_io import write_arrays
+    from geff_spec import Axis, GeffMetadata
+
+    node_ids = np.arange(4, dtype=np.uint64)
+    props = {
+        "t": {"values": np.array([0.0, 1, 0, 1]), "missing": None},
+        "z": {"values": np.array([10.0, 11, 20, 20]), "missing": None},
+        "y": {"values": np.array([100.0, 100, 40, 42]), "missing": None},
+        "x": {"values": np.array([50.0, 52, 60, 60]), "missing": None},
+    }
+    edges = np.array([[0, 1], [2, 3]], dtype=np.uint64)
+    axes = [Axis(name="t", type="time", unit="frame", scale=5.0, scaled_unit="minute"),
+            Axis(name="z", type="space", unit="pixel", scale=2.0, scaled_unit="micrometer"),
+            Axis(name="y", type="space", unit="pixel", scale=0.5, scaled_unit="micrometer"),
+            Axis(name="x", type="space", unit="pixel", scale=0.5, scaled_unit="micrometer")]  # fmt: skip
+    meta = GeffMetadata(directed=True, axes=axes, node_props_metadata={}, edge_props_metadata={})
+    write_arrays(str(tmp_path / "aniso.zarr"), node_ids, props, edges, {}, meta)
+    ts = read_tracks(tmp_path / "aniso.zarr")
+    assert ts.pixel_size_um == 1.0  # positions in µm
+    assert ts.tracks.sort_values(["track_id", "frame"])[["z_um", "y_um", "x_um"]].to_numpy().tolist()[:2] == [
+        [20.0, 50.0, 25.0], [22.0, 50.0, 26.0],
+    ]
+    # an axis without a scale beside scaled ones cannot be put in µm: refused, not guessed
+    axes[1] = Axis(name="z", type="space", unit="pixel")
+    write_arrays(str(tmp_path / "mixed.zarr"), node_ids, props, edges, {}, GeffMetadata(
+        directed=True, axes=axes, node_props_metadata={}, edge_props_metadata={}))
+    with pytest.raises(InputError, match="the z axis has no unit or scale while the others have one"):
+        read_tracks(tmp_path / "mixed.zarr")

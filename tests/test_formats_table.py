@@ -140,3 +140,25 @@ def test_a_flat_z_is_read_as_2d_as_trackmate_and_geff_files_are(tmp_path):
     assert ts.ndim == 2 and "z" not in ts.tracks and "read as 2-D" in ts.units_source + " ".join(ts.metadata.get("notes", []))
     table.assign(z=[0.0, 1.0, 2.0]).to_csv(tmp_path / "t.csv", index=False)
     assert read_tracks(tmp_path / "t.csv").ndim == 3
+
+
+def test_a_z_step_unlike_the_pixels_or_a_z_um_without_z_is_refused_not_flattened(tmp_path):
+    """z in 2 µm slices beside 0.5 µm pixels: z_um was recomputed at 0.5 µm per z (the spheroid flattened 4x); z_um
+    beside y, x in pixels but without z was dropped, and the analysis went 2-D without a word."""
+    import pandas as pd
+    import pytest
+
+    from leadertrack.errors import InputError
+    from leadertrack.formats import read_tracks
+
+    rows = pd.DataFrame({"track_id": [1, 1, 2, 2], "frame": [0, 1, 0, 1], "z": [10.0, 11, 20, 20],
+                         "y": [100.0, 100, 40, 42], "x": [50.0, 52, 60, 60]})
+    rows = rows.assign(z_um=rows.z * 2.0, y_um=rows.y * 0.5, x_um=rows.x * 0.5)
+    rows.to_csv(tmp_path / "aniso.csv", index=False)
+    with pytest.raises(InputError, match=r"z_um is 2 z but y_um is 0.5 y: .* give z in them \(z x 4\)"):
+        read_tracks(tmp_path / "aniso.csv")
+    rows.drop(columns=["z", "y", "x"]).to_csv(tmp_path / "um.csv", index=False)  # what the message offers
+    assert read_tracks(tmp_path / "um.csv").tracks["z_um"].tolist() == [20.0, 22.0, 40.0, 40.0]
+    rows.drop(columns=["z"]).to_csv(tmp_path / "no_z.csv", index=False)
+    with pytest.raises(InputError, match="has z_um but no z beside y and x"):
+        read_tracks(tmp_path / "no_z.csv")

@@ -164,3 +164,17 @@ def test_folder_of_frames_opens_as_one_lazy_movie(shared_data):
     assert kind == "image" and kwargs["name"] == "01"
     assert isinstance(data, da.Array) and data.shape == (92, 1024, 1024)
     assert np.array_equal(np.asarray(data[50]), tifffile.imread(folder / "t050.tif"))
+
+
+def test_a_result_made_from_tracks_opens_without_a_movie(tmp_path):
+    """Its input, a tracks table still in place, was opened as a movie: 'not a TIFF file'."""
+    from leadertrack.formats import read_tracks
+    from leadertrack.pipeline import analyze_tracks
+    from leadertrack.synthetic import simulate_invasion
+
+    sim = simulate_invasion(geometry="planar", n_frames=8, field_um=(120.0, 160.0), render=False, seed=3)
+    table = tmp_path / "mine.csv"
+    sim.tracks[["track_id", "frame", "y", "x"]].to_csv(table, index=False)
+    folder = write_result(analyze_tracks(read_tracks(table), source=table), tmp_path / "out")
+    layers = get_reader(str(folder))(str(folder))
+    assert {kind for _, _, kind in layers} >= {"tracks", "points"} and "image" not in {kind for _, _, kind in layers}

@@ -22,3 +22,11 @@ def test_honest_names_only_rename_what_is_uncalibrated():
     assert both["speed_um_per_min"] == "speed_px_per_frame"
     assert both["time_min"] == "time_frame"
     assert both["persistence_time_min"] == "persistence_time_frames"
+
+
+def test_a_density_per_volume_is_named_in_pixels_without_a_pixel_size():
+    from leadertrack.units import honest_column_names
+
+    names = honest_column_names(["local_density_per_1000um3", "local_density_per_100um2"], space_calibrated=False,
+                                time_calibrated=True)
+    assert names == {"local_density_per_1000um3": "local_density_per_1000px3", "local_density_per_100um2": "local_density_per_100px2"}

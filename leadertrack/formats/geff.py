@@ -188,6 +188,24 @@ def _axis_names(axes: list[Axis], *, source: str) -> tuple[Axis, dict[str, Axis]
     return time[0], dict(zip(_SPACE[-len(space):], space))
 
 
+def _pixel_size_um(table: pd.DataFrame, scales: dict[str, float | None], *, stored_in_um: list[bool], source: str) -> float | None:
+    """The pixel size of positions ``table[axis]`` stored with ``scales`` (µm per stored unit), converting them to µm
+    in place where the axes differ (anisotropic voxels: z steps unlike the pixels). None: no axis has a scale."""
+    known = {axis: scale for axis, scale in scales.items() if scale is not None}
+    if not known:
+        return None
+    if len(known) < len(scales):
+        missing = ", ".join(axis for axis in scales if axis not in known)
+        raise InputError(f"{source}: the {missing} axis has no unit or scale while the others have one: its positions "
+                         "cannot be put in µm beside theirs")
+    values = list(known.values())
+    if any(stored_in_um) or not np.allclose(values, values[0], rtol=1e-6):
+        for axis, scale in known.items():  # positions in µm, read as 1 µm pixels
+            table[axis] = table[axis] * scale
+        return 1.0
+    return values[0]
+
+
 def read_geff(path: Path) -> TrackSet:
     """Read tracks from a GEFF store (written by leadertrack, TrackMate, ultrack, motile, ...).
 
@@ -248,17 +266,17 @@ def read_geff(path: Path) -> TrackSet:
         frames = np.rint(time / step)
         frame_interval_min = step * time_unit
     table = pd.DataFrame({"frame": frames})
-    pixel_size_um = None
+    scales: dict[str, float | None] = {}  # µm per unit of each axis as stored (None: not known)
     for ours, axis in space_axes.items():
         values = columns.pop(axis.name).astype(float)
         if ours == "z" and np.ptp(values) == 0:  # 2-D data stored with a flat z
             continue
+        table[ours] = values
         um = space_unit_um(axis.unit)
-        table[ours] = values * (um or 1.0)
-        if um is not None:
-            pixel_size_um = 1.0
-        elif axis.scale and space_unit_um(axis.scaled_unit):
-            pixel_size_um = axis.scale * space_unit_um(axis.scaled_unit)
+        scaled = space_unit_um(axis.scaled_unit) if axis.scale else None
+        scales[ours] = um if um is not None else (axis.scale * scaled if scaled else None)
+    pixel_size_um = _pixel_size_um(table, scales, stored_in_um=[space_unit_um(a.unit) is not None for a in space_axes.values()],
+                                   source=source)
 
     track_props = meta.track_node_props or {}
     id_prop = "track_id" if "track_id" in columns else track_props.get("tracklet")

@@ -130,6 +130,11 @@ def read_table(path: Path, *, column_map: dict[str, str] | None = None) -> Track
                 table[axis] = table[f"{axis}_um"]
         pixel_size_um = 1.0
         notes.append("positions in µm (read as 1 µm pixels)")
+    if "z_um" in table and "z" not in table:
+        raise InputError(
+            f"{source}: has z_um but no z beside y and x: give z too (in the pixels of y and x), or the positions "
+            "in µm only (z_um, y_um, x_um without z, y, x); z_um alone would be dropped"
+        )
     tracks = check_tracks(table, source=source)
     if "z" in tracks and np.ptp(tracks["z"].to_numpy(float)) == 0:  # 2-D data with a flat z, as TrackMate and GEFF read it
         tracks = tracks.drop(columns=[c for c in ("z", "z_um") if c in tracks])
@@ -146,6 +151,13 @@ def read_table(path: Path, *, column_map: dict[str, str] | None = None) -> Track
             axis = next(iter(found))
             pixel_size_um = found[axis]
             notes.append(f"pixel size from the {axis}_um/{axis} columns")
+            z_scale = unit_scale(tracks, "z", "z_um", source=source) if {"z", "z_um"} <= set(tracks) else None
+            if z_scale is not None and not np.isclose(z_scale, pixel_size_um, rtol=1e-6):
+                raise InputError(
+                    f"{source}: z_um is {z_scale:.6g} z but {axis}_um is {pixel_size_um:.6g} {axis}: z is read in the "
+                    f"pixels of y and x, so give z in them (z x {z_scale / pixel_size_um:.6g}), or the positions in µm "
+                    "only (z_um, y_um, x_um without z, y, x)"
+                )
     frame_interval_min = unit_scale(tracks, "frame", "time_min", source=source) if "time_min" in tracks else None
     if frame_interval_min is not None:
         notes.append("frame interval from the time_min/frame columns")
