@@ -576,6 +576,8 @@ def _reasons(tracks: pd.DataFrame, cells: pd.DataFrame, motion_window_frames: in
         weakest = min(fracs, key=fracs.get)
         if length < required and weakest in _MOTION_CRITERIA:  # not judged on its motion at all
             why = f"too short to judge its motion ({length} of the {required} frames needed)"
+        elif weakest == "at_front" and not np.isfinite(row.front_distance_um):
+            why = "no front in view of it"
         else:
             why = _WEAKNESS[weakest].format(dist=row.front_distance_um, gain=gained, pers=outward)
         if row.follows_track_id:

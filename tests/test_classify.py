@@ -519,3 +519,12 @@ def test_a_motion_window_that_cannot_be_is_refused(window):
     tracks, cells, _ = measure(assay(0), field_um=(400.0, 400.0))
     with pytest.raises(InputError, match="motion_window_frames must be a whole number of at least 3"):
         classify(tracks, cells, motion_window_frames=window)
+
+
+def test_a_track_that_never_saw_a_front_says_so_not_nan_micrometres():
+    from leadertrack.classify import _reasons
+
+    tracks, cells = run(assay(5))
+    lonely = cells.assign(front_distance_um=np.nan, frac_at_front=0.0, is_leader=False, follows_track_id=0)
+    reason = _reasons(tracks, lonely.iloc[[0]])[0]
+    assert reason.startswith("no front in view of it;") and "nan" not in reason
