@@ -439,7 +439,8 @@ def classify(
         Optional[str],
         typer.Option(
             "--image-size",
-            help="Size of the image the tracks were found on, in pixels: HEIGHT,WIDTH (DEPTH,HEIGHT,WIDTH in 3-D), so its "
+            help="Size of the image the tracks were found on, in pixels: HEIGHT,WIDTH (DEPTH,HEIGHT,WIDTH in 3-D, the depth in "
+            "the pixels of y and x, not in slices), so its "
             "border is not taken for a front. TrackMate XML, CTC folders and leadertrack results carry it already.",
             show_default=False,
         ),
