@@ -441,9 +441,10 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     from leadertrack.pipeline import process_movie
 
     start = time.perf_counter()
+    sums: dict[str, str] = {}
     try:
         checksum = job.checksum or file_checksum(job.path)
-        sums = {"input_sha256": checksum}
+        sums["input_sha256"] = checksum
         if job.labels is not None:
             sums["labels_sha256"] = job.labels_checksum or file_checksum(job.labels)
         done = _finished(job, checksum, sums.get("labels_sha256"))
@@ -464,7 +465,8 @@ def _process(job: _Job, progress: ProgressCallback | None = None, *, threads: in
     except _Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - one bad movie must not stop the batch
-        return summary_row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
+        failed = summary_row(job.name, job.shown, "failed", error=_one_line(exc), seconds=time.perf_counter() - start)
+        return {**failed, **sums}  # the checksums taken before it failed: which file failed
     row = summary_row(job.name, job.shown, "ok", provenance=result.provenance, seconds=time.perf_counter() - start, out=job.out)
     return {**row, **sums}
 

@@ -98,6 +98,9 @@ def test_failures_are_isolated(plate, serial):
     # counts are written as whole numbers beside the failed rows' empty ones (they were 8.0)
     with open(out / "summary.csv", newline="") as handle:
         assert [row["frames"] for row in csv.DictReader(handle)] == ["", "", "8", "8", "8"]
+    # a failed movie's row names the file that failed by its checksum too (it was left empty)
+    sums = dict(zip(on_disk["movie"], on_disk["input_sha256"]))
+    assert sums["corrupt"] == file_checksum(plate / "corrupt.tif")
     ok = summary[summary["status"] == "ok"]
     assert (ok["tracks"] > 0).all() and (ok["frames"] == 8).all()
     assert (ok["pixel_size_um"] == 1.0).all() and (ok["frame_interval_min"] == 2.0).all()
