@@ -450,7 +450,7 @@ def classify(
     if model is None:
         cells["leader_score"] = rule_score(cells["leader_fraction"].to_numpy())
     else:
-        cells["leader_score"] = model.predict_score(cells)
+        cells["leader_score"] = model.predict_score(cells, threshold=threshold)
     cells["is_leader"] = cells["leader_score"] >= threshold
 
     # followers: per frame, then the leader each track trails most often

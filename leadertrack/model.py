@@ -62,7 +62,8 @@ scores overflow (a hand-edited file)."""
 @dataclass
 class LeaderModel:
     """A fitted model: ``leader_score = sigmoid(rule_weight (rule score - 0.5) + coef · (x - mean) / scale + intercept)``,
-    the rule score being :func:`leadertrack.classify.rule_score` of ``leader_fraction``.
+    the rule score being :func:`leadertrack.classify.rule_score` of ``leader_fraction`` (at a threshold other than
+    0.5, see :meth:`predict_score`).
 
     Attributes
     ----------
@@ -100,17 +101,24 @@ class LeaderModel:
     cv_f1: float = float("nan")
     rule_cv_f1: float = float("nan")
 
-    def predict_score(self, cells: pd.DataFrame) -> np.ndarray:
-        """Leader score in [0, 1] for each row of ``cells``.
+    def predict_score(self, cells: pd.DataFrame, *, threshold: float = 0.5) -> np.ndarray:
+        """Leader score in [0, 1] for each row of ``cells``, to be compared with ``threshold``.
+
+        At another threshold than 0.5 the rule's part of the log-odds is centred on the threshold, and the score
+        shifted so that it crosses ``threshold`` where those log-odds cross 0: with no weights learned the model
+        then calls the rule's leaders at any threshold (``rule score >= threshold``), not only at 0.5.
 
         Raises
         ------
         InputError
             When ``cells`` lacks a feature the model needs.
         """
-        from scipy.special import expit
+        from scipy.special import expit, logit
 
-        return expit(self.log_odds(cells))  # the logistic function, without overflow for extreme log-odds
+        if not self.rule_weight or threshold == 0.5:
+            return expit(self.log_odds(cells))  # the logistic function, without overflow for extreme log-odds
+        shift = self.rule_weight * (threshold - 0.5)  # the rule's part, centred on the threshold
+        return expit(self.log_odds(cells) - shift + logit(float(np.clip(threshold, 1e-9, 1 - 1e-9))))
 
     def log_odds(self, cells: pd.DataFrame) -> np.ndarray:
         """The model's log-odds of leading for each row of ``cells`` (leader when >= 0 at threshold 0.5)."""

@@ -127,6 +127,12 @@ def test_trained_on_the_rules_own_calls_the_model_is_the_rule():
     assert model.penalty is None and not model.coef.any() and model.intercept == 0
     assert ((model.predict_score(cells) >= 0.5) == by_rule).all()
     assert model.cv_f1 == model.rule_cv_f1 == 1.0
+    # at any threshold, not only 0.5 (the rule's part was centred on 0.5: at 0.3 it called leaders from 0.415)
+    from leadertrack.classify import rule_score
+
+    for threshold in (0.3, 0.5, 0.7):
+        by_rule_there = rule_score(cells["leader_fraction"].to_numpy()) >= threshold
+        assert ((model.predict_score(cells, threshold=threshold) >= threshold) == by_rule_there).all(), threshold
 
 
 def test_labels_the_features_cannot_tell_leave_the_rule_in_place():
