@@ -375,6 +375,11 @@ def load_model(path: str | Path) -> LeaderModel:
     if not all(isinstance(f, str) and f for f in features) or len(set(features)) != len(features):
         raise InputError(f"{path}: the model's feature list must hold distinct column names")
     n = len(features)
+    numbers = ("mean", "scale", "coef", "fill", "intercept", "rule_weight", "penalty", "cv_accuracy", "cv_f1",
+               "rule_cv_f1", "n_train", "n_movies")
+    flags = [k for k in numbers if any(isinstance(v, bool) for v in np.ravel(np.asarray(data.get(k), dtype=object)))]
+    if flags:  # Python reads true as 1.0: a number edited into true/false
+        raise InputError(f"{path}: the model's {flags[0]} must hold numbers, not true/false; this file was edited")
     try:
         arrays = {k: np.asarray(data[k], float) for k in ("mean", "scale", "coef", "fill")}
         intercept = float(data["intercept"])

@@ -147,6 +147,8 @@ MALFORMED_FIELDS = {
     "rule weight as a list": ({"rule_weight": [10.0]}, "bad"),
     "no rule weight in a version-2 file": ({"rule_weight": None}, "bad"),
     "penalty as text": ({"penalty": "strong"}, "bad"),
+    "intercept as true": ({"intercept": True}, "intercept must hold numbers, not true/false"),
+    "weights as booleans": ({"coef": [True] * len(DEFAULT_FEATURES)}, "coef must hold numbers, not true/false"),
 }
 
 
