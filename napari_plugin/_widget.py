@@ -23,7 +23,7 @@ from napari.layers import Image, Labels, Layer
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Signal
+from qtpy.QtCore import QEvent, QObject, Signal
 from qtpy.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -196,11 +196,22 @@ class LeaderTrackWidget(QWidget):
         self.viewer.mouse_drag_callbacks.append(self._on_click)
         self.viewer.bind_key(FLIP_KEY, self._flip_key, overwrite=True)
         self.viewer.bind_key(NEXT_KEY, self._next_key, overwrite=True)
-        self.destroyed.connect(_disconnector(self.viewer, self._on_click, self._on_layer_inserted,
-                                             self._refresh_layer_choices))
+        self._disconnect = _disconnector(self.viewer, self._on_click, self._on_layer_inserted, self._refresh_layer_choices)
+        self.destroyed.connect(self._disconnect)
+        self._docked = False
         self._chosen: dict[str, Any] = {"movie": self._selected_layer(), "masks": self._selected_masks()}
         for layer in self.viewer.layers:
             self._adopt_from(layer)
+
+    def event(self, event: QEvent) -> bool:
+        """A widget taken out of its dock (the dock's close button) lets go of the viewer: reopened from the
+        Plugins menu, napari makes a new widget, and this one would go on reacting to clicks and new layers."""
+        if event.type() == QEvent.ParentChange:
+            if self.parent() is not None:
+                self._docked = True
+            elif self._docked:
+                self._disconnect()
+        return super().event(event)
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
@@ -811,9 +822,13 @@ def _build_layers(result: Any) -> list[Layer]:
 
 
 def _disconnector(viewer: Any, on_click: Any, on_inserted: Any, on_removed: Any) -> Any:
-    """A callback that unhooks the widget from the viewer when the widget is destroyed."""
+    """A callback that unhooks the widget from the viewer (when it is closed or destroyed); once is enough."""
+    done = []
 
     def disconnect(*_: Any) -> None:
+        if done:
+            return
+        done.append(True)
         if on_click in viewer.mouse_drag_callbacks:
             viewer.mouse_drag_callbacks.remove(on_click)
         for layer in viewer.layers:

@@ -456,3 +456,19 @@ def test_cancel_pressed_after_the_last_progress_report_shows_no_result(viewer_an
     widget._on_analysis_done((result, _build_layers(result)))
     assert widget.result is None and widget.status.text() == "Cancelled."
     assert not any(layer.name.startswith("toy ") for layer in viewer.layers)
+
+
+def test_a_closed_widget_lets_go_of_the_viewer(make_napari_viewer):
+    """Closed with its dock's close button and reopened from the Plugins menu, the old widget went on selecting
+    cells on every click and taking over every result opened."""
+    viewer = make_napari_viewer()
+    widget = LeaderTrackWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="leadertrack")
+    assert widget._on_click in viewer.mouse_drag_callbacks
+    viewer.window.remove_dock_widget(widget)  # what the dock's close button does
+    assert widget._on_click not in viewer.mouse_drag_callbacks
+    from leadertrack_napari._widget import _build_layers
+
+    for layer in _build_layers(toy_result()):  # a result opened later is not taken over by the closed widget
+        viewer.add_layer(layer)
+    assert widget.result is None
