@@ -448,7 +448,7 @@ def test_a_result_finished_before_the_pool_broke_is_reported_ok_not_skipped(tmp_
 
 def test_ctrl_c_lists_the_movies_finished_so_far_and_goes_on(plate, tmp_path, monkeypatch):
     """Ctrl-C ended a batch without summary.csv, and `leadertrack run` without a word (exit 130)."""
-    import leadertrack.batch as batch
+    from leadertrack import batch
 
     def one_then_interrupt(jobs, **_):
         yield jobs[0].index, batch.summary_row(jobs[0].name, jobs[0].shown, "failed", error="stand-in")
