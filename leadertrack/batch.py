@@ -205,10 +205,11 @@ def run_batch(
             rows[index] = row
             done += 1
             write_summary([r for r in rows if r is not None], out)
-            if row.get("input_sha256"):
-                _remember_checksum(cache, paths[index], row["input_sha256"], out)
-            if row.get("labels_sha256"):
-                _remember_checksum(cache, masks_of[index], row["labels_sha256"], out)
+            if row["status"] != "failed":  # a failed movie's checksums are in summary.csv, not kept for a re-run
+                if row.get("input_sha256"):
+                    _remember_checksum(cache, paths[index], row["input_sha256"], out)
+                if row.get("labels_sha256"):
+                    _remember_checksum(cache, masks_of[index], row["labels_sha256"], out)
             if progress is not None:
                 try:
                     progress("movies", done, len(paths))
