@@ -7,6 +7,7 @@ stays responsive.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import tempfile
 import threading
@@ -183,6 +184,8 @@ class LeaderTrackWidget(QWidget):
         self.progress_bar: progress | None = None
         self.plots: PlotsWidget | None = None
         self._run_layer: Layer | None = None
+        self._run_labels: Path | None = None  # where the running analysis streams its labels
+        self._labels_files: dict[str, Path] = {}  # the labels file of each result shown, by its name
         self._retraining = False
         self._cancel = threading.Event()
         self._bridge = _ProgressBridge()
@@ -454,6 +457,7 @@ class LeaderTrackWidget(QWidget):
                 return
         name = self.image_choice.currentText()
         self._run_layer = self._selected_layer()
+        self._run_labels = Path(_scratch_folder().name) / f"{uuid.uuid4().hex}-labels.tif"
         self._cancel.clear()
         self.progress_bar = progress(total=0, desc=f"leadertrack: {name}")
         self.worker = create_worker(
@@ -463,7 +467,7 @@ class LeaderTrackWidget(QWidget):
             config,
             name=result_name,
             labels=masks,
-            labels_path=Path(_scratch_folder().name) / f"{uuid.uuid4().hex}-labels.tif",
+            labels_path=self._run_labels,
             progress=self._report_progress,
             _connect={"returned": self._on_analysis_done, "errored": self._on_error, "finished": self._on_finished},
         )
@@ -494,10 +498,16 @@ class LeaderTrackWidget(QWidget):
 
     def _on_analysis_done(self, outcome: tuple[Any, list[Layer]] | None) -> None:
         if outcome is None or self._cancel.is_set():  # Cancel pressed after the last progress report counts too
+            _remove(self._run_labels)
             self.status.setText("Cancelled.")
             return
         result, layers = outcome
         self.set_result(result, layers=layers, like=self._run_layer)
+        # the labels of the result this one replaced are no longer shown: their file goes (it was kept till exit)
+        replaced = self._labels_files.get(result.name)
+        self._labels_files[result.name] = self._run_labels
+        if replaced != self._run_labels:
+            _remove(replaced)
         n_leaders = int(result.cells["is_leader"].sum())
         self.status.setText(
             f"{result.name}: {len(result.cells)} tracks, {n_leaders} leaders. "
@@ -508,6 +518,8 @@ class LeaderTrackWidget(QWidget):
 
     def _on_error(self, exc: Exception) -> None:
         # napari's worker already shows the error as a notification.
+        if not self._retraining:
+            _remove(self._run_labels)  # a run that failed leaves no labels file behind
         self.status.setText(f"Failed: {exc}")
 
     def _on_finished(self) -> None:
@@ -791,6 +803,14 @@ def _scratch_folder() -> tempfile.TemporaryDirectory:
     labels never sit in memory; the folder outlives the widget because the layers keep reading it.
     """
     return tempfile.TemporaryDirectory(prefix="leadertrack-napari-")
+
+
+def _remove(path: Path | None) -> None:
+    """Delete a labels file of the session's scratch folder, if it is there (a file still open elsewhere, as
+    Windows keeps a memory-mapped one, stays until napari exits)."""
+    if path is not None:
+        with contextlib.suppress(OSError):
+            path.unlink(missing_ok=True)
 
 
 def _camera(viewer: Any) -> Any:

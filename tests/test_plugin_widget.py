@@ -472,3 +472,18 @@ def test_a_closed_widget_lets_go_of_the_viewer(make_napari_viewer):
     for layer in _build_layers(toy_result()):  # a result opened later is not taken over by the closed widget
         viewer.add_layer(layer)
     assert widget.result is None
+
+
+def test_a_movie_analysed_again_leaves_one_labels_file_in_the_scratch_folder(viewer_and_widget, qtbot, small_movie):
+    """Every run streamed its labels to the session's scratch folder, kept until napari exits: a long session of
+    re-runs filled the disk."""
+    viewer, widget = viewer_and_widget
+    _add_movie(viewer, small_movie)
+    _run_and_wait(widget, qtbot)
+    first = widget._labels_files["movie"]
+    assert first.exists()
+    widget.geometry.setCurrentText("planar")
+    _run_and_wait(widget, qtbot)
+    second = widget._labels_files["movie"]
+    assert second.exists() and not first.exists()
+    assert np.asarray(viewer.layers["movie labels"].data).max() > 0  # the layer shown reads the file kept
