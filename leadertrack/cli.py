@@ -415,6 +415,9 @@ def _classify_one(
         write_result(result, out, overwrite=overwrite, export=config.output.export, report=config.output.report)
     except (InputError, OSError) as exc:  # OSError: result exists, disk full, folder not writable
         return summary_row(name, path, "failed", error=_one_line(exc), seconds=time.perf_counter() - began)
+    except Exception as exc:  # noqa: BLE001 - one bad input must not stop the others, as in run
+        error = f"{path}: unexpected {type(exc).__name__}: {_one_line(exc)} (please report it)"
+        return summary_row(name, path, "failed", error=error, seconds=time.perf_counter() - began)
     row = summary_row(name, path, "ok", provenance=result.provenance, seconds=time.perf_counter() - began, out=out)
     return {**row, "input_sha256": checksum}
 

@@ -584,3 +584,23 @@ def test_a_movie_added_to_an_output_folder_joins_the_summary_of_those_already_th
     assert invoke("run", second, "--out", out, "-q").exit_code == 0
     assert pd.read_csv(out / "summary.csv")["movie"].tolist() == ["second"]
     assert "<p>1 movie: 0 ok, 1 skipped, 0 failed." in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_classify_reports_an_unexpected_error_in_one_table_and_finishes_the_others(tmp_path, monkeypatch):
+    """Any other error than a bad input or a disk error stopped the whole command, with no summary.csv."""
+    import leadertrack.pipeline
+
+    first, second = _simulated_table(tmp_path / "first.csv"), _simulated_table(tmp_path / "second.csv", seed=4)
+    analyze = leadertrack.pipeline.analyze_tracks
+
+    def fails_on_first(trackset, *args, **kwargs):
+        if trackset.name == "first":
+            raise ZeroDivisionError("division by zero")
+        return analyze(trackset, *args, **kwargs)
+
+    monkeypatch.setattr(leadertrack.pipeline, "analyze_tracks", fails_on_first)
+    res = invoke("classify", first, second, "--out", tmp_path / "out", "--no-report")
+    assert res.exit_code == 1
+    summary = pd.read_csv(tmp_path / "out" / "summary.csv").set_index("movie")
+    assert summary.loc["second", "status"] == "ok" and summary.loc["first", "status"] == "failed"
+    assert "unexpected ZeroDivisionError: division by zero" in summary.loc["first", "error"]
