@@ -332,7 +332,7 @@ def _export_formats(export: str | None, *, allowed: tuple[str, ...] | None = Non
     allowed = EXPORT_FORMATS if allowed is None else allowed
     exports = [e.strip().lower() for e in (export or "").split(",") if e.strip()]
     for name in exports:
-        if name == "ctc" and name in EXPORT_FORMATS and name not in allowed:
+        if name == "ctc" and name not in allowed:
             _fail("--export ctc: CTC files are label images, and tracks have none; choose from " + ", ".join(allowed))
         if name not in allowed:
             _fail(f"--export: unknown format {name!r}; choose from {', '.join(allowed)}")

@@ -115,9 +115,9 @@ class LeaderModel:
         """
         from scipy.special import expit, logit
 
-        if not self.rule_weight or threshold == 0.5:
+        if not self.rule_weight:  # a version-1 file: a plain logistic regression, no rule to centre
             return expit(self.log_odds(cells))  # the logistic function, without overflow for extreme log-odds
-        shift = self.rule_weight * (threshold - 0.5)  # the rule's part, centred on the threshold
+        shift = self.rule_weight * (threshold - 0.5)  # the rule's part, centred on the threshold (0 at 0.5)
         return expit(self.log_odds(cells) - shift + logit(float(np.clip(threshold, 1e-9, 1 - 1e-9))))
 
     def log_odds(self, cells: pd.DataFrame) -> np.ndarray:
